@@ -1,0 +1,412 @@
+"""Load and validate sources.yaml into typed settings.
+
+Every error names the file, the line and the field (`sources.yaml:12: feeds[3].url: ...`),
+because a user editing YAML by hand needs to know exactly where to look.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from newswatch import resources
+from newswatch.models import FeedSource
+from newswatch.topics import Matcher, TopicRuleError, compile_topics
+
+Path_ = tuple[str | int, ...]
+
+DEFAULT_USER_AGENT = "newswatch/0.1 (+self-hosted news monitor; feed reader)"
+
+
+class ConfigError(Exception):
+    """A problem in sources.yaml, located by file, line and field."""
+
+    def __init__(self, file: str | Path, line: int | None, field: str, message: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.field = field
+        self.message = message
+        where = f"{self.file}:{line}" if line else self.file
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    concurrency: int = 100  # feeds in flight at once, over all hosts
+    per_host: int = 4  # feeds in flight at once on one host
+    connections_per_client: int = 25  # httpx pools above ~70 connections burn CPU
+    connect_timeout: float = 10.0
+    timeout: float = 30.0  # total deadline for one feed, headers and body
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    poll: str | int = 900  # cron string or interval in seconds
+    digest: str | int = "0 7 * * *"
+    timezone: str = ""  # IANA name; "" = the machine's
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    title: str = "newswatch"
+    max_stories_per_topic: int = 30
+    snippet_chars: int = 280
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    kind: str = "default"  # "default" or "dask"
+    address: str | None = None  # an existing Dask scheduler; None = a local cluster
+    workers: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    feeds: tuple[FeedSource, ...]
+    topics: tuple[Mapping[str, Any], ...]
+    matcher: Matcher
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
+    allow_hosts: tuple[str, ...] = ()
+    retention_days: int | None = None
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        return self.matcher.topic_names
+
+
+def default_sources_path() -> Path:
+    env = os.environ.get("NEWSWATCH_SOURCES")
+    return Path(env) if env else resources.default_sources_path()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a sources file; raise ConfigError on any problem."""
+    path = Path(path) if path is not None else default_sources_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, "", f"cannot read: {exc}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str | Path = "sources.yaml") -> Config:
+    path = Path(path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(path, line, "", f"invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, None, "", f"invalid YAML: {exc}") from None
+    if node is None:
+        raise ConfigError(path, 1, "", "the file is empty; it needs at least `feeds:` and `topics:`")
+    doc = _Doc(path)
+    data = doc.value(node, ())
+    return _Validator(doc).config(data)
+
+
+class _Doc:
+    """Turns a YAML node tree into Python values, remembering each value's line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[Path_, int] = {}
+        self._loader = yaml.SafeLoader("")
+
+    def value(self, node: yaml.Node, at: Path_) -> Any:
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._loader.construct_object(key_node, deep=True)
+                key = str(key)
+                if key in out:
+                    raise ConfigError(
+                        self.path, key_node.start_mark.line + 1, _dotted((*at, key)), "duplicate key"
+                    )
+                out[key] = self.value(value_node, (*at, key))
+                self.lines.setdefault((*at, key), key_node.start_mark.line + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*at, i)) for i, item in enumerate(node.value)]
+        return self._loader.construct_object(node, deep=True)
+
+    def line(self, at: Path_) -> int | None:
+        while at and at not in self.lines:
+            at = at[:-1]
+        return self.lines.get(at)
+
+    def error(self, at: Path_, message: str) -> ConfigError:
+        return ConfigError(self.path, self.line(at), _dotted(at), message)
+
+
+def _dotted(at: Path_) -> str:
+    out = ""
+    for part in at:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+_TOP_KEYS = {
+    "feeds", "topics", "schedule", "fetch", "digest", "runner", "allow_hosts", "retention_days",
+}
+
+
+class _Validator:
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+
+    def config(self, data: Any) -> Config:
+        self._mapping(data, (), _TOP_KEYS)
+        if "feeds" not in data:
+            raise self.doc.error(("feeds",), "missing: list the feeds to poll under `feeds:`")
+        if "topics" not in data:
+            raise self.doc.error(("topics",), "missing: list the watched topics under `topics:`")
+        feeds = self.feeds(data["feeds"])
+        topics_raw = data["topics"]
+        if not isinstance(topics_raw, list) or not topics_raw:
+            raise self.doc.error(("topics",), "must be a non-empty list of topics")
+        try:
+            matcher = compile_topics(topics_raw)
+        except TopicRuleError as exc:
+            at: Path_ = ("topics", exc.index, *exc.path) if exc.index is not None else ("topics",)
+            raise self.doc.error(at, f"topic {exc.topic!r}: {exc.message}") from None
+        return Config(
+            path=self.doc.path,
+            feeds=feeds,
+            topics=tuple(topics_raw),
+            matcher=matcher,
+            schedule=self.schedule(data.get("schedule", {})),
+            fetch=self.fetch(data.get("fetch", {})),
+            digest=self.digest(data.get("digest", {})),
+            runner=self.runner(data.get("runner", {})),
+            allow_hosts=self.allow_hosts(data.get("allow_hosts", [])),
+            retention_days=self._opt_int(data, ("retention_days",), minimum=1),
+        )
+
+    # -- helpers -------------------------------------------------------------------
+    def _mapping(self, value: Any, at: Path_, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.doc.error(at, f"must be a mapping, got {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.doc.error((*at, key), f"unknown key; expected one of: {hint}")
+        return value
+
+    def _get(self, data: Mapping[str, Any], at: Path_) -> Any:
+        return data.get(str(at[-1]))
+
+    def _opt_int(self, data: Mapping[str, Any], at: Path_, minimum: int = 0) -> int | None:
+        value = self._get(data, at)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.doc.error(at, f"must be a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def _number(self, data: Mapping[str, Any], at: Path_, default: float, minimum: float) -> float:
+        value = self._get(data, at)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise self.doc.error(at, f"must be a number >= {minimum}, got {value!r}")
+        return float(value)
+
+    def _str(self, data: Mapping[str, Any], at: Path_, default: str) -> str:
+        value = self._get(data, at)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.doc.error(at, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    # -- sections ------------------------------------------------------------------
+    def feeds(self, value: Any) -> tuple[FeedSource, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.doc.error(("feeds",), "must be a non-empty list of feeds (each with a `url`)")
+        seen: dict[str, int] = {}
+        out = []
+        for i, item in enumerate(value):
+            at: Path_ = ("feeds", i)
+            if isinstance(item, str):
+                item = {"url": item}
+            self._mapping(item, at, {"url", "name", "interval", "enabled"})
+            url = item.get("url")
+            if not isinstance(url, str) or not url.strip():
+                raise self.doc.error((*at, "url"), "missing or empty; every feed needs a `url`")
+            url = url.strip()
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.doc.error(
+                    (*at, "url"), f"must be an http:// or https:// URL with a host, got {url!r}"
+                )
+            key = url.rstrip("/")
+            if key in seen:
+                raise self.doc.error(
+                    (*at, "url"), f"duplicate feed URL (already listed as feeds[{seen[key]}]): {url}"
+                )
+            seen[key] = i
+            name = self._str(item, (*at, "name"), parts.hostname)
+            interval = _interval(self, item, (*at, "interval"))
+            enabled = item.get("enabled", True)
+            if not isinstance(enabled, bool):
+                raise self.doc.error((*at, "enabled"), f"must be true or false, got {enabled!r}")
+            out.append(FeedSource(url=url, name=name, interval_seconds=interval, enabled=enabled))
+        return tuple(out)
+
+    def schedule(self, value: Any) -> ScheduleSettings:
+        at: Path_ = ("schedule",)
+        data = self._mapping(value, at, {"poll", "digest", "timezone"})
+        defaults = ScheduleSettings()
+        poll = _cron_or_interval(self, data, (*at, "poll"), defaults.poll)
+        digest = _cron_or_interval(self, data, (*at, "digest"), defaults.digest)
+        tz = data.get("timezone", "")
+        if tz:
+            if not isinstance(tz, str):
+                raise self.doc.error((*at, "timezone"), f"must be an IANA name, got {tz!r}")
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise self.doc.error(
+                    (*at, "timezone"), f"unknown time zone {tz!r}; use an IANA name like Europe/Istanbul"
+                ) from None
+        return ScheduleSettings(poll=poll, digest=digest, timezone=tz or "")
+
+    def fetch(self, value: Any) -> FetchSettings:
+        at: Path_ = ("fetch",)
+        d = FetchSettings()
+        data = self._mapping(
+            value,
+            at,
+            {"concurrency", "per_host", "connections_per_client", "connect_timeout", "timeout",
+             "max_bytes", "max_redirects", "user_agent"},
+        )
+        return FetchSettings(
+            concurrency=self._opt_int(data, (*at, "concurrency"), 1) or d.concurrency,
+            per_host=self._opt_int(data, (*at, "per_host"), 1) or d.per_host,
+            connections_per_client=self._opt_int(data, (*at, "connections_per_client"), 1)
+            or d.connections_per_client,
+            connect_timeout=self._number(data, (*at, "connect_timeout"), d.connect_timeout, 0.1),
+            timeout=self._number(data, (*at, "timeout"), d.timeout, 0.1),
+            max_bytes=self._opt_int(data, (*at, "max_bytes"), 1024) or d.max_bytes,
+            max_redirects=_default(self._opt_int(data, (*at, "max_redirects"), 0), d.max_redirects),
+            user_agent=self._str(data, (*at, "user_agent"), d.user_agent),
+        )
+
+    def digest(self, value: Any) -> DigestSettings:
+        at: Path_ = ("digest",)
+        d = DigestSettings()
+        data = self._mapping(value, at, {"title", "max_stories_per_topic", "snippet_chars"})
+        return DigestSettings(
+            title=self._str(data, (*at, "title"), d.title),
+            max_stories_per_topic=self._opt_int(data, (*at, "max_stories_per_topic"), 1)
+            or d.max_stories_per_topic,
+            snippet_chars=self._opt_int(data, (*at, "snippet_chars"), 40) or d.snippet_chars,
+        )
+
+    def runner(self, value: Any) -> RunnerSettings:
+        at: Path_ = ("runner",)
+        data = self._mapping(value, at, {"kind", "address", "workers"})
+        kind = self._str(data, (*at, "kind"), "default")
+        if kind not in ("default", "dask"):
+            raise self.doc.error((*at, "kind"), f"must be 'default' or 'dask', got {kind!r}")
+        address = data.get("address")
+        if address is not None and not isinstance(address, str):
+            raise self.doc.error((*at, "address"), "must be a Dask scheduler address like tcp://host:8786")
+        return RunnerSettings(
+            kind=kind, address=address, workers=self._opt_int(data, (*at, "workers"), 1) or 2
+        )
+
+    def allow_hosts(self, value: Any) -> tuple[str, ...]:
+        at: Path_ = ("allow_hosts",)
+        if not isinstance(value, list):
+            raise self.doc.error(at, "must be a list of host names, addresses or CIDR ranges")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.doc.error((*at, i), f"must be a host name, address or CIDR, got {item!r}")
+            item = item.strip()
+            if "/" in item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise self.doc.error((*at, i), f"not a valid CIDR range: {item!r}") from None
+            out.append(item)
+        return tuple(out)
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _interval(v: _Validator, data: Mapping[str, Any], at: Path_) -> int | None:
+    value = data.get(str(at[-1]))
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds is None or seconds < 1:
+        raise v.doc.error(at, f"must be seconds (e.g. 600) or a duration like '30m', got {value!r}")
+    return seconds
+
+
+def parse_duration(value: Any) -> int | None:
+    """600, "600", "10m", "2h", "1d" -> seconds; None when not a duration."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].strip().isdigit():
+        return int(text[:-1]) * units[text[-1]]
+    return int(text) if text.isdigit() else None
+
+
+def _cron_or_interval(v: _Validator, data: Mapping[str, Any], at: Path_, default: str | int) -> str | int:
+    value = data.get(str(at[-1]))
+    if value is None:
+        return default
+    seconds = parse_duration(value)
+    if seconds is not None:
+        if seconds < 1:
+            raise v.doc.error(at, "an interval must be at least 1 second")
+        return seconds
+    if isinstance(value, str) and _valid_cron(value):
+        return value.strip()
+    raise v.doc.error(
+        at, f"must be a cron string like '0 7 * * *' or an interval in seconds, got {value!r}"
+    )
+
+
+def _valid_cron(text: str) -> bool:
+    from croniter import croniter
+
+    return len(text.split()) == 5 and bool(croniter.is_valid(text))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+

@@ -1,0 +1,130 @@
+"""Plain value types passed between the stages of the pipeline.
+
+Every stage (fetch, parse, match, cluster, store, render) takes and returns these
+frozen dataclasses, so each can be tested alone and none depends on another's I/O.
+All datetimes are timezone-aware and in UTC unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+FetchOutcome = Literal["ok", "not_modified", "error"]
+Field = Literal["title", "summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSource:
+    """One entry of `feeds:` in sources.yaml."""
+
+    url: str
+    name: str
+    # Per-feed override of the poll interval; None means "every poll".
+    interval_seconds: int | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What is remembered about a feed between polls (conditional GET, health)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    consecutive_failures: int = 0
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of fetching one feed: always produced, never raised."""
+
+    feed_url: str
+    outcome: FetchOutcome
+    started_at: datetime
+    duration_ms: float
+    http_status: int | None = None
+    final_url: str | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    bytes_received: int = 0
+    body_sha256: str | None = None
+    # A short machine-readable reason ("timeout", "http_status", "too_large",
+    # "refused_address", "redirects", "network", "tls", "not_a_feed", ...)
+    error_kind: str | None = None
+    # One line a user can act on, e.g. "HTTP 404 Not Found".
+    error: str | None = None
+    retry_after_seconds: float | None = None
+    max_age_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One normalised feed entry."""
+
+    id: str
+    feed_url: str
+    source: str
+    url: str
+    title: str
+    summary: str  # plain text, HTML removed, entities decoded
+    published_at: datetime
+    # False when the feed gave no usable date and first-seen time was used.
+    published_at_known: bool = True
+    guid: str | None = None
+    author: str | None = None
+    summary_html: str = ""  # as delivered by the feed (untrusted; sanitise before display)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """The result of parsing one body."""
+
+    feed_url: str
+    title: str
+    articles: tuple[Article, ...]
+    # Set when the body is not a usable feed; articles is then empty.
+    error: str | None = None
+    bozo_message: str | None = None  # feedparser's complaint about a feed that still parsed
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """Where one term of a rule fired: field and [start, end) span in that field's text."""
+
+    field: Field
+    start: int
+    end: int
+    term: str  # the term as written in the rule
+    text: str  # the text that matched, as it appears in the article
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """Why an article matched a topic."""
+
+    topic: str
+    rule: str  # the rule that fired, in the form the user wrote it
+    hits: tuple[TermHit, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed's health, as shown in the digest footer and `newswatch feeds`."""
+
+    url: str
+    name: str
+    status: str  # "ok", "failing", "quiet", "never_polled"
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    items_per_day: float | None = None
+    next_poll_at: datetime | None = None
