@@ -1,0 +1,101 @@
+"""The poll flow: read feed state, fetch+parse+match in batches, store, refresh clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from newswatch import poll
+from newswatch.config import Config, load_config
+from newswatch.models import FeedSource, FeedState
+from newswatch.paths import resolve_db_path
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    poll_id: str
+    reports: tuple[poll.FeedReport, ...]
+    timings: dict[str, float]
+    new_articles: int
+    new_matches: int
+    clusters: int
+    store_message: str | None
+    state_warning: str | None
+    waiting_batches: int
+
+
+@task(name="read-feed-state", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def read_state(db_path: Path) -> poll.StateRead:
+    return poll.read_states(db_path)
+
+
+@task(name="fetch-parse-match", cache_policy=NO_CACHE)
+async def collect(
+    config: Config, feeds: list[FeedSource], states: dict[str, FeedState], spool_dir: Path,
+    poll_id: str, label: str, due_only: bool,
+) -> poll.BatchResult:
+    return await poll.collect_batch(
+        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only
+    )
+
+
+@task(name="store", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
+    return poll.store(db_path, spool_dir)
+
+
+@task(name="refresh-clusters", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def refresh(db_path: Path) -> int:
+    return poll.refresh(db_path)
+
+
+@flow(name="newswatch-poll", log_prints=False)
+async def poll_flow(
+    sources: str | None = None, db: str | None = None, due_only: bool = False
+) -> PollSummary:
+    logger = get_run_logger()
+    config = load_config(sources)
+    db_path = resolve_db_path(db)
+    spool_dir = poll.spool_root(db_path)
+    started = poll.utcnow()
+    poll_id = poll.spool.new_poll_id(started)
+    with poll.poll_lock(db_path):
+        poll.spool.discard_incomplete(spool_dir)
+        state = read_state(db_path)
+        if state.warning:
+            logger.warning(state.warning)
+        batch = await collect(
+            config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only
+        )
+        poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
+        stored = store(db_path, spool_dir)
+        if stored.message:
+            logger.warning(stored.message)
+        clusters = refresh(db_path) if not stored.waiting else 0
+    timings = {**batch.timings, "store_s": round(stored.seconds, 3)}
+    summary = PollSummary(
+        poll_id=poll_id, reports=tuple(batch.reports), timings=timings,
+        new_articles=stored.new_articles, new_matches=stored.new_matches, clusters=clusters,
+        store_message=stored.message, state_warning=state.warning, waiting_batches=stored.waiting,
+    )
+    await create_table_artifact(
+        key="newswatch-poll",
+        table=[
+            {"feed": r.name, "url": r.url, "outcome": r.outcome, "http": r.http_status,
+             "entries": r.entries, "error": r.error or ""}
+            for r in batch.reports
+        ],
+        description=(
+            f"Poll {poll_id}: {summary.new_articles} new articles, {summary.new_matches} new "
+            f"topic matches, {batch.count('error')} failed feeds"
+        ),
+    )
+    logger.info(
+        "poll %s: %d feeds, %d new articles, %d new matches",
+        poll_id, len(batch.reports), summary.new_articles, summary.new_matches,
+    )
+    return summary

@@ -1,0 +1,479 @@
+"""The only module that talks to DuckDB: schema migrations, merging poll batches, reads.
+
+DuckDB lets one process write a file at a time, and any other process that has it open
+(the `duckdb` CLI, a notebook) blocks us. So connections are opened per operation, kept only
+as long as the operation takes, and opening retries with backoff for a bounded time.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newswatch import resources, spool
+from newswatch.models import Article, FeedState, TermHit, TopicMatch
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be used (unwritable, corrupt, newer schema): one line for users."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another process holds the database file for longer than we may wait."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or resources.migrations_dir()
+    out = []
+    for path in sorted(directory.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if m:
+            out.append(Migration(int(m.group(1)), m.group(2), path.read_text(encoding="utf-8")))
+    return out
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
+    """Apply numbered migrations not yet applied, each in its own transaction."""
+    steps = migrations()
+    latest = steps[-1].version if steps else 0
+    current = schema_version(con)
+    if current > latest:
+        raise WarehouseError(
+            f"the database has schema version {current}, newer than this newswatch ({latest}); "
+            "upgrade newswatch"
+        )
+    applied = []
+    for step in steps:
+        if step.version <= current or (target is not None and step.version > target):
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            con.execute(step.sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [step.version, step.name, datetime.now(UTC)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(step.version)
+    return applied
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text or "lock on file" in text
+
+
+@contextmanager
+def connect(
+    path: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the database (creating and migrating it when writable), retrying while locked."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no database at {path}; run `newswatch poll` first")
+    if not read_only:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the warehouse folder {path.parent}: {exc.strerror}") from None
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise WarehouseError(f"cannot open {path}: {_first_line(exc)}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(
+                    f"{path} is locked by another process (a DuckDB CLI or notebook?) "
+                    f"for more than {wait_seconds:g} s"
+                ) from None
+            sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 2.0)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open {path}: {_first_line(exc)}") from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# -- feed state -----------------------------------------------------------------------
+
+
+def load_feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
+    rows = con.execute(
+        "SELECT url, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, "
+        "last_success_at, next_poll_at FROM feeds"
+    ).fetchall()
+    return {
+        r[0]: FeedState(
+            url=r[0], etag=r[1], last_modified=r[2], body_sha256=r[3], consecutive_failures=r[4],
+            last_attempt_at=_utc(r[5]), last_success_at=_utc(r[6]), next_poll_at=_utc(r[7]),
+        )
+        for r in rows
+    }
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
+
+
+# -- merging poll batches -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    poll_id: str
+    new_articles: int
+    new_matches: int
+    already_merged: bool = False
+
+
+def _parquet_list(files: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def merge_batch(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: datetime) -> MergeResult:
+    """Merge one spooled poll in a single transaction: all of it or none of it."""
+    m = batch.manifest
+    seen = con.execute("SELECT 1 FROM polls WHERE id = ?", [m.poll_id]).fetchone()
+    if seen:
+        return MergeResult(m.poll_id, 0, 0, already_merged=True)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        new_articles = new_matches = 0
+        art = batch.files("articles")
+        if art:
+            # Articles already stored keep their first sighting; the batch may also repeat ids.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _new_articles AS "
+                f"SELECT * FROM read_parquet({_parquet_list(art)}) "
+                "WHERE id NOT IN (SELECT id FROM articles) "
+                "QUALIFY row_number() OVER (PARTITION BY id ORDER BY first_seen_at) = 1"
+            )
+            new_articles = _count(con, "_new_articles")
+            con.execute("INSERT INTO articles BY NAME SELECT * FROM _new_articles")
+            new_matches = _merge_topics(con, batch)
+        fetch = batch.files("fetch_log")
+        if fetch:
+            # new_articles per feed is only known now, against what the warehouse already had.
+            con.execute(
+                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"FROM read_parquet({_parquet_list(fetch)}) f "
+                "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
+                "ON n.feed_url = f.feed_url"
+                if art
+                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+            )
+        feeds = batch.files("feeds")
+        if feeds:
+            _merge_feeds(con, feeds, now, bool(art))
+        con.execute(
+            "INSERT INTO polls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                m.poll_id, m.started_at, m.finished_at, now, m.feeds, m.feeds_ok,
+                m.feeds_not_modified, m.feeds_failed, m.entries, new_articles, new_matches,
+                _json(m.timings),
+            ],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _new_articles")
+    return MergeResult(m.poll_id, new_articles, new_matches)
+
+
+def _merge_topics(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll) -> int:
+    topics = batch.files("article_topics")
+    if not topics:
+        return 0
+    # Only new articles get their matches from the batch; stored ones change only by rematch.
+    con.execute(
+        "INSERT INTO article_topics BY NAME "
+        f"SELECT DISTINCT ON (t.article_id, t.topic) t.* FROM read_parquet({_parquet_list(topics)}) t "
+        "SEMI JOIN _new_articles a ON a.id = t.article_id"
+    )
+    added = con.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT t.article_id, t.topic FROM "
+        f"read_parquet({_parquet_list(topics)}) t SEMI JOIN _new_articles a ON a.id = t.article_id)"
+    ).fetchone()
+    hits = batch.files("match_hits")
+    if hits:
+        con.execute(
+            "INSERT INTO match_hits BY NAME "
+            f"SELECT DISTINCT h.* FROM read_parquet({_parquet_list(hits)}) h "
+            "SEMI JOIN _new_articles a ON a.id = h.article_id"
+        )
+    return int(added[0]) if added else 0
+
+
+def _merge_feeds(con: duckdb.DuckDBPyConnection, files: Sequence[Path], now: datetime, has_articles: bool) -> None:
+    new_counts = (
+        "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n ON n.feed_url = s.url"
+        if has_articles
+        else "LEFT JOIN (SELECT NULL::VARCHAR feed_url, 0 c) n ON n.feed_url = s.url"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _feed_updates AS "
+        f"SELECT s.*, coalesce(n.c, 0)::INTEGER AS last_new_articles FROM read_parquet({_parquet_list(files)}) s "
+        f"{new_counts} QUALIFY row_number() OVER (PARTITION BY s.url ORDER BY s.last_attempt_at DESC) = 1"
+    )
+    con.execute(
+        "INSERT INTO feeds (url, name, first_seen_at) SELECT url, name, ? FROM _feed_updates "
+        "WHERE url NOT IN (SELECT url FROM feeds)",
+        [now],
+    )
+    con.execute(
+        """
+        UPDATE feeds SET
+            name = u.name,
+            title = coalesce(u.title, feeds.title),
+            etag = u.etag,
+            last_modified = u.last_modified,
+            body_sha256 = u.body_sha256,
+            consecutive_failures = u.consecutive_failures,
+            last_attempt_at = u.last_attempt_at,
+            last_success_at = u.last_success_at,
+            next_poll_at = u.next_poll_at,
+            last_outcome = u.last_outcome,
+            last_http_status = u.last_http_status,
+            last_error_kind = u.last_error_kind,
+            last_error = u.last_error,
+            last_duration_ms = u.last_duration_ms,
+            last_bytes = u.last_bytes,
+            last_new_articles = u.last_new_articles
+        FROM _feed_updates u WHERE feeds.url = u.url
+        """
+    )
+    con.execute("DROP TABLE IF EXISTS _feed_updates")
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+# -- reads for clustering, digests and rematch ------------------------------------------------
+
+
+_ARTICLE_COLUMNS = (
+    "a.id, a.feed_url, a.source, a.url, a.title, a.summary, a.published_at, a.published_at_known, "
+    "a.guid, a.author, a.summary_html"
+)
+
+
+def _article(row: Sequence[Any]) -> Article:
+    return Article(
+        id=row[0], feed_url=row[1], source=row[2], url=row[3], title=row[4], summary=row[5],
+        published_at=_utc(row[6]), published_at_known=row[7], guid=row[8], author=row[9],
+        summary_html=row[10],
+    )
+
+
+def matched_articles_between(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> list[tuple[Article, tuple[TopicMatch, ...], str | None]]:
+    """Articles first seen in [start, end) that match any topic, with explanations and cluster."""
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS}, c.cluster_id FROM articles a "
+        "LEFT JOIN article_clusters c ON c.article_id = a.id "
+        "WHERE a.first_seen_at >= ? AND a.first_seen_at < ? "
+        "AND a.id IN (SELECT article_id FROM article_topics) ORDER BY a.published_at DESC, a.id",
+        [start, end],
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    matches = _matches_for(con, ids)
+    return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
+
+
+def _matches_for(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple[TopicMatch, ...]]:
+    if not ids:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [list(ids)])
+    topics = con.execute(
+        "SELECT t.article_id, t.topic, t.rule FROM article_topics t SEMI JOIN _ids i ON i.id = t.article_id "
+        "ORDER BY t.article_id, t.topic"
+    ).fetchall()
+    hits = con.execute(
+        "SELECT h.article_id, h.topic, h.field, h.start_pos, h.end_pos, h.term, h.matched_text "
+        "FROM match_hits h SEMI JOIN _ids i ON i.id = h.article_id "
+        "ORDER BY h.article_id, h.topic, h.field DESC, h.start_pos"
+    ).fetchall()
+    con.execute("DROP TABLE IF EXISTS _ids")
+    by_key: dict[tuple[str, str], list[TermHit]] = {}
+    for aid, topic, field, start, end, term, text in hits:
+        by_key.setdefault((aid, topic), []).append(TermHit(field, start, end, term, text))
+    out: dict[str, list[TopicMatch]] = {}
+    for aid, topic, rule in topics:
+        out.setdefault(aid, []).append(TopicMatch(topic, rule, tuple(by_key.get((aid, topic), ()))))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def articles_since(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, only_matched: bool = False
+) -> list[Article]:
+    where = ["1=1"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("a.first_seen_at >= ?")
+        params.append(since)
+    if only_matched:
+        where.append("a.id IN (SELECT article_id FROM article_topics)")
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {' AND '.join(where)} ORDER BY a.id", params
+    ).fetchall()
+    return [_article(r) for r in rows]
+
+
+def replace_clusters(
+    con: duckdb.DuckDBPyConnection, assignment: dict[str, str], now: datetime
+) -> None:
+    """Replace the cluster rows of the given articles (one transaction)."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {"article_id": list(assignment), "cluster_id": list(assignment.values())},
+        schema=pa.schema([("article_id", pa.string()), ("cluster_id", pa.string())]),
+    )
+    con.register("_clusters_in", table)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM article_clusters WHERE article_id IN (SELECT article_id FROM _clusters_in)")
+        con.execute("INSERT INTO article_clusters SELECT article_id, cluster_id, ? FROM _clusters_in", [now])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_clusters_in")
+
+
+def topics_of(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for aid, topic in con.execute(
+        "SELECT article_id, topic FROM article_topics WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+        [list(ids)],
+    ).fetchall():
+        out.setdefault(aid, set()).add(topic)
+    return out
+
+
+def replace_matches(
+    con: duckdb.DuckDBPyConnection,
+    matches: dict[str, Sequence[TopicMatch]],
+    now: datetime,
+    topics: Sequence[str] | None = None,
+) -> None:
+    """Replace stored matches of the given articles (restricted to `topics` when given)."""
+    import pyarrow as pa
+
+    ids = list(matches)
+    topic_rows = [
+        {"article_id": aid, "topic": m.topic, "rule": m.rule, "matched_at": now}
+        for aid, ms in matches.items() for m in ms
+        if topics is None or m.topic in topics
+    ]
+    hit_rows = [
+        {"article_id": aid, "topic": m.topic, "field": h.field, "start_pos": h.start, "end_pos": h.end,
+         "term": h.term, "matched_text": h.text}
+        for aid, ms in matches.items() for m in ms if topics is None or m.topic in topics
+        for h in m.hits
+    ]
+    con.register("_ids_in", pa.table({"id": pa.array(ids, pa.string())}))
+    con.register("_topics_in", pa.Table.from_pylist(topic_rows, schema=spool.TOPIC_SCHEMA))
+    con.register("_hits_in", pa.Table.from_pylist(hit_rows, schema=spool.HIT_SCHEMA))
+    topic_filter = ""
+    params: list[Any] = []
+    if topics is not None:
+        topic_filter = " AND topic IN (SELECT unnest(?::VARCHAR[]))"
+        params = [list(topics)]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("article_topics", "match_hits"):
+            con.execute(
+                f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM _ids_in){topic_filter}", params
+            )
+        con.execute("INSERT INTO article_topics BY NAME SELECT * FROM _topics_in")
+        con.execute("INSERT INTO match_hits BY NAME SELECT * FROM _hits_in")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("_ids_in", "_topics_in", "_hits_in"):
+            con.unregister(name)
+
+
+__all__ = [
+    "MergeResult",
+    "WarehouseError",
+    "WarehouseLocked",
+    "articles_since",
+    "connect",
+    "load_feed_states",
+    "matched_articles_between",
+    "merge_batch",
+    "migrate",
+    "replace_clusters",
+    "replace_matches",
+    "schema_version",
+    "topics_of",
+]
