@@ -1,0 +1,53 @@
+"""Small builders shared by tests: RSS documents and sources files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.utils import format_datetime
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import yaml
+
+from newswatch import resources
+
+
+def default_topics_yaml() -> str:
+    """The `topics:` section of the shipped sources.yaml (the default watch list)."""
+    data = yaml.safe_load(resources.default_sources_path().read_text(encoding="utf-8"))
+    return yaml.safe_dump({"topics": data["topics"]}, allow_unicode=True, sort_keys=False)
+
+
+def rss(title: str, items: Sequence[dict[str, str | datetime]]) -> bytes:
+    parts = []
+    for item in items:
+        fields = []
+        for key, value in item.items():
+            if isinstance(value, datetime):
+                fields.append(f"<{key}>{format_datetime(value)}</{key}>")
+            else:
+                fields.append(f"<{key}>{escape(value)}</{key}>")
+        parts.append("<item>" + "".join(fields) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>http://example.org/</link>"
+        f"<description>test</description>{''.join(parts)}</channel></rss>"
+    ).encode()
+
+
+def write_sources(
+    path: Path,
+    feeds: Sequence[tuple[str, str]],
+    *,
+    topics: str | None = None,
+    extra: str = "",
+    timeout: float = 3,
+) -> Path:
+    lines = ["allow_hosts: [127.0.0.0/8]", f"fetch:\n  timeout: {timeout}\n  connect_timeout: 2", "feeds:"]
+    for url, name in feeds:
+        lines.append(f"  - url: {url!r}\n    name: {name!r}")
+    lines.append(topics or default_topics_yaml())
+    lines.append(extra)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,128 @@
+"""End to end: a real loopback feed server, real Prefect runs, a real DuckDB file."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newswatch import cli
+from tests.conftest import CORPUS, SEED_ARTICLE
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_sources
+
+SEED_TITLE = "Turkey's S-400 purchase tops agenda for Erdogan's meeting with Trump"
+
+
+def seed_feed(url: str) -> bytes:
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    return rss(
+        "Bloomberg Politics",
+        [
+            {
+                "title": SEED_TITLE,
+                "link": url,
+                "guid": "bloomberg-seed-1",
+                "description": "<p>" + text.split("\n")[0] + "</p><p>" + text.split("\n")[1] + "</p>",
+                "pubDate": datetime.now(UTC),
+            },
+            {
+                "title": "Recipe: the perfect roast for Thanksgiving",
+                "link": "https://example.org/food/roast",
+                "description": "Brine it overnight.",
+                "pubDate": datetime.now(UTC),
+            },
+        ],
+    )
+
+
+@pytest.fixture
+def farm(feed_server: FeedServer) -> FeedServer:
+    s = feed_server
+    s.route("/seed.xml", body=seed_feed("https://www.bloomberg.com/news/seed?utm_source=rss"))
+    for name in ("bbc-world.rss.xml", "al-monitor.rss.xml", "dawn-world.rss.xml", "dw-english-all.rdf.xml"):
+        s.route(f"/{name}", body=(CORPUS / "realnews" / name).read_bytes())
+    s.route("/broken.xml", body=(CORPUS / "realnews" / "MALFORMED-dylanharris-ssc.rss.xml").read_bytes())
+    s.route("/500.xml", status=500, body=b"internal error", headers={"Content-Type": "text/plain"})
+    s.route("/slow.xml", body=rss("slow", []), delay=6)
+    s.route("/page.html", body=b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
+            headers={"Content-Type": "text/html; charset=utf-8"})
+    s.route("/loop.xml", status=302, etag=False, headers={"Location": s.url("/loop.xml")})
+    return s
+
+
+FEEDS = [
+    ("/seed.xml", "Bloomberg"),
+    ("/bbc-world.rss.xml", "BBC World"),
+    ("/al-monitor.rss.xml", "Al-Monitor"),
+    ("/dawn-world.rss.xml", "Dawn"),
+    ("/dw-english-all.rdf.xml", "DW"),
+    ("/broken.xml", "Broken blog"),
+    ("/missing.xml", "Gone feed"),
+    ("/500.xml", "Server error"),
+    ("/slow.xml", "Slow feed"),
+    ("/page.html", "Not a feed"),
+    ("/loop.xml", "Redirect loop"),
+]
+
+
+def test_poll_stores_matches_and_records_failures(
+    farm: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    sources = write_sources(tmp_path / "sources.yaml", [(farm.url(p), n) for p, n in FEEDS], timeout=2)
+    db = tmp_path / "wh" / "news.duckdb"
+    out = io.StringIO()
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
+    text = out.getvalue()
+    for _, name in FEEDS:
+        assert name in text
+
+    con = duckdb.connect(str(db), read_only=True)
+    n_articles = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert n_articles > 100
+    seed = con.execute("SELECT id, url FROM articles WHERE title = ?", [SEED_TITLE]).fetchone()
+    assert seed is not None
+    assert "utm_source" not in seed[1]
+    topics = {r[0] for r in con.execute("SELECT topic FROM article_topics WHERE article_id = ?", [seed[0]]).fetchall()}
+    assert topics == {"Turkey", "S-400", "NATO"}
+    recipe_topics = con.execute(
+        "SELECT count(*) FROM article_topics t JOIN articles a ON a.id = t.article_id WHERE a.title LIKE 'Recipe%'"
+    ).fetchone()[0]
+    assert recipe_topics == 0
+
+    feeds = dict(con.execute("SELECT name, last_outcome FROM feeds").fetchall())
+    errors = dict(con.execute("SELECT name, last_error FROM feeds WHERE last_outcome = 'error'").fetchall())
+    assert set(errors) == {"Broken blog", "Gone feed", "Server error", "Slow feed", "Not a feed", "Redirect loop"}
+    assert "404" in errors["Gone feed"] and "500" in errors["Server error"]
+    assert feeds["BBC World"] == "ok" and feeds["Bloomberg"] == "ok"
+    attempts = con.execute(
+        "SELECT count(*) FROM feeds WHERE last_attempt_at IS NULL OR last_duration_ms IS NULL"
+    ).fetchone()[0]
+    assert attempts == 0
+    con.close()
+
+    # Re-poll: conditional requests, no duplicates.
+    before = len(farm.requests_for("/bbc-world.rss.xml"))
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    again = farm.requests_for("/bbc-world.rss.xml")[before:]
+    assert again and again[0].headers.get("if-none-match")
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == n_articles
+    assert con.execute("SELECT count(*) FROM polls").fetchone()[0] == 2
+    assert con.execute(
+        "SELECT last_outcome FROM feeds WHERE name = 'BBC World'"
+    ).fetchone()[0] == "not_modified"
+    con.close()
+
+
+def test_bad_sources_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("feeds:\n  - url: ftp://example.org/feed\ntopics:\n  - name: X\n")
+    assert cli.main(["poll", "--sources", str(bad), "--db", str(tmp_path / "x.duckdb")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"{bad}:2: feeds[0].url:" in err
+    assert not (tmp_path / "x.duckdb").exists()
