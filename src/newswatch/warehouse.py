@@ -477,3 +477,102 @@ __all__ = [
     "schema_version",
     "topics_of",
 ]
+
+
+# -- digests --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    id: str
+    digest_date: Any
+    window_start: datetime
+    window_end: datetime
+    status: str
+    message_id: str | None
+    sent_at: datetime | None
+    error: str | None
+
+
+_DIGEST_COLUMNS = "id, digest_date, window_start, window_end, status, message_id, sent_at, error"
+
+
+def _digest(row: Sequence[Any]) -> DigestRecord:
+    return DigestRecord(row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7])
+
+
+def digests_with_status(con: duckdb.DuckDBPyConnection, *statuses: str) -> list[DigestRecord]:
+    rows = con.execute(
+        f"SELECT {_DIGEST_COLUMNS} FROM digests WHERE status IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY window_end DESC, created_at DESC",
+        [list(statuses)],
+    ).fetchall()
+    return [_digest(r) for r in rows]
+
+
+def insert_digest(con: duckdb.DuckDBPyConnection, **values: Any) -> None:
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    con.execute(f"INSERT INTO digests ({columns}) VALUES ({marks})", list(values.values()))
+
+
+def update_digest(con: duckdb.DuckDBPyConnection, digest_id: str, **values: Any) -> None:
+    sets = ", ".join(f"{k} = ?" for k in values)
+    con.execute(f"UPDATE digests SET {sets} WHERE id = ?", [*values.values(), digest_id])
+
+
+def topic_volume(
+    con: duckdb.DuckDBPyConnection, timezone: str, first_day: Any, last_day: Any
+) -> dict[str, dict[Any, int]]:
+    """Matched articles per topic per local day (by publication time), first_day..last_day."""
+    rows = con.execute(
+        "SELECT t.topic, (a.published_at AT TIME ZONE ?)::DATE AS day, count(DISTINCT a.id) "
+        "FROM article_topics t JOIN articles a ON a.id = t.article_id "
+        "WHERE (a.published_at AT TIME ZONE ?)::DATE BETWEEN ? AND ? GROUP BY ALL",
+        [timezone, timezone, first_day, last_day],
+    ).fetchall()
+    out: dict[str, dict[Any, int]] = {}
+    for topic, day, n in rows:
+        out.setdefault(topic, {})[day] = int(n)
+    return out
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    url: str
+    name: str
+    state: FeedState
+    last_outcome: str | None
+    last_error: str | None
+
+
+def feed_rows(con: duckdb.DuckDBPyConnection) -> list[FeedRow]:
+    rows = con.execute(
+        "SELECT url, name, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, "
+        "last_success_at, next_poll_at, last_outcome, last_error FROM feeds ORDER BY name"
+    ).fetchall()
+    return [
+        FeedRow(
+            r[0], r[1],
+            FeedState(r[0], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]), _utc(r[8])),
+            r[9], r[10],
+        )
+        for r in rows
+    ]
+
+
+def item_times(
+    con: duckdb.DuckDBPyConnection, since: datetime, per_feed: int = 200
+) -> dict[str, list[datetime]]:
+    """Recent publication times per feed (newest first), for cadence and "gone quiet" checks."""
+    rows = con.execute(
+        "SELECT feed_url, published_at FROM articles WHERE published_at >= ? AND published_at_known "
+        "QUALIFY row_number() OVER (PARTITION BY feed_url ORDER BY published_at DESC) <= ?",
+        [since, per_feed],
+    ).fetchall()
+    out: dict[str, list[datetime]] = {}
+    for url, ts in rows:
+        out.setdefault(url, []).append(_utc(ts))
+    for times in out.values():
+        times.sort(reverse=True)
+    return out
