@@ -18,6 +18,7 @@ Schedules (`schedule.poll`, `schedule.digest` in sources.yaml) are either
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import statistics
@@ -297,7 +298,7 @@ def policy_for_schedule(
         base = float(parsed)
     else:
         fires = next_fire_times(parsed, timezone, now, count=9)
-        base = statistics.median((b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False))
+        base = statistics.median((b - a).total_seconds() for a, b in itertools.pairwise(fires))
     return PollPolicy(**{"base_interval": base, **overrides})
 
 
@@ -420,19 +421,29 @@ def gone_quiet(
     if len(item_times) < max(min_items, 2):
         return False
     recent = sorted(item_times, reverse=True)[:RECENT_ITEMS]
-    gaps = [(a - b).total_seconds() for a, b in zip(recent, recent[1:], strict=False)]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(recent)]
     usual = timedelta(seconds=statistics.median(gaps))
     silence = now - recent[0]
     return silence > max(usual * factor, min_quiet)
 
 
 def items_per_day(item_times: Sequence[datetime], now: datetime, days: int = 7) -> float:
-    """Average items per day over the `days` days up to `now` (items in the future excluded)."""
+    """Average items per day over the last `days` days up to `now` (future items excluded).
+
+    When the whole history is younger than `days` (a feed added yesterday brings a day or
+    two of backlog), the rate is taken over the span since its oldest item, at least one day,
+    so a new hourly feed reads ~24/day rather than 24/7.
+    """
     _require_aware(now, "now")
     if days <= 0:
         raise ValueError(f"days must be positive, got {days}")
+    past = [t for t in item_times if t <= now]
+    if not past:
+        return 0.0
     start = now - timedelta(days=days)
-    return sum(1 for t in item_times if start < t <= now) / days
+    span_days = (now - min(past)) / timedelta(days=1)
+    window = min(float(days), max(1.0, span_days))
+    return sum(1 for t in past if t > start) / window
 
 
 def feed_health(
