@@ -12,11 +12,15 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from newswatch.config import Config, ConfigError, load_config
 from newswatch.paths import resolve_db_path
+
+if TYPE_CHECKING:
+    from newswatch.mail import SmtpSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -91,6 +95,81 @@ def print_poll_summary(summary: Any, out: TextIO) -> None:
     out.write(f"timings (s): {timing}\n")
 
 
+# -- digest and run -------------------------------------------------------------------
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--date must be YYYY-MM-DD, got {text!r}") from None
+
+
+def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
+    if not args.send:
+        return None
+    from newswatch.mail import MailConfigError, smtp_settings_from_env
+
+    try:
+        settings = smtp_settings_from_env(os.environ, recipients_override=args.to or ())
+    except MailConfigError as exc:
+        raise UserError(str(exc)) from None
+    if settings is None:
+        raise UserError(
+            "--send needs NEWSWATCH_SMTP_URL (e.g. smtp://user:password@smtp.example.org:587), "
+            "NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; see README 'Sending the digest by email'"
+        )
+    return settings
+
+
+def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
+    _load(args)
+    on_date = _parse_date(args.date)
+    smtp = _smtp_settings(args)
+    db = resolve_db_path(args.db)
+    if args.send:
+        _check_db_writable(db)
+    _prefect_defaults()
+    from newswatch.flows.digest import digest_flow
+
+    summary = asyncio.run(
+        digest_flow(
+            sources=args.sources, db=str(db), on_date=on_date, out=args.out,
+            send_mail=args.send, force=args.force, smtp=smtp,
+        )
+    )
+    print_digest_summary(summary, out)
+    return EXIT_FAILED if summary.status == "failed" else EXIT_OK
+
+
+def print_digest_summary(summary: Any, out: TextIO) -> None:
+    for warning in summary.warnings:
+        out.write(f"warning: {warning}\n")
+    out.write(f"digest {summary.date}: {summary.subject}\n")
+    out.write(f"  {summary.stories} stories from {summary.articles} matched articles\n")
+    out.write(f"  html: {summary.files.html}\n  text: {summary.files.text}\n")
+    if summary.files.eml:
+        out.write(f"  eml:  {summary.files.eml}\n")
+    verdict = {
+        "rendered": "rendered (not sent; add --send to email it)",
+        "sent": "sent",
+        "skipped": "not sent",
+        "failed": "SEND FAILED (recorded; the next run will include this window)",
+    }[summary.status]
+    out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    _smtp_settings(args)  # fail before polling when --send cannot work
+    status = cmd_poll(args, out)
+    if status != EXIT_OK:
+        return status
+    out.write("\n")
+    return cmd_digest(args, out)
+
+
 # -- match ----------------------------------------------------------------------------
 
 
@@ -135,6 +214,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("poll", cmd_poll, "Poll every feed once, store new articles, print a per-feed summary.")
     sources_opt(p)
     db_opt(p)
+
+    def digest_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--date", metavar="YYYY-MM-DD", help="render the digest of this local day")
+        p.add_argument(
+            "--out", metavar="DIR",
+            help="folder for digest-YYYY-MM-DD.html/.txt/.eml (default: $NEWSWATCH_OUT, else ./digests)",
+        )
+        p.add_argument("--send", action="store_true", help="email the digest (SMTP settings from env)")
+        p.add_argument("--force", action="store_true", help="send even if today's digest was sent")
+        p.add_argument(
+            "--to", metavar="ADDR", action="append",
+            help="recipient instead of $NEWSWATCH_MAIL_TO (repeatable)",
+        )
+
+    p = add("digest", cmd_digest, "Render the digest of matched stories (and --send it).")
+    sources_opt(p)
+    db_opt(p)
+    digest_opts(p)
+
+    p = add("run", cmd_run, "Poll every feed, then render (and --send) the digest.")
+    sources_opt(p)
+    db_opt(p)
+    digest_opts(p)
 
     p = add("match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics.")
     sources_opt(p)

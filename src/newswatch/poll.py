@@ -30,7 +30,7 @@ from newswatch.config import Config
 from newswatch.fetch import FetchRequest, Resolver, fetch_stream
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
 from newswatch.parse import parse_feed
-from newswatch.schedule import FeedDecider, PollPolicy
+from newswatch.schedule import FeedDecider, policy_for_schedule
 from newswatch.topics import Matcher
 
 log = logging.getLogger("newswatch.poll")
@@ -161,7 +161,7 @@ async def collect_batch(
 ) -> BatchResult:
     """Fetch, parse, match and stage one batch of feeds. Never raises for a feed's failure."""
     now = clock()
-    policy = PollPolicy(base_interval=float(config.schedule.poll) if isinstance(config.schedule.poll, int) else 900.0)
+    policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
     result = BatchResult()
     todo: list[FeedSource] = []
     for feed in feeds:
@@ -184,7 +184,6 @@ async def collect_batch(
     pending: set[asyncio.Future[Any]] = set()
 
     def record(fetched: FetchResult, parsed: ParsedFeed | None, matches: list[list[TopicMatch]]) -> None:
-        nonlocal_result = result
         feed = by_url[fetched.feed_url]
         old = states.get(feed.url, FeedState(url=feed.url))
         outcome: str = fetched.outcome
@@ -198,13 +197,13 @@ async def collect_batch(
                 outcome, error = "error", parsed.error
             else:
                 writer.add_articles(parsed.articles, matches, now)
-                nonlocal_result.matched_articles += sum(1 for m in matches if m)
+                result.matched_articles += sum(1 for m in matches if m)
         elif fetched.outcome == "ok":
             outcome = "unchanged"
         new_state = FeedDecider(feed, old, policy, now).after_fetch(fetched, entries)
         writer.add_feed_state(feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched)
         writer.add_fetch(fetched, entries, 0)
-        nonlocal_result.reports.append(
+        result.reports.append(
             FeedReport(feed.url, feed.name, outcome, fetched.http_status, error, entries,
                        fetched.duration_ms, fetched.bytes_received)
         )
