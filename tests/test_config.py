@@ -1,0 +1,88 @@
+"""sources.yaml validation: every error names the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newswatch import resources
+from newswatch.config import ConfigError, load_config, parse_config, parse_duration
+
+TOPICS = "topics:\n  - name: NATO\n    terms: [NATO]\n"
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "my.yaml")
+    return info.value
+
+
+def test_the_shipped_sources_file_is_valid() -> None:
+    config = load_config(resources.default_sources_path())
+    assert 15 <= len(config.feeds) <= 40
+    assert config.topic_names == ("Turkey", "S-400", "NATO")
+    assert all(f.url.startswith("https://") for f in config.feeds)
+
+
+def test_a_minimal_file_gets_defaults() -> None:
+    config = parse_config("feeds:\n  - url: https://example.org/feed.xml\n" + TOPICS)
+    feed = config.feeds[0]
+    assert feed.name == "example.org"
+    assert feed.interval_seconds is None
+    assert config.schedule.poll == 900
+    assert config.schedule.digest == "0 7 * * *"
+    assert config.allow_hosts == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        ("feeds:\n  - url: ftp://x.org/f\n" + TOPICS, 2, "feeds[0].url", "http"),
+        ("feeds:\n  - name: no url\n" + TOPICS, 2, "feeds[0].url", "missing"),
+        ("feeds:\n  - url: https://a.org/f\n  - url: https://a.org/f\n" + TOPICS, 3, "feeds[1].url", "duplicate"),
+        ("feeds:\n  - url: https://a.org/f\n    intervall: 60\n" + TOPICS, 3, "feeds[0].intervall", "unknown key"),
+        ("feeds:\n  - url: https://a.org/f\n    interval: soon\n" + TOPICS, 3, "feeds[0].interval", "seconds"),
+        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  timezone: Mars/Base\n", 7, "schedule.timezone", "unknown time zone"),
+        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  digest: 'every morning'\n", 7, "schedule.digest", "cron"),
+        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "allow_hosts: [10.0.0.0/33]\n", 6, "allow_hosts[0]", "CIDR"),
+        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "fetch:\n  timeout: -1\n", 7, "fetch.timeout", ">="),
+        ("feedz: []\n" + TOPICS, 1, "feedz", "unknown key"),
+        ("feeds:\n  - url: https://a.org/f\n", None, "topics", "missing"),
+        ("feeds:\n  - url: https://a.org/f\nfeeds: []\n" + TOPICS, 3, "feeds", "duplicate key"),
+    ],
+)
+def test_errors_name_file_line_and_field(text: str, line: int | None, field: str, words: str) -> None:
+    error = error_of(text)
+    assert error.file == "my.yaml"
+    assert error.field == field
+    if line is not None:
+        assert error.line == line
+        assert str(error).startswith(f"my.yaml:{line}: {field}: ")
+    assert words.lower() in error.message.lower()
+    assert "\n" not in str(error)
+
+
+def test_invalid_yaml_reports_its_line() -> None:
+    error = error_of("feeds:\n  - url: [unclosed\n" + TOPICS)
+    assert error.line is not None and error.line >= 2
+    assert "invalid YAML" in error.message
+
+
+def test_an_invalid_topic_names_the_topic() -> None:
+    error = error_of("feeds:\n  - url: https://a.org/f\ntopics:\n  - terms: [x]\n")
+    assert error.field.startswith("topics[0]")
+    assert error.line == 4
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(600, 600), ("600", 600), ("10m", 600), ("2h", 7200), ("1d", 86400), ("x", None), (True, None)],
+)
+def test_parse_duration(value: object, seconds: int | None) -> None:
+    assert parse_duration(value) == seconds
