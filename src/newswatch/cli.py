@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -182,6 +182,34 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
+    from newswatch.rematch import rematch
+
+    config = _load(args)
+    db = resolve_db_path(args.db)
+    since = None
+    if args.since:
+        day = _parse_date(args.since)
+        assert day is not None
+        since = datetime.combine(day, datetime.min.time(), UTC)
+    try:
+        result = rematch(
+            db, config.matcher, now=datetime.now(UTC), since=since, topic=args.topic,
+            dry_run=args.dry_run,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for change in result.changes:
+        sign = "+" if change.change == "added" else "-"
+        out.write(f"{sign} {change.topic:<12} {change.article_id}  {change.title[:90]}\n")
+    verb = "would change" if args.dry_run else "changed"
+    out.write(
+        f"{result.checked} articles checked; {verb}: {result.count('added')} added, "
+        f"{result.count('removed')} removed{' (dry run: nothing written)' if args.dry_run else ''}\n"
+    )
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------
 
 Command = Callable[[argparse.Namespace, TextIO], int]
@@ -240,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics.")
     sources_opt(p)
+    p = add("rematch", cmd_rematch, "Re-apply the current topic rules to stored articles.")
+    sources_opt(p)
+    db_opt(p)
+    p.add_argument("--topic", metavar="NAME", help="only this topic")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles first seen on or after this day")
+    p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     return parser
 
 
