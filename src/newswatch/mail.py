@@ -248,7 +248,8 @@ def load_settings_from_prefect_block(
     from prefect.blocks.system import Secret  # lazy: keep prefect out of module import
 
     try:
-        block: Any = Secret.load(name)  # sync call from sync code returns the block
+        load: Any = Secret.load  # typed without the dispatcher's _sync keyword
+        block = load(name, _sync=True)  # the block itself, also when called from async code
         url = block.get()
     except ValueError as exc:
         raise MailConfigError(f"Prefect Secret block {name!r} cannot be loaded: {exc}") from None
