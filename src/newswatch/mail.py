@@ -1,0 +1,476 @@
+"""Deliver the digest by SMTP (stdlib smtplib and email only).
+
+Settings come from the environment so that secrets stay out of sources.yaml:
+
+    NEWSWATCH_SMTP_URL    smtp://user:password@host:587   STARTTLS (see below)
+                          smtps://user:password@host:465  implicit TLS
+    NEWSWATCH_MAIL_FROM   sender address, "Name <addr>" allowed (default: the user name
+                          when it is an address)
+    NEWSWATCH_MAIL_TO     recipients, comma-separated
+    NEWSWATCH_SMTP_CAFILE optional extra CA bundle (PEM) trusted in addition to the system's
+
+User name and password are percent-decoded, so `@`, `:`, `/` and friends must be written
+as %40, %3A, %2F (Gmail app passwords need no escaping; spaces become %20).
+
+TLS policy of smtp:// (query parameter `starttls`):
+    starttls=auto      (default) use STARTTLS when the server offers it; when credentials are
+                       given, STARTTLS is required: a password is never sent in clear.
+    starttls=required  refuse to send anything unless the session is encrypted.
+    starttls=off       never encrypt; only for a local relay, and refused with credentials.
+Certificates are always verified (system store plus NEWSWATCH_SMTP_CAFILE).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import email.utils
+import os
+import smtplib
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+URL_VAR = "NEWSWATCH_SMTP_URL"
+FROM_VAR = "NEWSWATCH_MAIL_FROM"
+TO_VAR = "NEWSWATCH_MAIL_TO"
+CAFILE_VAR = "NEWSWATCH_SMTP_CAFILE"
+
+DEFAULT_TIMEOUT = 30.0
+MAILER = "newswatch"
+
+# "starttls": STARTTLS required; "starttls-if-offered": used when the server offers it
+# (unauthenticated sessions only); "tls": implicit TLS from the first byte; "none": clear text.
+Security = Literal["starttls", "starttls-if-offered", "tls", "none"]
+
+# RFC 5322 allows 998 characters per line; 78 is the recommended limit and what the email
+# package folds at, so ASCII bodies with longer lines get quoted-printable.
+_BODY_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+
+
+class MailConfigError(Exception):
+    """Bad mail settings; the message names the environment variable and the fix."""
+
+
+class MailError(Exception):
+    """Delivery failed; the message is one line and never contains the password."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str  # header form, may carry a display name: "newswatch <news@example.org>"
+    recipients: tuple[str, ...]  # header form, one address each
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: Security = "starttls"
+    timeout: float = DEFAULT_TIMEOUT
+    cafile: str | None = None
+
+    @property
+    def server(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        user = f"{self.username}@" if self.username else ""
+        return f"SMTP {user}{self.server} ({self.security}) from {self.sender}"
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+def smtp_settings_from_env(
+    env: Mapping[str, str], *, recipients_override: Sequence[str] = ()
+) -> SmtpSettings | None:
+    """Read SMTP settings from environment variables; None when NEWSWATCH_SMTP_URL is unset.
+
+    `recipients_override` (e.g. a command-line --to) replaces NEWSWATCH_MAIL_TO.
+    """
+    url = env.get(URL_VAR, "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        shown = f"{scheme}://" if scheme else repr(_redact_url(url))
+        raise MailConfigError(
+            f"{URL_VAR}: unsupported scheme {shown}; use smtp://user:password@host:587 "
+            "(STARTTLS) or smtps://user:password@host:465 (implicit TLS)"
+        )
+    host = parts.hostname
+    if not host:
+        raise MailConfigError(
+            f"{URL_VAR}: no host in {_redact_url(url)!r}; write smtp://user:password@host:587"
+        )
+    try:
+        port = parts.port or (465 if scheme == "smtps" else 587)
+    except ValueError:
+        raise MailConfigError(
+            f"{URL_VAR}: the port must be a number from 1 to 65535 in {_redact_url(url)!r}"
+        ) from None
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if username is not None and password is None:
+        raise MailConfigError(
+            f"{URL_VAR}: user {username!r} has no password; write smtp://user:password@host "
+            "(percent-encode special characters, e.g. @ as %40)"
+        )
+    if username is None and password:
+        raise MailConfigError(f"{URL_VAR}: a password without a user name; write user:password@")
+
+    security, timeout = _query_options(parts.query, scheme, has_credentials=username is not None)
+
+    cafile = env.get(CAFILE_VAR, "").strip() or None
+    if cafile is not None and not os.path.isfile(cafile):
+        raise MailConfigError(f"{CAFILE_VAR}: no such file {cafile!r}; point it at a PEM CA bundle")
+
+    sender = env.get(FROM_VAR, "").strip()
+    if not sender:
+        if username and "@" in username:
+            sender = username
+        else:
+            raise MailConfigError(
+                f"{FROM_VAR} is not set; set it to the sender address, e.g. "
+                f"{FROM_VAR}='newswatch <news@example.org>'"
+            )
+    sender = _parse_addresses(sender, FROM_VAR, single=True)[0]
+
+    if recipients_override:
+        recipients = _parse_addresses(", ".join(recipients_override), "recipient override")
+    else:
+        to = env.get(TO_VAR, "").strip()
+        if not to:
+            raise MailConfigError(
+                f"{TO_VAR} is not set; set it to one or more comma-separated recipient "
+                f"addresses, e.g. {TO_VAR}='ana@example.org, desk@example.org'"
+            )
+        recipients = _parse_addresses(to, TO_VAR)
+
+    return SmtpSettings(
+        host=host,
+        port=port,
+        sender=sender,
+        recipients=tuple(recipients),
+        username=username,
+        password=password,
+        security=security,
+        timeout=timeout,
+        cafile=cafile,
+    )
+
+
+def _query_options(query: str, scheme: str, *, has_credentials: bool) -> tuple[Security, float]:
+    security: Security = "tls" if scheme == "smtps" else "starttls-if-offered"
+    timeout = DEFAULT_TIMEOUT
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                timeout = -1.0
+            if not timeout > 0:
+                raise MailConfigError(f"{URL_VAR}: timeout must be seconds > 0, got {value!r}")
+        elif key == "starttls" and scheme == "smtp":
+            modes: dict[str, Security] = {
+                "auto": "starttls-if-offered",
+                "required": "starttls",
+                "off": "none",
+            }
+            if value not in modes:
+                raise MailConfigError(
+                    f"{URL_VAR}: starttls must be auto, required or off, got {value!r}"
+                )
+            security = modes[value]
+        else:
+            where = "smtp:// URLs" if scheme == "smtp" else "smtps:// URLs (always TLS)"
+            allowed = "starttls, timeout" if scheme == "smtp" else "timeout"
+            raise MailConfigError(
+                f"{URL_VAR}: unknown option {key!r} for {where}; allowed: {allowed}"
+            )
+    if has_credentials:
+        if security == "none":
+            raise MailConfigError(
+                f"{URL_VAR}: starttls=off with a user and password would send the password "
+                "in clear; remove starttls=off, or drop the credentials for an open local relay"
+            )
+        if security == "starttls-if-offered":
+            security = "starttls"
+    return security, timeout
+
+
+def _parse_addresses(value: str, source: str, *, single: bool = False) -> list[str]:
+    pairs = email.utils.getaddresses([value])
+    out = []
+    for name, addr in pairs:
+        if not addr and not name:
+            continue
+        local, at, domain = addr.rpartition("@")
+        if not at or not local or not domain or " " in addr:
+            raise MailConfigError(
+                f"{source}: {addr or name!r} is not an e-mail address; write user@example.org "
+                "or 'Name <user@example.org>', separate several with commas"
+            )
+        out.append(email.utils.formataddr((name, addr)) if name else addr)
+    if not out:
+        raise MailConfigError(f"{source}: no e-mail address found in {value!r}")
+    if single and len(out) > 1:
+        raise MailConfigError(f"{source}: give exactly one sender address, got {len(out)}")
+    return out
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def load_settings_from_prefect_block(
+    name: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    recipients_override: Sequence[str] = (),
+) -> SmtpSettings:
+    """Settings whose SMTP URL is kept in a Prefect Secret block named `name`.
+
+    The block holds what NEWSWATCH_SMTP_URL would hold; sender and recipients still come from
+    `env` (default: os.environ). Create it with
+    `Secret(value="smtps://user:pw@host:465").save("newswatch-smtp")`.
+    """
+    from prefect.blocks.system import Secret  # lazy: keep prefect out of module import
+
+    try:
+        load: Any = Secret.load  # typed without the dispatcher's _sync keyword
+        block = load(name, _sync=True)  # the block itself, also when called from async code
+        url = block.get()
+    except ValueError as exc:
+        raise MailConfigError(f"Prefect Secret block {name!r} cannot be loaded: {exc}") from None
+    if not isinstance(url, str):
+        raise MailConfigError(f"Prefect Secret block {name!r} must hold the SMTP URL as a string")
+    merged = {**(os.environ if env is None else env), URL_VAR: url}
+    settings = smtp_settings_from_env(merged, recipients_override=recipients_override)
+    assert settings is not None  # URL_VAR is set
+    return settings
+
+
+# -- message -------------------------------------------------------------------------
+
+
+def build_message(
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    sender: str,
+    recipients: Sequence[str],
+    date: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """A multipart/alternative digest mail (text/plain first, then text/html, both UTF-8).
+
+    `date` must be timezone-aware. `msg.as_bytes()` is a complete .eml file (CRLF lines).
+    """
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("build_message: date must be timezone-aware")
+    if not recipients:
+        raise ValueError("build_message: at least one recipient is needed")
+    from_address = _address(sender)
+    msg = EmailMessage(policy=_BODY_POLICY)
+    msg["Subject"] = subject
+    msg["From"] = from_address
+    msg["To"] = [_address(r) for r in recipients]
+    msg["Date"] = email.utils.format_datetime(date)
+    msg["Message-ID"] = message_id or email.utils.make_msgid(
+        "newswatch", domain=from_address.domain or "newswatch.invalid"
+    )
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Mailer"] = MAILER
+    msg.set_content(_normalise_newlines(text), subtype="plain", charset="utf-8")
+    msg.add_alternative(_normalise_newlines(html), subtype="html", charset="utf-8")
+    for part in msg.iter_parts():
+        del part["MIME-Version"]  # add_alternative() copies it into the part; it belongs on top
+    return msg
+
+
+def _address(value: str) -> Address:
+    name, addr = email.utils.parseaddr(value)
+    if "@" not in addr:
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return Address(display_name=name, addr_spec=addr)
+
+
+def _normalise_newlines(body: str) -> str:
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    return body if body.endswith("\n") else body + "\n"
+
+
+# -- delivery ------------------------------------------------------------------------
+
+
+def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
+    """Deliver `message` to settings.recipients (the envelope), or raise MailError.
+
+    Partial delivery (some recipients refused) also raises MailError naming the refused ones.
+    """
+    envelope_from = email.utils.parseaddr(settings.sender)[1]
+    envelope_to = [email.utils.parseaddr(r)[1] for r in settings.recipients]
+    try:
+        refused = _deliver(message, settings, envelope_from, envelope_to)
+    except MailError:
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailError(_scrub(_describe(exc, settings), settings.password)) from None
+    if refused:
+        detail = "; ".join(
+            f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items()
+        )
+        delivered = len(envelope_to) - len(refused)
+        raise MailError(
+            _scrub(
+                f"SMTP server {settings.server} accepted {delivered} of {len(envelope_to)} "
+                f"recipients; refused {detail}",
+                settings.password,
+            )
+        )
+
+
+def _deliver(
+    message: EmailMessage, settings: SmtpSettings, envelope_from: str, envelope_to: list[str]
+) -> dict[str, tuple[int, bytes]]:
+    context = _ssl_context(settings.cafile) if settings.security != "none" else None
+    client: smtplib.SMTP
+    if settings.security == "tls":
+        client = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with client:
+        client.ehlo()
+        if settings.security in ("starttls", "starttls-if-offered"):
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            elif settings.security == "starttls":
+                why = (
+                    "refusing to send the password in clear"
+                    if settings.username
+                    else "refusing to send unencrypted (starttls=required)"
+                )
+                raise MailError(
+                    f"SMTP server {settings.server} does not offer STARTTLS; {why}; "
+                    "use smtps:// if the server speaks implicit TLS on another port"
+                )
+        if settings.username:
+            if not client.has_extn("auth"):
+                raise MailError(
+                    f"SMTP server {settings.server} does not offer AUTH; remove user:password "
+                    f"from {URL_VAR} if it is an open relay"
+                )
+            _login(client, settings.server, settings.username, settings.password or "")
+        return client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
+
+
+def _login(client: smtplib.SMTP, server: str, username: str, password: str) -> None:
+    if (username + password).isascii():
+        client.login(username, password)  # also knows CRAM-MD5
+        return
+    # smtplib encodes credentials as ASCII; PLAIN (RFC 4616) and LOGIN carry UTF-8 fine.
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    user, secret = username.encode(), password.encode()
+    if "PLAIN" in offered:
+        code, reply = client.docmd("AUTH", "PLAIN " + _b64(b"\0" + user + b"\0" + secret))
+    elif "LOGIN" in offered:
+        code, reply = client.docmd("AUTH", "LOGIN " + _b64(user))
+        if code == 334:
+            code, reply = client.docmd(_b64(secret))
+    else:
+        raise MailError(
+            f"SMTP server {server}: a non-ASCII user name or password needs AUTH PLAIN or "
+            f"LOGIN, but the server offers only {' '.join(offered) or 'nothing'}"
+        )
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()  # verifies certificate and host name
+    if cafile:
+        context.load_verify_locations(cafile=cafile)
+    return context
+
+
+def _describe(exc: BaseException, settings: SmtpSettings) -> str:
+    server = f"SMTP server {settings.server}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return (
+            f"{server} rejected the login for user {settings.username!r}: "
+            f"{_reply(exc.smtp_code, exc.smtp_error)}; check the user name and password "
+            f"(Gmail needs an app password) in {URL_VAR}"
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        detail = "; ".join(
+            f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in exc.recipients.items()
+        )
+        return f"{server} refused every recipient: {detail}"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return (
+            f"{server} refused the sender {exc.sender}: {_reply(exc.smtp_code, exc.smtp_error)}; "
+            f"check {FROM_VAR} (many providers only accept the account's own address)"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{server} refused the message: {_reply(exc.smtp_code, exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"{server}: {_one_line(str(exc))}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"{server} closed the connection unexpectedly ({_one_line(str(exc)) or 'no reason'})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"{server}: TLS certificate not trusted ({exc.verify_message or exc.reason}); "
+            f"check the host name, or set {CAFILE_VAR} to the CA bundle that signed it"
+        )
+    if isinstance(exc, ssl.SSLError):
+        hint = (
+            "; is this a STARTTLS port? use smtp:// for 587/25 and smtps:// for 465"
+            if settings.security == "tls"
+            else ""
+        )
+        return f"{server}: TLS failed ({exc.reason or _one_line(str(exc))}){hint}"
+    if isinstance(exc, socket.gaierror):
+        return f"{server} unreachable: cannot resolve host {settings.host!r} ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{server} unreachable: connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"{server} unreachable: no answer within {settings.timeout:g} s"
+    if isinstance(exc, OSError):
+        return f"{server} unreachable: {(exc.strerror or _one_line(str(exc))).lower()}"
+    return f"{server}: {_one_line(str(exc))}"
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {_one_line(text)}".strip()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _scrub(text: str, password: str | None) -> str:
+    # Belt and braces: a server may echo what it got; never let the password out.
+    if password:
+        text = text.replace(password, "***")
+    return text
