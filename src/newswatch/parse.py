@@ -139,34 +139,28 @@ def _to_parsed_feed(
     title = clean_title(title)
     bozo_exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     bozo_message = _bozo_message(bozo_exc) if bozo_exc is not None else None
-    entries = parsed.get("entries") or []
-    if not entries:
-        version = parsed.get("version") or ""
-        broken = bozo_exc is not None and not isinstance(bozo_exc, _BENIGN_BOZO)
-        if broken:
-            error = f"not a feed: broken XML and no entries could be read ({bozo_message})"
-        elif not version:
-            error = (
-                "not a feed: no RSS, Atom or RDF document found"
-                f" ({media_type or 'no content type'})"
-            )
-        else:
-            return ParsedFeed(
-                feed_url=feed_url, title=title, articles=(), bozo_message=bozo_message
-            )
-        return ParsedFeed(feed_url=feed_url, title=title, articles=(), error=error)
-
     articles: list[Article] = []
     seen: set[str] = set()
-    for entry in entries:
+    for entry in parsed.get("entries") or ():
         article = _to_article(entry, feed_url=feed_url, source=source, now=now, base=base)
         if article is None or article.id in seen:
             continue
         seen.add(article.id)
         articles.append(article)
-    return ParsedFeed(
-        feed_url=feed_url, title=title, articles=tuple(articles), bozo_message=bozo_message
-    )
+    if articles:
+        return ParsedFeed(
+            feed_url=feed_url, title=title, articles=tuple(articles), bozo_message=bozo_message
+        )
+    # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
+    if not parsed.get("version"):
+        error = (
+            f"not a feed: no RSS, Atom or RDF document found ({media_type or 'no content type'})"
+        )
+    elif bozo_exc is not None and not isinstance(bozo_exc, _BENIGN_BOZO):
+        error = f"not a feed: broken XML and no entries could be read ({bozo_message})"
+    else:
+        return ParsedFeed(feed_url=feed_url, title=title, articles=(), bozo_message=bozo_message)
+    return ParsedFeed(feed_url=feed_url, title=title, articles=(), error=error)
 
 
 def _to_article(
