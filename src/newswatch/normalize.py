@@ -34,7 +34,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/%:@!$&'()*+,;=-._~?"
 _HOST_OK = re.compile(r"[^\s/\\?#@:\[\]%<>\"'`{}|^]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _WS = re.compile(r"\s+")
 
 TITLE_MAX_CHARS = 1_000
@@ -177,7 +178,7 @@ def plausible_date(value: datetime, now: datetime) -> bool:
 def clean_title(text: str) -> str:
     """Return a one-line title: control and zero-width characters removed, whitespace folded,
     Unicode NFC, at most TITLE_MAX_CHARS (cut at a word boundary with an ellipsis)."""
-    text = _CONTROL.sub("", text)
+    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
     text = _WS.sub(" ", text).strip()
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
