@@ -69,9 +69,9 @@ _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']"""
 )
 # Markup before the root element that an HTML page and a feed can both start with.
-_PROLOGUE = rb"(?:\s|<!--.*?-->|<\?[^>]*>|<!doctype(?!\s+html)[^>]*>)*"
+_PROLOGUE = rb"(?:\s|<!--.*?-->|<\?[^>]*>|<!doctype[^>]*>)*"
 _HTML_START = re.compile(
-    _PROLOGUE + rb"<(?:!doctype\s+html|html|head|body|meta|title|script|div)[\s>/]",
+    _PROLOGUE + rb"<(?:html|head|body|meta|title|script|div|p|table)[\s>/]",
     re.IGNORECASE | re.DOTALL,
 )
 _JSON_START = re.compile(rb"^\s*[\[{]")
@@ -152,7 +152,7 @@ def _to_parsed_feed(
             feed_url=feed_url, title=title, articles=tuple(articles), bozo_message=bozo_message
         )
     # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
-    if not parsed.get("version"):
+    if not (parsed.get("version") or parsed.get("entries") or parsed.get("feed")):
         error = (
             f"not a feed: no RSS, Atom or RDF document found ({media_type or 'no content type'})"
         )
