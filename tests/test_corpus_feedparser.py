@@ -116,7 +116,7 @@ def test_al_monitor_repeated_guids_are_deduplicated_keeping_the_first() -> None:
     root = ET.parse(REALNEWS / "al-monitor.rss.xml").getroot()
     items = list(root.iter("item"))
     guids = [item.findtext("guid", "").strip() for item in items]
-    first_titles = {}
+    first_titles: dict[str, str] = {}
     for guid, item in zip(guids, items, strict=True):
         first_titles.setdefault(guid, _WS.sub(" ", item.findtext("title", "")).strip())
     assert len(guids) > len(first_titles)  # the feed really does repeat itself

@@ -272,3 +272,19 @@ def test_parsed_feed_pickles_for_the_process_pool() -> None:
     parsed = _parse(_feed_file("rss20-basic").read_bytes())
     assert pickle.loads(pickle.dumps(parsed)) == parsed
     assert pickle.loads(pickle.dumps(parse_feed)) is parse_feed
+
+
+def test_rss091_with_netscape_doctype_parses_without_fetching_the_dtd() -> None:
+    body = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+  "http://127.0.0.1:9/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old &amp; Gold</title><link>http://old.example.com/</link>
+<item><title>Caf\xe9 opens</title><link>http://old.example.com/cafe.html</link>
+<description>No guid, no date.</description></item></channel></rss>"""
+    parsed = _parse(body, content_type="text/xml")
+    assert parsed.error is None
+    assert parsed.title == "Old & Gold"
+    (article,) = parsed.articles
+    assert (article.title, article.url) == ("Café opens", "http://old.example.com/cafe.html")
+    assert article.guid is None
+    assert article.published_at_known is False
