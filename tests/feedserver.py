@@ -52,7 +52,9 @@ class FeedServer:
                 path = self.path
                 with server._lock:
                     server.requests.append(
-                        SeenRequest(path, {k.lower(): v for k, v in self.headers.items()}, time.time())
+                        SeenRequest(
+                            path, {k.lower(): v for k, v in self.headers.items()}, time.time()
+                        )
                     )
                 route = server.routes.get(path) or server.routes.get(path.split("?")[0])
                 if route is None:

@@ -1,28 +1,354 @@
-"""TEMPORARY minimal parser (replaced by the full module from the parse branch)."""
+"""Feed bytes -> ParsedFeed of normalised Articles. The only module that imports feedparser.
+
+parse_feed is a plain top-level function over picklable values so it can run in a process pool.
+It never fetches anything (feedparser gets a BytesIO, never a string it could treat as a URL or a
+file name) and never raises: a body that is not a feed becomes ParsedFeed(error=...).
+
+Decisions worth knowing:
+- Encoding. feedparser follows RFC 3023 (the HTTP charset wins over the XML declaration). When the
+  two disagree about a non-ASCII body we prefer UTF-8 if either names it and the bytes are valid
+  UTF-8, else the XML declaration if the bytes decode under it: the declaration is written by the
+  feed generator, the header is usually a web-server default. A byte-order mark beats both. With no
+  Content-Type at all we assume application/xml (UTF-8 default) rather than feedparser's ISO-8859-1.
+- HTML is kept raw in summary_html (feedparser's sanitiser and relative-URI rewriting are off: they
+  cost ~40% of parse time and the renderer sanitises with nh3 anyway). Plain-text summaries are
+  HTML-escaped into summary_html so that field is always HTML.
+- Dates: published, else updated, else created. A date before 1990 or more than a day after `now`
+  is a generator bug and is treated as missing: published_at = now, published_at_known = False.
+- Sizes: title <= 1,000 chars, summary <= 20,000, summary_html <= 100,000 (cut, possibly inside a
+  tag; the sanitiser copes), author <= 200, guid <= 1,000 (the id hashes the full guid), URLs longer
+  than 4,096 chars are dropped.
+- Entries with no link, no guid and no title are skipped; duplicate ids keep the first entry.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+import codecs
+import html
+import io
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 import feedparser
 
 from newswatch.models import Article, ParsedFeed
+from newswatch.normalize import (
+    TITLE_MAX_CHARS,
+    article_id,
+    canonical_url,
+    clean_title,
+    plausible_date,
+    to_utc,
+    truncate,
+)
 from newswatch.text import html_to_text
 
+SUMMARY_MAX_CHARS = 20_000
+SUMMARY_HTML_MAX_CHARS = 100_000
+AUTHOR_MAX_CHARS = 200
+GUID_MAX_CHARS = 1_000
+URL_MAX_CHARS = 4_096
+BOZO_MESSAGE_MAX_CHARS = 300
 
-def parse_feed(body: bytes, *, feed_url: str, source: str, now: datetime,
-               final_url: str | None = None, content_type: str | None = None) -> ParsedFeed:
-    d = feedparser.parse(body, response_headers={"content-location": final_url or feed_url,
-                                                 "content-type": content_type or "application/xml"})
-    if not d.entries and not d.get("version"):
-        return ParsedFeed(feed_url, "", (), error="not a feed")
-    out = {}
-    for e in d.entries:
-        guid = e.get("id") or e.get("link")
-        aid = hashlib.blake2b(f"{feed_url}\n{guid}".encode(), digest_size=16).hexdigest()
-        t = e.get("published_parsed") or e.get("updated_parsed")
-        pub = datetime(*t[:6], tzinfo=UTC) if t else now
-        out.setdefault(aid, Article(aid, feed_url, source, e.get("link", ""), html_to_text(e.get("title", "")),
-                                    html_to_text(e.get("summary", "")), pub, bool(t), guid))
-    return ParsedFeed(feed_url, d.feed.get("title", ""), tuple(out.values()))
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+# feedparser's complaints that say nothing about the document's structure.
+_BENIGN_BOZO: tuple[type[Exception], ...] = (
+    feedparser.CharacterEncodingOverride,
+    feedparser.NonXMLContentType,
+)
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+_XML_DECL_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']"""
+)
+# Markup before the root element that an HTML page and a feed can both start with.
+_PROLOGUE = rb"(?:\s|<!--.*?-->|<\?[^>]*>|<!doctype[^>]*>)*"
+_HTML_START = re.compile(
+    _PROLOGUE + rb"<(?:html|head|body|meta|title|script|div|p|table)[\s>/]",
+    re.IGNORECASE | re.DOTALL,
+)
+_JSON_START = re.compile(rb"^\s*[\[{]")
+_WS = re.compile(r"\s+")
+_SNIFF_BYTES = 4_096
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_url: str,
+    source: str,
+    now: datetime,
+    final_url: str | None = None,
+    content_type: str | None = None,
+) -> ParsedFeed:
+    """Parse one fetched body into articles. Never raises, never fetches.
+
+    `final_url` (the URL after redirects) is the base for relative links; `content_type` is the
+    HTTP Content-Type header (its charset is honoured, see the module notes).
+    """
+    now = to_utc(now, now)[0]
+    base = final_url or feed_url
+    if not body or not body.strip():
+        return _failed(feed_url, "not a feed: the response body is empty")
+    head = _strip_bom(body[:_SNIFF_BYTES])
+    media_type = _media_type(content_type)
+    if _HTML_START.match(head):
+        return _failed(
+            feed_url, f"not a feed: the server returned an HTML page ({media_type or 'no type'})"
+        )
+    if _JSON_START.match(head):
+        return _failed(
+            feed_url, f"not a feed: the body is JSON, not RSS/Atom ({media_type or 'no type'})"
+        )
+    headers = {
+        "content-location": base,
+        "content-type": _effective_content_type(body, content_type),
+    }
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser is lenient, but one odd body must not stop a poll
+        return _failed(feed_url, f"not a feed: the parser failed ({_one_line(exc)})")
+    return _to_parsed_feed(
+        parsed, feed_url=feed_url, source=source, now=now, base=base, media_type=media_type
+    )
+
+
+def _to_parsed_feed(
+    parsed: Mapping[str, Any],
+    *,
+    feed_url: str,
+    source: str,
+    now: datetime,
+    base: str,
+    media_type: str,
+) -> ParsedFeed:
+    feed = parsed.get("feed") or {}
+    title = _text_of(feed.get("title"), feed.get("title_detail"), TITLE_MAX_CHARS)
+    title = clean_title(title)
+    bozo_exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    bozo_message = _bozo_message(bozo_exc) if bozo_exc is not None else None
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in parsed.get("entries") or ():
+        article = _to_article(entry, feed_url=feed_url, source=source, now=now, base=base)
+        if article is None or article.id in seen:
+            continue
+        seen.add(article.id)
+        articles.append(article)
+    if articles:
+        return ParsedFeed(
+            feed_url=feed_url, title=title, articles=tuple(articles), bozo_message=bozo_message
+        )
+    # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
+    if not (parsed.get("version") or parsed.get("entries") or parsed.get("feed")):
+        error = (
+            f"not a feed: no RSS, Atom or RDF document found ({media_type or 'no content type'})"
+        )
+    elif bozo_exc is not None and not isinstance(bozo_exc, _BENIGN_BOZO):
+        error = f"not a feed: broken XML and no entries could be read ({bozo_message})"
+    else:
+        return ParsedFeed(feed_url=feed_url, title=title, articles=(), bozo_message=bozo_message)
+    return ParsedFeed(feed_url=feed_url, title=title, articles=(), error=error)
+
+
+def _to_article(
+    entry: Mapping[str, Any], *, feed_url: str, source: str, now: datetime, base: str
+) -> Article | None:
+    link = _str(entry.get("link"))
+    guid = _str(entry.get("id")).strip() or None
+    title = clean_title(
+        _text_of(entry.get("title"), entry.get("title_detail"), 4 * TITLE_MAX_CHARS)
+    )
+    if not link.strip() and guid is None and not title:
+        return None
+    url = canonical_url(link, base) if link else ""
+    if len(url) > URL_MAX_CHARS:
+        url = ""
+    summary_raw, summary_type = _summary_source(entry)
+    summary_raw = summary_raw[:SUMMARY_HTML_MAX_CHARS]
+    if _is_html(summary_type):
+        summary_html = summary_raw
+        summary = html_to_text(summary_raw)
+    else:
+        summary_html = html.escape(summary_raw, quote=False)[:SUMMARY_HTML_MAX_CHARS]
+        summary = _WS.sub(" ", summary_raw).strip()
+    published_at, known = _published(entry, now)
+    author = _author(entry)
+    return Article(
+        id=article_id(feed_url, guid, url, title=title),
+        feed_url=feed_url,
+        source=source,
+        url=url,
+        title=title,
+        summary=truncate(summary, SUMMARY_MAX_CHARS),
+        published_at=published_at,
+        published_at_known=known,
+        guid=guid[:GUID_MAX_CHARS] if guid else None,
+        author=truncate(author, AUTHOR_MAX_CHARS) or None,
+        summary_html=summary_html,
+    )
+
+
+def _author(entry: Mapping[str, Any]) -> str:
+    """The author's name; feedparser's `author` may be "email (Name)" when RSS gives both."""
+    detail = entry.get("author_detail")
+    name = _str(detail.get("name")) if isinstance(detail, Mapping) else ""
+    return _WS.sub(" ", name or _str(entry.get("author"))).strip()
+
+
+def _summary_source(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The entry's summary (description) with its type, else its first non-empty content."""
+    summary = _str(entry.get("summary"))
+    if summary.strip():
+        detail = entry.get("summary_detail") or {}
+        return summary, _str(detail.get("type")) or "text/html"
+    for content in entry.get("content") or ():
+        value = _str(content.get("value"))
+        if value.strip():
+            return value, _str(content.get("type")) or "text/html"
+    return "", "text/plain"
+
+
+def _published(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
+    for key in ("published", "updated", "created"):
+        value = entry.get(f"{key}_parsed") or entry.get(key)
+        if not value:
+            continue
+        when, ok = to_utc(value, now)
+        if ok and plausible_date(when, now):
+            return when, True
+    return now, False
+
+
+def _text_of(value: Any, detail: Any, limit: int) -> str:
+    """Plain text of a feedparser text construct (title, subtitle) whose type may be HTML."""
+    text = _str(value)[: limit * 4]
+    if not text:
+        return ""
+    kind = _str(detail.get("type")) if isinstance(detail, Mapping) else ""
+    return html_to_text(text) if _is_html(kind) else text
+
+
+def _is_html(content_type: str) -> bool:
+    return content_type.lower() in _HTML_TYPES
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _failed(feed_url: str, error: str) -> ParsedFeed:
+    return ParsedFeed(feed_url=feed_url, title="", articles=(), error=error)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = _WS.sub(" ", str(exc)).strip()
+    return truncate(
+        f"{type(exc).__name__}: {text}" if text else type(exc).__name__, BOZO_MESSAGE_MAX_CHARS
+    )
+
+
+def _bozo_message(exc: Any) -> str:
+    if not isinstance(exc, BaseException):
+        return truncate(_WS.sub(" ", str(exc)), BOZO_MESSAGE_MAX_CHARS)
+    get_line = getattr(exc, "getLineNumber", None)
+    get_message = getattr(exc, "getMessage", None)
+    if callable(get_line) and callable(get_message):  # SAXParseException
+        try:
+            where = f"line {get_line()}, column {exc.getColumnNumber()}"  # type: ignore[attr-defined]
+            return truncate(f"{where}: {get_message()}", BOZO_MESSAGE_MAX_CHARS)
+        except Exception:  # an odd exception object: fall back to its text
+            pass
+    text = _WS.sub(" ", str(exc)).strip()
+    return truncate(text or type(exc).__name__, BOZO_MESSAGE_MAX_CHARS)
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
+def _strip_bom(data: bytes) -> bytes:
+    for bom, _ in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :]
+    return data
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    return None
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _effective_content_type(body: bytes, content_type: str | None) -> str:
+    """The Content-Type to hand feedparser, with the charset conflict resolved (module notes)."""
+    media_type = _media_type(content_type) or "application/xml"
+    http_charset = _charset_param(content_type)
+    chosen = _choose_charset(body, http_charset)
+    charset = chosen or http_charset
+    return f"{media_type}; charset={charset}" if charset else media_type
+
+
+def _charset_param(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'").strip() or None
+    return None
+
+
+def _choose_charset(body: bytes, http_charset: str | None) -> str | None:
+    """The charset to use instead of the HTTP one, or None to leave feedparser's choice."""
+    bom = _bom_encoding(body)
+    if bom:
+        return bom
+    if body.isascii():
+        return None
+    match = _XML_DECL_ENCODING.match(body[:512])
+    declared = _codec(match.group(1).decode("ascii")) if match else None
+    from_http = _codec(http_charset)
+    if from_http == "utf-8" and declared in (None, "utf-8"):
+        return None  # the common case: nothing to decide
+    if from_http is not None and from_http == declared:
+        return None
+    # Non-ASCII bytes that form valid UTF-8 are UTF-8 whatever a label says.
+    if _decodes(body, "utf-8"):
+        return "utf-8"
+    if declared is not None and declared != "utf-8" and _decodes(body, declared):
+        return declared
+    return None

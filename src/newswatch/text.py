@@ -11,9 +11,33 @@ import re
 from html.parser import HTMLParser
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4",
-    "h5", "h6", "blockquote", "pre", "section", "article", "header", "footer", "figure",
-    "figcaption", "hr", "dd", "dt",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "hr",
+    "dd",
+    "dt",
 }
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object", "svg", "head", "title"}
 _WS = re.compile(r"\s+")
