@@ -76,6 +76,13 @@ def parse_address(text: str) -> IPAddress | None:
         return None
 
 
+def format_address(address: IPAddress) -> str:
+    """The usual text form; IPv4-mapped IPv6 shown as ::ffff:a.b.c.d (as people write it)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
+
+
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address carried inside an IPv4-mapped, NAT64 or 6to4 IPv6 address."""
     if isinstance(address, ipaddress.IPv4Address):
@@ -203,10 +210,10 @@ class AllowList:
                 continue
             reason = None if host_allowed or self.allows_address(addr) else classify(addr)
             if reason is None:
-                if str(addr) not in allowed:
-                    allowed.append(str(addr))
+                if format_address(addr) not in allowed:
+                    allowed.append(format_address(addr))
             else:
-                refused.append(Refusal(host, str(addr), reason))
+                refused.append(Refusal(host, format_address(addr), reason))
         return AddressCheck(tuple(allowed), tuple(refused))
 
 
