@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
 
-import httpcore
 import pytest
 import trustme
 
+from newswatch import fetch as fetch_module
 from newswatch.config import FetchSettings
 from newswatch.fetch import (
     BoundedInflater,
@@ -70,15 +70,15 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     would leave, and it refuses anything but loopback even if the code under test is wrong.
     """
     seen: list[str] = []
-    original = httpcore.AnyIOBackend.connect_tcp
+    original = fetch_module.open_stream
 
-    async def spy(self: httpcore.AnyIOBackend, host: str, port: int, **kw: Any) -> Any:
-        seen.append(host)
-        if not ipaddress.ip_address(host).is_loopback:
-            raise AssertionError(f"test tried to connect to non-loopback {host}")
-        return await original(self, host, port, **kw)
+    async def spy(address: str, port: int, *args: Any) -> Any:
+        seen.append(address)
+        if not ipaddress.ip_address(address).is_loopback:
+            raise AssertionError(f"test tried to connect to non-loopback {address}")
+        return await original(address, port, *args)
 
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
+    monkeypatch.setattr(fetch_module, "open_stream", spy)
     return seen
 
 
@@ -514,6 +514,34 @@ def test_per_host_limit_is_respected() -> None:
     assert len(connections["a"]) <= 2 and len(connections["b"]) <= 2  # keep-alive reused
 
 
+def test_connection_closed_by_server_while_idle_is_not_reused() -> None:
+    # The server says nothing about closing but hangs up after each response, as servers
+    # with short keep-alive timeouts do; the next feed on that host must still succeed.
+    connections = 0
+
+    async def serve_once(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        nonlocal connections
+        connections += 1
+        writer.write(http_response(200, {"Content-Type": "application/rss+xml"}, RSS))
+        return False
+
+    async def main() -> list[FetchResult]:
+        async with raw_server(serve_once) as base:
+            out = []
+            async for result in fetch_stream(
+                [FetchRequest(f"{base}/{i}") for i in range(3)],
+                replace(FAST, per_host=1),
+                allow_hosts=LOOPBACK,
+            ):
+                out.append(result)
+                await asyncio.sleep(0.05)  # let the server's hang-up arrive
+            return out
+
+    results = run(main())
+    assert [r.outcome for r in results] == ["ok"] * 3
+    assert connections == 3
+
+
 def test_fetch_all_keeps_request_order_across_many_clients(feed_server: FeedServer) -> None:
     urls = [feed_server.route(f"/f{i}", body=RSS + str(i).encode()) for i in range(30)]
     # 127.0.0.1 and 127.0.0.2.. are distinct hosts; FeedServer listens on 127.0.0.1 only,
@@ -532,7 +560,7 @@ def test_consumer_can_stop_early(feed_server: FeedServer) -> None:
     async def main() -> FetchResult:
         stream = fetch_stream([FetchRequest(u) for u in urls], FAST, allow_hosts=LOOPBACK)
         async for result in stream:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
             return result
         raise AssertionError("no result")
 
