@@ -33,7 +33,7 @@ from newswatch.fetch import (
     parse_retry_after,
     shard_hosts,
 )
-from newswatch.models import FetchResult
+from newswatch.models import FeedState, FetchResult
 from tests.feedserver import FeedServer
 from tests.fetch_helpers import QuickFeedServer, RawRequest, http_response, raw_server
 
@@ -107,7 +107,9 @@ def test_etag_then_304_sends_validators(feed_server: FeedServer) -> None:
     assert first.etag and first.last_modified == "Tue, 01 Apr 2025 10:00:00 GMT"
     assert first.content_type == "application/rss+xml; charset=utf-8"
 
-    again = FetchRequest(url, etag=first.etag, last_modified=first.last_modified)
+    again = FetchRequest.for_state(
+        FeedState(url, etag=first.etag, last_modified=first.last_modified)
+    )
     second = run(fetch_all([again], FAST, allow_hosts=LOOPBACK))[0]
     assert second.outcome == "not_modified"
     assert second.http_status == 304

@@ -46,7 +46,7 @@ import httpcore
 import httpx
 
 from newswatch.config import FetchSettings
-from newswatch.models import FetchOutcome, FetchResult
+from newswatch.models import FeedState, FetchOutcome, FetchResult
 from newswatch.netsafety import AllowList, normalise_host, parse_address, scheme_error
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -67,6 +67,11 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+
+    @classmethod
+    def for_state(cls, state: FeedState) -> FetchRequest:
+        """A conditional request from what was remembered about the feed."""
+        return cls(state.url, etag=state.etag, last_modified=state.last_modified)
 
 
 def utc_now() -> datetime:
