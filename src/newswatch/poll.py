@@ -171,11 +171,7 @@ async def collect_batch(
             continue
         todo.append(feed)
     by_url = {f.url: f for f in todo}
-    requests = [
-        FetchRequest(f.url, states[f.url].etag, states[f.url].last_modified) if f.url in states
-        else FetchRequest(f.url)
-        for f in todo
-    ]
+    requests = [FetchRequest.for_state(states.get(f.url, FeedState(url=f.url))) for f in todo]
     writer = spool.SpoolWriter(spool_dir, poll_id, label)
     workers = parse_workers if parse_workers is not None else (os.cpu_count() or 1)
     pool = _make_pool(config.matcher, workers) if workers > 1 and len(todo) >= POOL_MIN_FEEDS else None
