@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from newswatch import delivery
@@ -30,7 +30,9 @@ class DigestSummary:
 
 
 @task(name="gather-digest", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def gather(db_path: Path, config: Config, on_date: date | None, for_sending: bool) -> delivery.DigestPlan:
+def gather(
+    db_path: Path, config: Config, on_date: date | None, for_sending: bool
+) -> delivery.DigestPlan:
     return delivery.gather(db_path, config, now=utcnow(), on_date=on_date, for_sending=for_sending)
 
 
@@ -41,8 +43,11 @@ def render(plan: delivery.DigestPlan, config: Config) -> delivery.RenderedDigest
 
 @task(name="send-digest", cache_policy=NO_CACHE)
 def send(
-    db_path: Path, plan: delivery.DigestPlan, rendered: delivery.RenderedDigest,
-    out_dir: Path, smtp: SmtpSettings,
+    db_path: Path,
+    plan: delivery.DigestPlan,
+    rendered: delivery.RenderedDigest,
+    out_dir: Path,
+    smtp: SmtpSettings,
 ) -> tuple[delivery.DeliveryResult, delivery.DigestFiles]:
     now = utcnow()
     message = delivery.compose(rendered, smtp, now)
@@ -52,8 +57,12 @@ def send(
 
 @flow(name="newswatch-digest")
 async def digest_flow(
-    sources: str | None = None, db: str | None = None, on_date: date | None = None,
-    out: str | None = None, send_mail: bool = False, force: bool = False,
+    sources: str | None = None,
+    db: str | None = None,
+    on_date: date | None = None,
+    out: str | None = None,
+    send_mail: bool = False,
+    force: bool = False,
     smtp: SmtpSettings | None = None,
 ) -> DigestSummary:
     logger = get_run_logger()
@@ -65,18 +74,23 @@ async def digest_flow(
         logger.warning(warning)
     rendered = render(plan, config)
     summary_args = dict(
-        date=plan.window.date, subject=rendered.subject, stories=rendered.digest.story_count,
-        articles=len(plan.items), warnings=tuple(plan.warnings),
+        date=plan.window.date,
+        subject=rendered.subject,
+        stories=rendered.digest.story_count,
+        articles=len(plan.items),
+        warnings=tuple(plan.warnings),
     )
     if send_mail and plan.already_delivered is not None and not force:
         files = delivery.write_files(rendered, out_dir, plan.window.date, None)
         done = plan.already_delivered
-        message = (
+        skipped = (
             f"the digest for {plan.window.date} was already sent (message {done.message_id}); "
             "not sending again (use --force to send anyway)"
         )
-        logger.info(message)
-        return DigestSummary(files=files, status="skipped", message=message, **summary_args)
+        logger.info(skipped)
+        return DigestSummary(files=files, status="skipped", message=skipped, **summary_args)
+    status: str
+    message: str | None
     if send_mail:
         assert smtp is not None
         result, files = send(db_path, plan, rendered, out_dir, smtp)
@@ -88,7 +102,7 @@ async def digest_flow(
         status, message = "rendered", None
         if db_path.exists():
             delivery.record_rendered(db_path, plan, rendered, files, utcnow())
-    await create_markdown_artifact(
+    await acreate_markdown_artifact(
         key="newswatch-digest",
         markdown=(
             f"# {rendered.subject}\n\nStatus: **{status}**{f' — {message}' if message else ''}\n\n"

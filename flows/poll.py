@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from newswatch import poll
+from newswatch import poll, spool
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
@@ -35,8 +35,13 @@ def read_state(db_path: Path) -> poll.StateRead:
 
 @task(name="fetch-parse-match", cache_policy=NO_CACHE)
 async def collect(
-    config: Config, feeds: list[FeedSource], states: dict[str, FeedState], spool_dir: Path,
-    poll_id: str, label: str, due_only: bool,
+    config: Config,
+    feeds: list[FeedSource],
+    states: dict[str, FeedState],
+    spool_dir: Path,
+    poll_id: str,
+    label: str,
+    due_only: bool,
 ) -> poll.BatchResult:
     return await poll.collect_batch(
         config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only
@@ -62,9 +67,9 @@ async def poll_flow(
     db_path = resolve_db_path(db)
     spool_dir = poll.spool_root(db_path)
     started = poll.utcnow()
-    poll_id = poll.spool.new_poll_id(started)
+    poll_id = spool.new_poll_id(started)
     with poll.poll_lock(db_path):
-        poll.spool.discard_incomplete(spool_dir)
+        spool.discard_incomplete(spool_dir)
         state = read_state(db_path)
         if state.warning:
             logger.warning(state.warning)
@@ -78,15 +83,27 @@ async def poll_flow(
         clusters = refresh(db_path) if not stored.waiting else 0
     timings = {**batch.timings, "store_s": round(stored.seconds, 3)}
     summary = PollSummary(
-        poll_id=poll_id, reports=tuple(batch.reports), timings=timings,
-        new_articles=stored.new_articles, new_matches=stored.new_matches, clusters=clusters,
-        store_message=stored.message, state_warning=state.warning, waiting_batches=stored.waiting,
+        poll_id=poll_id,
+        reports=tuple(batch.reports),
+        timings=timings,
+        new_articles=stored.new_articles,
+        new_matches=stored.new_matches,
+        clusters=clusters,
+        store_message=stored.message,
+        state_warning=state.warning,
+        waiting_batches=stored.waiting,
     )
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="newswatch-poll",
         table=[
-            {"feed": r.name, "url": r.url, "outcome": r.outcome, "http": r.http_status,
-             "entries": r.entries, "error": r.error or ""}
+            {
+                "feed": r.name,
+                "url": r.url,
+                "outcome": r.outcome,
+                "http": r.http_status,
+                "entries": r.entries,
+                "error": r.error or "",
+            }
             for r in batch.reports
         ],
         description=(
@@ -96,6 +113,9 @@ async def poll_flow(
     )
     logger.info(
         "poll %s: %d feeds, %d new articles, %d new matches",
-        poll_id, len(batch.reports), summary.new_articles, summary.new_matches,
+        poll_id,
+        len(batch.reports),
+        summary.new_articles,
+        summary.new_matches,
     )
     return summary

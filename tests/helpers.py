@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -44,7 +44,11 @@ def write_sources(
     extra: str = "",
     timeout: float = 3,
 ) -> Path:
-    lines = ["allow_hosts: [127.0.0.0/8]", f"fetch:\n  timeout: {timeout}\n  connect_timeout: 2", "feeds:"]
+    lines = [
+        "allow_hosts: [127.0.0.0/8]",
+        f"fetch:\n  timeout: {timeout}\n  connect_timeout: 2",
+        "feeds:",
+    ]
     for url, name in feeds:
         lines.append(f"  - url: {url!r}\n    name: {name!r}")
     lines.append(topics or default_topics_yaml())

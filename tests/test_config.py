@@ -40,19 +40,58 @@ def test_a_minimal_file_gets_defaults() -> None:
     [
         ("feeds:\n  - url: ftp://x.org/f\n" + TOPICS, 2, "feeds[0].url", "http"),
         ("feeds:\n  - name: no url\n" + TOPICS, 2, "feeds[0].url", "missing"),
-        ("feeds:\n  - url: https://a.org/f\n  - url: https://a.org/f\n" + TOPICS, 3, "feeds[1].url", "duplicate"),
-        ("feeds:\n  - url: https://a.org/f\n    intervall: 60\n" + TOPICS, 3, "feeds[0].intervall", "unknown key"),
-        ("feeds:\n  - url: https://a.org/f\n    interval: soon\n" + TOPICS, 3, "feeds[0].interval", "seconds"),
-        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  timezone: Mars/Base\n", 7, "schedule.timezone", "unknown time zone"),
-        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  digest: 'every morning'\n", 7, "schedule.digest", "cron"),
-        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "allow_hosts: [10.0.0.0/33]\n", 6, "allow_hosts[0]", "CIDR"),
-        ("feeds:\n  - url: https://a.org/f\n" + TOPICS + "fetch:\n  timeout: -1\n", 7, "fetch.timeout", ">="),
+        (
+            "feeds:\n  - url: https://a.org/f\n  - url: https://a.org/f\n" + TOPICS,
+            3,
+            "feeds[1].url",
+            "duplicate",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n    intervall: 60\n" + TOPICS,
+            3,
+            "feeds[0].intervall",
+            "unknown key",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n    interval: soon\n" + TOPICS,
+            3,
+            "feeds[0].interval",
+            "seconds",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  timezone: Mars/Base\n",
+            7,
+            "schedule.timezone",
+            "unknown time zone",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n"
+            + TOPICS
+            + "schedule:\n  digest: 'every morning'\n",
+            7,
+            "schedule.digest",
+            "cron",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n" + TOPICS + "allow_hosts: [10.0.0.0/33]\n",
+            6,
+            "allow_hosts[0]",
+            "CIDR",
+        ),
+        (
+            "feeds:\n  - url: https://a.org/f\n" + TOPICS + "fetch:\n  timeout: -1\n",
+            7,
+            "fetch.timeout",
+            ">=",
+        ),
         ("feedz: []\n" + TOPICS, 1, "feedz", "unknown key"),
         ("feeds:\n  - url: https://a.org/f\n", None, "topics", "missing"),
         ("feeds:\n  - url: https://a.org/f\nfeeds: []\n" + TOPICS, 3, "feeds", "duplicate key"),
     ],
 )
-def test_errors_name_file_line_and_field(text: str, line: int | None, field: str, words: str) -> None:
+def test_errors_name_file_line_and_field(
+    text: str, line: int | None, field: str, words: str
+) -> None:
     error = error_of(text)
     assert error.file == "my.yaml"
     assert error.field == field
@@ -82,7 +121,15 @@ def test_missing_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(600, 600), ("600", 600), ("10m", 600), ("2h", 7200), ("1d", 86400), ("x", None), (True, None)],
+    [
+        (600, 600),
+        ("600", 600),
+        ("10m", 600),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("x", None),
+        (True, None),
+    ],
 )
 def test_parse_duration(value: object, seconds: int | None) -> None:
     assert parse_duration(value) == seconds

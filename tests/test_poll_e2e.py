@@ -26,7 +26,11 @@ def seed_feed(url: str) -> bytes:
                 "title": SEED_TITLE,
                 "link": url,
                 "guid": "bloomberg-seed-1",
-                "description": "<p>" + text.split("\n")[0] + "</p><p>" + text.split("\n")[1] + "</p>",
+                "description": "<p>"
+                + text.split("\n")[0]
+                + "</p><p>"
+                + text.split("\n")[1]
+                + "</p>",
                 "pubDate": datetime.now(UTC),
             },
             {
@@ -43,13 +47,23 @@ def seed_feed(url: str) -> bytes:
 def farm(feed_server: FeedServer) -> FeedServer:
     s = feed_server
     s.route("/seed.xml", body=seed_feed("https://www.bloomberg.com/news/seed?utm_source=rss"))
-    for name in ("bbc-world.rss.xml", "al-monitor.rss.xml", "dawn-world.rss.xml", "dw-english-all.rdf.xml"):
+    for name in (
+        "bbc-world.rss.xml",
+        "al-monitor.rss.xml",
+        "dawn-world.rss.xml",
+        "dw-english-all.rdf.xml",
+    ):
         s.route(f"/{name}", body=(CORPUS / "realnews" / name).read_bytes())
-    s.route("/broken.xml", body=(CORPUS / "realnews" / "MALFORMED-dylanharris-ssc.rss.xml").read_bytes())
+    s.route(
+        "/broken.xml", body=(CORPUS / "realnews" / "MALFORMED-dylanharris-ssc.rss.xml").read_bytes()
+    )
     s.route("/500.xml", status=500, body=b"internal error", headers={"Content-Type": "text/plain"})
     s.route("/slow.xml", body=rss("slow", []), delay=6)
-    s.route("/page.html", body=b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
-            headers={"Content-Type": "text/html; charset=utf-8"})
+    s.route(
+        "/page.html",
+        body=b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    )
     s.route("/loop.xml", status=302, etag=False, headers={"Location": s.url("/loop.xml")})
     return s
 
@@ -72,7 +86,9 @@ FEEDS = [
 def test_poll_stores_matches_and_records_failures(
     farm: FeedServer, tmp_path: Path, prefect_harness: None
 ) -> None:
-    sources = write_sources(tmp_path / "sources.yaml", [(farm.url(p), n) for p, n in FEEDS], timeout=2)
+    sources = write_sources(
+        tmp_path / "sources.yaml", [(farm.url(p), n) for p, n in FEEDS], timeout=2
+    )
     db = tmp_path / "wh" / "news.duckdb"
     out = io.StringIO()
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
@@ -86,7 +102,12 @@ def test_poll_stores_matches_and_records_failures(
     seed = con.execute("SELECT id, url FROM articles WHERE title = ?", [SEED_TITLE]).fetchone()
     assert seed is not None
     assert "utm_source" not in seed[1]
-    topics = {r[0] for r in con.execute("SELECT topic FROM article_topics WHERE article_id = ?", [seed[0]]).fetchall()}
+    topics = {
+        r[0]
+        for r in con.execute(
+            "SELECT topic FROM article_topics WHERE article_id = ?", [seed[0]]
+        ).fetchall()
+    }
     assert topics == {"Turkey", "S-400", "NATO"}
     recipe_topics = con.execute(
         "SELECT count(*) FROM article_topics t JOIN articles a ON a.id = t.article_id WHERE a.title LIKE 'Recipe%'"
@@ -94,8 +115,17 @@ def test_poll_stores_matches_and_records_failures(
     assert recipe_topics == 0
 
     feeds = dict(con.execute("SELECT name, last_outcome FROM feeds").fetchall())
-    errors = dict(con.execute("SELECT name, last_error FROM feeds WHERE last_outcome = 'error'").fetchall())
-    assert set(errors) == {"Broken blog", "Gone feed", "Server error", "Slow feed", "Not a feed", "Redirect loop"}
+    errors = dict(
+        con.execute("SELECT name, last_error FROM feeds WHERE last_outcome = 'error'").fetchall()
+    )
+    assert set(errors) == {
+        "Broken blog",
+        "Gone feed",
+        "Server error",
+        "Slow feed",
+        "Not a feed",
+        "Redirect loop",
+    }
     assert "404" in errors["Gone feed"] and "500" in errors["Server error"]
     assert feeds["BBC World"] == "ok" and feeds["Bloomberg"] == "ok"
     attempts = con.execute(
@@ -112,13 +142,16 @@ def test_poll_stores_matches_and_records_failures(
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == n_articles
     assert con.execute("SELECT count(*) FROM polls").fetchone()[0] == 2
-    assert con.execute(
-        "SELECT last_outcome FROM feeds WHERE name = 'BBC World'"
-    ).fetchone()[0] == "not_modified"
+    assert (
+        con.execute("SELECT last_outcome FROM feeds WHERE name = 'BBC World'").fetchone()[0]
+        == "not_modified"
+    )
     con.close()
 
 
-def test_bad_sources_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_sources_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "sources.yaml"
     bad.write_text("feeds:\n  - url: ftp://example.org/feed\ntopics:\n  - name: X\n")
     assert cli.main(["poll", "--sources", str(bad), "--db", str(tmp_path / "x.duckdb")]) == 2

@@ -17,7 +17,11 @@ NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 ARTICLES = [
     ("a1", "NATO ministers meet in Brussels", "Allies discussed air defence."),
     ("a2", "Erdogan hosts Putin in Ankara", "Turkey and Russia discussed the S-400 deal."),
-    ("a3", "Greece and Bulgaria sign energy pact", "The alliance's southern flank gets a new pipeline."),
+    (
+        "a3",
+        "Greece and Bulgaria sign energy pact",
+        "The alliance's southern flank gets a new pipeline.",
+    ),
     ("a4", "Markets rally in Tokyo", "The Nikkei rose."),
     ("a5", "Alliance summit agenda published", "The North Atlantic alliance meets in July."),
 ]
@@ -42,7 +46,9 @@ def populate(db: Path) -> None:
     ]
     writer.add_articles(articles, [matcher.match(a.title, a.summary) for a in articles], NOW)
     writer.close()
-    spool.write_manifest(root, spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, 5))
+    spool.write_manifest(
+        root, spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, 5)
+    )
     assert poll.store(db, root).new_articles == 5
 
 
@@ -63,7 +69,8 @@ def test_adding_a_term_adds_exactly_its_articles(tmp_path: Path) -> None:
 
     dry = rematch(db, wider, now=NOW, dry_run=True)
     assert {(c.article_id, c.topic, c.change) for c in dry.changes} == {
-        ("a3", "NATO", "added"), ("a5", "NATO", "added"),
+        ("a3", "NATO", "added"),
+        ("a5", "NATO", "added"),
     }
     assert stored(db) == before  # a dry run writes nothing
 
@@ -81,7 +88,10 @@ def test_adding_a_term_adds_exactly_its_articles(tmp_path: Path) -> None:
     # Back to the original rule: exactly those two are removed.
     narrow = parse_config(config()).matcher
     back = rematch(db, narrow, now=NOW)
-    assert {(c.article_id, c.change) for c in back.changes} == {("a3", "removed"), ("a5", "removed")}
+    assert {(c.article_id, c.change) for c in back.changes} == {
+        ("a3", "removed"),
+        ("a5", "removed"),
+    }
     assert stored(db) == before
 
 

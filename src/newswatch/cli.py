@@ -72,7 +72,13 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
 
 def print_poll_summary(summary: Any, out: TextIO) -> None:
     reports = sorted(summary.reports, key=lambda r: (r.outcome != "error", r.name.lower()))
-    marks = {"ok": "ok", "unchanged": "same", "not_modified": "304", "error": "FAIL", "skipped": "skip"}
+    marks = {
+        "ok": "ok",
+        "unchanged": "same",
+        "not_modified": "304",
+        "error": "FAIL",
+        "skipped": "skip",
+    }
     width = max((len(r.name) for r in reports), default=10)
     for r in reports:
         detail = r.error if r.outcome == "error" else f"{r.entries} entries" if r.entries else ""
@@ -136,8 +142,13 @@ def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
 
     summary = asyncio.run(
         digest_flow(
-            sources=args.sources, db=str(db), on_date=on_date, out=args.out,
-            send_mail=args.send, force=args.force, smtp=smtp,
+            sources=args.sources,
+            db=str(db),
+            on_date=on_date,
+            out=args.out,
+            send_mail=args.send,
+            force=args.force,
+            smtp=smtp,
         )
     )
     print_digest_summary(summary, out)
@@ -194,7 +205,11 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
         since = datetime.combine(day, datetime.min.time(), UTC)
     try:
         result = rematch(
-            db, config.matcher, now=datetime.now(UTC), since=since, topic=args.topic,
+            db,
+            config.matcher,
+            now=datetime.now(UTC),
+            since=since,
+            topic=args.topic,
             dry_run=args.dry_run,
         )
     except ValueError as exc:
@@ -229,13 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     def sources_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--sources", metavar="FILE",
+            "--sources",
+            metavar="FILE",
             help="sources file (default: $NEWSWATCH_SOURCES, else the bundled sources.yaml)",
         )
 
     def db_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--db", metavar="FILE",
+            "--db",
+            metavar="FILE",
             help="DuckDB file (default: $NEWSWATCH_DB, else warehouse/newswatch.duckdb)",
         )
 
@@ -246,13 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     def digest_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--date", metavar="YYYY-MM-DD", help="render the digest of this local day")
         p.add_argument(
-            "--out", metavar="DIR",
+            "--out",
+            metavar="DIR",
             help="folder for digest-YYYY-MM-DD.html/.txt/.eml (default: $NEWSWATCH_OUT, else ./digests)",
         )
-        p.add_argument("--send", action="store_true", help="email the digest (SMTP settings from env)")
+        p.add_argument(
+            "--send", action="store_true", help="email the digest (SMTP settings from env)"
+        )
         p.add_argument("--force", action="store_true", help="send even if today's digest was sent")
         p.add_argument(
-            "--to", metavar="ADDR", action="append",
+            "--to",
+            metavar="ADDR",
+            action="append",
             help="recipient instead of $NEWSWATCH_MAIL_TO (repeatable)",
         )
 
@@ -266,13 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     db_opt(p)
     digest_opts(p)
 
-    p = add("match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics.")
+    p = add(
+        "match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics."
+    )
     sources_opt(p)
     p = add("rematch", cmd_rematch, "Re-apply the current topic rules to stored articles.")
     sources_opt(p)
     db_opt(p)
     p.add_argument("--topic", metavar="NAME", help="only this topic")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles first seen on or after this day")
+    p.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="only articles first seen on or after this day"
+    )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     return parser
 

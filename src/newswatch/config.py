@@ -117,7 +117,9 @@ def parse_config(text: str, path: str | Path = "sources.yaml") -> Config:
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, "", f"invalid YAML: {exc}") from None
     if node is None:
-        raise ConfigError(path, 1, "", "the file is empty; it needs at least `feeds:` and `topics:`")
+        raise ConfigError(
+            path, 1, "", "the file is empty; it needs at least `feeds:` and `topics:`"
+        )
     doc = _Doc(path)
     data = doc.value(node, ())
     return _Validator(doc).config(data)
@@ -140,7 +142,10 @@ class _Doc:
                 key = str(key)
                 if key in out:
                     raise ConfigError(
-                        self.path, key_node.start_mark.line + 1, _dotted((*at, key)), "duplicate key"
+                        self.path,
+                        key_node.start_mark.line + 1,
+                        _dotted((*at, key)),
+                        "duplicate key",
                     )
                 out[key] = self.value(value_node, (*at, key))
                 self.lines.setdefault((*at, key), key_node.start_mark.line + 1)
@@ -166,7 +171,14 @@ def _dotted(at: Path_) -> str:
 
 
 _TOP_KEYS = {
-    "feeds", "topics", "schedule", "fetch", "digest", "runner", "allow_hosts", "retention_days",
+    "feeds",
+    "topics",
+    "schedule",
+    "fetch",
+    "digest",
+    "runner",
+    "allow_hosts",
+    "retention_days",
 }
 
 
@@ -242,7 +254,9 @@ class _Validator:
     # -- sections ------------------------------------------------------------------
     def feeds(self, value: Any) -> tuple[FeedSource, ...]:
         if not isinstance(value, list) or not value:
-            raise self.doc.error(("feeds",), "must be a non-empty list of feeds (each with a `url`)")
+            raise self.doc.error(
+                ("feeds",), "must be a non-empty list of feeds (each with a `url`)"
+            )
         seen: dict[str, int] = {}
         out = []
         for i, item in enumerate(value):
@@ -262,7 +276,8 @@ class _Validator:
             key = url.rstrip("/")
             if key in seen:
                 raise self.doc.error(
-                    (*at, "url"), f"duplicate feed URL (already listed as feeds[{seen[key]}]): {url}"
+                    (*at, "url"),
+                    f"duplicate feed URL (already listed as feeds[{seen[key]}]): {url}",
                 )
             seen[key] = i
             name = self._str(item, (*at, "name"), parts.hostname)
@@ -287,7 +302,8 @@ class _Validator:
                 zoneinfo.ZoneInfo(tz)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 raise self.doc.error(
-                    (*at, "timezone"), f"unknown time zone {tz!r}; use an IANA name like Europe/Istanbul"
+                    (*at, "timezone"),
+                    f"unknown time zone {tz!r}; use an IANA name like Europe/Istanbul",
                 ) from None
         return ScheduleSettings(poll=poll, digest=digest, timezone=tz or "")
 
@@ -297,8 +313,16 @@ class _Validator:
         data = self._mapping(
             value,
             at,
-            {"concurrency", "per_host", "connections_per_client", "connect_timeout", "timeout",
-             "max_bytes", "max_redirects", "user_agent"},
+            {
+                "concurrency",
+                "per_host",
+                "connections_per_client",
+                "connect_timeout",
+                "timeout",
+                "max_bytes",
+                "max_redirects",
+                "user_agent",
+            },
         )
         return FetchSettings(
             concurrency=self._opt_int(data, (*at, "concurrency"), 1) or d.concurrency,
@@ -331,7 +355,9 @@ class _Validator:
             raise self.doc.error((*at, "kind"), f"must be 'default' or 'dask', got {kind!r}")
         address = data.get("address")
         if address is not None and not isinstance(address, str):
-            raise self.doc.error((*at, "address"), "must be a Dask scheduler address like tcp://host:8786")
+            raise self.doc.error(
+                (*at, "address"), "must be a Dask scheduler address like tcp://host:8786"
+            )
         return RunnerSettings(
             kind=kind, address=address, workers=self._opt_int(data, (*at, "workers"), 1) or 2
         )
@@ -343,7 +369,9 @@ class _Validator:
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                raise self.doc.error((*at, i), f"must be a host name, address or CIDR, got {item!r}")
+                raise self.doc.error(
+                    (*at, i), f"must be a host name, address or CIDR, got {item!r}"
+                )
             item = item.strip()
             if "/" in item:
                 try:
@@ -383,7 +411,9 @@ def parse_duration(value: Any) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _cron_or_interval(v: _Validator, data: Mapping[str, Any], at: Path_, default: str | int) -> str | int:
+def _cron_or_interval(
+    v: _Validator, data: Mapping[str, Any], at: Path_, default: str | int
+) -> str | int:
     value = data.get(str(at[-1]))
     if value is None:
         return default
@@ -409,4 +439,3 @@ def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
         type(value), type(value).__name__
     )
-

@@ -71,14 +71,21 @@ class DigestPlan:
 
 
 def gather(
-    db_path: Path, config: Config, *, now: datetime, on_date: date | None, for_sending: bool,
+    db_path: Path,
+    config: Config,
+    *,
+    now: datetime,
+    on_date: date | None,
+    for_sending: bool,
     wait_seconds: float = 30.0,
 ) -> DigestPlan:
     timezone = resolve_timezone(config.schedule.timezone).key
     if not db_path.exists():
         window = plan_window(now=now, timezone=timezone, on_date=on_date, last_delivered_end=None)
         health = [feed_health(f, None, None, [], now) for f in config.feeds]
-        return DigestPlan(window, [], health, {t: _days(window.date, {}) for t in config.topic_names})
+        return DigestPlan(
+            window, [], health, {t: _days(window.date, {}) for t in config.topic_names}
+        )
     warnings: list[str] = []
     with warehouse.connect(db_path, wait_seconds=wait_seconds, read_only=not for_sending) as con:
         if for_sending:
@@ -90,7 +97,9 @@ def gather(
                 )
         delivered = warehouse.digests_with_status(con, *DELIVERED)
         last_end = delivered[0].window_end if delivered else None
-        window = plan_window(now=now, timezone=timezone, on_date=on_date, last_delivered_end=last_end)
+        window = plan_window(
+            now=now, timezone=timezone, on_date=on_date, last_delivered_end=last_end
+        )
         same_day = next((d for d in delivered if d.digest_date == window.date), None)
         rows = warehouse.matched_articles_between(con, window.start, window.end)
         items = [DigestItem(a, m, c or a.id) for a, m, c in rows]
@@ -104,7 +113,9 @@ def gather(
         row = feeds.get(source.url)
         state: FeedState | None = row.state if row else None
         health.append(
-            feed_health(source, state, row.last_error if row else None, times.get(source.url, []), now)
+            feed_health(
+                source, state, row.last_error if row else None, times.get(source.url, []), now
+            )
         )
     volume = {t: _days(window.date, volume_raw.get(t, {})) for t in config.topic_names}
     return DigestPlan(window, items, health, volume, same_day, warnings)
@@ -135,7 +146,9 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         settings=config.digest,
     )
     templates = resources.templates_dir()
-    return RenderedDigest(digest, subject(digest), render_html(digest, templates), render_text(digest, templates))
+    return RenderedDigest(
+        digest, subject(digest), render_html(digest, templates), render_text(digest, templates)
+    )
 
 
 @dataclass(frozen=True)
@@ -164,17 +177,28 @@ def write_files(
 def compose(rendered: RenderedDigest, settings: SmtpSettings, now: datetime) -> EmailMessage:
     domain = settings.sender.rpartition("@")[2] or "newswatch.local"
     return build_message(
-        subject=rendered.subject, html=rendered.html, text=rendered.text, sender=settings.sender,
-        recipients=settings.recipients, date=now, message_id=make_msgid("digest", domain=domain),
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        sender=settings.sender,
+        recipients=settings.recipients,
+        date=now,
+        message_id=make_msgid("digest", domain=domain),
     )
 
 
-def draft_message(rendered: RenderedDigest, now: datetime, recipients: Sequence[str] = ()) -> EmailMessage:
+def draft_message(
+    rendered: RenderedDigest, now: datetime, recipients: Sequence[str] = ()
+) -> EmailMessage:
     """A complete .eml for a digest that is only rendered (no SMTP settings needed)."""
     return build_message(
-        subject=rendered.subject, html=rendered.html, text=rendered.text,
-        sender="newswatch@localhost", recipients=list(recipients) or ["newswatch@localhost"],
-        date=now, message_id=make_msgid("digest", domain="localhost"),
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        sender="newswatch@localhost",
+        recipients=list(recipients) or ["newswatch@localhost"],
+        date=now,
+        message_id=make_msgid("digest", domain="localhost"),
     )
 
 
@@ -191,13 +215,20 @@ def record_rendered(
 ) -> DeliveryResult:
     digest_id = uuid.uuid4().hex
     with warehouse.connect(db_path) as con:
-        warehouse.insert_digest(con, **_row(digest_id, plan, rendered, files, now, "rendered", None, ()))
+        warehouse.insert_digest(
+            con, **_row(digest_id, plan, rendered, files, now, "rendered", None, ())
+        )
     return DeliveryResult(digest_id, "rendered", None)
 
 
 def deliver(
-    db_path: Path, plan: DigestPlan, rendered: RenderedDigest, files: DigestFiles,
-    message: EmailMessage, settings: SmtpSettings, now: datetime,
+    db_path: Path,
+    plan: DigestPlan,
+    rendered: RenderedDigest,
+    files: DigestFiles,
+    message: EmailMessage,
+    settings: SmtpSettings,
+    now: datetime,
 ) -> DeliveryResult:
     """Record `sending`, send, then record `sent` or `failed` (never `sent` on failure)."""
     from newswatch.mail import MailError
@@ -206,7 +237,10 @@ def deliver(
     message_id = str(message["Message-ID"])
     with warehouse.connect(db_path) as con:
         warehouse.insert_digest(
-            con, **_row(digest_id, plan, rendered, files, now, "sending", message_id, settings.recipients)
+            con,
+            **_row(
+                digest_id, plan, rendered, files, now, "sending", message_id, settings.recipients
+            ),
         )
     try:
         send_message(message, settings)
@@ -220,8 +254,14 @@ def deliver(
 
 
 def _row(
-    digest_id: str, plan: DigestPlan, rendered: RenderedDigest, files: DigestFiles, now: datetime,
-    status: str, message_id: str | None, recipients: Sequence[str],
+    digest_id: str,
+    plan: DigestPlan,
+    rendered: RenderedDigest,
+    files: DigestFiles,
+    now: datetime,
+    status: str,
+    message_id: str | None,
+    recipients: Sequence[str],
 ) -> dict[str, object]:
     return {
         "id": digest_id,

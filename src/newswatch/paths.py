@@ -21,4 +21,3 @@ def resolve_out_dir(out: str | os.PathLike[str] | None = None) -> Path:
         return Path(out).expanduser()
     env = os.environ.get("NEWSWATCH_OUT")
     return Path(env).expanduser() if env else Path("digests")
-

@@ -124,15 +124,26 @@ def _init_worker(matcher: Matcher) -> None:
 
 
 def parse_and_match(
-    body: bytes, feed_url: str, source: str, now: datetime, final_url: str | None,
-    content_type: str | None, matcher: Matcher | None = None,
+    body: bytes,
+    feed_url: str,
+    source: str,
+    now: datetime,
+    final_url: str | None,
+    content_type: str | None,
+    matcher: Matcher | None = None,
 ) -> tuple[ParsedFeed, list[list[TopicMatch]], float, float]:
     """Parse one body and match its articles; returns (feed, matches, parse_s, match_s) CPU times."""
     matcher = matcher or _worker_matcher
     assert matcher is not None
     t0 = time.process_time()
-    parsed = parse_feed(body, feed_url=feed_url, source=source, now=now, final_url=final_url,
-                        content_type=content_type)
+    parsed = parse_feed(
+        body,
+        feed_url=feed_url,
+        source=source,
+        now=now,
+        final_url=final_url,
+        content_type=content_type,
+    )
     t1 = time.process_time()
     matches = [matcher.match(a.title, a.summary) for a in parsed.articles]
     return parsed, matches, t1 - t0, time.process_time() - t1
@@ -174,12 +185,16 @@ async def collect_batch(
     requests = [FetchRequest.for_state(states.get(f.url, FeedState(url=f.url))) for f in todo]
     writer = spool.SpoolWriter(spool_dir, poll_id, label)
     workers = parse_workers if parse_workers is not None else (os.cpu_count() or 1)
-    pool = _make_pool(config.matcher, workers) if workers > 1 and len(todo) >= POOL_MIN_FEEDS else None
+    pool = (
+        _make_pool(config.matcher, workers) if workers > 1 and len(todo) >= POOL_MIN_FEEDS else None
+    )
     loop = asyncio.get_running_loop()
     parse_cpu = match_cpu = 0.0
     pending: set[asyncio.Future[Any]] = set()
 
-    def record(fetched: FetchResult, parsed: ParsedFeed | None, matches: list[list[TopicMatch]]) -> None:
+    def record(
+        fetched: FetchResult, parsed: ParsedFeed | None, matches: list[list[TopicMatch]]
+    ) -> None:
         feed = by_url[fetched.feed_url]
         old = states.get(feed.url, FeedState(url=feed.url))
         outcome: str = fetched.outcome
@@ -197,11 +212,21 @@ async def collect_batch(
         elif fetched.outcome == "ok":
             outcome = "unchanged"
         new_state = FeedDecider(feed, old, policy, now).after_fetch(fetched, entries)
-        writer.add_feed_state(feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched)
+        writer.add_feed_state(
+            feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched
+        )
         writer.add_fetch(fetched, entries, 0)
         result.reports.append(
-            FeedReport(feed.url, feed.name, outcome, fetched.http_status, error, entries,
-                       fetched.duration_ms, fetched.bytes_received)
+            FeedReport(
+                feed.url,
+                feed.name,
+                outcome,
+                fetched.http_status,
+                error,
+                entries,
+                fetched.duration_ms,
+                fetched.bytes_received,
+            )
         )
 
     async def parse_one(fetched: FetchResult) -> None:
@@ -224,11 +249,14 @@ async def collect_batch(
 
     t_start = time.monotonic()
     try:
-        async for fetched in fetch_stream(requests, config.fetch, allow_hosts=config.allow_hosts,
-                                          resolver=resolver, clock=clock):
+        async for fetched in fetch_stream(
+            requests, config.fetch, allow_hosts=config.allow_hosts, resolver=resolver, clock=clock
+        ):
             old = states.get(fetched.feed_url)
             unchanged = (
-                fetched.outcome == "ok" and old is not None and old.body_sha256 is not None
+                fetched.outcome == "ok"
+                and old is not None
+                and old.body_sha256 is not None
                 and fetched.body_sha256 == old.body_sha256
             )
             if fetched.outcome == "ok" and fetched.body and not unchanged:
@@ -269,7 +297,10 @@ def _as_error(fetched: FetchResult, kind: str, message: str) -> FetchResult:
 
 
 def finish_poll(
-    spool_dir: Path, poll_id: str, started_at: datetime, finished_at: datetime,
+    spool_dir: Path,
+    poll_id: str,
+    started_at: datetime,
+    finished_at: datetime,
     batches: Sequence[BatchResult],
 ) -> spool.PollManifest:
     reports = [r for b in batches for r in b.reports if r.outcome != "skipped"]
@@ -312,7 +343,10 @@ class StoreResult:
 
 
 def store(
-    db_path: Path, spool_dir: Path, *, clock: Callable[[], datetime] = utcnow,
+    db_path: Path,
+    spool_dir: Path,
+    *,
+    clock: Callable[[], datetime] = utcnow,
     wait_seconds: float = 30.0,
 ) -> StoreResult:
     """Merge all complete spooled batches, oldest first. A locked warehouse leaves them spooled."""
@@ -329,7 +363,8 @@ def store(
     except warehouse.WarehouseLocked as exc:
         left = len(batches) - len(merged)
         return StoreResult(
-            tuple(merged), left,
+            tuple(merged),
+            left,
             f"{exc}; {left} poll batch(es) kept in {spool_dir} and merged by the next poll",
             time.monotonic() - t0,
         )
@@ -339,7 +374,9 @@ def store(
 # -- 5. derived data ------------------------------------------------------------------
 
 
-def refresh(db_path: Path, *, clock: Callable[[], datetime] = utcnow, wait_seconds: float = 30.0) -> int:
+def refresh(
+    db_path: Path, *, clock: Callable[[], datetime] = utcnow, wait_seconds: float = 30.0
+) -> int:
     """Recompute story clusters of recent matched articles; returns the number of clusters."""
     now = clock()
     with warehouse.connect(db_path, wait_seconds=wait_seconds) as con:

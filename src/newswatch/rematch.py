@@ -50,8 +50,13 @@ def diff_topics(
 
 
 def rematch(
-    db_path: Path, matcher: Matcher, *, now: datetime, since: datetime | None = None,
-    topic: str | None = None, dry_run: bool = False,
+    db_path: Path,
+    matcher: Matcher,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    topic: str | None = None,
+    dry_run: bool = False,
 ) -> RematchResult:
     if topic is not None and topic not in matcher.topic_names:
         known = ", ".join(matcher.topic_names)

@@ -45,7 +45,12 @@ ARTICLE_SCHEMA = pa.schema(
     ]
 )
 TOPIC_SCHEMA = pa.schema(
-    [("article_id", pa.string()), ("topic", pa.string()), ("rule", pa.string()), ("matched_at", _TS)]
+    [
+        ("article_id", pa.string()),
+        ("topic", pa.string()),
+        ("rule", pa.string()),
+        ("matched_at", _TS),
+    ]
 )
 HIT_SCHEMA = pa.schema(
     [
@@ -129,7 +134,10 @@ class SpoolWriter:
         self._parts: dict[str, int] = dict.fromkeys(TABLES, 0)
 
     def add_articles(
-        self, articles: Iterable[Article], matches: Sequence[Sequence[TopicMatch]], seen_at: datetime
+        self,
+        articles: Iterable[Article],
+        matches: Sequence[Sequence[TopicMatch]],
+        seen_at: datetime,
     ) -> None:
         rows = self._rows
         for article, article_matches in zip(articles, matches, strict=True):
@@ -139,7 +147,12 @@ class SpoolWriter:
             rows["articles"].append(row)
             for m in article_matches:
                 rows["article_topics"].append(
-                    {"article_id": article.id, "topic": m.topic, "rule": m.rule, "matched_at": seen_at}
+                    {
+                        "article_id": article.id,
+                        "topic": m.topic,
+                        "rule": m.rule,
+                        "matched_at": seen_at,
+                    }
                 )
                 for h in m.hits:
                     rows["match_hits"].append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,7 +113,9 @@ def connect(
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WarehouseError(f"cannot create the warehouse folder {path.parent}: {exc.strerror}") from None
+            raise WarehouseError(
+                f"cannot create the warehouse folder {path.parent}: {exc.strerror}"
+            ) from None
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
@@ -155,8 +157,14 @@ def load_feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
     ).fetchall()
     return {
         r[0]: FeedState(
-            url=r[0], etag=r[1], last_modified=r[2], body_sha256=r[3], consecutive_failures=r[4],
-            last_attempt_at=_utc(r[5]), last_success_at=_utc(r[6]), next_poll_at=_utc(r[7]),
+            url=r[0],
+            etag=r[1],
+            last_modified=r[2],
+            body_sha256=r[3],
+            consecutive_failures=r[4],
+            last_attempt_at=_utc(r[5]),
+            last_success_at=_utc(r[6]),
+            next_poll_at=_utc(r[7]),
         )
         for r in rows
     }
@@ -183,7 +191,9 @@ def _parquet_list(files: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
-def merge_batch(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: datetime) -> MergeResult:
+def merge_batch(
+    con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: datetime
+) -> MergeResult:
     """Merge one spooled poll in a single transaction: all of it or none of it."""
     m = batch.manifest
     seen = con.execute("SELECT 1 FROM polls WHERE id = ?", [m.poll_id]).fetchone()
@@ -221,8 +231,17 @@ def merge_batch(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: d
         con.execute(
             "INSERT INTO polls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                m.poll_id, m.started_at, m.finished_at, now, m.feeds, m.feeds_ok,
-                m.feeds_not_modified, m.feeds_failed, m.entries, new_articles, new_matches,
+                m.poll_id,
+                m.started_at,
+                m.finished_at,
+                now,
+                m.feeds,
+                m.feeds_ok,
+                m.feeds_not_modified,
+                m.feeds_failed,
+                m.entries,
+                new_articles,
+                new_matches,
                 _json(m.timings),
             ],
         )
@@ -259,7 +278,9 @@ def _merge_topics(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll) -> i
     return int(added[0]) if added else 0
 
 
-def _merge_feeds(con: duckdb.DuckDBPyConnection, files: Sequence[Path], now: datetime, has_articles: bool) -> None:
+def _merge_feeds(
+    con: duckdb.DuckDBPyConnection, files: Sequence[Path], now: datetime, has_articles: bool
+) -> None:
     new_counts = (
         "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n ON n.feed_url = s.url"
         if has_articles
@@ -322,8 +343,16 @@ _ARTICLE_COLUMNS = (
 
 def _article(row: Sequence[Any]) -> Article:
     return Article(
-        id=row[0], feed_url=row[1], source=row[2], url=row[3], title=row[4], summary=row[5],
-        published_at=_utc(row[6]), published_at_known=row[7], guid=row[8], author=row[9],
+        id=row[0],
+        feed_url=row[1],
+        source=row[2],
+        url=row[3],
+        title=row[4],
+        summary=row[5],
+        published_at=_utc(row[6]),
+        published_at_known=row[7],
+        guid=row[8],
+        author=row[9],
         summary_html=row[10],
     )
 
@@ -344,10 +373,14 @@ def matched_articles_between(
     return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
 
 
-def _matches_for(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple[TopicMatch, ...]]:
+def _matches_for(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[str]
+) -> dict[str, tuple[TopicMatch, ...]]:
     if not ids:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [list(ids)])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [list(ids)]
+    )
     topics = con.execute(
         "SELECT t.article_id, t.topic, t.rule FROM article_topics t SEMI JOIN _ids i ON i.id = t.article_id "
         "ORDER BY t.article_id, t.topic"
@@ -378,7 +411,8 @@ def articles_since(
     if only_matched:
         where.append("a.id IN (SELECT article_id FROM article_topics)")
     rows = con.execute(
-        f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {' AND '.join(where)} ORDER BY a.id", params
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {' AND '.join(where)} ORDER BY a.id",
+        params,
     ).fetchall()
     return [_article(r) for r in rows]
 
@@ -396,8 +430,12 @@ def replace_clusters(
     con.register("_clusters_in", table)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM article_clusters WHERE article_id IN (SELECT article_id FROM _clusters_in)")
-        con.execute("INSERT INTO article_clusters SELECT article_id, cluster_id, ? FROM _clusters_in", [now])
+        con.execute(
+            "DELETE FROM article_clusters WHERE article_id IN (SELECT article_id FROM _clusters_in)"
+        )
+        con.execute(
+            "INSERT INTO article_clusters SELECT article_id, cluster_id, ? FROM _clusters_in", [now]
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -418,7 +456,7 @@ def topics_of(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, s
 
 def replace_matches(
     con: duckdb.DuckDBPyConnection,
-    matches: dict[str, Sequence[TopicMatch]],
+    matches: Mapping[str, Sequence[TopicMatch]],
     now: datetime,
     topics: Sequence[str] | None = None,
 ) -> None:
@@ -428,13 +466,23 @@ def replace_matches(
     ids = list(matches)
     topic_rows = [
         {"article_id": aid, "topic": m.topic, "rule": m.rule, "matched_at": now}
-        for aid, ms in matches.items() for m in ms
+        for aid, ms in matches.items()
+        for m in ms
         if topics is None or m.topic in topics
     ]
     hit_rows = [
-        {"article_id": aid, "topic": m.topic, "field": h.field, "start_pos": h.start, "end_pos": h.end,
-         "term": h.term, "matched_text": h.text}
-        for aid, ms in matches.items() for m in ms if topics is None or m.topic in topics
+        {
+            "article_id": aid,
+            "topic": m.topic,
+            "field": h.field,
+            "start_pos": h.start,
+            "end_pos": h.end,
+            "term": h.term,
+            "matched_text": h.text,
+        }
+        for aid, ms in matches.items()
+        for m in ms
+        if topics is None or m.topic in topics
         for h in m.hits
     ]
     con.register("_ids_in", pa.table({"id": pa.array(ids, pa.string())}))
@@ -449,7 +497,8 @@ def replace_matches(
     try:
         for table in ("article_topics", "match_hits"):
             con.execute(
-                f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM _ids_in){topic_filter}", params
+                f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM _ids_in){topic_filter}",
+                params,
             )
         con.execute("INSERT INTO article_topics BY NAME SELECT * FROM _topics_in")
         con.execute("INSERT INTO match_hits BY NAME SELECT * FROM _hits_in")
@@ -498,7 +547,9 @@ _DIGEST_COLUMNS = "id, digest_date, window_start, window_end, status, message_id
 
 
 def _digest(row: Sequence[Any]) -> DigestRecord:
-    return DigestRecord(row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7])
+    return DigestRecord(
+        row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7]
+    )
 
 
 def digests_with_status(con: duckdb.DuckDBPyConnection, *statuses: str) -> list[DigestRecord]:
@@ -553,9 +604,11 @@ def feed_rows(con: duckdb.DuckDBPyConnection) -> list[FeedRow]:
     ).fetchall()
     return [
         FeedRow(
-            r[0], r[1],
+            r[0],
+            r[1],
             FeedState(r[0], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]), _utc(r[8])),
-            r[9], r[10],
+            r[9],
+            r[10],
         )
         for r in rows
     ]
