@@ -205,9 +205,7 @@ def synthetic(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
             first = first or aid
             t = title.upper() if copy == 2 else title
             t = f"{t} - Reuters" if copy == 3 else t
-            articles.append(
-                art(aid, t, summary, source=f"Outlet{copy}", hours=hours + copy * 0.5)
-            )
+            articles.append(art(aid, t, summary, source=f"Outlet{copy}", hours=hours + copy * 0.5))
             truth[aid] = first
     return articles[:n], truth
 

@@ -33,39 +33,40 @@ WINDOW = timedelta(hours=48)
 
 # Syndicated copies: title word sets this similar are the same story on their own.
 NEAR_TITLE_JACCARD = 0.75
-# Rewrites: titles at least this similar, sharing >= 2 distinctive words, AND summaries
-# at least this similar.
+# Rewrites: titles sharing >= 2 distinctive words, at least REWRITE_TITLE_JACCARD alike, and
+# title + summary similarity adding up to REWRITE_COMBINED (a weak title needs a strong
+# summary and the other way round).
 REWRITE_TITLE_JACCARD = 0.3
-REWRITE_SUMMARY_SIMILARITY = 0.45
+REWRITE_SUMMARY_MIN = 0.25
+REWRITE_COMBINED = 0.9
 MIN_SHARED_DISTINCTIVE = 2
+# Headlines this alike that share this many distinctive words need no summary evidence
+# (video items and teasers often carry none).
+TITLE_ONLY_JACCARD = 0.6
+TITLE_ONLY_SHARED = 4
 # A title needs this many content words before title equality alone merges it; shorter
 # titles ("Live updates", "World news") say too little to identify a story.
 MIN_TITLE_WORDS = 3
 
-_TRACKING_PARAMS = frozenset(
-    {
-        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "ocid", "cmpid", "cmp",
-        "smid", "smtyp", "ref", "ref_src", "rss", "feed", "feedtype", "src", "source",
-        "partner", "taid", "at_medium", "at_campaign", "at_custom1", "at_custom2",
-        "at_custom3", "at_custom4", "ito", "ns_mchannel", "ns_source", "ns_campaign",
-        "ns_linkname", "ns_fee", "_ga", "igshid", "mbid", "guccounter", "yptr", "soc_src",
-        "soc_trk", "sr_share", "xtor", "output", "in", "campaign_id",
-    }
-)
+_TRACKING_TEXT = """
+    _ga at_campaign at_custom1 at_custom2 at_custom3 at_custom4 at_medium campaign_id cmp
+    cmpid dclid fbclid feed feedtype gclid guccounter igshid ito mbid mc_cid mc_eid msclkid
+    ns_campaign ns_fee ns_linkname ns_mchannel ns_source ocid partner ref ref_src rss smid
+    smtyp soc_src soc_trk source sr_share src taid xtor yptr
+"""
+_TRACKING_PARAMS = frozenset(_TRACKING_TEXT.split())
 
-_AGENCIES = frozenset(
-    {
-        "reuters", "ap", "ap news", "associated press", "the associated press", "afp",
-        "bloomberg", "bloomberg news", "dpa", "anadolu", "anadolu agency", "aa", "upi",
-        "xinhua", "tass", "efe", "ansa", "pa", "pa media", "cnn", "bbc", "bbc news",
-        "al jazeera", "the guardian", "guardian", "nytimes", "new york times",
-        "the new york times", "washington post", "the washington post", "dw", "ft",
-        "financial times", "yahoo news", "msn", "google news",
-    }
-)
+# Trailing outlet names stripped from titles ("... - Reuters"), besides the article's own source.
+_AGENCIES_TEXT = """
+    aa, afp, al jazeera, anadolu, anadolu agency, ansa, ap, ap news, associated press, bbc,
+    bbc news, bloomberg, bloomberg news, cnn, dpa, dw, efe, financial times, ft, google
+    news, guardian, msn, new york times, nytimes, pa, pa media, reuters, tass, the
+    associated press, the guardian, the new york times, the washington post, upi, washington
+    post, xinhua, yahoo news
+"""
+_AGENCIES = frozenset(name.strip() for name in _AGENCIES_TEXT.split(","))
 
-_STOPWORDS = frozenset(
-    """
+_STOPWORDS_TEXT = """
     a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers him his how i if in into is it its itself just
@@ -74,8 +75,15 @@ _STOPWORDS = frozenset(
     through to too under until up very was we were what when where which while who whom why will
     with would you your yours says said say new news live latest update updates report reports
     video watch analysis opinion explainer after amid over how why what as s vs via per us
-    """.split()
-)
+"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+_CALENDAR_TEXT = """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+    saturday sunday today yesterday tomorrow week weekend
+"""
+_CALENDAR = frozenset(_CALENDAR_TEXT.split())
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _SUFFIX_SPLIT = re.compile(r"\s+[-|–—:]\s+(?=[^-|–—:]+$)")
@@ -191,16 +199,23 @@ def _same_story(a: _Doc, b: _Doc, rare: frozenset[str]) -> bool:
         return True
     if title_sim < REWRITE_TITLE_JACCARD:
         return False
-    shared = a.title_words & b.title_words
-    if len(shared & rare) < MIN_SHARED_DISTINCTIVE:
+    shared = {w for w in a.title_words & b.title_words if w in rare and _distinctive(w)}
+    if len(shared) < MIN_SHARED_DISTINCTIVE:
         return False
+    if title_sim >= TITLE_ONLY_JACCARD and len(shared) >= TITLE_ONLY_SHARED:
+        return True
     if min(len(a.summary_words), len(b.summary_words)) < 5:
         return False
     summary_sim = max(
         _jaccard(a.summary_words, b.summary_words),
         0.8 * _overlap(a.summary_words, b.summary_words),
     )
-    return summary_sim >= REWRITE_SUMMARY_SIMILARITY
+    return summary_sim >= REWRITE_SUMMARY_MIN and title_sim + summary_sim >= REWRITE_COMBINED
+
+
+def _distinctive(word: str) -> bool:
+    """Dates and numbers are shared by unrelated stories of one day ("February 27, 2026")."""
+    return not word.isdigit() and word not in _CALENDAR
 
 
 def _block_keys(doc: _Doc) -> Iterable[str]:
