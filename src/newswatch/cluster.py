@@ -64,7 +64,7 @@ _AGENCIES_TEXT = """
     associated press, the guardian, the new york times, the washington post, upi, washington
     post, xinhua, yahoo news
 """
-_AGENCIES = frozenset(name.strip() for name in _AGENCIES_TEXT.split(","))
+_AGENCIES = frozenset(" ".join(name.split()) for name in _AGENCIES_TEXT.split(","))
 
 _STOPWORDS_TEXT = """
     a about above after again against all also am an and any are as at be because been before
