@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import css_inline
 import jinja2
@@ -167,16 +167,20 @@ class Digest:
 # -- links and sanitising --------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters a URL may carry unencoded; everything else (quotes, <, >, spaces, non-ASCII)
+# is percent-encoded so a link never carries markup into an attribute.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
+_BAD_HOST_CHARS = re.compile(r"[\s\"'<>`{}|\\^]")
 
 
 def safe_link(url: str) -> str | None:
-    """`url` if it is an absolute http(s) URL with a host, else None."""
+    """`url` as an absolute http(s) URL with a host (unsafe characters percent-encoded),
+    or None for anything else: other schemes, relative URLs, credentials, bad hosts."""
     if not isinstance(url, str):
         return None
     url = url.strip()
     if not url or _CONTROL.search(url) or "\\" in url:
         return None
-    url = url.replace(" ", "%20")
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -186,7 +190,16 @@ def safe_link(url: str) -> str | None:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not host or "@" in parts.netloc:
         return None
-    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+    if _BAD_HOST_CHARS.search(parts.netloc):
+        return None
+    try:
+        netloc = parts.netloc.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    path, query, fragment = (
+        quote(x, safe=_URL_SAFE) for x in (parts.path, parts.query, parts.fragment)
+    )
+    return urlunsplit((scheme, netloc, path, query, fragment))
 
 
 _ALLOWED_TAGS = frozenset(
