@@ -22,7 +22,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -97,7 +97,7 @@ class _Doc:
     url_key: str
     title_key: str  # normalised title words joined by spaces ("" when too short)
     title_words: frozenset[str]
-    summary_words: frozenset[str]
+    summary: str
 
 
 def canonical_url(url: str) -> str:
@@ -121,10 +121,14 @@ def canonical_url(url: str) -> str:
     return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
+_COMBINING = re.compile("[\u0300-\u036f]")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "ı": "i"})
+
+
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.lower().replace("ı", "i").replace("’", "'").replace("‘", "'")
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(_QUOTES)))
+    return text.lower()
 
 
 def _words(text: str) -> list[str]:
@@ -155,7 +159,7 @@ def _doc(index: int, article: Article) -> _Doc:
         url_key=canonical_url(article.url) if article.url else "",
         title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
         title_words=frozenset(title_words),
-        summary_words=frozenset(_words(article.summary[:2000])),
+        summary=article.summary[:2000],
     )
 
 
@@ -191,7 +195,9 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def _same_story(a: _Doc, b: _Doc, rare: frozenset[str]) -> bool:
+def _same_story(
+    a: _Doc, b: _Doc, rare: frozenset[str], summary_words: Callable[[_Doc], frozenset[str]]
+) -> bool:
     title_sim = _jaccard(a.title_words, b.title_words)
     if title_sim >= NEAR_TITLE_JACCARD and min(len(a.title_words), len(b.title_words)) >= (
         MIN_TITLE_WORDS
@@ -204,12 +210,10 @@ def _same_story(a: _Doc, b: _Doc, rare: frozenset[str]) -> bool:
         return False
     if title_sim >= TITLE_ONLY_JACCARD and len(shared) >= TITLE_ONLY_SHARED:
         return True
-    if min(len(a.summary_words), len(b.summary_words)) < 5:
+    sa, sb = summary_words(a), summary_words(b)
+    if min(len(sa), len(sb)) < 5:
         return False
-    summary_sim = max(
-        _jaccard(a.summary_words, b.summary_words),
-        0.8 * _overlap(a.summary_words, b.summary_words),
-    )
+    summary_sim = max(_jaccard(sa, sb), 0.8 * _overlap(sa, sb))
     return summary_sim >= REWRITE_SUMMARY_MIN and title_sim + summary_sim >= REWRITE_COMBINED
 
 
@@ -275,6 +279,14 @@ def assign_clusters(articles: Sequence[Article]) -> dict[str, str]:
         for key in _block_keys(d):
             postings[key].append(d)
 
+    summaries: dict[int, frozenset[str]] = {}
+
+    def summary_words(d: _Doc) -> frozenset[str]:
+        words = summaries.get(d.index)
+        if words is None:
+            words = summaries[d.index] = frozenset(_words(d.summary))
+        return words
+
     seen: set[tuple[int, int]] = set()
     for key, posting in postings.items():
         if len(posting) < 2:
@@ -297,7 +309,7 @@ def assign_clusters(articles: Sequence[Article]) -> dict[str, str]:
             if pair in seen:
                 continue
             seen.add(pair)
-            if uf.find(a.index) != uf.find(b.index) and _same_story(a, b, rare):
+            if uf.find(a.index) != uf.find(b.index) and _same_story(a, b, rare, summary_words):
                 uf.union(a.index, b.index)
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
