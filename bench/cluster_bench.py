@@ -10,19 +10,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+
+from tests.digest_helpers import real_articles, real_digest
+from tests.test_cluster import synthetic
 
 from newswatch.cluster import assign_clusters
 from newswatch.digest import render_html, render_text
 from newswatch.resources import templates_dir
-from tests.digest_helpers import real_articles, real_digest
-from tests.test_cluster import synthetic
 
 
-def timed(fn: object, repeat: int) -> list[float]:
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
         started = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         out.append(time.perf_counter() - started)
     return out
 

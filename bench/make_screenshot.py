@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.digest_helpers import real_digest, screenshot
+
 from newswatch.digest import render_html, render_text, subject
 from newswatch.resources import templates_dir
-from tests.digest_helpers import real_digest, screenshot
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,6 +6,7 @@ tests do not depend on the parse or topics modules.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import re
 import subprocess
@@ -19,7 +20,7 @@ import feedparser
 from newswatch.cluster import assign_clusters
 from newswatch.config import DigestSettings
 from newswatch.digest import Digest, DigestItem, build_digest
-from newswatch.models import Article, FeedHealth, TermHit, TopicMatch
+from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.text import html_to_text
 
 try:
@@ -48,9 +49,10 @@ def real_feed_files() -> list[str]:
 def match(title: str, summary: str) -> tuple[TopicMatch, ...]:
     out = []
     for topic, pattern in TOPIC_PATTERNS.items():
+        fields: tuple[tuple[Field, str], ...] = (("title", title), ("summary", summary))
         hits = tuple(
             TermHit(field=field, start=m.start(), end=m.end(), term=topic, text=m.group(0))
-            for field, text in (("title", title), ("summary", summary))
+            for field, text in fields
             for m in pattern.finditer(text)
         )
         if hits:
@@ -60,7 +62,7 @@ def match(title: str, summary: str) -> tuple[TopicMatch, ...]:
 
 def entry_time(entry: feedparser.FeedParserDict) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
 
 
 def real_articles(files: Sequence[str] | None = None) -> list[Article]:

@@ -25,7 +25,9 @@ from tests.digest_helpers import CHROMIUM, chromium_flags, real_digest, screensh
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = (320, 375, 600)
 # A page that does overflow at phone width: proves the probe can see overflow at all.
-OVERFLOWING = '<!DOCTYPE html><html><body><table width="900"><tr><td>wide</td></tr></table></body></html>'
+OVERFLOWING = (
+    '<!DOCTYPE html><html><body><table width="900"><tr><td>wide</td></tr></table></body></html>'
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from newswatch.config import DigestSettings
 from newswatch.digest import DigestItem, build_digest, render_html, render_text, sanitize_html
-from newswatch.models import Article, FeedHealth, TermHit, TopicMatch
+from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.resources import templates_dir
 from newswatch.text import html_to_text
 from tests.conftest import CORPUS as _CORPUS
@@ -51,7 +51,15 @@ class _Audit(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.handlers.append(f"{tag} {name}")
-            if name in ("href", "src", "action", "formaction", "background", "poster", "xlink:href"):
+            if name in (
+                "href",
+                "src",
+                "action",
+                "formaction",
+                "background",
+                "poster",
+                "xlink:href",
+            ):
                 self.urls.append((name, value or ""))
             if name == "style" and value:
                 self.styles.append(value)
@@ -109,9 +117,10 @@ def make_item(
         published_at=END - timedelta(minutes=n + 1),
     )
     # A real hit when the text has one, so highlighting runs over hostile text too.
+    fields: tuple[tuple[Field, str], ...] = (("title", title), ("summary", summary))
     hits = tuple(
         TermHit(field=field, start=m.start(), end=m.end(), term="Turkey", text=m.group(0))
-        for field, text in (("title", title), ("summary", summary))
+        for field, text in fields
         for m in re.finditer("Turkey", text)
     )
     match = TopicMatch(topic="Turkey", rule="terms", hits=hits)
