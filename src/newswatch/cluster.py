@@ -1,11 +1,316 @@
-"""TEMPORARY: one article, one story (replaced by the digest branch)."""
+"""Story clustering: the same story from several feeds becomes one cluster.
+
+Pure: takes Article values, returns `{article id: cluster id}`; no I/O.
+
+Two articles are the same story when, within `WINDOW` of each other, they have
+- the same canonical URL (tracking parameters, fragment, scheme and `www.` ignored), or
+- the same title once case, punctuation, diacritics and a trailing outlet name
+  ("... - Reuters") are removed (syndicated copies), or
+- nearly the same title words (syndicated copies with a word changed), or
+- titles that share at least two distinctive words and summaries with much the same words
+  (rewrites of one story by several outlets).
+Clusters are the connected components of that relation; a cluster's id is the id of its
+earliest article by (published_at, id), so the result does not depend on input order.
+
+Speed: candidate pairs come only from posting lists of title words and word pairs that are
+rare in the batch (blocking), compared within the time window, never all pairs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from newswatch.models import Article
 
+WINDOW = timedelta(hours=48)
+
+# Syndicated copies: title word sets this similar are the same story on their own.
+NEAR_TITLE_JACCARD = 0.75
+# Rewrites: titles sharing >= 2 distinctive words, at least REWRITE_TITLE_JACCARD alike, and
+# title + summary similarity adding up to REWRITE_COMBINED (a weak title needs a strong
+# summary and the other way round).
+REWRITE_TITLE_JACCARD = 0.3
+REWRITE_SUMMARY_MIN = 0.25
+REWRITE_COMBINED = 0.9
+MIN_SHARED_DISTINCTIVE = 2
+# Headlines this alike that share this many distinctive words need no summary evidence
+# (video items and teasers often carry none).
+TITLE_ONLY_JACCARD = 0.6
+TITLE_ONLY_SHARED = 4
+# A title needs this many content words before title equality alone merges it; shorter
+# titles ("Live updates", "World news") say too little to identify a story.
+MIN_TITLE_WORDS = 3
+
+_TRACKING_TEXT = """
+    _ga at_campaign at_custom1 at_custom2 at_custom3 at_custom4 at_medium campaign_id cmp
+    cmpid dclid fbclid feed feedtype gclid guccounter igshid ito mbid mc_cid mc_eid msclkid
+    ns_campaign ns_fee ns_linkname ns_mchannel ns_source ocid partner ref ref_src rss smid
+    smtyp soc_src soc_trk source sr_share src taid xtor yptr
+"""
+_TRACKING_PARAMS = frozenset(_TRACKING_TEXT.split())
+
+# Trailing outlet names stripped from titles ("... - Reuters"), besides the article's own source.
+_AGENCIES_TEXT = """
+    aa, afp, al jazeera, anadolu, anadolu agency, ansa, ap, ap news, associated press, bbc,
+    bbc news, bloomberg, bloomberg news, cnn, dpa, dw, efe, financial times, ft, google
+    news, guardian, msn, new york times, nytimes, pa, pa media, reuters, tass, the
+    associated press, the guardian, the new york times, the washington post, upi, washington
+    post, xinhua, yahoo news
+"""
+_AGENCIES = frozenset(" ".join(name.split()) for name in _AGENCIES_TEXT.split(","))
+
+_STOPWORDS_TEXT = """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not now of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why will
+    with would you your yours says said say new news live latest update updates report reports
+    video watch analysis opinion explainer after amid over how why what as s vs via per us
+"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+_CALENDAR_TEXT = """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+    saturday sunday today yesterday tomorrow week weekend
+"""
+_CALENDAR = frozenset(_CALENDAR_TEXT.split())
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_SUFFIX_SPLIT = re.compile(r"\s+[-|–—:]\s+(?=[^-|–—:]+$)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    index: int
+    id: str
+    published_at: datetime
+    url_key: str
+    title_key: str  # normalised title words joined by spaces ("" when too short)
+    title_words: frozenset[str]
+    summary: str
+
+
+def canonical_url(url: str) -> str:
+    """The URL with everything that differs between copies of one page removed."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    host = host.removeprefix("www.").removeprefix("m.").removeprefix("amp.")
+    if not host:
+        return url.strip()
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(("utm_", "utm-", "__")) and k.lower() not in _TRACKING_PARAMS
+    )
+    path = parts.path.rstrip("/") or "/"
+    path = re.sub(r"/amp$|\.amp$", "", path) or "/"
+    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+_COMBINING = re.compile("[\u0300-\u036f]")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "ı": "i"})
+
+
+def _fold(text: str) -> str:
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(_QUOTES)))
+    return text.lower()
+
+
+def _words(text: str) -> list[str]:
+    out = []
+    for w in _WORD.findall(_fold(text)):
+        w = w.removesuffix("'s").strip("'")
+        if w and w not in _STOPWORDS:
+            out.append(w)
+    return out
+
+
+def strip_outlet(title: str, source: str = "") -> str:
+    """Remove a trailing outlet name: "Turkey buys S-400 - Reuters" -> "Turkey buys S-400"."""
+    parts = _SUFFIX_SPLIT.split(title.strip())
+    if len(parts) == 2:
+        tail = _fold(parts[1]).strip(" .()")
+        if tail in _AGENCIES or (source and tail == _fold(source).strip()):
+            return parts[0]
+    return title.strip()
+
+
+def _doc(index: int, article: Article) -> _Doc:
+    title_words = _words(strip_outlet(article.title, article.source))
+    return _Doc(
+        index=index,
+        id=article.id,
+        published_at=article.published_at,
+        url_key=canonical_url(article.url) if article.url else "",
+        title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
+        title_words=frozenset(title_words),
+        summary=article.summary[:2000],
+    )
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Share of the smaller set found in the other: a short teaser inside a long summary."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def _same_story(
+    a: _Doc, b: _Doc, rare: frozenset[str], summary_words: Callable[[_Doc], frozenset[str]]
+) -> bool:
+    title_sim = _jaccard(a.title_words, b.title_words)
+    if title_sim >= NEAR_TITLE_JACCARD and min(len(a.title_words), len(b.title_words)) >= (
+        MIN_TITLE_WORDS
+    ):
+        return True
+    if title_sim < REWRITE_TITLE_JACCARD:
+        return False
+    shared = {w for w in a.title_words & b.title_words if w in rare and _distinctive(w)}
+    if len(shared) < MIN_SHARED_DISTINCTIVE:
+        return False
+    if title_sim >= TITLE_ONLY_JACCARD and len(shared) >= TITLE_ONLY_SHARED:
+        return True
+    sa, sb = summary_words(a), summary_words(b)
+    if min(len(sa), len(sb)) < 5:
+        return False
+    summary_sim = max(_jaccard(sa, sb), 0.8 * _overlap(sa, sb))
+    return summary_sim >= REWRITE_SUMMARY_MIN and title_sim + summary_sim >= REWRITE_COMBINED
+
+
+def _distinctive(word: str) -> bool:
+    """Dates and numbers are shared by unrelated stories of one day ("February 27, 2026")."""
+    return not word.isdigit() and word not in _CALENDAR
+
+
+def _block_keys(doc: _Doc) -> Iterable[str]:
+    words = sorted(doc.title_words)
+    yield from words
+    for i, w in enumerate(words):
+        for v in words[i + 1 :]:
+            yield f"{w} {v}"
+
+
+def _within_window(posting: list[_Doc]) -> Iterable[tuple[_Doc, _Doc]]:
+    posting.sort(key=lambda d: (d.published_at, d.id))
+    for i, a in enumerate(posting):
+        for b in posting[i + 1 :]:
+            if b.published_at - a.published_at > WINDOW:
+                break
+            yield a, b
+
 
 def assign_clusters(articles: Sequence[Article]) -> dict[str, str]:
-    return {a.id: a.id for a in articles}
+    """Map each article id to its cluster id (the id of the cluster's earliest article).
+
+    Deterministic and independent of input order. Articles sharing an id are one article.
+    """
+    unique: dict[str, Article] = {}
+    for art in articles:
+        kept = unique.get(art.id)
+        if kept is None or (art.published_at, art.url) < (kept.published_at, kept.url):
+            unique[art.id] = art
+    ordered = sorted(unique.values(), key=lambda a: (a.published_at, a.id))
+    docs = [_doc(i, a) for i, a in enumerate(ordered)]
+    n = len(docs)
+    uf = _UnionFind(n)
+
+    # Same canonical URL: one page, whatever the time stamps say.
+    by_url: dict[str, int] = {}
+    for d in docs:
+        if d.url_key:
+            first = by_url.setdefault(d.url_key, d.index)
+            uf.union(first, d.index)
+
+    # Word frequencies in this batch decide what is "distinctive" and what may block.
+    df: dict[str, int] = defaultdict(int)
+    for d in docs:
+        for w in d.title_words:
+            df[w] += 1
+    rare_limit = max(3, int(n * 0.02))
+    rare = frozenset(w for w, c in df.items() if c <= rare_limit)
+    # Posting lists longer than this are too common to block on (their pairs, if the same
+    # story, share a rarer key too); the bound keeps the work near-linear.
+    max_posting = max(50, int(math.sqrt(n) * 4))
+
+    postings: dict[str, list[_Doc]] = defaultdict(list)
+    for d in docs:
+        if d.title_key:
+            postings["=" + d.title_key].append(d)
+        for key in _block_keys(d):
+            postings[key].append(d)
+
+    summaries: dict[int, frozenset[str]] = {}
+
+    def summary_words(d: _Doc) -> frozenset[str]:
+        words = summaries.get(d.index)
+        if words is None:
+            words = summaries[d.index] = frozenset(_words(d.summary))
+        return words
+
+    seen: set[tuple[int, int]] = set()
+    for key, posting in postings.items():
+        if len(posting) < 2:
+            continue
+        if key.startswith("="):
+            # Identical titles: join each copy to the first one less than WINDOW before it,
+            # linear however many copies, and a title recurring daily does not chain for ever.
+            posting.sort(key=lambda d: (d.published_at, d.id))
+            start = posting[0]
+            for d in posting[1:]:
+                if d.published_at - start.published_at <= WINDOW:
+                    uf.union(start.index, d.index)
+                else:
+                    start = d
+            continue
+        if len(posting) > max_posting:
+            continue
+        for a, b in _within_window(posting):
+            pair = (a.index, b.index)
+            if pair in seen:
+                continue
+            seen.add(pair)
+            if uf.find(a.index) != uf.find(b.index) and _same_story(a, b, rare, summary_words):
+                uf.union(a.index, b.index)
+
+    # Union keeps the smallest index as root, and indexes follow (published_at, id).
+    return {d.id: docs[uf.find(d.index)].id for d in docs}

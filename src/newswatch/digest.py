@@ -1,0 +1,629 @@
+"""The daily digest: a pure model built from matched articles, rendered with Jinja.
+
+`build_digest` turns matched, clustered articles into a `Digest` value (one story per
+cluster, in its strongest topic, ranked); `render_html` / `render_text` turn that value into
+an email-safe HTML body and its plain-text alternative; `subject` gives the mail subject.
+
+Feed content is untrusted: templates autoescape everything, links pass `safe_link`
+(absolute http/https only), and any feed HTML must go through `sanitize_html` (nh3).
+No I/O besides reading the templates.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import textwrap
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import css_inline
+import jinja2
+import nh3
+
+from newswatch.config import DigestSettings
+from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
+
+HTML_TEMPLATE = "digest.html.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+
+VOLUME_DAYS = 7
+BAR_MAX_PX = 28
+
+# Ranking weights (see `_score`): a title match counts most, then each extra outlet (up to
+# MAX_OUTLET_BONUS), then freshness within the digest window.
+W_TITLE = 3.0
+W_OUTLET = 1.0
+MAX_OUTLET_BONUS = 5
+W_RECENCY = 2.0
+
+
+# -- model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One matched article and the cluster (story) it belongs to."""
+
+    article: Article
+    matches: tuple[TopicMatch, ...]
+    cluster_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of text; `hit` runs are highlighted matched terms."""
+
+    text: str
+    hit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OtherReport:
+    """Another outlet's report of the same story ("also reported by")."""
+
+    source: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    cluster_id: str
+    article: Article  # the lead report shown
+    url: str | None  # safe absolute http(s) link, or None
+    title: tuple[Segment, ...]
+    snippet: tuple[Segment, ...]
+    topic: str  # the section it appears in (its strongest topic)
+    topics: tuple[str, ...]  # every topic it matched, strongest first
+    terms: tuple[str, ...]  # matched terms as written in the rules
+    also: tuple[OtherReport, ...]
+    outlets: int
+    published_label: str  # local time, e.g. "24 Nov 07:15"
+    score: float
+
+    @property
+    def title_text(self) -> str:
+        return "".join(s.text for s in self.title)
+
+    @property
+    def snippet_text(self) -> str:
+        return "".join(s.text for s in self.snippet)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    topic: str
+    stories: tuple[Story, ...]  # at most settings.max_stories_per_topic
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.stories)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeBar:
+    day: date
+    count: int
+    height_px: int  # 0..BAR_MAX_PX
+    label: str  # one-letter weekday
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSummary:
+    topic: str
+    stories: int  # stories in this digest whose strongest topic this is
+    volume: tuple[VolumeBar, ...]  # the last VOLUME_DAYS days, oldest first
+
+    @property
+    def volume_total(self) -> int:
+        return sum(b.count for b in self.volume)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNote:
+    """A feed worth a line in the health footer."""
+
+    name: str
+    url: str | None
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    title: str
+    date: date
+    date_label: str  # "Wednesday 25 November 2026"
+    timezone: str
+    window_start: datetime  # local time
+    window_end: datetime
+    window_label: str  # "24 Nov 07:00 – 25 Nov 07:00 (Europe/Istanbul)"
+    generated_at: datetime
+    generated_label: str
+    topics: tuple[TopicSummary, ...]
+    sections: tuple[Section, ...]  # only topics with stories, in the order of `topics`
+    story_count: int
+    article_count: int
+    failing: tuple[FeedNote, ...]
+    quiet_feeds: tuple[FeedNote, ...]
+    unpolled: tuple[FeedNote, ...]
+    feeds_total: int
+    feeds_ok: int
+    preheader: str
+
+    @property
+    def quiet(self) -> bool:
+        return self.story_count == 0
+
+
+# -- links and sanitising --------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters a URL may carry unencoded; everything else (quotes, <, >, spaces, non-ASCII)
+# is percent-encoded so a link never carries markup into an attribute.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
+_BAD_HOST_CHARS = re.compile(r"[\s\"'<>`{}|\\^]")
+
+
+def safe_link(url: str) -> str | None:
+    """`url` as an absolute http(s) URL with a host (unsafe characters percent-encoded),
+    or None for anything else: other schemes, relative URLs, credentials, bad hosts."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or _CONTROL.search(url) or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host or "@" in parts.netloc:
+        return None
+    if _BAD_HOST_CHARS.search(parts.netloc):
+        return None
+    try:
+        netloc = parts.netloc.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    path, query, fragment = (
+        quote(x, safe=_URL_SAFE) for x in (parts.path, parts.query, parts.fragment)
+    )
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+_ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "del", "dl", "dt", "em",
+        "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd", "li", "ol",
+        "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "u", "ul",
+    }
+)  # fmt: skip
+# Removed together with everything inside them, not just unwrapped.
+_DROP_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form",
+        "noscript", "template", "svg", "math", "select", "textarea", "button", "title", "head",
+        "noembed", "noframes", "xmp", "plaintext",
+    }
+)  # fmt: skip
+
+
+def _filter_attribute(tag: str, attr: str, value: str) -> str | None:
+    if attr == "href":
+        return safe_link(value)
+    return value
+
+
+def sanitize_html(fragment: str) -> str:
+    """Feed HTML made safe to show in a mail: text formatting and http(s) links only.
+
+    No scripts, event handlers, styles, images (remote images track readers), frames,
+    forms or embedded objects; `href` must be absolute http(s).
+    """
+    if not fragment:
+        return ""
+    return nh3.clean(
+        fragment,
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes={"a": {"href", "title"}, "abbr": {"title"}},
+        attribute_filter=_filter_attribute,
+        url_schemes={"http", "https"},
+        url_relative="deny",
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+# -- highlighting ----------------------------------------------------------------------
+
+
+def _valid_spans(text: str, hits: Sequence[TermHit], field: Field) -> list[tuple[int, int]]:
+    """Merged, sorted spans of `hits` on `field` that really point into `text`."""
+    spans = sorted(
+        (h.start, h.end)
+        for h in hits
+        if h.field == field
+        and 0 <= h.start < h.end <= len(text)
+        # Offsets computed on another version of the text would highlight garbage.
+        and (not h.text or text[h.start : h.end] == h.text)
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str, spans: Sequence[tuple[int, int]]) -> tuple[Segment, ...]:
+    """Split `text` into plain and hit segments at the (merged, sorted) spans."""
+    out: list[Segment] = []
+    pos = 0
+    for start, end in spans:
+        if start > pos:
+            out.append(Segment(text[pos:start]))
+        out.append(Segment(text[start:end], hit=True))
+        pos = end
+    if pos < len(text):
+        out.append(Segment(text[pos:]))
+    return tuple(out)
+
+
+def snippet(summary: str, spans: Sequence[tuple[int, int]], limit: int) -> tuple[Segment, ...]:
+    """At most `limit` characters of `summary` around the first hit (plus "…" marks),
+    on word boundaries where possible, with the hit offsets moved into the window."""
+    if len(summary) <= limit:
+        return highlight(summary, spans)
+    first = spans[0][0] if spans else 0
+    # Start a third of the window before the first hit, so it reads in context.
+    start = max(0, min(first - limit // 3, len(summary) - limit))
+    if start > 0:
+        space = summary.find(" ", start, first + 1)
+        start = space + 1 if space != -1 else start
+    end = min(len(summary), start + limit)
+    if end < len(summary):
+        space = summary.rfind(" ", start + limit // 2, end + 1)
+        end = space if space != -1 else end
+    window = summary[start:end].strip()
+    lead = len(summary[start:end]) - len(summary[start:end].lstrip())
+    offset = start + lead
+    moved = [
+        (max(s - offset, 0), min(e - offset, len(window)))
+        for s, e in spans
+        if e > offset and s < offset + len(window)
+    ]
+    segments = list(highlight(window, moved))
+    if start > 0:
+        segments.insert(0, Segment("…\u00a0"))
+    if end < len(summary):
+        segments.append(Segment("\u00a0…"))
+    return tuple(segments)
+
+
+# -- building --------------------------------------------------------------------------
+
+
+def _zone(name: str) -> tzinfo:
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    local = datetime.now().astimezone().tzinfo
+    return local if local is not None else zoneinfo.ZoneInfo("UTC")
+
+
+def _day_label(d: date) -> str:
+    return f"{d:%A} {d.day} {d:%B %Y}"
+
+
+def _time_label(t: datetime) -> str:
+    return f"{t.day} {t:%b %H:%M}"
+
+
+def _hits(matches: Sequence[TopicMatch]) -> list[TermHit]:
+    return [h for m in matches for h in m.hits]
+
+
+@dataclass
+class _Cluster:
+    cluster_id: str
+    items: list[DigestItem]
+
+
+def _strength(items: Sequence[DigestItem], topic: str) -> tuple[int, int, int]:
+    """How strongly a story matches `topic`: title hits, articles matching, all hits."""
+    title_hits = articles = hits = 0
+    for item in items:
+        ms = [m for m in item.matches if m.topic == topic]
+        if ms:
+            articles += 1
+        for m in ms:
+            hits += len(m.hits)
+            title_hits += sum(1 for h in m.hits if h.field == "title")
+    return (title_hits, articles, hits)
+
+
+def _lead(items: Sequence[DigestItem]) -> DigestItem:
+    """The report to show: most title hits, then most hits, then the earliest."""
+
+    def key(item: DigestItem) -> tuple[int, int, datetime, str]:
+        hits = _hits(item.matches)
+        title = sum(1 for h in hits if h.field == "title")
+        return (-title, -len(hits), item.article.published_at, item.article.id)
+
+    return min(items, key=key)
+
+
+def _score(
+    items: Sequence[DigestItem], topic: str, outlets: int, start: datetime, end: datetime
+) -> float:
+    title_hit = _strength(items, topic)[0] > 0
+    newest = max(i.article.published_at for i in items)
+    span = (end - start).total_seconds()
+    fresh = (newest - start).total_seconds() / span if span > 0 else 1.0
+    return (
+        W_TITLE * title_hit
+        + W_OUTLET * min(outlets - 1, MAX_OUTLET_BONUS)
+        + W_RECENCY * min(max(fresh, 0.0), 1.0)
+    )
+
+
+def _story(
+    cluster: _Cluster,
+    topics: Sequence[str],
+    settings: DigestSettings,
+    zone: tzinfo,
+    start: datetime,
+    end: datetime,
+) -> Story | None:
+    order = {t: i for i, t in enumerate(topics)}
+    matched = {m.topic for item in cluster.items for m in item.matches if m.topic in order}
+    if not matched:
+        return None
+    ranked = sorted(
+        matched,
+        key=lambda t: (tuple(-x for x in _strength(cluster.items, t)), order[t]),
+    )
+    lead = _lead(cluster.items)
+    art = lead.article
+    hits = _hits(lead.matches)
+    others: dict[str, OtherReport] = {}
+    for item in sorted(cluster.items, key=lambda i: (i.article.published_at, i.article.id)):
+        a = item.article
+        if item is lead or a.source == art.source or a.source in others:
+            continue
+        others[a.source] = OtherReport(source=a.source, title=a.title, url=safe_link(a.url))
+    terms = sorted(
+        {h.term for item in cluster.items for m in item.matches if m.topic in order for h in m.hits}
+    )
+    outlets = len({i.article.source for i in cluster.items})
+    return Story(
+        cluster_id=cluster.cluster_id,
+        article=art,
+        url=safe_link(art.url),
+        title=highlight(art.title, _valid_spans(art.title, hits, "title")),
+        snippet=snippet(
+            art.summary, _valid_spans(art.summary, hits, "summary"), settings.snippet_chars
+        ),
+        topic=ranked[0],
+        topics=tuple(ranked),
+        terms=tuple(terms),
+        also=tuple(others.values()),
+        outlets=outlets,
+        published_label=_time_label(art.published_at.astimezone(zone)),
+        score=_score(cluster.items, ranked[0], outlets, start, end),
+    )
+
+
+def _volume(series: Sequence[tuple[date, int]], last_day: date) -> tuple[VolumeBar, ...]:
+    counts: dict[date, int] = defaultdict(int)
+    for day, n in series:
+        counts[day] += max(int(n), 0)
+    days = [last_day - timedelta(days=VOLUME_DAYS - 1 - i) for i in range(VOLUME_DAYS)]
+    peak = max((counts[d] for d in days), default=0)
+    bars = []
+    for d in days:
+        n = counts[d]
+        height = 0 if n == 0 or peak == 0 else max(3, math.ceil(BAR_MAX_PX * n / peak))
+        bars.append(VolumeBar(day=d, count=n, height_px=height, label=f"{d:%a}"[0]))
+    return tuple(bars)
+
+
+def _feed_notes(feed_health: Sequence[FeedHealth], zone: tzinfo) -> dict[str, list[FeedNote]]:
+    notes: dict[str, list[FeedNote]] = defaultdict(list)
+    for f in sorted(feed_health, key=lambda f: (f.name.casefold(), f.url)):
+        if f.status == "failing":
+            when = (
+                f"; last worked {_time_label(f.last_success_at.astimezone(zone))}"
+                if f.last_success_at
+                else "; has never worked"
+            )
+            fails = f"{f.consecutive_failures} failed polls" if f.consecutive_failures else ""
+            error = (f.last_error or "unknown error").strip().splitlines()[0][:200]
+            detail = f"{error} ({fails}{when})" if fails else f"{error} ({when[2:]})"
+        elif f.status == "quiet":
+            since = (
+                f"no new items since {_time_label(f.last_success_at.astimezone(zone))}"
+                if f.last_success_at
+                else "no new items"
+            )
+            usual = f" (usually {f.items_per_day:.0f}/day)" if f.items_per_day else ""
+            detail = since + usual
+        elif f.status == "never_polled":
+            detail = "not polled yet"
+        else:
+            continue
+        notes[f.status].append(
+            FeedNote(name=f.name or f.url, url=safe_link(f.url), status=f.status, detail=detail)
+        )
+    return notes
+
+
+def _preheader(sections: Sequence[Section], topics: Sequence[TopicSummary], failing: int) -> str:
+    if not sections:
+        text = "Nothing matched your topics today."
+        if failing:
+            text += f" {failing} feed{'s' if failing != 1 else ''} failing."
+        return text
+    counts = ", ".join(f"{t.topic} {t.stories}" for t in topics if t.stories)
+    top = max((s.stories[0] for s in sections), key=lambda s: s.score)
+    text = f"{counts}. Top: {top.title_text}"
+    return text if len(text) <= 140 else text[:139].rstrip() + "…"
+
+
+def build_digest(
+    items: Sequence[DigestItem],
+    *,
+    topics: Sequence[str],
+    window_start: datetime,
+    window_end: datetime,
+    generated_at: datetime,
+    timezone: str,
+    feed_health: Sequence[FeedHealth],
+    volume: Mapping[str, Sequence[tuple[date, int]]],
+    settings: DigestSettings,
+) -> Digest:
+    """Group matched articles into one story per cluster, each in its strongest topic.
+
+    Matches to topics not in `topics` are ignored; an item without any matching topic is
+    left out. Sections keep the order of `topics`; stories in a section are ranked by
+    title match, number of outlets and recency.
+    """
+    zone = _zone(timezone)
+    clusters: dict[str, _Cluster] = {}
+    seen_ids: set[str] = set()
+    for item in items:
+        if item.article.id in seen_ids:
+            continue
+        seen_ids.add(item.article.id)
+        clusters.setdefault(item.cluster_id, _Cluster(item.cluster_id, [])).items.append(item)
+
+    by_topic: dict[str, list[Story]] = defaultdict(list)
+    article_count = 0
+    for cluster in clusters.values():
+        story = _story(cluster, topics, settings, zone, window_start, window_end)
+        if story is not None:
+            by_topic[story.topic].append(story)
+            article_count += len(cluster.items)
+
+    sections = []
+    for topic in topics:
+        stories = sorted(
+            by_topic.get(topic, []),
+            key=lambda s: (-s.score, -s.article.published_at.timestamp(), s.cluster_id),
+        )
+        if stories:
+            sections.append(
+                Section(topic, tuple(stories[: settings.max_stories_per_topic]), len(stories))
+            )
+
+    local_end = window_end.astimezone(zone)
+    local_start = window_start.astimezone(zone)
+    summaries = tuple(
+        TopicSummary(
+            topic=t,
+            stories=len(by_topic.get(t, [])),
+            volume=_volume(volume.get(t, ()), local_end.date()),
+        )
+        for t in topics
+    )
+    notes = _feed_notes(feed_health, zone)
+    tz_label = timezone or (local_end.tzname() or "local time")
+    return Digest(
+        title=settings.title,
+        date=local_end.date(),
+        date_label=_day_label(local_end.date()),
+        timezone=tz_label,
+        window_start=local_start,
+        window_end=local_end,
+        window_label=f"{_time_label(local_start)} – {_time_label(local_end)} ({tz_label})",
+        generated_at=generated_at.astimezone(zone),
+        generated_label=f"{_time_label(generated_at.astimezone(zone))} ({tz_label})",
+        topics=summaries,
+        sections=tuple(sections),
+        story_count=sum(s.total for s in sections),
+        article_count=article_count,
+        failing=tuple(notes["failing"]),
+        quiet_feeds=tuple(notes["quiet"]),
+        unpolled=tuple(notes["never_polled"]),
+        feeds_total=len(feed_health),
+        feeds_ok=sum(1 for f in feed_health if f.status == "ok"),
+        preheader=_preheader(sections, summaries, len(notes["failing"])),
+    )
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def subject(digest: Digest) -> str:
+    """E.g. "newswatch — 25 Nov 2026: 12 stories (Turkey 7, NATO 5)"."""
+    day = f"{digest.date.day} {digest.date:%b %Y}"
+    head = f"{digest.title} — {day}"
+    if digest.quiet:
+        tail = "no matching stories"
+        if digest.failing:
+            n = len(digest.failing)
+            tail += f", {n} feed{'s' if n != 1 else ''} failing"
+        return f"{head}: {tail}"
+    n = digest.story_count
+    counts = ", ".join(f"{t.topic} {t.stories}" for t in digest.topics if t.stories)
+    return f"{head}: {n} stor{'ies' if n != 1 else 'y'} ({counts})"
+
+
+def _wrap(text: str, width: int = 76, indent: str = "") -> str:
+    return "\n".join(
+        textwrap.wrap(
+            text,
+            width=width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(templates_dir: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        # HTML templates escape every value; the text template has nothing to escape.
+        autoescape=lambda name: bool(name and name.endswith((".html.j2", ".html"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def render_html(digest: Digest, templates_dir: Path) -> str:
+    """The HTML mail body: table layout, CSS inlined (media queries kept in <style>)."""
+    template = _environment(str(templates_dir)).get_template(HTML_TEMPLATE)
+    html = template.render(d=digest, subject=subject(digest), bar_max=BAR_MAX_PX)
+    return str(_INLINER.inline(html))
+
+
+def render_text(digest: Digest, templates_dir: Path) -> str:
+    """The plain-text alternative, with the same stories and links."""
+    template = _environment(str(templates_dir)).get_template(TEXT_TEMPLATE)
+    text = template.render(d=digest, subject=subject(digest))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newswatch.cluster import assign_clusters, canonical_url, strip_outlet
+from newswatch.models import Article
+
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+SEED_SUMMARY = (
+    "(Bloomberg) -- Turkey’s purchase of an advanced Russian missile system will top the agenda "
+    "for Recep Tayyip Erdogan’s meeting with Donald Trump on Wednesday, a “critical” meeting "
+    "that’s set to shape the future of ties with the U.S., the Turkish president’s top aide said. "
+    "Turkey’s relationship with its key NATO ally has been strained by a series of rows, from "
+    "disagreements over the Turkish offensive in Syria to Ankara’s decision to purchase the "
+    "Russian-made S-400 air defense system."
+)
+
+
+def art(
+    id: str,
+    title: str,
+    summary: str = "",
+    *,
+    url: str | None = None,
+    source: str = "Example",
+    hours: float = 0.0,
+) -> Article:
+    return Article(
+        id=id,
+        feed_url=f"https://{source.lower().replace(' ', '')}.example/feed",
+        source=source,
+        url=url or f"https://{source.lower().replace(' ', '')}.example/{id}",
+        title=title,
+        summary=summary,
+        published_at=T0 + timedelta(hours=hours),
+    )
+
+
+def seed_copies() -> list[Article]:
+    bloomberg = art(
+        "bbg",
+        "Turkey’s S-400 Purchase to Top Agenda When Erdogan Meets Trump",
+        SEED_SUMMARY,
+        url="https://www.bloomberg.com/news/articles/2026-11-24/turkey-s-400-erdogan-trump",
+        source="Bloomberg",
+    )
+    # The same wire copy on a portal: straight quotes, different case, an outlet suffix,
+    # a tracking-param URL, the summary cut short.
+    portal = art(
+        "portal",
+        "Turkey's S-400 purchase to top agenda when Erdogan meets Trump - Bloomberg",
+        SEED_SUMMARY.replace("’", "'")[:300],
+        url="https://finance.portal.example/news/turkey-s400-erdogan?utm_source=rss&utm_medium=feed",
+        source="Portal",
+        hours=1.5,
+    )
+    # A rewrite by another outlet: different headline, same facts in its own words.
+    rewrite = art(
+        "rewrite",
+        "Erdogan, Trump to discuss Turkey's S-400 purchase at White House meeting",
+        "Turkey's purchase of the Russian S-400 air defense system will top the agenda when "
+        "Erdogan meets Trump on Wednesday at the White House, a meeting the Turkish president's "
+        "top aide called critical for ties with the U.S. and its NATO ally, strained by rows "
+        "over the Turkish offensive in Syria.",
+        source="Daily Sabah",
+        hours=3,
+    )
+    return [bloomberg, portal, rewrite]
+
+
+def unrelated_turkey() -> list[Article]:
+    return [
+        art(
+            "quake",
+            "Turkey earthquake: death toll rises as rescuers search rubble in Malatya",
+            "Rescue teams in eastern Turkey pulled survivors from collapsed buildings overnight as "
+            "aftershocks rattled the province of Malatya, officials said.",
+            source="BBC",
+            hours=2,
+        ),
+        art(
+            "rates",
+            "Turkey's central bank raises interest rates to curb inflation",
+            "Turkey's central bank raised its benchmark rate by 250 basis points on Thursday, "
+            "saying inflation expectations remained too high after the lira slid.",
+            source="Reuters",
+            hours=4,
+        ),
+        art(
+            "nato-summit",
+            "NATO allies agree new defence spending target at summit",
+            "NATO leaders agreed to raise defence spending, with Turkey and other allies pledging "
+            "to meet the target within a decade, the alliance said.",
+            source="DW",
+            hours=5,
+        ),
+        art(
+            "s400-sanctions",
+            "US senators push new sanctions on Turkey over S-400 activation",
+            "A bipartisan group of senators introduced a bill to sanction Turkey after Ankara "
+            "tested its Russian-made S-400 system, saying the NATO ally had crossed a red line.",
+            source="Politico",
+            hours=6,
+        ),
+        art(
+            "turkey-dinner",
+            "How to roast a turkey for Thanksgiving without drying it out",
+            "Brining the turkey overnight and roasting at a lower temperature keeps the meat moist.",
+            source="Food",
+            hours=7,
+        ),
+    ]
+
+
+def test_syndicated_copies_and_rewrite_cluster_with_the_earliest_as_id() -> None:
+    clusters = assign_clusters(seed_copies())
+    assert clusters == {"bbg": "bbg", "portal": "bbg", "rewrite": "bbg"}
+
+
+def test_unrelated_turkey_stories_stay_apart_even_beside_the_seed_story() -> None:
+    articles = seed_copies() + unrelated_turkey()
+    clusters = assign_clusters(articles)
+    for other in unrelated_turkey():
+        assert clusters[other.id] == other.id, other.title
+    assert {clusters["bbg"], clusters["portal"], clusters["rewrite"]} == {"bbg"}
+
+
+def test_url_equal_copies_cluster_even_with_different_titles_and_tracking_params() -> None:
+    a = art("a", "Kabinet onaylandı", url="https://www.example.com/story/123/?utm_source=x")
+    b = art(
+        "b",
+        "Cabinet approved",
+        url="http://example.com/story/123#comments",
+        source="Mirror",
+        hours=30,
+    )
+    c = art("c", "Something else entirely", url="https://example.com/story/124")
+    assert assign_clusters([b, c, a]) == {"a": "a", "b": "a", "c": "c"}
+
+
+def test_canonical_url_keeps_meaningful_query_and_drops_tracking() -> None:
+    assert canonical_url("https://www.x.com/a/?id=7&utm_campaign=z&fbclid=1") == "x.com/a?id=7"
+    assert canonical_url("https://x.com/a?id=7") != canonical_url("https://x.com/a?id=8")
+
+
+def test_strip_outlet_only_removes_known_outlets() -> None:
+    assert strip_outlet("Turkey buys S-400 - Reuters") == "Turkey buys S-400"
+    assert strip_outlet("Turkey buys S-400 | Daily Sabah", "Daily Sabah") == "Turkey buys S-400"
+    assert strip_outlet("Erdogan - the long game") == "Erdogan - the long game"
+
+
+def test_same_title_far_apart_in_time_is_not_one_story() -> None:
+    a = art("mon", "Turkey markets wrap: lira, stocks and bonds", source="A")
+    b = art("fri", "Turkey markets wrap: lira, stocks and bonds", source="A", hours=96)
+    c = art("mon2", "TURKEY MARKETS WRAP — lira, stocks & bonds", source="B", hours=2)
+    assert assign_clusters([a, b, c]) == {"mon": "mon", "mon2": "mon", "fri": "fri"}
+
+
+def test_short_generic_titles_do_not_merge() -> None:
+    a = art("a", "Live updates", "Missile strikes reported in Kyiv overnight.", source="A")
+    b = art("b", "Live updates", "Parliament votes on the budget in Ankara.", source="B", hours=1)
+    assert assign_clusters([a, b]) == {"a": "a", "b": "b"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_order_independent(seed: int) -> None:
+    articles = seed_copies() + unrelated_turkey()
+    expected = assign_clusters(articles)
+    shuffled = articles[:]
+    random.Random(seed).shuffle(shuffled)
+    assert assign_clusters(shuffled) == expected
+
+
+def test_cluster_id_is_earliest_by_published_then_id() -> None:
+    same = "Erdogan meets Trump at White House over S-400 dispute"
+    a = art("zzz", same, source="A", hours=0)
+    b = art("aaa", same, source="B", hours=0)
+    c = art("mmm", same, source="C", hours=-1)
+    assert set(assign_clusters([a, b, c]).values()) == {"mmm"}
+    assert set(assign_clusters([a, b]).values()) == {"aaa"}
+
+
+def synthetic(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
+    """n articles: stories each told by 1-4 outlets (copies vary case/punctuation/suffix)."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(3000)]
+    common = ["Turkey", "NATO", "Russia", "Erdogan", "S-400", "missile", "talks", "minister"]
+    articles: list[Article] = []
+    truth: dict[str, str] = {}
+    story = 0
+    while len(articles) < n:
+        story += 1
+        words = rng.sample(common, 2) + rng.sample(vocab, 5)
+        rng.shuffle(words)
+        title = " ".join(words)
+        summary = " ".join(rng.sample(vocab, 30) + rng.sample(common, 3))
+        hours = rng.uniform(0, 24 * 14)
+        first = None
+        for copy in range(rng.choice([1, 1, 2, 3, 4])):
+            aid = f"s{story}c{copy}"
+            first = first or aid
+            t = title.upper() if copy == 2 else title
+            t = f"{t} - Reuters" if copy == 3 else t
+            articles.append(art(aid, t, summary, source=f"Outlet{copy}", hours=hours + copy * 0.5))
+            truth[aid] = first
+    return articles[:n], truth
+
+
+def test_20k_synthetic_articles_cluster_as_generated() -> None:
+    articles, truth = synthetic(20_000)
+    clusters = assign_clusters(articles)
+    assert len(clusters) == 20_000
+    wrong = [a.id for a in articles if clusters[a.id] != truth[a.id]]
+    assert len(wrong) == 0, wrong[:10]

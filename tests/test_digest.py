@@ -1,0 +1,542 @@
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from newswatch.config import DigestSettings
+from newswatch.digest import (
+    Digest,
+    DigestItem,
+    Segment,
+    build_digest,
+    render_html,
+    render_text,
+    safe_link,
+    snippet,
+    subject,
+)
+from newswatch.models import Article, FeedHealth, TermHit, TopicMatch
+from newswatch.resources import templates_dir
+
+END = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 07:00 in Istanbul
+START = END - timedelta(hours=24)
+TOPICS = ("Turkey", "NATO", "S-400")
+TEMPLATES = templates_dir()
+
+
+def hits_for(text: str, field: str, words: Sequence[str]) -> tuple[TermHit, ...]:
+    out = []
+    for word in words:
+        for m in re.finditer(re.escape(word), text):
+            out.append(
+                TermHit(field=field, start=m.start(), end=m.end(), term=word, text=m.group(0))  # type: ignore[arg-type]
+            )
+    return tuple(out)
+
+
+def item(
+    id: str,
+    title: str,
+    summary: str = "",
+    *,
+    topics: dict[str, Sequence[str]],
+    source: str = "Example",
+    hours_ago: float = 1.0,
+    cluster: str | None = None,
+    url: str | None = None,
+) -> DigestItem:
+    article = Article(
+        id=id,
+        feed_url=f"https://{source.lower()}.example/feed",
+        source=source,
+        url=url if url is not None else f"https://{source.lower()}.example/{id}",
+        title=title,
+        summary=summary,
+        published_at=END - timedelta(hours=hours_ago),
+    )
+    matches = tuple(
+        TopicMatch(
+            topic=topic,
+            rule="terms",
+            hits=hits_for(title, "title", words) + hits_for(summary, "summary", words),
+        )
+        for topic, words in topics.items()
+    )
+    return DigestItem(article=article, matches=matches, cluster_id=cluster or id)
+
+
+HEALTHY = (
+    FeedHealth(url="https://a.example/feed", name="A", status="ok"),
+    FeedHealth(url="https://b.example/feed", name="B", status="ok"),
+)
+
+
+def digest(
+    items: Sequence[DigestItem],
+    *,
+    health: Sequence[FeedHealth] = HEALTHY,
+    settings: DigestSettings | None = None,
+    volume: dict[str, list[tuple[date, int]]] | None = None,
+) -> Digest:
+    return build_digest(
+        items,
+        topics=TOPICS,
+        window_start=START,
+        window_end=END,
+        generated_at=END + timedelta(minutes=2),
+        timezone="Europe/Istanbul",
+        feed_health=health,
+        volume=volume or {},
+        settings=settings or DigestSettings(),
+    )
+
+
+def sample_items() -> list[DigestItem]:
+    return [
+        # One story from three outlets, matching Turkey (title) and S-400 (title) and NATO.
+        item(
+            "bbg",
+            "Turkey’s S-400 purchase tops agenda for Erdogan-Trump talks",
+            "Turkey’s purchase of the S-400 strains ties with its NATO ally.",
+            topics={"Turkey": ["Turkey"], "S-400": ["S-400"], "NATO": ["NATO"]},
+            source="Bloomberg",
+            hours_ago=5,
+            cluster="bbg",
+        ),
+        item(
+            "yahoo",
+            "Turkey's S-400 purchase tops agenda for Erdogan-Trump talks - Bloomberg",
+            "Turkey's purchase of the S-400 strains ties with its NATO ally.",
+            topics={"Turkey": ["Turkey"], "S-400": ["S-400"], "NATO": ["NATO"]},
+            source="Yahoo",
+            hours_ago=4,
+            cluster="bbg",
+        ),
+        item(
+            "sabah",
+            "Erdogan and Trump to discuss Turkey's S-400s",
+            "Turkey says the S-400 system will be activated.",
+            topics={"Turkey": ["Turkey"], "S-400": ["S-400"]},
+            source="Sabah",
+            hours_ago=3,
+            cluster="bbg",
+        ),
+        # Turkey in the title, one outlet, older.
+        item(
+            "lira",
+            "Turkey's lira slides as central bank holds rates",
+            "The central bank kept its benchmark rate unchanged.",
+            topics={"Turkey": ["Turkey"]},
+            source="Reuters",
+            hours_ago=20,
+        ),
+        # Turkey only in the summary, fresh.
+        item(
+            "quake",
+            "Earthquake rattles eastern provinces",
+            "A magnitude 5.1 quake struck eastern Turkey overnight, officials said.",
+            topics={"Turkey": ["Turkey"]},
+            source="BBC",
+            hours_ago=1,
+        ),
+        # NATO in the title.
+        item(
+            "summit",
+            "NATO allies agree new spending target",
+            "Leaders agreed to raise defence budgets.",
+            topics={"NATO": ["NATO"]},
+            source="DW",
+            hours_ago=2,
+        ),
+    ]
+
+
+def story_titles(d: Digest) -> dict[str, list[str]]:
+    return {s.topic: [st.title_text for st in s.stories] for s in d.sections}
+
+
+# -- grouping, ranking, tags -------------------------------------------------------------
+
+
+def test_each_story_appears_once_in_its_strongest_topic_tagged_with_all() -> None:
+    d = digest(sample_items())
+    ids = [st.cluster_id for s in d.sections for st in s.stories]
+    assert sorted(ids) == ["bbg", "lira", "quake", "summit"]
+    story = next(st for s in d.sections for st in s.stories if st.cluster_id == "bbg")
+    # Turkey and S-400 both hit the title of all three reports; Turkey comes first in the
+    # topic list, so the tie goes to Turkey. NATO only hit summaries, so it ranks last.
+    assert story.topic == "Turkey"
+    assert story.topics == ("Turkey", "S-400", "NATO")
+    assert [t.topic for t in d.topics] == list(TOPICS)
+    assert {t.topic: t.stories for t in d.topics} == {"Turkey": 3, "NATO": 1, "S-400": 0}
+    assert d.story_count == 4
+    assert d.article_count == 6
+
+
+def test_strongest_topic_is_the_one_with_title_hits() -> None:
+    d = digest(
+        [
+            item(
+                "x",
+                "NATO summit opens in The Hague",
+                "Turkey and other allies arrive for the NATO summit.",
+                topics={"Turkey": ["Turkey"], "NATO": ["NATO"]},
+            )
+        ]
+    )
+    assert [s.topic for s in d.sections] == ["NATO"]
+    assert d.sections[0].stories[0].topics == ("NATO", "Turkey")
+
+
+def test_ranking_title_match_then_outlets_then_recency() -> None:
+    d = digest(sample_items())
+    turkey = story_titles(d)["Turkey"]
+    # The three-outlet story with a title match beats the one-outlet title match, which
+    # beats the fresher story that only matched in its summary.
+    assert turkey == [
+        "Turkey’s S-400 purchase tops agenda for Erdogan-Trump talks",
+        "Turkey's lira slides as central bank holds rates",
+        "Earthquake rattles eastern provinces",
+    ]
+
+
+def test_recency_breaks_ties_between_equal_stories() -> None:
+    d = digest(
+        [
+            item("old", "Turkey old story", topics={"Turkey": ["Turkey"]}, hours_ago=20),
+            item("new", "Turkey new story", topics={"Turkey": ["Turkey"]}, hours_ago=2),
+        ]
+    )
+    assert story_titles(d)["Turkey"] == ["Turkey new story", "Turkey old story"]
+
+
+def test_also_reported_by_lists_other_outlets_with_links() -> None:
+    d = digest(sample_items())
+    story = d.sections[0].stories[0]
+    assert story.article.source == "Bloomberg"  # most title hits, then the earliest
+    assert [(o.source, o.url) for o in story.also] == [
+        ("Yahoo", "https://yahoo.example/yahoo"),
+        ("Sabah", "https://sabah.example/sabah"),
+    ]
+    assert story.outlets == 3
+    page = render_html(d, TEMPLATES)
+    also = re.search(r"Also reported by:(.*?)</div>", page, re.S)
+    assert also is not None
+    assert re.findall(r'href="([^"]+)"[^>]*>([^<]+)</a>', also.group(1)) == [
+        ("https://yahoo.example/yahoo", "Yahoo"),
+        ("https://sabah.example/sabah", "Sabah"),
+    ]
+
+
+def test_same_outlet_twice_in_a_cluster_is_not_listed_as_another_outlet() -> None:
+    items = [
+        item("a1", "Turkey story", topics={"Turkey": ["Turkey"]}, source="A", cluster="c"),
+        item("a2", "Turkey story (updated)", topics={"Turkey": ["Turkey"]}, source="A",
+             cluster="c", hours_ago=0.5),
+    ]  # fmt: skip
+    story = digest(items).sections[0].stories[0]
+    assert story.also == ()
+    assert story.outlets == 1
+
+
+def test_max_stories_per_topic_and_more() -> None:
+    items = [
+        item(f"t{i}", f"Turkey story number {i}", topics={"Turkey": ["Turkey"]}, hours_ago=i + 1)
+        for i in range(7)
+    ]
+    d = digest(items, settings=DigestSettings(max_stories_per_topic=3))
+    section = d.sections[0]
+    assert len(section.stories) == 3
+    assert section.total == 7
+    assert section.more == 4
+    assert "and 4 more Turkey stories" in render_html(d, TEMPLATES)
+    assert "and 4 more Turkey stories" in render_text(d, TEMPLATES)
+    assert subject(d).endswith(": 7 stories (Turkey 7)")
+
+
+def test_matches_to_unknown_topics_are_ignored() -> None:
+    d = digest([item("x", "Brexit talks resume", topics={"Brexit": ["Brexit"]})])
+    assert d.quiet
+    assert d.sections == ()
+
+
+# -- highlighting and snippets -----------------------------------------------------------
+
+
+def test_title_highlight_spans_with_html_special_characters() -> None:
+    title = 'AT&T <b>deal</b>: "Turkey" & NATO <script>x</script> Turkey'
+    d = digest([item("x", title, topics={"Turkey": ["Turkey"], "NATO": ["NATO"]})])
+    story = d.sections[0].stories[0]
+    assert [s.text for s in story.title if s.hit] == ["Turkey", "NATO", "Turkey"]
+    assert story.title_text == title
+    page = render_html(d, TEMPLATES)
+    link = re.search(r'<a href="https://example.example/x"[^>]*>(.*?)</a>', page, re.S)
+    assert link is not None
+    inner = link.group(1)
+    assert re.findall(r'<span class="hl"[^>]*>(.*?)</span>', inner) == ["Turkey", "NATO", "Turkey"]
+    # Everything else is escaped text: without the highlight tags it is the escaped title.
+    assert re.sub(r"</?span[^>]*>", "", inner) == (
+        'AT&amp;T &lt;b&gt;deal&lt;/b&gt;: "Turkey" &amp; NATO &lt;script&gt;x&lt;/script&gt; Turkey'
+    )
+    assert "<script>x" not in page
+    assert "<b>deal" not in page
+
+
+def test_snippet_window_is_around_the_first_summary_hit() -> None:
+    summary = ("Lorem ipsum dolor sit amet. " * 30) + "Then Turkey said no. " + ("Tail text. " * 30)
+    d = digest(
+        [item("x", "Title without it", summary, topics={"Turkey": ["Turkey"]})],
+        settings=DigestSettings(snippet_chars=120),
+    )
+    story = d.sections[0].stories[0]
+    body = story.snippet_text.strip("…\u00a0")
+    assert len(body) <= 120
+    assert story.snippet[0].text.startswith("…")
+    assert story.snippet[-1].text.endswith("…")
+    hits = [s.text for s in story.snippet if s.hit]
+    assert hits == ["Turkey"]
+    # The plain text of the snippet is a real slice of the summary.
+    assert body in summary
+    # Words are not cut at the window edges.
+    assert body.split()[0] in {"Lorem", "ipsum", "dolor", "sit", "amet."}
+
+
+def test_snippet_adjusts_offsets_and_keeps_html_special_characters_as_text() -> None:
+    summary = "x" * 10 + " <a & b> " + "y " * 100 + "Turkey & <NATO> " + "z " * 200
+    spans = [(m.start(), m.end()) for m in re.finditer("Turkey|NATO", summary)]
+    segs = snippet(summary, spans, 80)
+    assert [s.text for s in segs if s.hit] == ["Turkey", "NATO"]
+    assert any("& <" in s.text for s in segs if not s.hit)
+
+
+def test_short_summary_is_shown_whole_and_without_hits_from_the_start() -> None:
+    assert snippet("Short and sweet.", [], 100) == (Segment("Short and sweet."),)
+    long = "word " * 100
+    segs = snippet(long, [], 50)
+    assert segs[0].text.startswith("word") and segs[-1].text.endswith("…")
+
+
+def test_hits_with_offsets_that_do_not_match_the_text_are_ignored() -> None:
+    art_item = item("x", "Turkey talks", topics={"Turkey": ["Turkey"]})
+    bad = TopicMatch(
+        topic="Turkey",
+        rule="terms",
+        hits=(
+            TermHit(field="title", start=0, end=6, term="Turkey", text="Turkey"),
+            TermHit(field="title", start=3, end=99, term="x", text="x"),
+            TermHit(field="title", start=7, end=12, term="NATO", text="NATO!"),
+        ),
+    )
+    d = digest([DigestItem(art_item.article, (bad,), "x")])
+    assert [s.text for s in d.sections[0].stories[0].title if s.hit] == ["Turkey"]
+
+
+# -- escaping and links ------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.hrefs += [v or "" for k, v in attrs if k in ("href", "src")]
+
+
+def test_feed_text_is_escaped_and_bad_links_dropped() -> None:
+    evil = item(
+        "evil",
+        'Turkey <img src=x onerror="alert(1)"> "quoted"',
+        "Turkey <script>alert('s')</script> & <iframe src=//evil>",
+        topics={"Turkey": ["Turkey"]},
+        source='Evil <b onclick="x">Outlet</b>',
+        url="javascript:alert(document.cookie)",
+    )
+    copy = item(
+        "copy",
+        "Turkey copy",
+        topics={"Turkey": ["Turkey"]},
+        source="Copycat",
+        url="data:text/html;base64,PHNjcmlwdD4=",
+        cluster="evil",
+        hours_ago=0.5,
+    )
+    d = digest([evil, copy])
+    page = render_html(d, TEMPLATES)
+    parser = _Links()
+    parser.feed(page)
+    assert all(h.startswith(("http://", "https://")) for h in parser.hrefs)
+    assert not {"img", "script", "iframe", "b"} & set(parser.tags)
+    # Handler text survives only as escaped text, never inside a tag.
+    assert 'onerror="alert(1)"' in html.unescape(page)
+    assert not re.search(r"<[a-zA-Z][^>]*\son\w+\s*=", page)
+    assert "&lt;script&gt;" in page
+    text = render_text(d, TEMPLATES)
+    assert "javascript:" not in text and "data:text" not in text
+    assert "Copycat" in page and "Copycat" in text  # listed, without a link
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/a?b=1#c", "https://example.com/a?b=1#c"),
+        ("  HTTP://Example.com/x  ", "http://Example.com/x"),
+        ("https://example.com/a b", "https://example.com/a%20b"),
+        ("javascript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,hi", None),
+        ("vbscript:x", None),
+        ("//example.com/x", None),
+        ("/relative/path", None),
+        ("ftp://example.com/f", None),
+        ("https://user:pw@evil.example/", None),
+        ("https:\\\\evil.example", None),
+        ("https://exa\nmple.com/", None),
+        ("https:///nohost", None),
+        ("https://example.com:99999/", None),
+        ("", None),
+    ],
+)
+def test_safe_link(url: str, expected: str | None) -> None:
+    assert safe_link(url) == expected
+
+
+# -- quiet day, feed health, subject -----------------------------------------------------
+
+FAILING = FeedHealth(
+    url="https://broken.example/rss",
+    name="Broken Blog",
+    status="failing",
+    last_error="HTTP 404 Not Found",
+    consecutive_failures=4,
+    last_success_at=END - timedelta(days=2),
+)
+QUIET = FeedHealth(
+    url="https://sleepy.example/rss",
+    name="Sleepy Times",
+    status="quiet",
+    last_success_at=END - timedelta(days=5),
+    items_per_day=12.0,
+)
+
+
+def test_quiet_day_says_nothing_matched_and_lists_failing_feeds() -> None:
+    d = digest([], health=(*HEALTHY, FAILING, QUIET))
+    assert d.quiet
+    page = render_html(d, TEMPLATES)
+    text = render_text(d, TEMPLATES)
+    for body in (page, text):
+        assert "Nothing matched your topics" in body
+        assert "Broken Blog" in body
+        assert "HTTP 404 Not Found" in body
+        assert "Sleepy Times" in body
+        assert "usually 12/day" in body
+    # The failing feed is named before the footer, not only in it.
+    assert page.index("Broken Blog") < page.index("Feed health")
+    assert text.index("Broken Blog") < text.index("Feed health")
+    assert subject(d) == "newswatch — 25 Nov 2026: no matching stories, 1 feed failing"
+    assert "Nothing matched" in d.preheader and "1 feed failing" in d.preheader
+
+
+def test_quiet_day_with_healthy_feeds_says_so() -> None:
+    d = digest([])
+    assert subject(d) == "newswatch — 25 Nov 2026: no matching stories"
+    assert "All 2 feeds were polled" in render_text(d, TEMPLATES)
+    assert "All 2 feeds were polled" in render_html(d, TEMPLATES)
+
+
+def test_footer_reports_failing_feeds_on_a_busy_day_too() -> None:
+    d = digest(sample_items(), health=(*HEALTHY, FAILING))
+    page = render_html(d, TEMPLATES)
+    assert "1 feed failing" in page
+    footer = page[page.index("Feed health") :]
+    assert "Broken Blog" in footer and "4 failed polls" in footer
+    assert "2 of 3 feeds OK, 1 failing" in footer
+
+
+def test_subject_and_preheader() -> None:
+    d = digest(sample_items(), settings=DigestSettings(title="Ankara desk"))
+    assert subject(d) == "Ankara desk — 25 Nov 2026: 4 stories (Turkey 3, NATO 1)"
+    assert d.preheader.startswith("Turkey 3, NATO 1. Top: ")
+    page = render_html(d, TEMPLATES)
+    pre = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', page, re.S)
+    assert pre is not None and pre.group(1).startswith(html.escape(d.preheader, quote=True)[:20])
+    assert "display: none" in page[pre.start() : pre.end()]
+    single = digest([item("x", "Turkey one", topics={"Turkey": ["Turkey"]})])
+    assert subject(single) == "newswatch — 25 Nov 2026: 1 story (Turkey 1)"
+
+
+def test_date_and_times_are_local_to_the_timezone() -> None:
+    late = END - timedelta(hours=2, minutes=30)  # 01:30 UTC = 04:30 in Istanbul
+    it = item("x", "Turkey", topics={"Turkey": ["Turkey"]}, hours_ago=2.5)
+    d = digest([it])
+    assert it.article.published_at == late
+    assert d.date == date(2026, 11, 25)
+    assert d.sections[0].stories[0].published_label == "25 Nov 04:30"
+    assert d.window_label == "24 Nov 07:00 – 25 Nov 07:00 (Europe/Istanbul)"
+
+
+# -- volume chart ------------------------------------------------------------------------
+
+
+def test_volume_chart_has_seven_days_scaled_to_the_peak() -> None:
+    vol = {"Turkey": [(date(2026, 11, 25), 10), (date(2026, 11, 23), 5), (date(2026, 11, 1), 99)]}
+    d = digest(sample_items(), volume=vol)
+    turkey = d.topics[0].volume
+    assert [b.day for b in turkey] == [date(2026, 11, 19) + timedelta(days=i) for i in range(7)]
+    assert [b.count for b in turkey] == [0, 0, 0, 0, 5, 0, 10]
+    assert turkey[-1].height_px == 28 and turkey[4].height_px == 14 and turkey[0].height_px == 0
+    assert [b.count for b in d.topics[1].volume] == [0] * 7
+    page = render_html(d, TEMPLATES)
+    bars = re.findall(r'<div class="bar"[^>]*height: (\d+)px', page)
+    assert bars[:2] == ["14", "28"]
+    assert "<script" not in page and "<img" not in page
+    assert "last 7 days: 0 0 0 0 5 0 10" in render_text(d, TEMPLATES)
+
+
+# -- html shape and the text alternative -------------------------------------------------
+
+
+def test_html_is_email_safe() -> None:
+    page = render_html(digest(sample_items(), health=(*HEALTHY, FAILING)), TEMPLATES)
+    assert page.lower().startswith("<!doctype html>")
+    assert '<meta name="color-scheme" content="light dark">' in page
+    assert "prefers-color-scheme: dark" in page
+    assert "max-width: 600px" in page or "max-width:600px" in page
+    # CSS is inlined: only @media rules stay in <style>.
+    style = re.search(r"<style>(.*?)</style>", page, re.S)
+    assert style is not None
+    assert re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", style.group(1)).strip() == ""
+    assert 'class="story" style="' in page
+    # No external resources: no scripts, images, stylesheets, fonts, frames.
+    assert not re.search(r"<(script|img|link|iframe|object|embed|form|video|audio)\b", page)
+    assert "url(" not in page and "@import" not in page
+
+
+def test_text_version_has_the_same_stories_and_links() -> None:
+    d = digest(sample_items())
+    text = render_text(d, TEMPLATES)
+    page = render_html(d, TEMPLATES)
+    visible = html.unescape(re.sub(r"</?span[^>]*>", "", page))
+    for section in d.sections:
+        assert f"== {section.topic.upper()} (" in text
+        for st in section.stories:
+            assert st.title_text in text
+            assert st.title_text in visible
+            assert st.url is not None and st.url in text and st.url in page
+            for other in st.also:
+                assert f"{other.source}: {other.url}" in text
+    assert "<" not in text.replace("<https://", "")  # no markup in the text version
+
+
+def test_templates_dir_is_the_top_level_folder() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    assert (TEMPLATES / "digest.html.j2").resolve() == (repo / "templates/digest.html.j2").resolve()
