@@ -83,7 +83,7 @@ FEEDS = [
 ]
 
 
-def test_poll_stores_matches_and_records_failures(
+def test_run_stores_matches_records_failures_and_writes_digest(
     farm: FeedServer, tmp_path: Path, prefect_harness: None
 ) -> None:
     sources = write_sources(
@@ -91,10 +91,24 @@ def test_poll_stores_matches_and_records_failures(
     )
     db = tmp_path / "wh" / "news.duckdb"
     out = io.StringIO()
-    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
+    digests = tmp_path / "digests"
+    argv = ["run", "--sources", str(sources), "--db", str(db), "--out", str(digests)]
+    assert cli.main(argv, out=out) == 0
     text = out.getvalue()
     for _, name in FEEDS:
         assert name in text
+
+    # The digest: the seed story appears once, tagged with all three topics; feed content escaped.
+    [html_file] = digests.glob("digest-*.html")
+    html = html_file.read_text(encoding="utf-8")
+    assert html.count("S-400 purchase tops agenda") == 1
+    assert "Recipe: the perfect roast" not in html
+    assert "<script" not in html.lower()
+    plain = html_file.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "S-400 purchase tops agenda" in plain
+    assert html_file.with_suffix(".eml").exists()
+    for failing in ("Gone feed", "Server error", "Redirect loop"):
+        assert failing in plain  # failing feeds are listed, so silence never hides breakage
 
     con = duckdb.connect(str(db), read_only=True)
     n_articles = con.execute("SELECT count(*) FROM articles").fetchone()[0]
