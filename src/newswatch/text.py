@@ -131,11 +131,17 @@ def _char_class(chars: list[str]) -> re.Pattern[str]:
     return re.compile(f"[{body}]" if body else "(?!)")
 
 
+# Non-ASCII characters common in English news that folding never changes (curly quotes,
+# dashes, ellipsis, currency signs...); text made only of these and ASCII needs no table.
+_USUALLY_SAFE_RANGES = ((0xA0, 0xBF), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x215F))
+
+
 @dataclass(frozen=True, slots=True)
 class _FoldTable:
     table: dict[int, str]  # code point -> fold, for str.translate
-    needs_fold: re.Pattern[str]  # any character the table changes
-    irregular: re.Pattern[str]  # characters whose fold is not exactly one character
+    needs_fold: re.Pattern[str]  # any character that might be changed by the table
+    irregular: frozenset[str]  # characters whose fold is not exactly one character
+    irregular_re: re.Pattern[str]
 
 
 @functools.cache
@@ -147,9 +153,16 @@ def _fold_table(lower: bool) -> _FoldTable:
             out = _fold_char(ch, lower)
             if out != ch:
                 table[cp] = out
-    chars = [chr(cp) for cp in table]
     irregular = [chr(cp) for cp, out in table.items() if len(out) != 1]
-    return _FoldTable(table, _char_class(chars), _char_class(irregular))
+    # A negated class of a few ranges is quick to rule out; most news text stops there.
+    safe = [
+        chr(cp)
+        for lo, hi in ((0, 0x7F), *_USUALLY_SAFE_RANGES)
+        for cp in range(lo, hi + 1)
+        if cp not in table and (not lower or chr(cp).lower() == chr(cp))
+    ]
+    needs_fold = re.compile("[^" + _char_class(safe).pattern[1:])
+    return _FoldTable(table, needs_fold, frozenset(irregular), _char_class(irregular))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +191,47 @@ def fold(text: str, *, lower: bool = True) -> Folded:
     if text.isascii():
         return Folded(text, text.lower() if lower else text)
     tables = _fold_table(lower)
-    base = text.lower() if lower else text
-    if len(base) == len(text):
-        if not tables.needs_fold.search(base):
-            return Folded(text, base)
-        if not tables.irregular.search(base):
-            return Folded(text, base.translate(tables.table))
-    return _fold_slow(text, lower, tables)
+    # U+0130 (İ) is the one BMP letter whose lower case is two characters; it folds to "i".
+    base = text.replace("\u0130", "I").lower() if lower else text
+    if len(base) != len(text):
+        return _fold_by_char(text, lower, tables)
+    if not tables.needs_fold.search(base):
+        return Folded(text, base)
+    if tables.irregular.isdisjoint(base):
+        return Folded(text, base.translate(tables.table))
+    return _fold_by_segment(text, base, tables)
 
 
-def _fold_slow(text: str, lower: bool, tables: _FoldTable) -> Folded:
+def _fold_by_segment(text: str, base: str, tables: _FoldTable) -> Folded:
+    """Folding that changes lengths: regular runs are translated whole, and only the
+    characters that fold to nothing or to several characters are handled one by one."""
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    table = tables.table
+    pos = 0
+    for m in tables.irregular_re.finditer(base):
+        i = m.start()
+        if i > pos:
+            parts.append(base[pos:i].translate(table))
+            starts.extend(range(pos, i))
+            ends.extend(range(pos + 1, i + 1))
+        out = table[ord(base[i])]
+        if out:
+            parts.append(out)
+            starts.extend([i] * len(out))
+            ends.extend([i + 1] * len(out))
+        elif ends and ends[-1] == i and unicodedata.category(base[i]) in ("Mn", "Me"):
+            ends[-1] = i + 1  # a dropped accent belongs to the letter before it
+        pos = i + 1
+    if pos < len(base):
+        parts.append(base[pos:].translate(table))
+        starts.extend(range(pos, len(base)))
+        ends.extend(range(pos + 1, len(base) + 1))
+    return Folded(text, "".join(parts), starts, ends)
+
+
+def _fold_by_char(text: str, lower: bool, tables: _FoldTable) -> Folded:
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

@@ -73,10 +73,37 @@ class _Term:
     pattern: str  # regex source over lower-case folded text
     folded_re: re.Pattern[str]
     exact_re: re.Pattern[str] | None  # case-kept regex, checked on each hit's original text
+    # Runs of letters or digits that any match must contain in the folded text; plain
+    # substring tests on these skip the regex for almost every article.
+    chunks: tuple[str, ...]
+
+    @property
+    def anchor(self) -> str:
+        """The chunk least likely to turn up by chance: the longest, digits first."""
+        return max(self.chunks, key=lambda c: (len(c) + c.isdigit(), c))
+
+    def may_occur(self, present: _ChunkPresence) -> bool:
+        return all(present(c) for c in self.chunks)
 
     def render(self) -> str:
         text = f'"{self.written}"' if re.search(r"[\s()\"]", self.written) else self.written
         return f"={text}" if self.case_sensitive else text
+
+
+class _ChunkPresence:
+    """Whether a chunk occurs anywhere in an article's folded text, each asked once."""
+
+    __slots__ = ("_known", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, chunk: str) -> bool:
+        known = self._known.get(chunk)
+        if known is None:
+            known = self._known[chunk] = chunk in self._text
+        return known
 
 
 def _term_pattern(folded: str) -> str:
@@ -133,11 +160,13 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     written = written.strip()
     if not written:
         raise _Invalid("a term must not be empty")
-    pattern = _term_pattern(fold(written).text)
+    folded = fold(written).text
+    pattern = _term_pattern(folded)
     exact = None
     if case_sensitive:
         exact = re.compile(_term_pattern(fold(written, lower=False).text))
-    return _Term(written, case_sensitive, pattern, re.compile(pattern), exact)
+    chunks = tuple(dict.fromkeys(_ALNUM_RUNS.findall(folded.rstrip("*"))))
+    return _Term(written, case_sensitive, pattern, re.compile(pattern), exact, chunks)
 
 
 def _term_from_value(value: Any, path: Path_) -> tuple[str, bool]:
@@ -225,8 +254,9 @@ def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
     if isinstance(node, _Near):
         op = "NEAR/S" if node.within is None else f"NEAR/{node.within}"
         parts = [
-            terms[g[0]].render() if len(g) == 1 else
-            "(" + " OR ".join(terms[t].render() for t in g) + ")"
+            terms[g[0]].render()
+            if len(g) == 1
+            else "(" + " OR ".join(terms[t].render() for t in g) + ")"
             for g in node.groups
         ]
         text = f" {op} ".join(parts)
@@ -364,9 +394,7 @@ class _QueryParser:
             return (node.term,)
         if isinstance(node, _Or) and all(isinstance(c, _TermNode) for c in node.children):
             return tuple(c.term for c in node.children if isinstance(c, _TermNode))
-        raise _Invalid(
-            f"{tok.value} at column {tok.column} joins terms or (a OR b) groups only"
-        )
+        raise _Invalid(f"{tok.value} at column {tok.column} joins terms or (a OR b) groups only")
 
     def _atom(self) -> _Node:
         tok = self._peek()
@@ -408,7 +436,9 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "true/false"
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", str: "a string"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
@@ -468,8 +498,13 @@ def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
     return _Near(tuple(groups), within)
 
 
-def _rule(data: Mapping[str, Any], path: Path_, table: _TermTable, fields: tuple[Field, ...],
-          default_term: str | None) -> _Rule:
+def _rule(
+    data: Mapping[str, Any],
+    path: Path_,
+    table: _TermTable,
+    fields: tuple[Field, ...],
+    default_term: str | None,
+) -> _Rule:
     parts: list[_Node] = []
     for key in ("terms", "any"):
         if key in data:
@@ -528,6 +563,27 @@ def _uses_words(node: _Node) -> bool:
     return any(_uses_words(c) for c in node.children)
 
 
+def _required_anchors(node: _Node, terms: Sequence[_Term]) -> set[str]:
+    """Substrings of which at least one is in the folded text whenever `node` holds
+    (a cheap prefilter). For AND and NEAR one part suffices: the least common-looking."""
+    if isinstance(node, _TermNode):
+        return {terms[node.term].anchor}
+    if isinstance(node, _Not):
+        return set()
+    if isinstance(node, _Near):
+        options = [{terms[t].anchor for t in group} for group in node.groups]
+    elif isinstance(node, _Or):
+        return {a for c in node.children for a in _required_anchors(c, terms)}
+    else:
+        options = [a for c in node.children if (a := _required_anchors(c, terms))]
+    return min(options, key=_anchor_cost)
+
+
+def _anchor_cost(anchors: set[str]) -> float:
+    # Short substrings turn up by chance ("sa" in "said"); long names rarely do.
+    return sum(4.0 ** max(0, 6 - len(a)) for a in anchors)
+
+
 def _positive_terms(node: _Node, out: set[int]) -> set[int]:
     """Terms that must appear for the rule to fire (negated branches do not count)."""
     if isinstance(node, _TermNode):
@@ -546,8 +602,32 @@ _WORD = re.compile(r"\w+")
 # A sentence ends at . ! ? (plus closing quotes) followed by space and a capital or digit.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]*[^\W_a-z])")
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sgt", "capt", "gov", "sen", "rep",
-    "prof", "jr", "sr", "vs", "no", "inc", "corp", "co", "ltd", "adm", "maj", "pres", "rev",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "gen",
+    "lt",
+    "col",
+    "sgt",
+    "capt",
+    "gov",
+    "sen",
+    "rep",
+    "prof",
+    "jr",
+    "sr",
+    "vs",
+    "no",
+    "inc",
+    "corp",
+    "co",
+    "ltd",
+    "adm",
+    "maj",
+    "pres",
+    "rev",
 }
 
 
@@ -655,7 +735,9 @@ def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
     if within is None:
         return len({o.sentence() for o in combo}) == 1
     spans = [o.words() for o in ordered]
-    gap = max(spans[j][0] - spans[i][1] for i in range(len(spans)) for j in range(i + 1, len(spans)))
+    gap = max(
+        spans[j][0] - spans[i][1] for i in range(len(spans)) for j in range(i + 1, len(spans))
+    )
     return gap <= within
 
 
@@ -668,13 +750,19 @@ class _Topic:
     exclude: tuple[int, ...]
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
-    prefilter: re.Pattern[str]  # any term that some rule needs
+    anchors: tuple[str, ...]  # one of these is in the folded text when some rule can fire
 
-    def match(self, texts: Mapping[Field, _FieldText]) -> TopicMatch | None:
-        fields = [texts[f] for f in self.fields]
-        if not any(self.prefilter.search(f.folded.text) for f in fields):
+    def match(
+        self, texts: Mapping[Field, _FieldText], present: _ChunkPresence
+    ) -> TopicMatch | None:
+        if not any(present(a) for a in self.anchors):
             return None
-        occ = self._occurrences(fields)
+        candidates = [i for i, term in enumerate(self.terms) if term.may_occur(present)]
+        if not candidates:
+            return None
+        occ = self._occurrences([texts[f] for f in self.fields], candidates, present)
+        if not occ:
+            return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t, [])):
             return None
         for rule in self.rules:
@@ -688,27 +776,36 @@ class _Topic:
                 return TopicMatch(topic=self.name, rule=rule.text, hits=self._hits(hits))
         return None
 
-    def _occurrences(self, fields: Sequence[_FieldText]) -> _Occurrences:
+    def _occurrences(
+        self, fields: Sequence[_FieldText], candidates: Sequence[int], present: _ChunkPresence
+    ) -> _Occurrences:
         occ: _Occurrences = {}
         for field_text in fields:
-            hidden = self._ignored_spans(field_text)
-            for index, term in enumerate(self.terms):
-                for m in term.folded_re.finditer(field_text.folded.text):
-                    fs, fe = m.span()
-                    if any(a <= fs and fe <= b for a, b in hidden):
-                        continue
-                    start, end = field_text.folded.original_span(fs, fe)
-                    if not _case_ok(term, field_text.original[start:end]):
-                        continue
-                    occ.setdefault(index, []).append(
-                        _Occurrence(index, field_text, fs, fe, start, end)
-                    )
+            folded = field_text.folded.text
+            found = [
+                (i, m.span()) for i in candidates for m in self.terms[i].folded_re.finditer(folded)
+            ]
+            if not found:
+                continue
+            hidden = self._ignored_spans(field_text, present)
+            for index, (fs, fe) in found:
+                if any(a <= fs and fe <= b for a, b in hidden):
+                    continue
+                start, end = field_text.folded.original_span(fs, fe)
+                if not _case_ok(self.terms[index], field_text.original[start:end]):
+                    continue
+                occ.setdefault(index, []).append(_Occurrence(index, field_text, fs, fe, start, end))
         return occ
 
-    def _ignored_spans(self, field_text: _FieldText) -> list[tuple[int, int]]:
+    def _ignored_spans(
+        self, field_text: _FieldText, present: _ChunkPresence
+    ) -> list[tuple[int, int]]:
         spans = []
+        folded = field_text.folded.text
         for term in self.ignore:
-            for m in term.folded_re.finditer(field_text.folded.text):
+            if not term.may_occur(present):
+                continue
+            for m in term.folded_re.finditer(folded):
                 start, end = field_text.folded.original_span(*m.span())
                 if _case_ok(term, field_text.original[start:end]):
                     spans.append(m.span())
@@ -740,7 +837,7 @@ class Matcher:
     and returns one TopicMatch per matching topic, in the order the topics were listed."""
 
     topics: tuple[_Topic, ...]
-    prefilter: re.Pattern[str]
+    anchors: tuple[str, ...]  # every topic's anchors: most articles contain none of them
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -751,11 +848,13 @@ class Matcher:
             "title": _FieldText("title", title or ""),
             "summary": _FieldText("summary", summary or ""),
         }
-        if not any(self.prefilter.search(t.folded.text) for t in texts.values()):
+        joined = f"{texts['title'].folded.text}\n{texts['summary'].folded.text}"
+        if not any(a in joined for a in self.anchors):
             return []
+        present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
-            found = topic.match(texts)
+            found = topic.match(texts, present)
             if found is not None:
                 out.append(found)
         return out
@@ -771,21 +870,35 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
         name = item.get("name") if isinstance(item, Mapping) else None
         label = name.strip() if isinstance(name, str) and name.strip() else f"#{index + 1}"
         if not isinstance(item, Mapping):
-            raise TopicRuleError(label, f"must be a mapping with a `name`, got {_kind(item)}",
-                                 index)
+            raise TopicRuleError(
+                label, f"must be a mapping with a `name`, got {_kind(item)}", index
+            )
         if not (isinstance(name, str) and name.strip()):
             raise TopicRuleError(label, "every topic needs a `name`", index, ("name",))
         if label.casefold() in seen:
             raise TopicRuleError(
-                label, f"duplicate topic name (already topic #{seen[label.casefold()] + 1})",
-                index, ("name",))
+                label,
+                f"duplicate topic name (already topic #{seen[label.casefold()] + 1})",
+                index,
+                ("name",),
+            )
         seen[label.casefold()] = index
         try:
             topics.append(_compile_topic(label, item))
         except _Invalid as exc:
             raise TopicRuleError(label, exc.message, index, exc.path) from None
-    union = "|".join(f"(?:{t.prefilter.pattern})" for t in topics)
-    return Matcher(tuple(topics), re.compile(union))
+    anchors = _minimal_anchors(a for t in topics for a in t.anchors)
+    return Matcher(tuple(topics), anchors)
+
+
+def _minimal_anchors(anchors: Iterable[str]) -> tuple[str, ...]:
+    """Drop anchors that contain another anchor: finding the shorter one is enough."""
+    unique = sorted(set(anchors), key=len)
+    kept: list[str] = []
+    for anchor in unique:
+        if not any(k in anchor for k in kept):
+            kept.append(anchor)
+    return tuple(kept)
 
 
 def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
@@ -822,8 +935,11 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
             rules.append(_rule(rule_raw, path, table, fields, None))
     exclude: list[int] = []
     if "exclude" in item:
-        exclude = [n.term for n in _term_list(item["exclude"], ("exclude",), table)
-                   if isinstance(n, _TermNode)]
+        exclude = [
+            n.term
+            for n in _term_list(item["exclude"], ("exclude",), table)
+            if isinstance(n, _TermNode)
+        ]
     ignore: list[_Term] = []
     if "ignore" in item:
         ignore_table = _TermTable()
@@ -833,7 +949,9 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     positive: set[int] = set()
     for rule in rules:
         _positive_terms(rule.node, positive)
-    prefilter = re.compile("|".join(sorted({table.terms[t].pattern for t in positive})))
+    anchors = _minimal_anchors(
+        a for rule in rules for a in _required_anchors(rule.node, table.terms)
+    )
     used_fields = {f for r in rules for f in r.fields} | set(fields)
     return _Topic(
         name=name,
@@ -843,7 +961,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude=tuple(exclude),
         exclude_fields=fields,
         ignore=tuple(ignore),
-        prefilter=prefilter,
+        anchors=anchors,
     )
 
 
@@ -865,12 +983,24 @@ def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield json.dumps({"id": None, "line": number, "error": f"invalid JSON: {exc.msg}"
-                              if isinstance(exc, json.JSONDecodeError) else "invalid text"})
+            yield json.dumps(
+                {
+                    "id": None,
+                    "line": number,
+                    "error": f"invalid JSON: {exc.msg}"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else "invalid text",
+                }
+            )
             continue
         if not isinstance(record, dict):
-            yield json.dumps({"id": None, "line": number,
-                              "error": f"expected a JSON object, got {_json_kind(record)}"})
+            yield json.dumps(
+                {
+                    "id": None,
+                    "line": number,
+                    "error": f"expected a JSON object, got {_json_kind(record)}",
+                }
+            )
             continue
         ident = record.get("id")
         problem = None
@@ -896,5 +1026,10 @@ def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
 
 
 def _json_kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "true/false",
-            type(None): "null"}.get(type(value), "a number")
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "true/false",
+        type(None): "null",
+    }.get(type(value), "a number")
