@@ -580,8 +580,9 @@ def _required_anchors(node: _Node, terms: Sequence[_Term]) -> set[str]:
 
 
 def _anchor_cost(anchors: set[str]) -> float:
-    # Short substrings turn up by chance ("sa" in "said"); long names rarely do.
-    return sum(4.0 ** max(0, 6 - len(a)) for a in anchors)
+    # Each anchor is one more substring test and one more way to pass by chance; short
+    # ones turn up by chance more often ("sa" in "said"), numbers less than words.
+    return sum(1 + 4.0 ** max(0, (3 if a.isdigit() else 5) - len(a)) for a in anchors)
 
 
 def _positive_terms(node: _Node, out: set[int]) -> set[int]:
@@ -892,13 +893,20 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
 
 
 def _minimal_anchors(anchors: Iterable[str]) -> tuple[str, ...]:
-    """Drop anchors that contain another anchor: finding the shorter one is enough."""
-    unique = sorted(set(anchors), key=len)
+    """Few substrings that together cover `anchors`: every anchor contains one of them.
+
+    Greedy: a common piece of 4+ characters stands in for several anchors ("turk" for
+    turkey, turkish, turks); an anchor that shares nothing stays whole (longer = rarer)."""
+    todo = set(anchors)
     kept: list[str] = []
-    for anchor in unique:
-        if not any(k in anchor for k in kept):
-            kept.append(anchor)
-    return tuple(kept)
+    while todo:
+        pieces = {a[i:j] for a in todo for i in range(len(a)) for j in range(i + 4, len(a) + 1)} | {
+            a for a in todo if len(a) < 4
+        }
+        best = max(pieces, key=lambda p: (sum(p in a for a in todo), len(p), p))
+        kept.append(best)
+        todo = {a for a in todo if best not in a}
+    return tuple(sorted(kept))
 
 
 def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
