@@ -26,8 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TOPICS_FILE = ROOT / "sources.topics.yaml"
 DEFAULT_CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS", "/work/shared/corpus")) / "realnews"
 INJECTIONS = (
-    "Turkey's parliament", "Erdoğan said", "the S-400 system", "NATO allies", "Türkiye",
-    "a roast turkey", "Mercedes S400", "senator Donato", "Turkey Point", "S\u2011400",
+    "Turkey's parliament",
+    "Erdoğan said",
+    "the S-400 system",
+    "NATO allies",
+    "Türkiye",
+    "a roast turkey",
+    "Mercedes S400",
+    "senator Donato",
+    "Turkey Point",
+    "S\u2011400",
 )
 
 
@@ -76,11 +84,15 @@ def main() -> None:
         for found in matcher.match(title, summary):
             matched[found.topic] += 1
     elapsed = time.perf_counter() - start
-    print(f"{len(base)} distinct corpus articles, varied to {len(articles)} "
-          f"(avg {chars / len(articles):.0f} chars each)")
+    print(
+        f"{len(base)} distinct corpus articles, varied to {len(articles)} "
+        f"(avg {chars / len(articles):.0f} chars each)"
+    )
     print(f"matched per topic: {matched}")
-    print(f"total {elapsed:.2f} s, {len(articles) / elapsed:,.0f} articles/s "
-          f"({elapsed / len(articles) * 1e6:.1f} µs/article)")
+    print(
+        f"total {elapsed:.2f} s, {len(articles) / elapsed:,.0f} articles/s "
+        f"({elapsed / len(articles) * 1e6:.1f} µs/article)"
+    )
 
 
 if __name__ == "__main__":

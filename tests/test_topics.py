@@ -34,8 +34,17 @@ def check_spans(found: list[TopicMatch], title: str, summary: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["NATO", "NATO's summit", "NATO’s summit", "NATO-standard", "anti-NATO", "(NATO)",
-             "Nato", "nato allies"],
+    "text",
+    [
+        "NATO",
+        "NATO's summit",
+        "NATO’s summit",
+        "NATO-standard",
+        "anti-NATO",
+        "(NATO)",
+        "Nato",
+        "nato allies",
+    ],
 )
 def test_whole_word_term_fires(text: str) -> None:
     assert fires(one({"terms": ["NATO"]}), text)
@@ -61,8 +70,13 @@ def test_designations_do_not_fire_on_other_numbers(text: str) -> None:
 
 def test_diacritics_and_unicode_forms_fold() -> None:
     matcher = one({"terms": ["Erdoğan", "Türkiye"]})
-    for text in ["Erdogan", "ERDOĞAN", unicodedata.normalize("NFD", "Erdoğan"), "Turkiye",
-                 unicodedata.normalize("NFKD", "Türkiye")]:
+    for text in [
+        "Erdogan",
+        "ERDOĞAN",
+        unicodedata.normalize("NFD", "Erdoğan"),
+        "Turkiye",
+        unicodedata.normalize("NFKD", "Türkiye"),
+    ]:
         assert fires(matcher, text), text
     assert fires(one({"terms": ["Erdogan"]}), "Erdoğan")
     assert fires(one({"terms": ["finance"]}), "ﬁnance ministers")  # ligature
@@ -174,8 +188,13 @@ def test_ignore_hides_phrases_but_not_other_mentions() -> None:
 
 def test_exclude_vetoes_the_topic() -> None:
     matcher = compile_topics(
-        [{"name": "T", "rules": [{"any": ["Ankara"]}, {"any": ["Turkey"]}],
-          "exclude": ["Thanksgiving"]}]
+        [
+            {
+                "name": "T",
+                "rules": [{"any": ["Ankara"]}, {"any": ["Turkey"]}],
+                "exclude": ["Thanksgiving"],
+            }
+        ]
     )
     assert fires(matcher, "Ankara")
     assert not fires(matcher, "Ankara", "Thanksgiving in Ankara")
@@ -207,7 +226,7 @@ def test_spans_are_offsets_into_the_strings_passed() -> None:
     assert "ﬁnance" in texts
     assert "S‑400" in texts
     assert unicodedata.normalize("NFD", "Erdoğan") in texts
-    summary_hit = [h for h in found[0].hits if h.field == "summary"][0]
+    summary_hit = next(h for h in found[0].hits if h.field == "summary")
     assert summary_hit.text == "Erdog\u0306an\u0301"  # the trailing accent stays with its letter
 
 
@@ -242,11 +261,17 @@ def test_fold_offsets_map_back() -> None:
         ([{"name": "X", "query": "air defence"}], ("query",), "put phrases in quotes"),
         ([{"name": "X", "query": "NOT a"}], (), "none of its terms"),
         ([{"name": "X", "query": "(a AND b) NEAR/3 c"}], ("query",), "NEAR/3"),
-        ([{"name": "X", "rules": [{"any": ["a"]}, {"all": ["b"], "when": 1}]}],
-         ("rules", 1, "when"), "unknown key"),
+        (
+            [{"name": "X", "rules": [{"any": ["a"]}, {"all": ["b"], "when": 1}]}],
+            ("rules", 1, "when"),
+            "unknown key",
+        ),
         ([{"name": "X", "fields": "body"}], ("fields",), "title, summary or both"),
-        ([{"name": "X", "near": {"terms": ["a", "b"], "within": -1}}], ("near", "within"),
-         "number of words"),
+        (
+            [{"name": "X", "near": {"terms": ["a", "b"], "within": -1}}],
+            ("near", "within"),
+            "number of words",
+        ),
         ([{"name": "X", "colour": "red"}], ("colour",), "unknown key"),
         ([{"name": "X"}, {"name": "x"}], ("name",), "duplicate"),
         ([{"terms": ["a"]}], ("name",), "needs a `name`"),
@@ -286,8 +311,13 @@ def test_topics_must_be_a_list() -> None:
 def test_match_jsonl() -> None:
     matcher = compile_topics([{"name": "NATO"}, {"name": "Turkey", "terms": ["Ankara"]}])
     lines = [
-        json.dumps({"id": "1", "title": "Ankara &amp; NATO",
-                    "summary": '<p>See <a href="https://nato.int/turkey">the alliance</a></p>'}),
+        json.dumps(
+            {
+                "id": "1",
+                "title": "Ankara &amp; NATO",
+                "summary": '<p>See <a href="https://nato.int/turkey">the alliance</a></p>',
+            }
+        ),
         "",
         "{not json",
         json.dumps(["a list"]),

@@ -71,8 +71,10 @@ def test_precision_and_recall_per_topic(matcher: Matcher, cases: list[dict[str, 
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         scores[topic] = (precision, recall)
-        print(f"\n{topic:>7}: precision {precision:.3f}  recall {recall:.3f}  "
-              f"(tp={tp} fp={fp} fn={fn}, {len(cases)} cases)")
+        print(
+            f"\n{topic:>7}: precision {precision:.3f}  recall {recall:.3f}  "
+            f"(tp={tp} fp={fp} fn={fn}, {len(cases)} cases)"
+        )
     for line in errors:
         print(line)
     for topic, (precision, recall) in scores.items():

@@ -23,9 +23,33 @@ CASELESS = compile_topics(
     ]
 )
 WORDS = st.sampled_from(
-    ["NATO", "Erdoğan", "Türkiye", "Turkey", "turkey", "S-400", "S\u2011400", "missiles",
-     "Ankara", "recipe", "air", "defence", "India", "Russia", "senator", "Istanbul", "the",
-     "Thanksgiving", "Mercedes", "ﬁnance", "İstanbul", "OTAN", "cold", "Point", "said"]
+    [
+        "NATO",
+        "Erdoğan",
+        "Türkiye",
+        "Turkey",
+        "turkey",
+        "S-400",
+        "S\u2011400",
+        "missiles",
+        "Ankara",
+        "recipe",
+        "air",
+        "defence",
+        "India",
+        "Russia",
+        "senator",
+        "Istanbul",
+        "the",
+        "Thanksgiving",
+        "Mercedes",
+        "ﬁnance",
+        "İstanbul",
+        "OTAN",
+        "cold",
+        "Point",
+        "said",
+    ]
 )
 SEPARATORS = st.sampled_from([" ", ", ", " — ", ". ", " (", ") ", "\u00a0", "\n", ": "])
 
@@ -70,8 +94,11 @@ def test_caseless_terms_ignore_case(title: str, summary: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(sentences(), st.sampled_from(['"', "(", "[", "'", "“", "‘", "«", "—", "-", "*", "…"]),
-       st.sampled_from(['"', ")", "]", "'s", "’s", "”", "»", ",", ".", "!", "?", ":", "…"]))
+@given(
+    sentences(),
+    st.sampled_from(['"', "(", "[", "'", "“", "‘", "«", "—", "-", "*", "…"]),
+    st.sampled_from(['"', ")", "]", "'s", "’s", "”", "»", ",", ".", "!", "?", ":", "…"]),
+)
 def test_surrounding_punctuation_does_not_change_matching(text: str, left: str, right: str) -> None:
     wrapped = f"{left}{text}{right}"
     for matcher in (DEFAULT, CASELESS):

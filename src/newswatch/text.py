@@ -14,9 +14,33 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4",
-    "h5", "h6", "blockquote", "pre", "section", "article", "header", "footer", "figure",
-    "figcaption", "hr", "dd", "dt",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "hr",
+    "dd",
+    "dt",
 }
 _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object", "svg", "head", "title"}
 _WS = re.compile(r"\s+")
@@ -91,8 +115,23 @@ def _strip_once(markup: str) -> str:
 _DROP_CATEGORIES = {"Mn", "Me", "Cf"}
 # Letters NFKD leaves alone but that readers treat as a plain letter plus a mark.
 _SPECIAL_LETTERS = {
-    "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "ħ": "h", "Ħ": "H",
-    "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "TH",
+    "ı": "i",
+    "ø": "o",
+    "Ø": "O",
+    "đ": "d",
+    "Đ": "D",
+    "ł": "l",
+    "Ł": "L",
+    "ħ": "h",
+    "Ħ": "H",
+    "ß": "ss",
+    "ẞ": "SS",
+    "æ": "ae",
+    "Æ": "AE",
+    "œ": "oe",
+    "Œ": "OE",
+    "þ": "th",
+    "Þ": "TH",
 }
 # Code point ranges scanned for characters whose fold differs from themselves.
 _SCAN_RANGES = ((0x80, 0xD800), (0xE000, 0x10000), (0x1D400, 0x1D800), (0x1F100, 0x1F200))

@@ -436,9 +436,13 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "true/false"
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(
-        type(value), type(value).__name__
-    )
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
 
 
 def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
