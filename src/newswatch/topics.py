@@ -1,94 +1,1047 @@
 """Topic rules: compile the `topics:` section of sources.yaml and match articles.
 
-Pure: takes strings, returns TopicMatch values; no I/O.
-(First version: whole-word, case- and diacritic-insensitive terms with exclusions.)
+Pure: takes strings, returns TopicMatch values; no I/O. The rule language is documented in
+docs/topics.md. In short, a topic has one or more rules (any rule firing matches the topic);
+a rule is a boolean combination of terms (`any`/`all`/`none`, a `query` string, a `near`
+proximity condition) over chosen fields; `ignore` phrases hide term occurrences inside them
+and `exclude` terms veto the topic.
+
+Terms match whole words on folded text (case, diacritics, NFC/NFD, ligatures), accept
+possessives and hyphenated compounds, treat `-`, dashes, spaces or nothing alike between
+letters and digits (S-400 = S400 = S 400 = S–400), and accept a plural `s` after a final
+number (S-400s). `=Term` (or `{term: X, case_sensitive: true}`) matches only in that case.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import json
 import re
-import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from newswatch.models import Field, TermHit, TopicMatch
+from newswatch.text import Folded, fold, html_to_text
+
+Path_ = tuple[str | int, ...]
+ALL_FIELDS: tuple[Field, ...] = ("title", "summary")
 
 
 class TopicRuleError(ValueError):
     """An invalid topic rule. `index` is the topic's position in the list, `path` the key
     path inside that topic (for line numbers), `topic` its name."""
 
-    def __init__(self, topic: str, message: str, index: int | None = None,
-                 path: tuple[str | int, ...] = ()) -> None:
+    def __init__(
+        self, topic: str, message: str, index: int | None = None, path: Path_ = ()
+    ) -> None:
         self.topic = topic
         self.message = message
         self.index = index
         self.path = path
-        super().__init__(f"topic {topic!r}: {message}")
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        super().__init__(f"topic {topic!r}: {where + ': ' if where else ''}{message}")
 
 
-def fold(text: str) -> str:
-    """Case- and diacritic-insensitive form; keeps string length stable per character."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFKD", ch)
-        base = "".join(c for c in base if not unicodedata.combining(c)) or ch
-        out.append(base[0].lower() if base else ch)
-    return "".join(out).replace("ı", "i")
+class _Invalid(Exception):
+    """A rule problem found below the topic level; re-raised as TopicRuleError."""
+
+    def __init__(self, message: str, path: Path_ = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
 
 
-@dataclass(frozen=True)
+# -- Terms ------------------------------------------------------------------------------
+
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_DASH = f"[{_DASHES}]"
+# Between letters and digits of one term: a dash, a space or nothing (S-400, S400, S 400).
+_SEP_OPTIONAL = f"(?:\\s*{_DASH}\\s*|\\s+)?"
+# Between two words of a phrase: spaces or a dash (air defence, air-defence).
+_SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
+_APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
+_TERM_TOKENS = re.compile(f"\\w+|\\s+|{_DASH}+|{_APOSTROPHE}|[^\\w\\s]")
+_ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    written: str  # the term as the user wrote it, without the `=` marker
+    case_sensitive: bool
+    pattern: str  # regex source over lower-case folded text
+    folded_re: re.Pattern[str]
+    exact_re: re.Pattern[str] | None  # case-kept regex, checked on each hit's original text
+    # Runs of letters or digits that any match must contain in the folded text; plain
+    # substring tests on these skip the regex for almost every article.
+    chunks: tuple[str, ...]
+
+    @property
+    def anchor(self) -> str:
+        """The chunk least likely to turn up by chance: the longest, digits first."""
+        return max(self.chunks, key=lambda c: (len(c) + c.isdigit(), c))
+
+    def may_occur(self, present: _ChunkPresence) -> bool:
+        return all(present(c) for c in self.chunks)
+
+    def render(self) -> str:
+        text = f'"{self.written}"' if re.search(r"[\s()\"]", self.written) else self.written
+        return f"={text}" if self.case_sensitive else text
+
+
+class _ChunkPresence:
+    """Whether a chunk occurs anywhere in an article's folded text, each asked once."""
+
+    __slots__ = ("_known", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, chunk: str) -> bool:
+        known = self._known.get(chunk)
+        if known is None:
+            known = self._known[chunk] = chunk in self._text
+        return known
+
+
+def _term_pattern(folded: str) -> str:
+    """Regex source for one term, already folded (the same way article text is)."""
+    wildcard = folded.endswith("*")
+    body = folded[:-1] if wildcard else folded
+    if "*" in body:
+        raise _Invalid(f"'*' is only allowed at the end of a term: {folded!r}")
+    tokens = _TERM_TOKENS.findall(body.strip())
+    if not any(t[0].isalnum() for t in tokens):
+        raise _Invalid(f"a term needs at least one letter or digit: {folded!r}")
+    out: list[str] = []
+    prev_kind = ""  # "alpha", "digit", "sep", "punct"
+    pending_sep = False
+    for tok in tokens:
+        if tok[0].isspace() or re.fullmatch(f"{_DASH}+", tok):
+            pending_sep = True
+            continue
+        if tok[0] == "_" or tok[0].isalnum():
+            for run in _ALNUM_RUNS.findall(tok):
+                kind = "digit" if run[0].isdigit() else "alpha"
+                if prev_kind in ("alpha", "digit"):
+                    if kind != prev_kind:
+                        out.append(_SEP_OPTIONAL)
+                    elif pending_sep:
+                        out.append(_SEP_REQUIRED)
+                elif pending_sep and prev_kind:
+                    out.append("\\s*")
+                out.append(re.escape(run))
+                prev_kind = kind
+                pending_sep = False
+        else:
+            if re.fullmatch(_APOSTROPHE, tok):
+                out.append(_APOSTROPHE)
+            else:
+                out.append(("\\s*" if pending_sep else "") + re.escape(tok) + "\\s*")
+            prev_kind = "punct"
+            pending_sep = False
+    pattern = "".join(out)
+    if pattern.endswith("\\s*"):
+        pattern = pattern[: -len("\\s*")]
+    if wildcard:
+        pattern += "\\w*"
+    elif prev_kind == "digit":
+        pattern += "s?"  # plural of a designation: S-400s, F-35s
+    first = body.strip()[0]
+    last = body.strip()[-1]
+    lead = "(?<!\\w)" if first.isalnum() or first == "_" else ""
+    trail = "(?!\\w)" if wildcard or last.isalnum() or last == "_" else ""
+    return f"{lead}{pattern}{trail}"
+
+
+def _make_term(written: str, case_sensitive: bool) -> _Term:
+    written = written.strip()
+    if not written:
+        raise _Invalid("a term must not be empty")
+    folded = fold(written).text
+    pattern = _term_pattern(folded)
+    exact = None
+    if case_sensitive:
+        exact = re.compile(_term_pattern(fold(written, lower=False).text))
+    chunks = tuple(dict.fromkeys(_ALNUM_RUNS.findall(folded.rstrip("*"))))
+    return _Term(written, case_sensitive, pattern, re.compile(pattern), exact, chunks)
+
+
+def _term_from_value(value: Any, path: Path_) -> tuple[str, bool]:
+    """A list item naming a term: "NATO", "=NATO" or {term: NATO, case_sensitive: true}."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("="):
+            return text[1:], True
+        return text, False
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"term", "case_sensitive"}
+        if unknown:
+            raise _Invalid(
+                f"unknown key {sorted(unknown)[0]!r} in a term; use `term` and `case_sensitive`",
+                (*path, sorted(unknown)[0]),
+            )
+        term = value.get("term")
+        if not isinstance(term, str):
+            raise _Invalid("a term mapping needs `term: <text>`", (*path, "term"))
+        case = value.get("case_sensitive", False)
+        if not isinstance(case, bool):
+            raise _Invalid("`case_sensitive` must be true or false", (*path, "case_sensitive"))
+        return term, case
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value), False
+    raise _Invalid(f"a term must be a string, got {_kind(value)}", path)
+
+
+# -- Rule trees -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _TermNode:
+    term: int  # index into the topic's term table
+
+
+@dataclass(frozen=True, slots=True)
+class _Or:
+    children: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _And:
+    children: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    child: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    groups: tuple[tuple[int, ...], ...]  # each group: term indexes, any of which will do
+    within: int | None  # at most this many words between; None = in the same sentence
+
+
+_Node = _TermNode | _Or | _And | _Not | _Near
+
+
+class _TermTable:
+    """The distinct terms of one topic; rule trees refer to them by index."""
+
+    def __init__(self) -> None:
+        self.terms: list[_Term] = []
+        self._index: dict[tuple[str, bool], int] = {}
+
+    def add(self, written: str, case_sensitive: bool, path: Path_) -> int:
+        key = (written.strip(), case_sensitive)
+        if key not in self._index:
+            try:
+                term = _make_term(written, case_sensitive)
+            except _Invalid as exc:
+                raise _Invalid(exc.message, path) from None
+            self._index[key] = len(self.terms)
+            self.terms.append(term)
+        return self._index[key]
+
+
+def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
+    if isinstance(node, _TermNode):
+        return terms[node.term].render()
+    if isinstance(node, _Not):
+        return f"NOT {_render(node.child, terms, False)}"
+    if isinstance(node, _Near):
+        op = "NEAR/S" if node.within is None else f"NEAR/{node.within}"
+        parts = [
+            terms[g[0]].render()
+            if len(g) == 1
+            else "(" + " OR ".join(terms[t].render() for t in g) + ")"
+            for g in node.groups
+        ]
+        text = f" {op} ".join(parts)
+        return text if top else f"({text})"
+    joiner = " OR " if isinstance(node, _Or) else " AND "
+    if len(node.children) == 1:
+        return _render(node.children[0], terms, top)
+    text = joiner.join(_render(c, terms, False) for c in node.children)
+    return text if top else f"({text})"
+
+
+# -- Query syntax -----------------------------------------------------------------------
+
+_QUERY_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<lparen>\() | (?P<rparen>\)) |
+        (?P<near>NEAR/(?P<within>\d+|[Ss])(?![^\s()])) |
+        (?P<op>AND|OR|NOT)(?![^\s()]) |
+        (?P<phrase>=?"[^"]*") |
+        (?P<unclosed>=?"[^"]*$) |
+        (?P<word>[^\s()"]+)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # lparen rparen near op term
+    value: str
+    column: int  # 1-based
+    within: int | None = None
+    case_sensitive: bool = False
+
+
+def _tokenize(query: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(query):
+        if query[pos:].strip() == "":
+            break
+        m = _QUERY_TOKEN.match(query, pos)
+        if m is None:  # pragma: no cover - the word alternative accepts everything else
+            raise _Invalid(f"cannot read the query at column {pos + 1}")
+        col = m.start(m.lastgroup or 0) + 1
+        if m.group("unclosed") is not None:
+            raise _Invalid(f'unclosed quote at column {col}: add the closing "')
+        if m.group("lparen"):
+            tokens.append(_Token("lparen", "(", col))
+        elif m.group("rparen"):
+            tokens.append(_Token("rparen", ")", col))
+        elif m.group("near"):
+            w = m.group("within")
+            within = None if w in ("S", "s") else int(w)
+            tokens.append(_Token("near", m.group("near"), col, within))
+        elif m.group("op"):
+            tokens.append(_Token("op", m.group("op"), col))
+        else:
+            raw = m.group("phrase") or m.group("word")
+            case = raw.startswith("=")
+            text = raw[1:] if case else raw
+            if text.startswith('"'):
+                text = text[1:-1]
+            if not text.strip():
+                raise _Invalid(f"empty term at column {col}")
+            tokens.append(_Token("term", text, col, case_sensitive=case))
+        pos = m.end()
+    return tokens
+
+
+class _QueryParser:
+    """or := and (OR and)* ; and := not (AND not)* ; not := NOT not | near ;
+    near := atom (NEAR/n atom)* ; atom := term | "phrase" | ( or )"""
+
+    def __init__(self, query: str, table: _TermTable, path: Path_) -> None:
+        self.tokens = _tokenize(query)
+        self.pos = 0
+        self.table = table
+        self.path = path
+
+    def parse(self) -> _Node:
+        if not self.tokens:
+            raise _Invalid("the query is empty")
+        node = self._or()
+        if self.pos < len(self.tokens):
+            tok = self.tokens[self.pos]
+            if tok.kind == "term":
+                raise _Invalid(
+                    f"expected AND, OR or NOT before {tok.value!r} at column {tok.column}; "
+                    'put phrases in quotes ("air defence") and operators in capitals'
+                )
+            raise _Invalid(f"unexpected {tok.value!r} at column {tok.column}")
+        return node
+
+    def _peek(self) -> _Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _or(self) -> _Node:
+        children = [self._and()]
+        while (tok := self._peek()) and tok.kind == "op" and tok.value == "OR":
+            self.pos += 1
+            children.append(self._and())
+        return children[0] if len(children) == 1 else _Or(tuple(children))
+
+    def _and(self) -> _Node:
+        children = [self._not()]
+        while (tok := self._peek()) and tok.kind == "op" and tok.value == "AND":
+            self.pos += 1
+            children.append(self._not())
+        return children[0] if len(children) == 1 else _And(tuple(children))
+
+    def _not(self) -> _Node:
+        tok = self._peek()
+        if tok and tok.kind == "op" and tok.value == "NOT":
+            self.pos += 1
+            return _Not(self._not())
+        return self._near()
+
+    def _near(self) -> _Node:
+        first = self._atom()
+        tok = self._peek()
+        if not (tok and tok.kind == "near"):
+            return first
+        groups = [self._group(first, tok)]
+        within = tok.within
+        while (tok := self._peek()) and tok.kind == "near":
+            if tok.within != within:
+                raise _Invalid(f"mixed NEAR distances at column {tok.column}; use one distance")
+            self.pos += 1
+            groups.append(self._group(self._atom(), tok))
+        return _Near(tuple(groups), within)
+
+    def _group(self, node: _Node, tok: _Token) -> tuple[int, ...]:
+        if isinstance(node, _TermNode):
+            return (node.term,)
+        if isinstance(node, _Or) and all(isinstance(c, _TermNode) for c in node.children):
+            return tuple(c.term for c in node.children if isinstance(c, _TermNode))
+        raise _Invalid(f"{tok.value} at column {tok.column} joins terms or (a OR b) groups only")
+
+    def _atom(self) -> _Node:
+        tok = self._peek()
+        if tok is None:
+            raise _Invalid("the query ends too early: a term or '(' is missing")
+        self.pos += 1
+        if tok.kind == "term":
+            return _TermNode(self.table.add(tok.value, tok.case_sensitive, self.path))
+        if tok.kind == "lparen":
+            node = self._or()
+            close = self._peek()
+            if close is None or close.kind != "rparen":
+                raise _Invalid(f"'(' at column {tok.column} is never closed")
+            self.pos += 1
+            if isinstance(node, _Near):
+                # Keep NEAR inside parentheses from merging with an outer NEAR chain.
+                return _And((node,))
+            return node
+        raise _Invalid(f"expected a term at column {tok.column}, got {tok.value!r}")
+
+
+# -- Rules and topics -------------------------------------------------------------------
+
+_RULE_KEYS = ("terms", "any", "all", "none", "query", "near")
+_TOPIC_KEYS = {"name", "description", "fields", "rules", "ignore", "exclude", *_RULE_KEYS}
+_RULE_ONLY_KEYS = {"fields", *_RULE_KEYS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    text: str  # as shown in explanations
+    node: _Node
+    fields: tuple[Field, ...]
+    uses_words: bool  # needs word/sentence positions (NEAR)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list) and names:
+        out: list[Field] = []
+        for name in names:
+            if name == "both":
+                out.extend(ALL_FIELDS)
+            elif name in ALL_FIELDS:
+                out.append(name)
+            else:
+                break
+        else:
+            return tuple(f for f in ALL_FIELDS if f in out)
+    raise _Invalid(f"must be title, summary or both, got {value!r}", path)
+
+
+def _term_list(value: Any, path: Path_, table: _TermTable, nested: bool = False) -> list[_Node]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f"must be a non-empty list of terms, got {_kind(value)}", path)
+    nodes: list[_Node] = []
+    for i, item in enumerate(value):
+        if nested and isinstance(item, list):
+            inner = _term_list(item, (*path, i), table)
+            nodes.append(inner[0] if len(inner) == 1 else _Or(tuple(inner)))
+            continue
+        text, case = _term_from_value(item, (*path, i))
+        nodes.append(_TermNode(table.add(text, case, (*path, i))))
+    return nodes
+
+
+def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
+    if not isinstance(value, Mapping):
+        raise _Invalid("must be a mapping with `terms` and `within`", path)
+    unknown = set(value) - {"terms", "within"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _Invalid(f"unknown key {key!r}; expected terms, within", (*path, key))
+    groups_raw = value.get("terms")
+    if not isinstance(groups_raw, list) or len(groups_raw) < 2:
+        raise _Invalid("needs at least two terms (or lists of alternatives)", (*path, "terms"))
+    groups: list[tuple[int, ...]] = []
+    for i, item in enumerate(groups_raw):
+        nodes = _term_list(item, (*path, "terms", i), table)
+        groups.append(tuple(n.term for n in nodes if isinstance(n, _TermNode)))
+    within = value.get("within", "sentence")
+    if within == "sentence":
+        return _Near(tuple(groups), None)
+    if isinstance(within, bool) or not isinstance(within, int) or within < 0:
+        raise _Invalid(
+            f"must be a number of words (0 or more) or `sentence`, got {within!r}",
+            (*path, "within"),
+        )
+    return _Near(tuple(groups), within)
+
+
+def _rule(
+    data: Mapping[str, Any],
+    path: Path_,
+    table: _TermTable,
+    fields: tuple[Field, ...],
+    default_term: str | None,
+) -> _Rule:
+    parts: list[_Node] = []
+    for key in ("terms", "any"):
+        if key in data:
+            nodes = _term_list(data[key], (*path, key), table)
+            parts.append(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes)))
+    if "all" in data:
+        nodes = _term_list(data["all"], (*path, "all"), table, nested=True)
+        parts.append(nodes[0] if len(nodes) == 1 else _And(tuple(nodes)))
+    if "near" in data:
+        parts.append(_near(data["near"], (*path, "near"), table))
+    if "query" in data:
+        query = data["query"]
+        if not isinstance(query, str):
+            raise _Invalid(f"must be a query string, got {_kind(query)}", (*path, "query"))
+        try:
+            parts.append(_QueryParser(query, table, (*path, "query")).parse())
+        except _Invalid as exc:
+            raise _Invalid(exc.message, exc.path or (*path, "query")) from None
+    if not parts and default_term is not None:
+        parts.append(_TermNode(table.add(default_term, False, (*path, "name"))))
+    if "none" in data:
+        nodes = _term_list(data["none"], (*path, "none"), table)
+        parts.append(_Not(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes))))
+    if not parts:
+        raise _Invalid("a rule needs terms, any, all, near or query", path)
+    node = parts[0] if len(parts) == 1 else _And(tuple(parts))
+    if _can_match_nothing_present(node):
+        raise _Invalid(
+            "this rule matches articles that contain none of its terms; "
+            "add a term that must appear",
+            path,
+        )
+    if "fields" in data:
+        fields = _fields(data["fields"], (*path, "fields"))
+    text = data["query"] if set(data) & set(_RULE_KEYS) == {"query"} else _render(node, table.terms)
+    return _Rule(str(text), node, fields, _uses_words(node))
+
+
+def _can_match_nothing_present(node: _Node) -> bool:
+    if isinstance(node, _TermNode | _Near):
+        return False
+    if isinstance(node, _Not):
+        return True
+    if isinstance(node, _Or):
+        return any(_can_match_nothing_present(c) for c in node.children)
+    return all(_can_match_nothing_present(c) for c in node.children)
+
+
+def _uses_words(node: _Node) -> bool:
+    if isinstance(node, _Near):
+        return True
+    if isinstance(node, _TermNode):
+        return False
+    if isinstance(node, _Not):
+        return _uses_words(node.child)
+    return any(_uses_words(c) for c in node.children)
+
+
+def _required_anchors(node: _Node, terms: Sequence[_Term]) -> set[str]:
+    """Substrings of which at least one is in the folded text whenever `node` holds
+    (a cheap prefilter). For AND and NEAR one part suffices: the least common-looking."""
+    if isinstance(node, _TermNode):
+        return {terms[node.term].anchor}
+    if isinstance(node, _Not):
+        return set()
+    if isinstance(node, _Near):
+        options = [{terms[t].anchor for t in group} for group in node.groups]
+    elif isinstance(node, _Or):
+        return {a for c in node.children for a in _required_anchors(c, terms)}
+    else:
+        options = [a for c in node.children if (a := _required_anchors(c, terms))]
+    return min(options, key=_anchor_cost)
+
+
+def _anchor_cost(anchors: set[str]) -> float:
+    # Each anchor is one more substring test and one more way to pass by chance; short
+    # ones turn up by chance more often ("sa" in "said"), numbers less than words.
+    return sum(1 + 4.0 ** max(0, (3 if a.isdigit() else 5) - len(a)) for a in anchors)
+
+
+def _positive_terms(node: _Node, out: set[int]) -> set[int]:
+    """Terms that must appear for the rule to fire (negated branches do not count)."""
+    if isinstance(node, _TermNode):
+        out.add(node.term)
+    elif isinstance(node, _Near):
+        out.update(t for g in node.groups for t in g)
+    elif isinstance(node, _Or | _And):
+        for c in node.children:
+            _positive_terms(c, out)
+    return out
+
+
+# -- Matching ---------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+# A sentence ends at . ! ? (plus closing quotes) followed by space and a capital or digit.
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]*[^\W_a-z])")
+_ABBREVIATIONS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "gen",
+    "lt",
+    "col",
+    "sgt",
+    "capt",
+    "gov",
+    "sen",
+    "rep",
+    "prof",
+    "jr",
+    "sr",
+    "vs",
+    "no",
+    "inc",
+    "corp",
+    "co",
+    "ltd",
+    "adm",
+    "maj",
+    "pres",
+    "rev",
+}
+
+
+class _FieldText:
+    """One field of one article: original text, folded text, lazily word/sentence positions."""
+
+    __slots__ = ("_sentence_ends", "_word_starts", "folded", "name", "original")
+
+    def __init__(self, name: Field, original: str) -> None:
+        self.name: Field = name
+        self.original = original
+        self.folded: Folded = fold(original)
+        self._word_starts: list[int] | None = None
+        self._sentence_ends: list[int] | None = None
+
+    def word_starts(self) -> list[int]:
+        if self._word_starts is None:
+            self._word_starts = [m.start() for m in _WORD.finditer(self.folded.text)]
+        return self._word_starts
+
+    def sentence_ends(self) -> list[int]:
+        if self._sentence_ends is None:
+            ends = []
+            text = self.original
+            for m in _SENTENCE_END.finditer(text):
+                before = _WORD.findall(text[max(0, m.start() - 12) : m.start()])
+                word = before[-1] if before else ""
+                if len(word) == 1 or word.lower() in _ABBREVIATIONS:
+                    continue  # U.S. or Mr. is not the end of a sentence
+                ends.append(m.end())
+            self._sentence_ends = ends
+        return self._sentence_ends
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    term: int
+    field: _FieldText
+    fstart: int  # span in folded text
+    fend: int
+    start: int  # span in original text
+    end: int
+
+    def words(self) -> tuple[int, int]:
+        starts = self.field.word_starts()
+        return bisect.bisect_right(starts, self.fstart) - 1, bisect.bisect_left(starts, self.fend)
+
+    def sentence(self) -> int:
+        return bisect.bisect_right(self.field.sentence_ends(), self.start)
+
+
+_Occurrences = dict[int, list[_Occurrence]]
+
+
+def _evaluate(node: _Node, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
+    if isinstance(node, _TermNode):
+        found = occ.get(node.term, [])
+        return bool(found), found
+    if isinstance(node, _Not):
+        ok, _ = _evaluate(node.child, occ)
+        return not ok, []
+    if isinstance(node, _Near):
+        return _evaluate_near(node, occ)
+    hits: list[_Occurrence] = []
+    if isinstance(node, _Or):
+        fired = False
+        for child in node.children:
+            ok, child_hits = _evaluate(child, occ)
+            if ok:
+                fired = True
+                hits.extend(child_hits)
+        return fired, hits
+    for child in node.children:
+        ok, child_hits = _evaluate(child, occ)
+        if not ok:
+            return False, []
+        hits.extend(child_hits)
+    return True, hits
+
+
+_NEAR_COMBINATION_LIMIT = 10_000
+
+
+def _evaluate_near(node: _Near, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
+    groups = [[o for t in g for o in occ.get(t, [])] for g in node.groups]
+    if not all(groups):
+        return False, []
+    used: dict[tuple[str, int, int], _Occurrence] = {}
+    for n, combo in enumerate(itertools.product(*groups)):
+        if n >= _NEAR_COMBINATION_LIMIT:
+            break
+        if _near_ok(combo, node.within):
+            for o in combo:
+                used[(o.field.name, o.start, o.end)] = o
+    return bool(used), list(used.values())
+
+
+def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
+    first = combo[0]
+    if any(o.field is not first.field for o in combo):
+        return False
+    ordered = sorted(combo, key=lambda o: o.fstart)
+    if any(b.fstart < a.fend for a, b in itertools.pairwise(ordered)):
+        return False  # the same words cannot stand for two terms
+    if within is None:
+        return len({o.sentence() for o in combo}) == 1
+    spans = [o.words() for o in ordered]
+    gap = max(
+        spans[j][0] - spans[i][1] for i in range(len(spans)) for j in range(i + 1, len(spans))
+    )
+    return gap <= within
+
+
+@dataclass(frozen=True, slots=True)
 class _Topic:
     name: str
-    terms: tuple[str, ...]
-    pattern: re.Pattern[str]
-    exclude: re.Pattern[str] | None
+    terms: tuple[_Term, ...]
+    rules: tuple[_Rule, ...]
+    fields: tuple[Field, ...]  # every field any rule or exclusion looks at
+    exclude: tuple[int, ...]
+    exclude_fields: tuple[Field, ...]
+    ignore: tuple[_Term, ...]
+    anchors: tuple[str, ...]  # one of these is in the folded text when some rule can fire
+
+    def match(
+        self, texts: Mapping[Field, _FieldText], present: _ChunkPresence
+    ) -> TopicMatch | None:
+        if not any(present(a) for a in self.anchors):
+            return None
+        candidates = [i for i, term in enumerate(self.terms) if term.may_occur(present)]
+        if not candidates:
+            return None
+        occ = self._occurrences([texts[f] for f in self.fields], candidates, present)
+        if not occ:
+            return None
+        if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t, [])):
+            return None
+        for rule in self.rules:
+            scoped = occ
+            if rule.fields != ALL_FIELDS:
+                scoped = {
+                    t: [o for o in found if o.field.name in rule.fields] for t, found in occ.items()
+                }
+            ok, hits = _evaluate(rule.node, scoped)
+            if ok:
+                return TopicMatch(topic=self.name, rule=rule.text, hits=self._hits(hits))
+        return None
+
+    def _occurrences(
+        self, fields: Sequence[_FieldText], candidates: Sequence[int], present: _ChunkPresence
+    ) -> _Occurrences:
+        occ: _Occurrences = {}
+        for field_text in fields:
+            folded = field_text.folded.text
+            found = [
+                (i, m.span()) for i in candidates for m in self.terms[i].folded_re.finditer(folded)
+            ]
+            if not found:
+                continue
+            hidden = self._ignored_spans(field_text, present)
+            for index, (fs, fe) in found:
+                if any(a <= fs and fe <= b for a, b in hidden):
+                    continue
+                start, end = field_text.folded.original_span(fs, fe)
+                if not _case_ok(self.terms[index], field_text.original[start:end]):
+                    continue
+                occ.setdefault(index, []).append(_Occurrence(index, field_text, fs, fe, start, end))
+        return occ
+
+    def _ignored_spans(
+        self, field_text: _FieldText, present: _ChunkPresence
+    ) -> list[tuple[int, int]]:
+        spans = []
+        folded = field_text.folded.text
+        for term in self.ignore:
+            if not term.may_occur(present):
+                continue
+            for m in term.folded_re.finditer(folded):
+                start, end = field_text.folded.original_span(*m.span())
+                if _case_ok(term, field_text.original[start:end]):
+                    spans.append(m.span())
+        return spans
+
+    def _hits(self, found: Iterable[_Occurrence]) -> tuple[TermHit, ...]:
+        unique = {(o.field.name != "title", o.start, o.end, o.term): o for o in found}
+        return tuple(
+            TermHit(
+                field=o.field.name,
+                start=o.start,
+                end=o.end,
+                term=self.terms[o.term].written,
+                text=o.field.original[o.start : o.end],
+            )
+            for _, o in sorted(unique.items(), key=lambda kv: kv[0])
+        )
 
 
-def _terms_pattern(terms: Sequence[str]) -> re.Pattern[str]:
-    alts = sorted((re.escape(fold(t)) for t in terms), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)")
+def _case_ok(term: _Term, original: str) -> bool:
+    if term.exact_re is None:
+        return True
+    return term.exact_re.fullmatch(fold(original, lower=False).text) is not None
 
 
 @dataclass(frozen=True)
 class Matcher:
+    """Compiled topic rules. `match(title, summary)` takes plain text (HTML already removed)
+    and returns one TopicMatch per matching topic, in the order the topics were listed."""
+
     topics: tuple[_Topic, ...]
+    anchors: tuple[str, ...]  # every topic's anchors: most articles contain none of them
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
 
     def match(self, title: str, summary: str) -> list[TopicMatch]:
-        fields: tuple[tuple[Field, str, str], ...] = (
-            ("title", title, fold(title)),
-            ("summary", summary, fold(summary)),
-        )
+        texts: dict[Field, _FieldText] = {
+            "title": _FieldText("title", title or ""),
+            "summary": _FieldText("summary", summary or ""),
+        }
+        joined = f"{texts['title'].folded.text}\n{texts['summary'].folded.text}"
+        if not any(a in joined for a in self.anchors):
+            return []
+        present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
-            if topic.exclude and any(topic.exclude.search(f) for _, _, f in fields):
-                continue
-            hits = tuple(
-                TermHit(field=name, start=m.start(), end=m.end(), term=m.group(0),
-                        text=orig[m.start():m.end()])
-                for name, orig, folded in fields
-                for m in topic.pattern.finditer(folded)
-            )
-            if hits:
-                out.append(TopicMatch(topic=topic.name, rule="terms", hits=hits))
+            found = topic.match(texts, present)
+            if found is not None:
+                out.append(found)
         return out
 
 
 def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
-    topics = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise TopicRuleError(f"#{i + 1}", "each topic needs a `name`", i, ("name",))
-        name = item["name"]
-        terms = item.get("terms") or [name]
-        if not isinstance(terms, list) or not all(isinstance(t, str) and t for t in terms):
-            raise TopicRuleError(name, "`terms` must be a list of strings", i, ("terms",))
-        exclude = item.get("exclude") or []
-        topics.append(_Topic(name, tuple(terms), _terms_pattern(terms),
-                             _terms_pattern(exclude) if exclude else None))
-    return Matcher(tuple(topics))
+    """Validate and compile the `topics:` list of sources.yaml; raise TopicRuleError."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+        raise TopicRuleError("topics", "must be a non-empty list of topics")
+    topics: list[_Topic] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        label = name.strip() if isinstance(name, str) and name.strip() else f"#{index + 1}"
+        if not isinstance(item, Mapping):
+            raise TopicRuleError(
+                label, f"must be a mapping with a `name`, got {_kind(item)}", index
+            )
+        if not (isinstance(name, str) and name.strip()):
+            raise TopicRuleError(label, "every topic needs a `name`", index, ("name",))
+        if label.casefold() in seen:
+            raise TopicRuleError(
+                label,
+                f"duplicate topic name (already topic #{seen[label.casefold()] + 1})",
+                index,
+                ("name",),
+            )
+        seen[label.casefold()] = index
+        try:
+            topics.append(_compile_topic(label, item))
+        except _Invalid as exc:
+            raise TopicRuleError(label, exc.message, index, exc.path) from None
+    anchors = _minimal_anchors(a for t in topics for a in t.anchors)
+    return Matcher(tuple(topics), anchors)
+
+
+def _minimal_anchors(anchors: Iterable[str]) -> tuple[str, ...]:
+    """Few substrings that together cover `anchors`: every anchor contains one of them.
+
+    Greedy: a common piece of 4+ characters stands in for several anchors ("turk" for
+    turkey, turkish, turks); an anchor that shares nothing stays whole (longer = rarer)."""
+    todo = set(anchors)
+    kept: list[str] = []
+    while todo:
+        pieces = {a[i:j] for a in todo for i in range(len(a)) for j in range(i + 4, len(a) + 1)} | {
+            a for a in todo if len(a) < 4
+        }
+        best = max(pieces, key=lambda p: (sum(p in a for a in todo), len(p), p))
+        kept.append(best)
+        todo = {a for a in todo if best not in a}
+    return tuple(sorted(kept))
+
+
+def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
+    for key in item:
+        if key not in _TOPIC_KEYS:
+            raise _Invalid(
+                f"unknown key {key!r}; expected one of: {', '.join(sorted(_TOPIC_KEYS))}", (key,)
+            )
+    if "description" in item and not isinstance(item["description"], str):
+        raise _Invalid("must be a string", ("description",))
+    fields = _fields(item["fields"], ("fields",)) if "fields" in item else ALL_FIELDS
+    table = _TermTable()
+    rules: list[_Rule] = []
+    has_top_rule = any(k in item for k in _RULE_KEYS)
+    rules_raw = item.get("rules")
+    if has_top_rule or rules_raw is None:
+        rules.append(_rule(item, (), table, fields, name))
+    if rules_raw is not None:
+        if not isinstance(rules_raw, list) or not rules_raw:
+            raise _Invalid(f"must be a non-empty list of rules, got {_kind(rules_raw)}", ("rules",))
+        for i, rule_raw in enumerate(rules_raw):
+            path: Path_ = ("rules", i)
+            if isinstance(rule_raw, str):
+                rule_raw = {"query": rule_raw}
+            if not isinstance(rule_raw, Mapping):
+                raise _Invalid(f"must be a mapping or a query string, got {_kind(rule_raw)}", path)
+            for key in rule_raw:
+                if key not in _RULE_ONLY_KEYS:
+                    raise _Invalid(
+                        f"unknown key {key!r} in a rule; expected one of: "
+                        f"{', '.join(sorted(_RULE_ONLY_KEYS))}",
+                        (*path, key),
+                    )
+            rules.append(_rule(rule_raw, path, table, fields, None))
+    exclude: list[int] = []
+    if "exclude" in item:
+        exclude = [
+            n.term
+            for n in _term_list(item["exclude"], ("exclude",), table)
+            if isinstance(n, _TermNode)
+        ]
+    ignore: list[_Term] = []
+    if "ignore" in item:
+        ignore_table = _TermTable()
+        for n in _term_list(item["ignore"], ("ignore",), ignore_table):
+            if isinstance(n, _TermNode):
+                ignore.append(ignore_table.terms[n.term])
+    positive: set[int] = set()
+    for rule in rules:
+        _positive_terms(rule.node, positive)
+    anchors = _minimal_anchors(
+        a for rule in rules for a in _required_anchors(rule.node, table.terms)
+    )
+    used_fields = {f for r in rules for f in r.fields} | set(fields)
+    return _Topic(
+        name=name,
+        terms=tuple(table.terms),
+        rules=tuple(rules),
+        fields=tuple(f for f in ALL_FIELDS if f in used_fields),
+        exclude=tuple(exclude),
+        exclude_fields=fields,
+        ignore=tuple(ignore),
+        anchors=anchors,
+    )
+
+
+# -- `newswatch match` ------------------------------------------------------------------
+
+
+def match_to_dict(found: TopicMatch) -> dict[str, Any]:
+    """A TopicMatch as plain JSON-ready data."""
+    return asdict(found)
+
+
+def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
+    """Match JSON lines `{"id", "title", "summary"}` (summary may be HTML); yield one JSON
+    line per non-blank input line: `{"id", "topics", "matches"}` or `{"id", "error"}`.
+    Spans in the output refer to the plain text of title and summary (HTML removed)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield json.dumps(
+                {
+                    "id": None,
+                    "line": number,
+                    "error": f"invalid JSON: {exc.msg}"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else "invalid text",
+                }
+            )
+            continue
+        if not isinstance(record, dict):
+            yield json.dumps(
+                {
+                    "id": None,
+                    "line": number,
+                    "error": f"expected a JSON object, got {_json_kind(record)}",
+                }
+            )
+            continue
+        ident = record.get("id")
+        problem = None
+        for key in ("title", "summary"):
+            if record.get(key) is not None and not isinstance(record.get(key), str):
+                problem = f"{key!r} must be a string, got {_json_kind(record[key])}"
+        if "title" not in record and "summary" not in record:
+            problem = "needs a 'title' and/or a 'summary'"
+        if problem:
+            yield json.dumps({"id": ident, "line": number, "error": problem})
+            continue
+        title = html_to_text(record.get("title") or "")
+        summary = html_to_text(record.get("summary") or "")
+        found = matcher.match(title, summary)
+        yield json.dumps(
+            {
+                "id": ident,
+                "topics": sorted(m.topic for m in found),
+                "matches": [match_to_dict(m) for m in found],
+            },
+            ensure_ascii=False,
+        )
+
+
+def _json_kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "true/false",
+        type(None): "null",
+    }.get(type(value), "a number")

@@ -1,0 +1,347 @@
+"""The topic rule language: terms, boolean rules, proximity, fields, validation, spans."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+import pytest
+
+from newswatch.models import TopicMatch
+from newswatch.text import fold, html_to_text
+from newswatch.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+
+
+def one(rule: dict[str, Any]) -> Matcher:
+    return compile_topics([{"name": "T", **rule}])
+
+
+def fires(matcher: Matcher, title: str, summary: str = "") -> bool:
+    return any(m.topic == "T" for m in matcher.match(title, summary))
+
+
+def check_spans(found: list[TopicMatch], title: str, summary: str) -> None:
+    for match in found:
+        assert match.hits
+        for hit in match.hits:
+            field = title if hit.field == "title" else summary
+            assert 0 <= hit.start < hit.end <= len(field)
+            assert field[hit.start : hit.end] == hit.text
+
+
+# -- terms ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NATO",
+        "NATO's summit",
+        "NATO’s summit",
+        "NATO-standard",
+        "anti-NATO",
+        "(NATO)",
+        "Nato",
+        "nato allies",
+    ],
+)
+def test_whole_word_term_fires(text: str) -> None:
+    assert fires(one({"terms": ["NATO"]}), text)
+
+
+@pytest.mark.parametrize("text", ["senator", "Donato", "NATOPS", "Senatorial", "donatos"])
+def test_whole_word_term_never_fires_inside_words(text: str) -> None:
+    assert not fires(one({"terms": ["NATO"]}), text)
+
+
+@pytest.mark.parametrize(
+    "text", ["S-400", "S400", "S 400", "S\u2011400", "S–400", "S—400", "S-400s", "s400"]
+)
+def test_letter_digit_designations_fire_in_every_spelling(text: str) -> None:
+    assert fires(one({"terms": ["S-400"]}), f"Russia delivers {text} to India")
+    assert fires(one({"terms": ["S400"]}), f"Russia delivers {text} to India")
+
+
+@pytest.mark.parametrize("text", ["S-4000", "MS-400", "XS400", "S-40", "S-400M"])
+def test_designations_do_not_fire_on_other_numbers(text: str) -> None:
+    assert not fires(one({"terms": ["S-400"]}), f"New {text} unveiled")
+
+
+def test_diacritics_and_unicode_forms_fold() -> None:
+    matcher = one({"terms": ["Erdoğan", "Türkiye"]})
+    for text in [
+        "Erdogan",
+        "ERDOĞAN",
+        unicodedata.normalize("NFD", "Erdoğan"),
+        "Turkiye",
+        unicodedata.normalize("NFKD", "Türkiye"),
+    ]:
+        assert fires(matcher, text), text
+    assert fires(one({"terms": ["Erdogan"]}), "Erdoğan")
+    assert fires(one({"terms": ["finance"]}), "ﬁnance ministers")  # ligature
+    assert fires(one({"terms": ["istanbul"]}), "İSTANBUL")
+    assert fires(one({"terms": ["NATO"]}), "ＮＡＴＯ")  # full-width
+
+
+def test_phrases_accept_any_spacing_or_dash_and_soft_hyphens() -> None:
+    matcher = one({"terms": ["air defence"]})
+    assert fires(matcher, "an air-defence system")
+    assert fires(matcher, "an air\u00a0defence system")
+    assert fires(matcher, "an air\n defence system")
+    assert fires(matcher, "an air de\u00adfence system")
+    assert not fires(matcher, "an airdefence system")
+
+
+def test_case_sensitive_terms() -> None:
+    matcher = one({"terms": ["=Turkey", {"term": "OTAN", "case_sensitive": True}]})
+    assert fires(matcher, "Turkey votes")
+    assert fires(matcher, "La OTAN se reúne")
+    assert not fires(matcher, "roast turkey")
+    assert not fires(matcher, "TURKEY votes")
+    assert not fires(matcher, "Otan said")
+    assert fires(one({"terms": ["=Türkiye"]}), unicodedata.normalize("NFD", "Türkiye"))
+
+
+def test_wildcard_suffix() -> None:
+    matcher = one({"terms": ["missile*"]})
+    assert fires(matcher, "missiles fired")
+    assert fires(matcher, "a missile")
+    assert not fires(matcher, "antimissile")
+
+
+def test_punctuation_in_terms() -> None:
+    matcher = one({"terms": ["U.S.", "Turkey, Texas"]})
+    assert fires(matcher, "the U.S. said")
+    assert fires(matcher, "in Turkey,Texas")
+    assert not fires(matcher, "in Turkey Texas")
+
+
+# -- rules ------------------------------------------------------------------------------
+
+
+def test_all_any_none() -> None:
+    matcher = one({"all": ["Turkey", ["missile", "air defence"]], "none": ["Thanksgiving"]})
+    assert fires(matcher, "Turkey buys air defence")
+    assert fires(matcher, "Turkey", "buys a missile")
+    assert not fires(matcher, "Turkey buys a car")
+    assert not fires(matcher, "Turkey buys a missile for Thanksgiving")
+
+
+def test_query_syntax() -> None:
+    matcher = one({"query": 'S400 AND (missile OR "air defence") AND NOT Mercedes'})
+    assert fires(matcher, "India's S400 air defence")
+    assert fires(matcher, "S-400 missile")
+    assert not fires(matcher, "S400 sedan")
+    assert not fires(matcher, "Mercedes S400 missile-shaped")
+    found = matcher.match("India's S400 air defence", "")
+    assert found[0].rule == 'S400 AND (missile OR "air defence") AND NOT Mercedes'
+    assert {h.term for h in found[0].hits} == {"S400", "air defence"}
+
+
+def test_query_precedence_and_binds_tighter_than_or() -> None:
+    matcher = one({"query": "a1 OR b1 AND c1"})
+    assert fires(matcher, "a1")
+    assert fires(matcher, "b1 c1")
+    assert not fires(matcher, "b1")
+
+
+def test_near_words_and_sentence() -> None:
+    near = one({"query": "Triumph NEAR/2 missile"})
+    assert fires(near, "the Triumph long-range missile")  # 1 word between (long-range = 2)
+    assert fires(near, "missile called Triumph")
+    assert not fires(near, "Triumph of the new long range missile")
+    assert not fires(near, "Triumph", "missile")  # different fields never are near
+    sentence = one({"near": {"terms": [["S-400", "Triumf"], "missile"], "within": "sentence"}})
+    assert fires(sentence, "", "The U.S. said the S-400 is a missile system. Fine.")
+    assert not fires(sentence, "", "The S-400 arrived. A missile was fired.")
+    assert fires(one({"query": "S-400 NEAR/S missile"}), "", "Mr. Putin's S-400 fires a missile.")
+
+
+def test_rules_are_alternatives_and_first_firing_rule_is_reported() -> None:
+    matcher = compile_topics(
+        [{"name": "T", "rules": [{"any": ["Ankara"]}, "Turkey AND NOT recipe"]}]
+    )
+    assert matcher.match("Ankara and Turkey", "")[0].rule == "Ankara"
+    assert matcher.match("Turkey votes", "")[0].rule == "Turkey AND NOT recipe"
+    assert not matcher.match("Turkey recipe", "")
+
+
+def test_fields() -> None:
+    matcher = one({"terms": ["NATO"], "fields": "title"})
+    assert fires(matcher, "NATO meets", "")
+    assert not fires(matcher, "Summit", "NATO meets")
+    per_rule = compile_topics(
+        [{"name": "T", "rules": [{"terms": ["NATO"], "fields": ["summary"]}]}]
+    )
+    assert fires(per_rule, "x", "NATO")
+    assert not fires(per_rule, "NATO", "x")
+
+
+def test_ignore_hides_phrases_but_not_other_mentions() -> None:
+    matcher = one({"terms": ["=Turkey"], "ignore": ["Turkey Point", "cold turkey"]})
+    assert not fires(matcher, "Turkey Point reactor restarts")
+    assert fires(matcher, "Turkey Point reactor built with help from Turkey")
+    found = matcher.match("Turkey Point and Turkey", "")
+    assert [(h.start, h.end) for h in found[0].hits] == [(17, 23)]
+
+
+def test_exclude_vetoes_the_topic() -> None:
+    matcher = compile_topics(
+        [
+            {
+                "name": "T",
+                "rules": [{"any": ["Ankara"]}, {"any": ["Turkey"]}],
+                "exclude": ["Thanksgiving"],
+            }
+        ]
+    )
+    assert fires(matcher, "Ankara")
+    assert not fires(matcher, "Ankara", "Thanksgiving in Ankara")
+
+
+def test_default_rule_is_the_topic_name() -> None:
+    matcher = compile_topics([{"name": "NATO"}])
+    assert [m.topic for m in matcher.match("NATO summit", "")] == ["NATO"]
+    assert matcher.match("Senator", "") == []
+
+
+def test_topics_are_reported_in_listed_order_with_names() -> None:
+    matcher = compile_topics([{"name": "B", "terms": ["x1"]}, {"name": "A", "terms": ["x2"]}])
+    assert matcher.topic_names == ("B", "A")
+    assert [m.topic for m in matcher.match("x2 x1", "")] == ["B", "A"]
+
+
+# -- spans ------------------------------------------------------------------------------
+
+
+def test_spans_are_offsets_into_the_strings_passed() -> None:
+    matcher = one({"terms": ["Erdoğan", "Türkiye", "finance", "S-400"]})
+    title = unicodedata.normalize("NFD", "Türkiye: Erdoğan’s ﬁnance chief and the S‑400")
+    summary = "x\u00ad\u200b Erdog\u0306an\u0301 said"
+    found = matcher.match(title, summary)
+    check_spans(found, title, summary)
+    texts = [h.text for h in found[0].hits]
+    assert texts[0] == unicodedata.normalize("NFD", "Türkiye")
+    assert "ﬁnance" in texts
+    assert "S‑400" in texts
+    assert unicodedata.normalize("NFD", "Erdoğan") in texts
+    summary_hit = next(h for h in found[0].hits if h.field == "summary")
+    assert summary_hit.text == "Erdog\u0306an\u0301"  # the trailing accent stays with its letter
+
+
+def test_fold_offsets_map_back() -> None:
+    original = "ﬁ İ Türkiye"
+    folded = fold(original)
+    assert folded.text == "fi i turkiye"
+    assert folded.original_span(0, 2) == (0, 1)
+    start = folded.text.index("turkiye")
+    assert folded.original_span(start, start + 7) == (4, 11)
+    nfd = unicodedata.normalize("NFD", original)
+    folded_nfd = fold(nfd)
+    assert folded_nfd.text == folded.text
+    s, e = folded_nfd.original_span(start, start + 7)
+    assert nfd[s:e] == unicodedata.normalize("NFD", "Türkiye")
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "words"),
+    [
+        ([{"name": "X", "terms": []}], ("terms",), "non-empty list"),
+        ([{"name": "X", "terms": ["ok", ""]}], ("terms", 1), "empty"),
+        ([{"name": "X", "terms": ["ok", "--"]}], ("terms", 1), "letter or digit"),
+        ([{"name": "X", "terms": ["mi*ss"]}], ("terms", 0), "'*'"),
+        ([{"name": "X", "exclude": ["ok", 3.5, ["a"]]}], ("exclude", 2), "must be a string"),
+        ([{"name": "X", "query": "a AND (b OR"}], ("query",), "ends too early"),
+        ([{"name": "X", "query": "a AND (b OR c"}], ("query",), "never closed"),
+        ([{"name": "X", "query": 'a AND "b'}], ("query",), "unclosed quote"),
+        ([{"name": "X", "query": "air defence"}], ("query",), "put phrases in quotes"),
+        ([{"name": "X", "query": "NOT a"}], (), "none of its terms"),
+        ([{"name": "X", "query": "(a AND b) NEAR/3 c"}], ("query",), "NEAR/3"),
+        (
+            [{"name": "X", "rules": [{"any": ["a"]}, {"all": ["b"], "when": 1}]}],
+            ("rules", 1, "when"),
+            "unknown key",
+        ),
+        ([{"name": "X", "fields": "body"}], ("fields",), "title, summary or both"),
+        (
+            [{"name": "X", "near": {"terms": ["a", "b"], "within": -1}}],
+            ("near", "within"),
+            "number of words",
+        ),
+        ([{"name": "X", "colour": "red"}], ("colour",), "unknown key"),
+        ([{"name": "X"}, {"name": "x"}], ("name",), "duplicate"),
+        ([{"terms": ["a"]}], ("name",), "needs a `name`"),
+    ],
+)
+def test_invalid_rules_fail_with_topic_and_path(
+    raw: list[dict[str, Any]], path: tuple[Any, ...], words: str
+) -> None:
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics(raw)
+    err = info.value
+    assert err.path == path
+    assert err.index == len(raw) - 1
+    assert words in err.message
+    assert err.topic in str(err)
+
+
+def test_error_names_the_topic() -> None:
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics([{"name": "Fine"}, {"name": "Broken", "query": "a OR"}])
+    assert info.value.topic == "Broken"
+    assert info.value.index == 1
+    assert str(info.value).startswith("topic 'Broken': query: ")
+
+
+def test_topics_must_be_a_list() -> None:
+    with pytest.raises(TopicRuleError):
+        compile_topics([])
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics(["NATO"])  # type: ignore[list-item]
+    assert "mapping" in info.value.message
+
+
+# -- match_jsonl and HTML ---------------------------------------------------------------
+
+
+def test_match_jsonl() -> None:
+    matcher = compile_topics([{"name": "NATO"}, {"name": "Turkey", "terms": ["Ankara"]}])
+    lines = [
+        json.dumps(
+            {
+                "id": "1",
+                "title": "Ankara &amp; NATO",
+                "summary": '<p>See <a href="https://nato.int/turkey">the alliance</a></p>',
+            }
+        ),
+        "",
+        "{not json",
+        json.dumps(["a list"]),
+        json.dumps({"id": 4, "title": 7}),
+        json.dumps({"id": "5", "title": "Weather", "summary": None}),
+    ]
+    out = [json.loads(line) for line in match_jsonl(lines, matcher)]
+    assert len(out) == 5
+    assert out[0]["id"] == "1"
+    assert out[0]["topics"] == ["NATO", "Turkey"]
+    nato = next(m for m in out[0]["matches"] if m["topic"] == "NATO")
+    assert nato["hits"] == [
+        {"field": "title", "start": 9, "end": 13, "term": "NATO", "text": "NATO"}
+    ]
+    assert "error" in out[1] and out[1]["line"] == 3
+    assert "object" in out[2]["error"]
+    assert out[3]["id"] == 4 and "title" in out[3]["error"]
+    assert out[4] == {"id": "5", "topics": [], "matches": []}
+
+
+def test_html_to_text_strips_markup_and_decodes_entities() -> None:
+    assert html_to_text('<p>NATO &amp; <a href="https://x.test/turkey">allies</a></p>') == (
+        "NATO & allies"
+    )
+    assert html_to_text("&lt;p&gt;Erdo&amp;#287;an&lt;/p&gt;") == "Erdoğan"
+    assert html_to_text("1 < 2 and 3 > 2") == "1 < 2 and 3 > 2"
+    assert html_to_text("<script>var nato=1</script>Hi") == "Hi"
