@@ -23,7 +23,7 @@ from newswatch.text import html_to_text
 from newswatch.topics import compile_topics
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPICS_FILE = ROOT / "sources.topics.yaml"
+TOPICS_FILE = ROOT / "sources.yaml"  # the shipped default watch list
 DEFAULT_CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS", "/work/shared/corpus")) / "realnews"
 INJECTIONS = (
     "Turkey's parliament",

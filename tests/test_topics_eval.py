@@ -15,7 +15,7 @@ from newswatch.text import html_to_text
 from newswatch.topics import Matcher, compile_topics
 
 # The file holding the default `topics:` section (later: the shipped sources.yaml).
-TOPICS_FILE = Path(__file__).resolve().parent.parent / "sources.topics.yaml"
+TOPICS_FILE = Path(__file__).resolve().parent.parent / "sources.yaml"  # the shipped default
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "topics_eval.yaml"
 DEFAULT_TOPICS = ("Turkey", "S-400", "NATO")
 MIN_SCORE = 0.97
