@@ -174,7 +174,9 @@ def test_each_story_appears_once_in_its_strongest_topic_tagged_with_all() -> Non
     assert story.topic == "Turkey"
     assert story.topics == ("Turkey", "S-400", "NATO")
     assert [t.topic for t in d.topics] == list(TOPICS)
-    assert {t.topic: t.stories for t in d.topics} == {"Turkey": 3, "NATO": 1, "S-400": 0}
+    assert {t.topic: t.listed for t in d.topics} == {"Turkey": 3, "NATO": 1, "S-400": 0}
+    # The header counts every story tagged with a topic, wherever it is listed.
+    assert {t.topic: t.stories for t in d.topics} == {"Turkey": 3, "NATO": 2, "S-400": 1}
     assert d.story_count == 4
     assert d.article_count == 6
 

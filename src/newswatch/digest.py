@@ -119,7 +119,10 @@ class VolumeBar:
 @dataclass(frozen=True, slots=True)
 class TopicSummary:
     topic: str
-    stories: int  # stories in this digest whose strongest topic this is
+    # Stories tagged with this topic (a story listed under another, stronger topic counts too,
+    # so the header never says "0" for a topic whose stories are shown elsewhere).
+    stories: int
+    listed: int  # stories listed in this topic's section (their strongest topic)
     volume: tuple[VolumeBar, ...]  # the last VOLUME_DAYS days, oldest first
 
     @property
@@ -479,7 +482,7 @@ def _preheader(sections: Sequence[Section], topics: Sequence[TopicSummary], fail
         if failing:
             text += f" {failing} feed{'s' if failing != 1 else ''} failing."
         return text
-    counts = ", ".join(f"{t.topic} {t.stories}" for t in topics if t.stories)
+    counts = ", ".join(f"{t.topic} {t.listed}" for t in topics if t.listed)
     top = max((s.stories[0] for s in sections), key=lambda s: s.score)
     text = f"{counts}. Top: {top.title_text}"
     return text if len(text) <= 140 else text[:139].rstrip() + "…"
@@ -536,7 +539,8 @@ def build_digest(
     summaries = tuple(
         TopicSummary(
             topic=t,
-            stories=len(by_topic.get(t, [])),
+            stories=sum(1 for ss in by_topic.values() for st in ss if t in st.topics),
+            listed=len(by_topic.get(t, [])),
             volume=_volume(volume.get(t, ()), local_end.date()),
         )
         for t in topics
@@ -580,7 +584,8 @@ def subject(digest: Digest) -> str:
             tail += f", {n} feed{'s' if n != 1 else ''} failing"
         return f"{head}: {tail}"
     n = digest.story_count
-    counts = ", ".join(f"{t.topic} {t.stories}" for t in digest.topics if t.stories)
+    # Section counts, so the parts add up to the total.
+    counts = ", ".join(f"{t.topic} {t.listed}" for t in digest.topics if t.listed)
     return f"{head}: {n} stor{'ies' if n != 1 else 'y'} ({counts})"
 
 
