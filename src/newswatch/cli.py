@@ -116,16 +116,25 @@ def _parse_date(text: str | None) -> date | None:
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     if not args.send:
         return None
-    from newswatch.mail import MailConfigError, smtp_settings_from_env
+    from newswatch.mail import (
+        MailConfigError,
+        load_settings_from_prefect_block,
+        smtp_settings_from_env,
+    )
 
     try:
         settings = smtp_settings_from_env(os.environ, recipients_override=args.to or ())
+        block = os.environ.get("NEWSWATCH_SMTP_BLOCK")
+        if settings is None and block:
+            _prefect_defaults()
+            settings = load_settings_from_prefect_block(block, recipients_override=args.to or ())
     except MailConfigError as exc:
         raise UserError(str(exc)) from None
     if settings is None:
         raise UserError(
-            "--send needs NEWSWATCH_SMTP_URL (e.g. smtp://user:password@smtp.example.org:587), "
-            "NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; see README 'Sending the digest by email'"
+            "--send needs NEWSWATCH_SMTP_URL (e.g. smtp://user:password@smtp.example.org:587) "
+            "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
+            "see README 'Sending the digest by email'"
         )
     return settings
 
