@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics.")
     sources_opt(p)
+
+    from newswatch import analyst
+
+    analyst.register(add, db_opt)
     return parser
 
 
