@@ -19,11 +19,18 @@ def db(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return warehouse_helpers.populated_db(tmp_path_factory)
 
 
-def test_export_writes_hive_partitioned_tables_matching_the_warehouse(db: Path, tmp_path: Path) -> None:
+def test_export_writes_hive_partitioned_tables_matching_the_warehouse(
+    db: Path, tmp_path: Path
+) -> None:
     out_dir = tmp_path / "export"
     for _ in range(2):  # a second export replaces the first, never appends to it
         out = io.StringIO()
-        assert cli.main(["export", "--format", "parquet", "--out", str(out_dir), "--db", str(db)], out=out) == 0
+        assert (
+            cli.main(
+                ["export", "--format", "parquet", "--out", str(out_dir), "--db", str(db)], out=out
+            )
+            == 0
+        )
     assert "articles" in out.getvalue()
     days = sorted(p.name for p in (out_dir / "articles").iterdir())
     assert days and all(d.startswith("day=") and len(d) == len("day=2025-01-01") for d in days)
@@ -68,12 +75,16 @@ def test_prune_fetch_log_keeps_articles(db: Path, tmp_path: Path) -> None:
             "INSERT INTO fetch_log SELECT * REPLACE (started_at - INTERVAL 40 DAY AS started_at, "
             "'old-poll' AS poll_id) FROM fetch_log"
         )
-        articles = con.execute("SELECT count(*), count(*) FILTER (WHERE id IS NOT NULL) FROM articles").fetchone()
+        articles = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE id IS NOT NULL) FROM articles"
+        ).fetchone()
         feeds = con.execute("SELECT * FROM feeds ORDER BY url").fetchall()
         assert recent is not None
         assert warehouse.prune_fetch_log(con, now - timedelta(days=30)) == recent[0]
         assert con.execute("SELECT count(*) FROM fetch_log").fetchone() == recent
-        assert con.execute("SELECT count(*) FROM fetch_log WHERE poll_id = 'old-poll'").fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM fetch_log WHERE poll_id = 'old-poll'"
+        ).fetchone() == (0,)
         assert con.execute("SELECT count(*), count(*) FROM articles").fetchone() == articles
         assert con.execute("SELECT * FROM feeds ORDER BY url").fetchall() == feeds
         assert warehouse.prune_fetch_log(con, now - timedelta(days=30)) == 0

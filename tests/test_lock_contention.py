@@ -41,7 +41,9 @@ def held(db: Path, mode: str = "ro") -> Iterator[None]:
     """Another process (like `duckdb -readonly`) keeps the file open until the block ends."""
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(db), mode],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
@@ -77,7 +79,9 @@ def breaking_item(now: datetime, n: int) -> dict[str, str | datetime]:
 
 
 def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
-    feed_server: FeedServer, tmp_path: Path, prefect_harness: None,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_DB_WAIT", "0.5")
@@ -90,7 +94,9 @@ def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
     assert first == distinct and polls == 1
 
     # New stories appear while an analyst has the warehouse open.
-    feed_server.route("/breaking.xml", body=rss("Breaking", [breaking_item(now, 1), breaking_item(now, 2)]))
+    feed_server.route(
+        "/breaking.xml", body=rss("Breaking", [breaking_item(now, 1), breaking_item(now, 2)])
+    )
     feeds.append((feed_server.url("/breaking.xml"), "Breaking"))
     sources = write_sources(tmp_path / "sources.yaml", feeds, timeout=3)
     config = load_config(str(sources))
@@ -103,14 +109,18 @@ def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
         state = poll.read_states(db, wait_seconds=wait)  # a read-only reader does not block reads
         assert state.warning is None and state.states
         batch = asyncio.run(
-            poll.collect_batch(config, list(config.feeds), state.states, spool_dir=spool_dir,
-                               poll_id=poll_id)
+            poll.collect_batch(
+                config, list(config.feeds), state.states, spool_dir=spool_dir, poll_id=poll_id
+            )
         )
         poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
         stored = poll.store(db, spool_dir, wait_seconds=wait)
         assert stored.waiting == 1 and stored.new_articles == 0
         assert stored.message is not None
-        assert "locked by another process" in stored.message and "merged by the next poll" in stored.message
+        assert (
+            "locked by another process" in stored.message
+            and "merged by the next poll" in stored.message
+        )
         assert [b.manifest.poll_id for b in spool.pending(spool_dir)] == [poll_id]
     assert counts(db) == (first, first, 1)  # nothing written while held
 
@@ -123,14 +133,18 @@ def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
     assert spool.pending(spool_dir) == []
     con = duckdb.connect(str(db), read_only=True)
     try:
-        spooled = con.execute("SELECT count(*) FROM articles WHERE poll_id = ?", [poll_id]).fetchone()
+        spooled = con.execute(
+            "SELECT count(*) FROM articles WHERE poll_id = ?", [poll_id]
+        ).fetchone()
         assert spooled == (2,)  # the breaking stories came from the spooled batch
     finally:
         con.close()
 
 
 def test_cli_poll_exits_0_with_a_note_when_the_file_stays_locked(
-    feed_server: FeedServer, tmp_path: Path, prefect_harness: None,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_DB_WAIT", "0.5")
@@ -141,7 +155,9 @@ def test_cli_poll_exits_0_with_a_note_when_the_file_stays_locked(
     first = counts(db)
     feed_server.route("/breaking.xml", body=rss("Breaking", [breaking_item(datetime.now(UTC), 1)]))
     sources = write_sources(
-        tmp_path / "sources.yaml", [*feeds[:3], (feed_server.url("/breaking.xml"), "Breaking")], timeout=3
+        tmp_path / "sources.yaml",
+        [*feeds[:3], (feed_server.url("/breaking.xml"), "Breaking")],
+        timeout=3,
     )
     with held(db, "ro"):
         out = io.StringIO()
@@ -166,7 +182,9 @@ def test_readers_share_the_file_but_wait_for_a_writer(
     monkeypatch.setenv("NEWSWATCH_DB_WAIT", "0.3")
     with held(db, "ro"):  # DuckDB 1.5: several read-only processes may share the file
         out = io.StringIO()
-        assert cli.main(["query", "SELECT count(*) AS n FROM articles", "--db", str(db)], out=out) == 0
+        assert (
+            cli.main(["query", "SELECT count(*) AS n FROM articles", "--db", str(db)], out=out) == 0
+        )
     with held(db, "rw"):  # ...but nobody may open it while a writer holds it
         assert cli.main(["query", "SELECT 1", "--db", str(db)]) == 2
         err = capsys.readouterr().err

@@ -18,29 +18,65 @@ QUERIES = Path(__file__).resolve().parent.parent / "warehouse" / "queries"
 
 EXPECTED_COLUMNS = {
     "s400_stories_this_week": [
-        "headline", "first_published_at", "last_published_at", "articles", "sources", "url",
+        "headline",
+        "first_published_at",
+        "last_published_at",
+        "articles",
+        "sources",
+        "url",
     ],
     "nato_coverage_by_outlet": ["source", "nato_articles", "all_articles", "nato_pct"],
     "multi_topic_stories": [
-        "cluster_id", "headline", "sources", "topic_count", "topics", "last_published_at",
+        "cluster_id",
+        "headline",
+        "sources",
+        "topic_count",
+        "topics",
+        "last_published_at",
     ],
     "feeds_failed_today": [
-        "name", "feed_url", "failed_attempts", "last_failure_at", "http_status", "error_kind",
+        "name",
+        "feed_url",
+        "failed_attempts",
+        "last_failure_at",
+        "http_status",
+        "error_kind",
         "error",
     ],
     "why_did_this_match": [
-        "topic", "rule", "field", "term", "matched_text", "start_pos", "end_pos", "context",
-        "title", "url",
+        "topic",
+        "rule",
+        "field",
+        "term",
+        "matched_text",
+        "start_pos",
+        "end_pos",
+        "context",
+        "title",
+        "url",
     ],
     "daily_topic_volume_30d": ["day", "topic", "articles", "stories", "sources"],
     "slowest_feeds": ["feed", "attempts", "median_ms", "p95_ms", "max_ms", "failures"],
     "fulltext_search": ["score", "title", "source", "published_at", "url"],
     "latest_stories_per_topic": [
-        "topic", "headline", "articles", "sources", "last_published_at", "url",
+        "topic",
+        "headline",
+        "articles",
+        "sources",
+        "last_published_at",
+        "url",
     ],
     "unhealthy_feeds": [
-        "name", "status", "consecutive_failures", "last_http_status", "last_error",
-        "last_success_at", "attempts_7d", "failures_7d", "success_rate_7d", "url",
+        "name",
+        "status",
+        "consecutive_failures",
+        "last_http_status",
+        "last_error",
+        "last_success_at",
+        "attempts_7d",
+        "failures_7d",
+        "success_rate_7d",
+        "url",
     ],
 }
 
@@ -144,10 +180,13 @@ def test_formats(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["query", sql, "--db", str(db), "--format", "parquet"]) == 2
     assert "--out" in capsys.readouterr().err
     target = tmp_path / "feeds.parquet"
-    assert cli.main(
-        ["query", sql, "--db", str(db), "--format", "parquet", "--out", str(target)],
-        out=io.StringIO(),
-    ) == 0
+    assert (
+        cli.main(
+            ["query", sql, "--db", str(db), "--format", "parquet", "--out", str(target)],
+            out=io.StringIO(),
+        )
+        == 0
+    )
     back = pq.read_table(target)
     assert back.column_names == ["name", "last_http_status"]
     assert back.num_rows == len(lines) - 1

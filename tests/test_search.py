@@ -87,7 +87,10 @@ def test_fts_loads_offline_without_install_and_ranks_title_hits_first(tmp_path: 
     isolation = _network_isolation()
     proc = subprocess.run(
         [*isolation, sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "fts.duckdb")],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -121,7 +124,18 @@ def test_search_command_ranks_filters_and_snips(db: Path) -> None:
 
     since = (datetime.now(UTC) - timedelta(hours=12)).isoformat()
     out = io.StringIO()
-    args = ["search", "S-400", "--db", str(db), "--format", "json", "--since", since, "--limit", "1"]
+    args = [
+        "search",
+        "S-400",
+        "--db",
+        str(db),
+        "--format",
+        "json",
+        "--since",
+        since,
+        "--limit",
+        "1",
+    ]
     assert cli.main(args, out=out) == 0
     recent = json.loads(out.getvalue())
     assert [h["title"] for h in recent] == [TITLE_HIT]
@@ -152,7 +166,9 @@ def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
         assert {h.id for h in warehouse.search_articles(con, "frigates")} == {"a", "b"}
 
 
-def test_search_without_index_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_without_index_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db):
         pass

@@ -118,7 +118,9 @@ def serve_farm(server: FeedServer, now: datetime) -> list[tuple[str, str]]:
     for file, name in REAL_FEEDS:
         server.route(f"/{file}", body=(CORPUS / "realnews" / file).read_bytes())
         feeds.append((server.url(f"/{file}"), name))
-    server.route("/500.xml", status=500, body=b"internal error", headers={"Content-Type": "text/plain"})
+    server.route(
+        "/500.xml", status=500, body=b"internal error", headers={"Content-Type": "text/plain"}
+    )
     feeds.append((server.url("/500.xml"), "Server error"))
     server.route("/slow.xml", body=rss("Slow", []), delay=0.4)
     feeds.append((server.url("/slow.xml"), "Slow feed"))

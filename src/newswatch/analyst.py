@@ -7,6 +7,7 @@ opened read-only (a pipeline write waits at most NEWSWATCH_DB_WAIT for us, and w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 from collections.abc import Callable, Sequence
@@ -45,10 +46,8 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
         raise AnalystError("--format parquet writes a file: add --out FILE")
     db = resolve_db_path(args.db)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        try:
+        with contextlib.suppress(warehouse.SearchUnavailable):
             warehouse.load_fts(con)  # so queries may use the search index's match_bm25
-        except warehouse.SearchUnavailable:
-            pass
         table = warehouse.run_query(con, args.sql)
     if args.format == "parquet":
         import pyarrow.parquet as pq
@@ -67,15 +66,21 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def write_rows(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+def write_rows(
+    fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO
+) -> None:
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([[_text(v) for v in r] for r in rows])
     elif fmt == "json":
         out.write(
-            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=_json_value,
-                       ensure_ascii=False, indent=1)
+            json.dumps(
+                [dict(zip(columns, r, strict=True)) for r in rows],
+                default=_json_value,
+                ensure_ascii=False,
+                indent=1,
+            )
             + "\n"
         )
     else:
@@ -100,9 +105,7 @@ def _json_value(value: Any) -> Any:
 
 def _write_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
     cells = [[_cell(v) for v in r] for r in rows]
-    widths = [
-        max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)
-    ]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for r in cells:
@@ -128,7 +131,9 @@ def parse_since(text: str | None) -> datetime | None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise AnalystError(f"--since must be YYYY-MM-DD or an ISO date-time, got {text!r}") from None
+        raise AnalystError(
+            f"--since must be YYYY-MM-DD or an ISO date-time, got {text!r}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -148,9 +153,15 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         records = [
             {
-                "rank": i, "score": round(h.score, 4), "id": h.id, "title": h.title,
-                "source": h.source, "url": h.url, "published_at": h.published_at.isoformat(),
-                "topics": list(h.topics), "cluster_id": h.cluster_id,
+                "rank": i,
+                "score": round(h.score, 4),
+                "id": h.id,
+                "title": h.title,
+                "source": h.source,
+                "url": h.url,
+                "published_at": h.published_at.isoformat(),
+                "topics": list(h.topics),
+                "cluster_id": h.cluster_id,
                 "snippet": snippet(h.summary, stems),
             }
             for i, h in enumerate(hits, 1)
@@ -200,22 +211,33 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
     p = add("query", cmd_query, "Run SQL against the warehouse (read-only) and print the result.")
     p.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM feed_health"')
     db_opt(p)
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout (parquet: required)")
+    p.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="write to FILE instead of stdout (parquet: required)"
+    )
 
     p = add("search", cmd_search, "Full-text search of article titles and summaries (BM25-ranked).")
     p.add_argument("terms", metavar="TERMS", help='words to look for, e.g. "S-400 delivery"')
     db_opt(p)
     p.add_argument("--topic", metavar="T", help="only articles that matched this topic")
-    p.add_argument("--since", metavar="DATE", help="only articles published since (YYYY-MM-DD, UTC)")
-    p.add_argument("--limit", metavar="N", type=int, default=20, help="at most N results (default 20)")
+    p.add_argument(
+        "--since", metavar="DATE", help="only articles published since (YYYY-MM-DD, UTC)"
+    )
+    p.add_argument(
+        "--limit", metavar="N", type=int, default=20, help="at most N results (default 20)"
+    )
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.add_argument(
-        "--reindex", action="store_true",
+        "--reindex",
+        action="store_true",
         help="rebuild the search index first (needs a moment of write access)",
     )
 
     p = add("export", cmd_export, "Write the warehouse as day-partitioned Parquet for other tools.")
     db_opt(p)
     p.add_argument("--format", choices=("parquet",), default="parquet", help="only parquet")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder to write (tables replaced whole)")
+    p.add_argument(
+        "--out", metavar="DIR", required=True, help="folder to write (tables replaced whole)"
+    )

@@ -40,11 +40,8 @@ def snippet(text: str, stems: Sequence[str], width: int = 160) -> str:
     if len(text) <= width:
         return text
     span = first_match(text, stems)
-    if span is None:
-        start = 0
-    else:
-        # Put the match about a third into the window, so the reader sees what leads up to it.
-        start = max(0, min(span[0] - width // 3, len(text) - width))
+    # Put the match about a third into the window, so the reader sees what leads up to it.
+    start = 0 if span is None else max(0, min(span[0] - width // 3, len(text) - width))
     end = min(len(text), start + width)
     if start > 0:
         space = text.find(" ", start)
