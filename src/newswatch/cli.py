@@ -309,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="YYYY-MM-DD", help="only articles first seen on or after this day"
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+
+    from newswatch import analyst
+
+    analyst.register(add, db_opt)
     return parser
 
 

@@ -629,3 +629,276 @@ def item_times(
     for times in out.values():
         times.sort(reverse=True)
     return out
+
+
+# -- analytics: views, search, export, retention (wt-warehouse) --
+#
+# Full-text search uses DuckDB's `fts` extension from the `duckdb-extension-fts` wheel, LOADed
+# by file path: nothing is downloaded and nothing is written to ~/.duckdb, so it works offline
+# on a fresh install. The index is a snapshot (it does not follow inserts) and is rebuilt after
+# each poll by `refresh_search_index`. Every function here takes an open connection; opening
+# (read-only for analysts, with lock retry) stays with `connect`.
+
+FTS_SCHEMA = "fts_main_articles"
+# Title hits weigh more than summary hits: a headline about a topic beats a passing mention.
+TITLE_WEIGHT = 2.0
+# Letters and digits are word characters (the extension's default drops digits, so "S-400"
+# would not be searchable); everything else separates words.
+_FTS_IGNORE = r"(\\.|[^a-z0-9])+"
+
+
+class SearchUnavailable(WarehouseError):
+    """Full-text search cannot run (extension missing, or no index built yet)."""
+
+
+class QueryError(WarehouseError):
+    """An analyst's SQL failed: the database's message, first line only."""
+
+
+def fts_extension_path() -> Path:
+    """The fts extension file shipped by the `duckdb-extension-fts` wheel for this DuckDB."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("duckdb_extension_fts")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location) / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+        if path.is_file():
+            return path
+    raise SearchUnavailable(
+        f"full-text search needs the package duckdb-extension-fts=={duckdb.__version__} "
+        "(pip install 'duckdb-extension-fts==" + duckdb.__version__ + "')"
+    )
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """LOAD the fts extension from its file (no INSTALL, no network, no ~/.duckdb)."""
+    loaded = con.execute(
+        "SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
+    ).fetchone()
+    if loaded and loaded[0]:
+        return
+    path = str(fts_extension_path()).replace("'", "''")
+    try:
+        con.execute(f"LOAD '{path}'")
+    except duckdb.Error as exc:
+        raise SearchUnavailable(f"cannot load the fts extension: {_first_line(exc)}") from None
+
+
+def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?", [FTS_SCHEMA]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def refresh_search_index(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild the BM25 index over articles' title and summary; returns articles indexed.
+
+    Needs a writable connection. Call after each poll's merge (the index does not follow
+    inserts); readers keep the previous index until this commits.
+    """
+    load_fts(con)
+    con.execute(
+        "PRAGMA create_fts_index('articles', 'id', 'title', 'summary', "
+        f"stemmer = 'porter', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
+        "strip_accents = 1, lower = 1, overwrite = 1)"
+    )
+    return _count(con, "articles")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    score: float
+    title: str
+    summary: str
+    source: str
+    url: str
+    published_at: datetime
+    topics: tuple[str, ...]
+    cluster_id: str
+
+
+def search_articles(
+    con: duckdb.DuckDBPyConnection,
+    terms: str,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    limit: int = 20,
+) -> list[SearchHit]:
+    """Articles ranked by BM25 over title (weighted) and summary, best first."""
+    load_fts(con)
+    if not has_search_index(con):
+        raise SearchUnavailable(
+            "no search index yet; it is built after each poll (or run `newswatch search --reindex`)"
+        )
+    where = ["s.score IS NOT NULL"]
+    params: list[Any] = [terms, terms]
+    if topic is not None:
+        where.append(
+            "a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"
+        )
+        params.append(topic)
+    if since is not None:
+        where.append("a.published_at >= ?")
+        params.append(since)
+    params.append(limit)
+    rows = con.execute(
+        f"""
+        WITH s AS (
+            SELECT id,
+                   {TITLE_WEIGHT} * coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'title'), 0)
+                   + coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'summary'), 0) AS score
+            FROM articles
+        )
+        SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id)
+        FROM (SELECT * FROM s WHERE score > 0) s
+        JOIN articles a ON a.id = s.id
+        LEFT JOIN (
+            SELECT article_id, list_sort(list(DISTINCT topic)) AS topics
+            FROM article_topics GROUP BY article_id
+        ) m ON m.article_id = a.id
+        LEFT JOIN article_clusters c ON c.article_id = a.id
+        WHERE {" AND ".join(where)}
+        ORDER BY s.score DESC, a.published_at DESC, a.id
+        LIMIT ?
+        """,
+        params,
+    ).fetchall()
+    return [
+        SearchHit(r[0], float(r[1]), r[2], r[3], r[4], r[5], _utc(r[6]), tuple(r[7]), r[8])
+        for r in rows
+    ]
+
+
+def search_stems(con: duckdb.DuckDBPyConnection, terms: str) -> list[str]:
+    """The query's words as the index sees them (lower-cased, accents stripped, stemmed)."""
+    load_fts(con)
+    rows = con.execute(
+        "SELECT DISTINCT stem(w, 'porter') FROM (SELECT unnest(string_split_regex("
+        f"strip_accents(lower(?)), '{_FTS_IGNORE}')) AS w) WHERE w <> ''",
+        [terms],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """Run one analyst query and return its result as a pyarrow Table."""
+    try:
+        return con.execute(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(_first_line(exc)) from None
+
+
+# Exported tables: (name, SELECT, partition column or None). Article-owned rows are
+# partitioned by the article's UTC publication day so one day's folder holds all of it.
+_ARTICLE_DAY = "(a.published_at AT TIME ZONE 'UTC')::DATE"
+_EXPORTS: tuple[tuple[str, str, str | None], ...] = (
+    (
+        "articles",
+        "SELECT a.*, coalesce(m.topics, []::VARCHAR[]) AS topics, "
+        f"coalesce(c.cluster_id, a.id) AS cluster_id, {_ARTICLE_DAY} AS day FROM articles a "
+        "LEFT JOIN (SELECT article_id, list_sort(list(DISTINCT topic)) AS topics "
+        "FROM article_topics GROUP BY article_id) m ON m.article_id = a.id "
+        "LEFT JOIN article_clusters c ON c.article_id = a.id",
+        "day",
+    ),
+    (
+        "article_topics",
+        f"SELECT t.*, {_ARTICLE_DAY} AS day FROM article_topics t "
+        "JOIN articles a ON a.id = t.article_id",
+        "day",
+    ),
+    (
+        "match_hits",
+        f"SELECT h.*, {_ARTICLE_DAY} AS day FROM match_hits h "
+        "JOIN articles a ON a.id = h.article_id",
+        "day",
+    ),
+    (
+        "article_clusters",
+        f"SELECT c.*, {_ARTICLE_DAY} AS day FROM article_clusters c "
+        "JOIN articles a ON a.id = c.article_id",
+        "day",
+    ),
+    (
+        "fetch_log",
+        "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM fetch_log f",
+        "day",
+    ),
+    ("feeds", "SELECT * FROM feeds", None),
+    ("polls", "SELECT * FROM polls", None),
+    ("digests", "SELECT * FROM digests", None),
+)
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    name: str
+    rows: int
+    path: Path
+    partitioned: bool
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ExportedTable]:
+    """Write every table as Parquet under out_dir, day-partitioned (hive `day=YYYY-MM-DD`).
+
+    Works on a read-only connection. Each table is written to a staging folder first and
+    swapped in whole, so a reader of out_dir never sees a half-written table.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    written: list[ExportedTable] = []
+    try:
+        for name, select, partition in _EXPORTS:
+            rows = _count(con, f"({select})")
+            if partition:
+                target = staging / name
+                target.mkdir()
+                if rows:
+                    con.execute(
+                        f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, "
+                        f"COMPRESSION zstd, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
+                    )
+                final = out_dir / name
+            else:
+                target = staging / f"{name}.parquet"
+                con.execute(
+                    f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                final = out_dir / f"{name}.parquet"
+            written.append(ExportedTable(name, rows, final, partition is not None))
+        for table in written:
+            staged = staging / table.path.name
+            if table.path.is_dir():
+                old = staging / f".old-{table.path.name}"
+                os.replace(table.path, old)
+                os.replace(staged, table.path)
+            else:
+                os.replace(staged, table.path)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"export to {out_dir} failed: {_first_line(exc)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def prune_fetch_log(con: duckdb.DuckDBPyConnection, older_than: datetime) -> int:
+    """Delete raw fetch-log rows of attempts started before `older_than`; returns rows deleted.
+
+    Articles, matches, clusters and the feeds' current state are never touched.
+    """
+    row = con.execute("DELETE FROM fetch_log WHERE started_at < ?", [older_than]).fetchone()
+    return int(row[0]) if row else 0

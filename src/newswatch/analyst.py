@@ -1,0 +1,243 @@
+"""Analyst commands: `newswatch query`, `newswatch search`, `newswatch export`.
+
+Argument handling and printing only; every SQL statement lives in warehouse.py. Databases are
+opened read-only (a pipeline write waits at most NEWSWATCH_DB_WAIT for us, and we for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from newswatch import warehouse
+from newswatch.dbwait import DbWaitError, db_wait_seconds
+from newswatch.paths import resolve_db_path
+from newswatch.snippets import snippet
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
+
+FORMATS = ("table", "csv", "json", "parquet")
+CELL_WIDTH = 60
+
+
+class AnalystError(warehouse.WarehouseError):
+    """A usage problem in an analyst command (one line, exit status 2)."""
+
+
+def _wait() -> float:
+    try:
+        return db_wait_seconds()
+    except DbWaitError as exc:
+        raise AnalystError(str(exc)) from None
+
+
+# -- query ----------------------------------------------------------------------------
+
+
+def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    if args.format == "parquet" and not args.out:
+        raise AnalystError("--format parquet writes a file: add --out FILE")
+    db = resolve_db_path(args.db)
+    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        with contextlib.suppress(warehouse.SearchUnavailable):
+            warehouse.load_fts(con)  # so queries may use the search index's match_bm25
+        table = warehouse.run_query(con, args.sql)
+    if args.format == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, args.out, compression="zstd")
+        out.write(f"{table.num_rows} rows written to {args.out}\n")
+        return 0
+    columns = list(table.column_names)
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            write_rows(args.format, columns, rows, fh)
+        out.write(f"{len(rows)} rows written to {args.out}\n")
+    else:
+        write_rows(args.format, columns, rows, out)
+    return 0
+
+
+def write_rows(
+    fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO
+) -> None:
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_text(v) for v in r] for r in rows])
+    elif fmt == "json":
+        out.write(
+            json.dumps(
+                [dict(zip(columns, r, strict=True)) for r in rows],
+                default=_json_value,
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
+    else:
+        _write_table(columns, rows, out)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for r in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _cell(value: Any) -> str:
+    text = " ".join(_text(value).split())
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+
+
+# -- search ---------------------------------------------------------------------------
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """YYYY-MM-DD (UTC midnight) or an ISO date-time (UTC when it names no offset)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise AnalystError(
+            f"--since must be YYYY-MM-DD or an ISO date-time, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit < 1:
+        raise AnalystError("--limit must be at least 1")
+    since = parse_since(args.since)
+    db = resolve_db_path(args.db)
+    if args.reindex:
+        with warehouse.connect(db, wait_seconds=_wait()) as con:
+            warehouse.refresh_search_index(con)
+    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        hits = warehouse.search_articles(
+            con, args.terms, topic=args.topic, since=since, limit=args.limit
+        )
+        stems = warehouse.search_stems(con, args.terms)
+    if args.format == "json":
+        records = [
+            {
+                "rank": i,
+                "score": round(h.score, 4),
+                "id": h.id,
+                "title": h.title,
+                "source": h.source,
+                "url": h.url,
+                "published_at": h.published_at.isoformat(),
+                "topics": list(h.topics),
+                "cluster_id": h.cluster_id,
+                "snippet": snippet(h.summary, stems),
+            }
+            for i, h in enumerate(hits, 1)
+        ]
+        out.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        return 0
+    if not hits:
+        out.write(f"no articles match {args.terms!r}\n")
+        return 0
+    for i, h in enumerate(hits, 1):
+        topics = f"  [{', '.join(h.topics)}]" if h.topics else ""
+        out.write(
+            f"{i:>2}. {h.title}\n    {h.score:.2f}  {h.published_at:%Y-%m-%d %H:%M}Z  "
+            f"{h.source}{topics}\n    {h.url}\n"
+        )
+        text = snippet(h.summary, stems)
+        if text:
+            out.write(f"    {text}\n")
+        out.write("\n")
+    out.write(f"{len(hits)} result{'s' if len(hits) != 1 else ''}\n")
+    return 0
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    db = resolve_db_path(args.db)
+    target = Path(args.out).expanduser()
+    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        tables = warehouse.export_parquet(con, target)
+    for t in tables:
+        layout = "day=YYYY-MM-DD/" if t.partitioned else ""
+        out.write(f"{t.name:<17} {t.rows:>9} rows  {t.path}{'/' + layout if layout else ''}\n")
+    out.write(
+        f"read with: SELECT * FROM read_parquet('{target}/articles/*/*.parquet', "
+        "hive_partitioning = true)\n"
+    )
+    return 0
+
+
+# -- registration ---------------------------------------------------------------------
+
+
+def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the analyst commands to the `newswatch` parser (called by cli.build_parser)."""
+    p = add("query", cmd_query, "Run SQL against the warehouse (read-only) and print the result.")
+    p.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM feed_health"')
+    db_opt(p)
+    p.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="write to FILE instead of stdout (parquet: required)"
+    )
+
+    p = add("search", cmd_search, "Full-text search of article titles and summaries (BM25-ranked).")
+    p.add_argument("terms", metavar="TERMS", help='words to look for, e.g. "S-400 delivery"')
+    db_opt(p)
+    p.add_argument("--topic", metavar="T", help="only articles that matched this topic")
+    p.add_argument(
+        "--since", metavar="DATE", help="only articles published since (YYYY-MM-DD, UTC)"
+    )
+    p.add_argument(
+        "--limit", metavar="N", type=int, default=20, help="at most N results (default 20)"
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument(
+        "--reindex",
+        action="store_true",
+        help="rebuild the search index first (needs a moment of write access)",
+    )
+
+    p = add("export", cmd_export, "Write the warehouse as day-partitioned Parquet for other tools.")
+    db_opt(p)
+    p.add_argument("--format", choices=("parquet",), default="parquet", help="only parquet")
+    p.add_argument(
+        "--out", metavar="DIR", required=True, help="folder to write (tables replaced whole)"
+    )

@@ -1,0 +1,90 @@
+"""`newswatch export` (day-partitioned Parquet) and fetch-log retention."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newswatch import cli, warehouse
+from tests import warehouse_helpers
+
+
+@pytest.fixture(scope="session")
+def db(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return warehouse_helpers.populated_db(tmp_path_factory)
+
+
+def test_export_writes_hive_partitioned_tables_matching_the_warehouse(
+    db: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "export"
+    for _ in range(2):  # a second export replaces the first, never appends to it
+        out = io.StringIO()
+        assert (
+            cli.main(
+                ["export", "--format", "parquet", "--out", str(out_dir), "--db", str(db)], out=out
+            )
+            == 0
+        )
+    assert "articles" in out.getvalue()
+    days = sorted(p.name for p in (out_dir / "articles").iterdir())
+    assert days and all(d.startswith("day=") and len(d) == len("day=2025-01-01") for d in days)
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for table in ("articles", "article_topics", "match_hits", "article_clusters", "fetch_log"):
+            stored = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            exported = con.execute(
+                f"SELECT count(*) FROM read_parquet('{out_dir}/{table}/*/*.parquet', hive_partitioning = true)"
+            ).fetchone()
+            assert stored == exported and stored is not None and stored[0] > 0, table
+        for table in ("feeds", "polls"):
+            stored = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            exported = con.execute(f"SELECT count(*) FROM '{out_dir}/{table}.parquet'").fetchone()
+            assert stored == exported, table
+        mismatched = con.execute(
+            f"SELECT count(*) FROM read_parquet('{out_dir}/articles/*/*.parquet', hive_partitioning = true) e "
+            "JOIN articles a USING (id) WHERE e.day <> (a.published_at AT TIME ZONE 'UTC')::DATE "
+            "OR e.title <> a.title OR e.topics <> coalesce((SELECT list_sort(list(DISTINCT topic)) "
+            "FROM article_topics t WHERE t.article_id = a.id), [])"
+        ).fetchone()
+        assert mismatched == (0,)
+    finally:
+        con.close()
+
+
+def test_export_needs_out() -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["export", "--format", "parquet"])
+    assert exc.value.code == 2
+
+
+def test_prune_fetch_log_keeps_articles(db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    now = datetime.now(UTC)
+    with warehouse.connect(copy) as con:
+        recent = con.execute("SELECT count(*) FROM fetch_log").fetchone()
+        con.execute(
+            "INSERT INTO fetch_log SELECT * REPLACE (started_at - INTERVAL 40 DAY AS started_at, "
+            "'old-poll' AS poll_id) FROM fetch_log"
+        )
+        articles = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE id IS NOT NULL) FROM articles"
+        ).fetchone()
+        feeds = con.execute("SELECT * FROM feeds ORDER BY url").fetchall()
+        assert recent is not None
+        assert warehouse.prune_fetch_log(con, now - timedelta(days=30)) == recent[0]
+        assert con.execute("SELECT count(*) FROM fetch_log").fetchone() == recent
+        assert con.execute(
+            "SELECT count(*) FROM fetch_log WHERE poll_id = 'old-poll'"
+        ).fetchone() == (0,)
+        assert con.execute("SELECT count(*), count(*) FROM articles").fetchone() == articles
+        assert con.execute("SELECT * FROM feeds ORDER BY url").fetchall() == feeds
+        assert warehouse.prune_fetch_log(con, now - timedelta(days=30)) == 0

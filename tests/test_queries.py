@@ -1,0 +1,198 @@
+"""Every example query in warehouse/queries runs against a warehouse filled by a real poll."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from newswatch import cli
+from tests import warehouse_helpers
+from tests.warehouse_helpers import TITLE_HIT
+
+QUERIES = Path(__file__).resolve().parent.parent / "warehouse" / "queries"
+
+EXPECTED_COLUMNS = {
+    "s400_stories_this_week": [
+        "headline",
+        "first_published_at",
+        "last_published_at",
+        "articles",
+        "sources",
+        "url",
+    ],
+    "nato_coverage_by_outlet": ["source", "nato_articles", "all_articles", "nato_pct"],
+    "multi_topic_stories": [
+        "cluster_id",
+        "headline",
+        "sources",
+        "topic_count",
+        "topics",
+        "last_published_at",
+    ],
+    "feeds_failed_today": [
+        "name",
+        "feed_url",
+        "failed_attempts",
+        "last_failure_at",
+        "http_status",
+        "error_kind",
+        "error",
+    ],
+    "why_did_this_match": [
+        "topic",
+        "rule",
+        "field",
+        "term",
+        "matched_text",
+        "start_pos",
+        "end_pos",
+        "context",
+        "title",
+        "url",
+    ],
+    "daily_topic_volume_30d": ["day", "topic", "articles", "stories", "sources"],
+    "slowest_feeds": ["feed", "attempts", "median_ms", "p95_ms", "max_ms", "failures"],
+    "fulltext_search": ["score", "title", "source", "published_at", "url"],
+    "latest_stories_per_topic": [
+        "topic",
+        "headline",
+        "articles",
+        "sources",
+        "last_published_at",
+        "url",
+    ],
+    "unhealthy_feeds": [
+        "name",
+        "status",
+        "consecutive_failures",
+        "last_http_status",
+        "last_error",
+        "last_success_at",
+        "attempts_7d",
+        "failures_7d",
+        "success_rate_7d",
+        "url",
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def db(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return warehouse_helpers.populated_db(tmp_path_factory)
+
+
+def run_json(db: Path, sql: str) -> list[dict[str, object]]:
+    out = io.StringIO()
+    assert cli.main(["query", sql, "--db", str(db), "--format", "json"], out=out) == 0
+    rows = json.loads(out.getvalue())
+    assert isinstance(rows, list)
+    return rows
+
+
+def test_every_query_file_is_covered() -> None:
+    assert {p.stem for p in QUERIES.glob("*.sql")} == set(EXPECTED_COLUMNS)
+    assert len(EXPECTED_COLUMNS) >= 8
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_COLUMNS))
+def test_example_query_returns_rows(db: Path, name: str) -> None:
+    rows = run_json(db, (QUERIES / f"{name}.sql").read_text(encoding="utf-8"))
+    assert len(rows) >= 1
+    assert list(rows[0]) == EXPECTED_COLUMNS[name]
+
+
+def test_example_queries_answer_their_question(db: Path) -> None:
+    def q(name: str) -> list[dict[str, object]]:
+        return run_json(db, (QUERIES / f"{name}.sql").read_text(encoding="utf-8"))
+
+    s400 = q("s400_stories_this_week")
+    assert TITLE_HIT in {r["headline"] for r in s400}
+    assert all(r["sources"] for r in s400)
+    assert all(int(str(r["topic_count"])) >= 2 for r in q("multi_topic_stories"))
+    assert q("nato_coverage_by_outlet")[0]["source"] in {"Brussels Wire", "Ankara Daily"}
+    assert {r["name"] for r in q("feeds_failed_today")} == {"Server error"}
+    assert {r["name"] for r in q("unhealthy_feeds")} == {"Server error"}
+    explained = q("why_did_this_match")
+    assert {r["topic"] for r in explained} == {"Turkey", "S-400", "NATO"}
+    for r in explained:
+        assert str(r["matched_text"]) in str(r["context"])
+    assert q("fulltext_search")[0]["title"] == TITLE_HIT
+    slow = q("slowest_feeds")
+    assert [float(str(r["median_ms"])) for r in slow] == sorted(
+        (float(str(r["median_ms"])) for r in slow), reverse=True
+    )
+    volume = q("daily_topic_volume_30d")
+    assert len(volume) == 30 * 3
+    assert sum(int(str(r["articles"])) for r in volume if r["topic"] == "S-400") >= 4
+
+
+def test_views_one_row_per_story_and_per_feed(db: Path) -> None:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        dupes = con.execute(
+            "SELECT count(*) FROM (SELECT topic, cluster_id FROM latest_stories "
+            "GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()
+        assert dupes == (0,)
+        feeds = con.execute("SELECT count(*), count(DISTINCT url) FROM feed_health").fetchone()
+        assert feeds is not None and feeds[0] == feeds[1] == len(warehouse_helpers.REAL_FEEDS) + 5
+        matched = con.execute(
+            "SELECT count(*), (SELECT count(DISTINCT article_id) FROM article_topics) "
+            "FROM matched_articles"
+        ).fetchone()
+        assert matched is not None and matched[0] == matched[1] > 0
+    finally:
+        con.close()
+
+
+def test_sql_error_is_one_line_exit_2(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["query", "SELECT nope FROM articles", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newswatch: error: ") and err.count("\n") == 1
+    assert "nope" in err and "Traceback" not in err
+
+
+def test_query_is_read_only(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = run_json(db, "SELECT count(*) AS n FROM feeds")
+    assert cli.main(["query", "DELETE FROM feeds", "--db", str(db)]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert run_json(db, "SELECT count(*) AS n FROM feeds") == before
+
+
+def test_formats(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT name, last_http_status FROM feeds ORDER BY name"
+    out = io.StringIO()
+    assert cli.main(["query", sql, "--db", str(db), "--format", "csv"], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "name,last_http_status"
+    assert "Server error,500" in lines
+    out = io.StringIO()
+    assert cli.main(["query", sql, "--db", str(db)], out=out) == 0
+    table = out.getvalue().splitlines()
+    assert table[0].split() == ["name", "last_http_status"]
+    assert table[-1] == f"({len(lines) - 1} rows)"
+
+    assert cli.main(["query", sql, "--db", str(db), "--format", "parquet"]) == 2
+    assert "--out" in capsys.readouterr().err
+    target = tmp_path / "feeds.parquet"
+    assert (
+        cli.main(
+            ["query", sql, "--db", str(db), "--format", "parquet", "--out", str(target)],
+            out=io.StringIO(),
+        )
+        == 0
+    )
+    back = pq.read_table(target)
+    assert back.column_names == ["name", "last_http_status"]
+    assert back.num_rows == len(lines) - 1
+
+
+def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "newswatch poll" in capsys.readouterr().err
+    assert not (tmp_path / "none.duckdb").exists()

@@ -1,0 +1,194 @@
+"""Full-text search: offline extension load, BM25 ranking, snippets, the `search` command."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newswatch import cli, warehouse
+from newswatch.snippets import ELLIPSIS, first_match, snippet
+from tests import warehouse_helpers
+from tests.warehouse_helpers import SUMMARY_HIT, TITLE_HIT
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@pytest.fixture(scope="session")
+def db(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return warehouse_helpers.populated_db(tmp_path_factory)
+
+
+def _network_isolation() -> list[str]:
+    """`unshare -rn` (a private network namespace with no interfaces) when the OS allows it."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    for prefix in ([unshare, "-n"], [unshare, "-rn"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return []
+
+
+OFFLINE_SCRIPT = textwrap.dedent(
+    """
+    import json, socket, sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from newswatch import warehouse
+
+    db = Path(sys.argv[1])
+    now = datetime.now(UTC)
+    with warehouse.connect(db) as con:
+        rows = [
+            ("t", "Ankara weighs second S-400 battery", "Talks continue in the capital."),
+            ("s", "Weekly defence roundup",
+             "A long list of items on budgets, ships and training, plus the S-400 battery."),
+            ("x", "Cooking with lentils", "Soak them overnight."),
+        ]
+        for id_, title, summary in rows:
+            con.execute(
+                "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
+                [id_, title, summary, now, now],
+            )
+        warehouse.refresh_search_index(con)
+        loaded = con.execute(
+            "SELECT install_mode FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
+        ).fetchall()
+    with warehouse.connect(db, read_only=True) as con:
+        hits = warehouse.search_articles(con, "S-400 battery")
+    try:
+        socket.create_connection(("1.1.1.1", 443), timeout=1).close()
+        online = True
+    except OSError:
+        online = False
+    print(json.dumps({"ids": [h.id for h in hits], "loaded": loaded, "online": online}))
+    """
+)
+
+
+def test_fts_loads_offline_without_install_and_ranks_title_hits_first(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(SRC),
+        "NO_PROXY": "*",
+    }
+    isolation = _network_isolation()
+    proc = subprocess.run(
+        [*isolation, sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "fts.duckdb")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["ids"] == ["t", "s"]  # the title hit outranks the summary-only hit
+    assert len(result["loaded"]) == 1
+    if isolation:
+        assert result["online"] is False
+    # Loaded from the wheel's file: nothing installed under the (empty) home directory.
+    assert list(home.iterdir()) == []
+
+
+def test_search_command_ranks_filters_and_snips(db: Path) -> None:
+    out = io.StringIO()
+    assert cli.main(["search", "S-400 battery", "--db", str(db), "--format", "json"], out=out) == 0
+    hits = json.loads(out.getvalue())
+    titles = [h["title"] for h in hits]
+    assert titles[0] == TITLE_HIT
+    assert SUMMARY_HIT in titles
+    roundup = next(h for h in hits if h["title"] == SUMMARY_HIT)
+    assert "S-400 battery" in roundup["snippet"] and roundup["snippet"].startswith(ELLIPSIS)
+    assert roundup["topics"] == ["S-400", "Turkey"]
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+    out = io.StringIO()
+    args = ["search", "S-400", "--db", str(db), "--format", "json", "--topic", "nato"]
+    assert cli.main(args, out=out) == 0
+    nato = json.loads(out.getvalue())
+    assert nato and all("NATO" in h["topics"] for h in nato)
+    assert SUMMARY_HIT not in {h["title"] for h in nato}
+
+    since = (datetime.now(UTC) - timedelta(hours=12)).isoformat()
+    out = io.StringIO()
+    args = [
+        "search",
+        "S-400",
+        "--db",
+        str(db),
+        "--format",
+        "json",
+        "--since",
+        since,
+        "--limit",
+        "1",
+    ]
+    assert cli.main(args, out=out) == 0
+    recent = json.loads(out.getvalue())
+    assert [h["title"] for h in recent] == [TITLE_HIT]
+
+    out = io.StringIO()
+    assert cli.main(["search", "S-400 battery", "--db", str(db), "--limit", "2"], out=out) == 0
+    text = out.getvalue()
+    assert text.startswith(f" 1. {TITLE_HIT}\n")
+    assert text.rstrip().endswith("2 results")
+
+
+def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    now = datetime.now(UTC)
+
+    def add(con: object, id_: str, title: str) -> None:
+        con.execute(  # type: ignore[attr-defined]
+            "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, '', '', ?, true, NULL, NULL, ?, 'p')",
+            [id_, title, now, now],
+        )
+
+    with warehouse.connect(db) as con:
+        add(con, "a", "Frigate launched")
+        assert warehouse.refresh_search_index(con) == 1
+        add(con, "b", "Second frigate launched")
+        assert [h.id for h in warehouse.search_articles(con, "frigate")] == ["a"]
+        assert warehouse.refresh_search_index(con) == 2
+        assert {h.id for h in warehouse.search_articles(con, "frigates")} == {"a", "b"}
+
+
+def test_search_without_index_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    assert cli.main(["search", "nato", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--reindex" in err
+    assert cli.main(["search", "nato", "--db", str(db), "--reindex"], out=io.StringIO()) == 0
+
+
+def test_bad_since_is_one_line(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["search", "nato", "--db", str(db), "--since", "last week"]) == 2
+    assert "--since" in capsys.readouterr().err
+
+
+def test_snippet_windows_around_first_stemmed_match() -> None:
+    text = ("Filler words here. " * 20) + "Sanctions were announced on Monday. " + ("More. " * 40)
+    cut = snippet(text, ["sanction"], width=80)
+    assert "Sanctions" in cut and cut.startswith(ELLIPSIS) and cut.endswith(ELLIPSIS)
+    assert len(cut) <= 82
+    assert snippet("Short text.", ["zzz"]) == "Short text."
+    assert snippet(text, ["absent"], width=40).startswith("Filler words")
+    assert first_match("Türkiye said", ["turkiy"]) == (0, 7)
+    assert first_match("nothing here", []) is None

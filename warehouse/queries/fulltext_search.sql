@@ -1,0 +1,18 @@
+-- Full-text search (BM25) over titles and summaries; title hits count double.
+-- The index is rebuilt after each poll. `newswatch query` loads the fts extension for you;
+-- in another client run LOAD '<site-packages>/duckdb_extension_fts/extensions/v1.5.5/fts.duckdb_extension' first.
+-- (`newswatch search "S-400 battery"` does the same with snippets.)
+WITH hits AS (
+    SELECT
+        id,
+        2 * coalesce(fts_main_articles.match_bm25(id, 'S-400 battery', fields := 'title'), 0)
+        + coalesce(fts_main_articles.match_bm25(id, 'S-400 battery', fields := 'summary'), 0)
+            AS score
+    FROM articles
+)
+SELECT round(h.score, 3) AS score, a.title, a.source, a.published_at, a.url
+FROM hits h
+JOIN articles a ON a.id = h.id
+WHERE h.score > 0
+ORDER BY h.score DESC
+LIMIT 20;
