@@ -54,8 +54,8 @@ def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
 
 
 @task(name="refresh-clusters", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def refresh(db_path: Path) -> int:
-    return poll.refresh(db_path)
+def refresh(db_path: Path, retention_days: int | None) -> int:
+    return poll.refresh(db_path, retention_days=retention_days)
 
 
 @flow(name="newswatch-poll", log_prints=False)
@@ -80,7 +80,7 @@ async def poll_flow(
         stored = store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
-        clusters = refresh(db_path) if not stored.waiting else 0
+        clusters = refresh(db_path, config.retention_days) if not stored.waiting else 0
     timings = {**batch.timings, "store_s": round(stored.seconds, 3)}
     summary = PollSummary(
         poll_id=poll_id,

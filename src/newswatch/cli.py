@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newswatch.config import Config, ConfigError, load_config
+from newswatch.dbwait import db_wait_seconds
 from newswatch.paths import resolve_db_path
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def _check_db_writable(db: Path) -> None:
 
 def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     _load(args)
+    db_wait_seconds()  # a bad NEWSWATCH_DB_WAIT fails here, before any work
     db = resolve_db_path(args.db)
     _check_db_writable(db)
     _prefect_defaults()
@@ -328,6 +330,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("newswatch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `newswatch query ... | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as exc:  # known failure types from deeper layers
         message = _expected_message(exc)
         if message is None:
@@ -337,10 +343,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _expected_message(exc: BaseException) -> str | None:
+    from newswatch.dbwait import DbWaitError
     from newswatch.poll import PollAlreadyRunning
     from newswatch.warehouse import WarehouseError
 
-    if isinstance(exc, WarehouseError | PollAlreadyRunning):
+    if isinstance(exc, WarehouseError | PollAlreadyRunning | DbWaitError):
         return str(exc)
     return None
 

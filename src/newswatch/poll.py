@@ -27,6 +27,7 @@ from typing import Any
 from newswatch import spool, warehouse
 from newswatch.cluster import assign_clusters
 from newswatch.config import Config
+from newswatch.dbwait import db_wait_seconds
 from newswatch.fetch import FetchRequest, Resolver, fetch_stream
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
 from newswatch.parse import parse_feed
@@ -77,7 +78,9 @@ class StateRead:
     warning: str | None = None
 
 
-def read_states(db_path: Path, wait_seconds: float = 10.0) -> StateRead:
+def read_states(db_path: Path, wait_seconds: float | None = None) -> StateRead:
+    if wait_seconds is None:
+        wait_seconds = min(10.0, db_wait_seconds())
     if not db_path.exists():
         return StateRead({})
     try:
@@ -347,7 +350,7 @@ def store(
     spool_dir: Path,
     *,
     clock: Callable[[], datetime] = utcnow,
-    wait_seconds: float = 30.0,
+    wait_seconds: float | None = None,
 ) -> StoreResult:
     """Merge all complete spooled batches, oldest first. A locked warehouse leaves them spooled."""
     t0 = time.monotonic()
@@ -356,7 +359,8 @@ def store(
         return StoreResult((), 0)
     merged = []
     try:
-        with warehouse.connect(db_path, wait_seconds=wait_seconds) as con:
+        wait = db_wait_seconds() if wait_seconds is None else wait_seconds
+        with warehouse.connect(db_path, wait_seconds=wait) as con:
             for batch in batches:
                 merged.append(warehouse.merge_batch(con, batch, clock()))
                 spool.remove(batch)
@@ -375,13 +379,22 @@ def store(
 
 
 def refresh(
-    db_path: Path, *, clock: Callable[[], datetime] = utcnow, wait_seconds: float = 30.0
+    db_path: Path,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    wait_seconds: float | None = None,
+    retention_days: int | None = None,
 ) -> int:
-    """Recompute story clusters of recent matched articles; returns the number of clusters."""
+    """Recompute story clusters of recent matched articles, rebuild the full-text index (it
+    does not follow inserts) and prune old fetch logs; returns the number of clusters."""
     now = clock()
-    with warehouse.connect(db_path, wait_seconds=wait_seconds) as con:
+    wait = db_wait_seconds() if wait_seconds is None else wait_seconds
+    with warehouse.connect(db_path, wait_seconds=wait) as con:
         recent = warehouse.articles_since(con, now - CLUSTER_WINDOW, only_matched=True)
         assignment = assign_clusters(recent)
         if assignment:
             warehouse.replace_clusters(con, assignment, now)
+        warehouse.refresh_search_index(con)
+        if retention_days is not None:
+            warehouse.prune_fetch_log(con, now - timedelta(days=retention_days))
     return len(set(assignment.values()))
