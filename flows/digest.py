@@ -73,13 +73,19 @@ async def digest_flow(
     for warning in plan.warnings:
         logger.warning(warning)
     rendered = render(plan, config)
-    summary_args = dict(
-        date=plan.window.date,
-        subject=rendered.subject,
-        stories=rendered.digest.story_count,
-        articles=len(plan.items),
-        warnings=tuple(plan.warnings),
-    )
+
+    def summary(files: delivery.DigestFiles, status: str, message: str | None) -> DigestSummary:
+        return DigestSummary(
+            date=plan.window.date,
+            subject=rendered.subject,
+            stories=rendered.digest.story_count,
+            articles=len(plan.items),
+            files=files,
+            status=status,
+            message=message,
+            warnings=tuple(plan.warnings),
+        )
+
     if send_mail and plan.already_delivered is not None and not force:
         files = delivery.write_files(rendered, out_dir, plan.window.date, None)
         done = plan.already_delivered
@@ -88,7 +94,7 @@ async def digest_flow(
             "not sending again (use --force to send anyway)"
         )
         logger.info(skipped)
-        return DigestSummary(files=files, status="skipped", message=skipped, **summary_args)
+        return summary(files, "skipped", skipped)
     status: str
     message: str | None
     if send_mail:
@@ -107,9 +113,9 @@ async def digest_flow(
         markdown=(
             f"# {rendered.subject}\n\nStatus: **{status}**{f' — {message}' if message else ''}\n\n"
             f"Window: {plan.window.start:%Y-%m-%d %H:%M} → {plan.window.end:%Y-%m-%d %H:%M} UTC\n\n"
-            f"Stories: {summary_args['stories']}, articles: {len(plan.items)}\n\n"
+            f"Stories: {rendered.digest.story_count}, articles: {len(plan.items)}\n\n"
             f"Files: `{files.html}`, `{files.text}`"
         ),
         description=f"Digest for {plan.window.date}",
     )
-    return DigestSummary(files=files, status=status, message=message, **summary_args)
+    return summary(files, status, message)

@@ -26,15 +26,21 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 def test_match_reads_json_lines_and_explains(tmp_path: Path) -> None:
     seed = SEED_ARTICLE.read_text(encoding="utf-8")
     lines = [
-        {"id": "seed", "title": "Turkey's S-400 purchase tops Erdogan-Trump agenda",
-         "summary": f"<p>{seed}</p>"},
+        {
+            "id": "seed",
+            "title": "Turkey's S-400 purchase tops Erdogan-Trump agenda",
+            "summary": f"<p>{seed}</p>",
+        },
         {"id": "bird", "title": "How to roast a turkey", "summary": "Brine it &amp; baste it."},
         {"id": "href", "title": "Markets", "summary": '<a href="https://x.org/nato">link</a>'},
     ]
     stdin = "\n".join(json.dumps(x) for x in lines) + "\nnot json\n"
     done = subprocess.run(
         [sys.executable, "-m", "newswatch.cli", "match"],
-        input=stdin, capture_output=True, text=True, check=True,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o.get("id") for o in out[:3]] == ["seed", "bird", "href"]
