@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,11 @@ def read_state(db_path: Path) -> poll.StateRead:
 async def collect(
     config: Config, feeds: list[FeedSource], states: dict[str, FeedState], spool_dir: Path,
     poll_id: str, label: str, due_only: bool,
+    on_feed_done: Callable[[poll.FeedReport], None] | None = None,
 ) -> poll.BatchResult:
     return await poll.collect_batch(
-        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only
+        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only,
+        on_feed_done=on_feed_done,
     )
 
 
@@ -55,7 +58,8 @@ def refresh(db_path: Path) -> int:
 
 @flow(name="newswatch-poll", log_prints=False)
 async def poll_flow(
-    sources: str | None = None, db: str | None = None, due_only: bool = False
+    sources: str | None = None, db: str | None = None, due_only: bool = False,
+    on_feed_done: Callable[[poll.FeedReport], None] | None = None,
 ) -> PollSummary:
     logger = get_run_logger()
     config = load_config(sources)
@@ -69,7 +73,8 @@ async def poll_flow(
         if state.warning:
             logger.warning(state.warning)
         batch = await collect(
-            config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only
+            config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only,
+            on_feed_done,
         )
         poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
         stored = store(db_path, spool_dir)

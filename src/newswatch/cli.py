@@ -240,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics.")
     sources_opt(p)
+
+    from newswatch.health import add_feeds_command
+    from newswatch.serve import add_serve_command
+
+    add_serve_command(sub, sources_opt, db_opt)
+    add_feeds_command(sub, sources_opt, db_opt)
     return parser
 
 
