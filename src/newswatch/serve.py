@@ -496,13 +496,17 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
             external = env.get("PREFECT_API_URL", "").strip()
             if external:
                 _announce(plan, stdout, api_url=external, ui_url=None, home=None)
-                return _supervise(plan, env, stdout)
-            with local_prefect_server(home / "prefect") as server:
-                env["PREFECT_API_URL"] = server.api_url
-                _announce(
-                    plan, stdout, api_url=server.api_url, ui_url=server.ui_url, home=server.home
-                )
-                return _supervise(plan, env, stdout)
+                status = _supervise(plan, env, stdout)
+            else:
+                with local_prefect_server(home / "prefect") as server:
+                    env["PREFECT_API_URL"] = server.api_url
+                    _announce(
+                        plan, stdout, api_url=server.api_url, ui_url=server.ui_url,
+                        home=server.home,
+                    )  # fmt: skip
+                    status = _supervise(plan, env, stdout)
+        stdout.write("stopped.\n")
+        return status
     except _Stop:
         stdout.write("stopped.\n")
         return 0
