@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,6 +56,17 @@ def send(
     return delivery.deliver(db_path, plan, rendered, files, message, smtp, now), files
 
 
+def _smtp_from_env() -> SmtpSettings:
+    from newswatch.mail import smtp_settings_from_env
+
+    settings = smtp_settings_from_env(os.environ)
+    if settings is None:
+        raise ValueError(
+            "send_mail needs NEWSWATCH_SMTP_URL, NEWSWATCH_MAIL_FROM, NEWSWATCH_MAIL_TO"
+        )
+    return settings
+
+
 @flow(name="newswatch-digest")
 async def digest_flow(
     sources: str | None = None,
@@ -66,6 +78,10 @@ async def digest_flow(
     smtp: SmtpSettings | None = None,
 ) -> DigestSummary:
     logger = get_run_logger()
+    if send_mail and smtp is None:
+        # Scheduled runs (newswatch serve, prefect deploy) read SMTP settings from the
+        # environment of the process running them: a password is never a stored parameter.
+        smtp = _smtp_from_env()
     config = load_config(sources)
     db_path = resolve_db_path(db)
     out_dir = resolve_out_dir(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,17 @@ async def collect(
     poll_id: str,
     label: str,
     due_only: bool,
+    on_feed_done: Callable[[poll.FeedReport], None] | None = None,
 ) -> poll.BatchResult:
     return await poll.collect_batch(
-        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only
+        config,
+        feeds,
+        states,
+        spool_dir=spool_dir,
+        poll_id=poll_id,
+        label=label,
+        due_only=due_only,
+        on_feed_done=on_feed_done,
     )
 
 
@@ -60,7 +69,10 @@ def refresh(db_path: Path, retention_days: int | None) -> int:
 
 @flow(name="newswatch-poll", log_prints=False)
 async def poll_flow(
-    sources: str | None = None, db: str | None = None, due_only: bool = False
+    sources: str | None = None,
+    db: str | None = None,
+    due_only: bool = False,
+    on_feed_done: Callable[[poll.FeedReport], None] | None = None,
 ) -> PollSummary:
     logger = get_run_logger()
     config = load_config(sources)
@@ -74,7 +86,14 @@ async def poll_flow(
         if state.warning:
             logger.warning(state.warning)
         batch = await collect(
-            config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only
+            config,
+            list(config.feeds),
+            state.states,
+            spool_dir,
+            poll_id,
+            "b0",
+            due_only,
+            on_feed_done,
         )
         poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
         stored = store(db_path, spool_dir)

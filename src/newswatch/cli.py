@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     from newswatch import analyst
 
     analyst.register(add, db_opt)
+
+    from newswatch.health import add_feeds_command
+    from newswatch.serve import add_serve_command
+
+    add_serve_command(sub, sources_opt, db_opt)
+    add_feeds_command(sub, sources_opt, db_opt)
     return parser
 
 

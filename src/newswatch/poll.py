@@ -172,8 +172,13 @@ async def collect_batch(
     resolver: Resolver | None = None,
     due_only: bool = False,
     parse_workers: int | None = None,
+    on_feed_done: Callable[[FeedReport], None] | None = None,
 ) -> BatchResult:
-    """Fetch, parse, match and stage one batch of feeds. Never raises for a feed's failure."""
+    """Fetch, parse, match and stage one batch of feeds. Never raises for a feed's failure.
+
+    `on_feed_done` is called with each feed's report as it finishes (skipped feeds first),
+    e.g. to drive a progress display.
+    """
     now = clock()
     policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
     result = BatchResult()
@@ -182,6 +187,8 @@ async def collect_batch(
         state = states.get(feed.url, FeedState(url=feed.url))
         if not feed.enabled or (due_only and not FeedDecider(feed, state, policy, now).is_due()):
             result.reports.append(FeedReport(feed.url, feed.name, "skipped", None, None, 0, 0.0, 0))
+            if on_feed_done is not None:
+                on_feed_done(result.reports[-1])
             continue
         todo.append(feed)
     by_url = {f.url: f for f in todo}
@@ -231,6 +238,8 @@ async def collect_batch(
                 fetched.bytes_received,
             )
         )
+        if on_feed_done is not None:
+            on_feed_done(result.reports[-1])
 
     async def parse_one(fetched: FetchResult) -> None:
         nonlocal parse_cpu, match_cpu

@@ -1,0 +1,146 @@
+"""`newswatch feeds`: one line per feed saying whether it works, so no feed fails silently.
+
+The warehouse is opened read-only (a running poll is never disturbed); a warehouse that does
+not exist yet shows every feed as "never polled".
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from newswatch import warehouse
+from newswatch.config import Config
+from newswatch.models import FeedHealth
+from newswatch.schedule import feed_health, resolve_timezone
+
+# Enough history for "items per day" (7 days) and for gone-quiet detection of slow feeds.
+HISTORY = timedelta(days=60)
+
+STATUS_WORDS = {
+    "ok": "ok",
+    "failing": "FAILING",
+    "quiet": "quiet",
+    "never_polled": "never polled",
+    "disabled": "disabled",
+}
+
+
+def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
+    """The health of every feed in the sources file, in file order."""
+    rows: dict[str, warehouse.FeedRow] = {}
+    times: dict[str, list[datetime]] = {}
+    if db.exists():
+        with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
+            if warehouse.schema_version(con) > 0:
+                rows = {r.url: r for r in warehouse.feed_rows(con)}
+                times = warehouse.item_times(con, now - HISTORY)
+    out = []
+    for source in config.feeds:
+        row = rows.get(source.url)
+        health = feed_health(
+            source,
+            row.state if row else None,
+            row.last_error if row else None,
+            times.get(source.url, []),
+            now,
+        )
+        if not source.enabled:
+            health = FeedHealth(
+                url=health.url, name=health.name, status="disabled",
+                last_attempt_at=health.last_attempt_at, last_success_at=health.last_success_at,
+                items_per_day=health.items_per_day,
+            )  # fmt: skip
+        out.append(health)
+    return out
+
+
+def _when(value: datetime | None, zone: ZoneInfo) -> str:
+    return "-" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def _next_poll(health: FeedHealth, now: datetime, zone: ZoneInfo) -> str:
+    if health.status == "disabled":
+        return "-"
+    if health.next_poll_at is None or health.next_poll_at <= now:
+        return "due now"
+    return _when(health.next_poll_at, zone)
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+COLUMNS = ("FEED", "STATUS", "LAST SUCCESS", "FAILS", "NEXT POLL", "ITEMS/DAY", "LAST ERROR")
+
+
+def health_rows(
+    healths: Sequence[FeedHealth], now: datetime, zone: ZoneInfo
+) -> list[tuple[str, ...]]:
+    return [
+        (
+            h.name,
+            STATUS_WORDS.get(h.status, h.status),
+            _when(h.last_success_at, zone),
+            str(h.consecutive_failures) if h.consecutive_failures else "-",
+            _next_poll(h, now, zone),
+            _rate(h.items_per_day),
+            h.last_error or "",
+        )
+        for h in healths
+    ]
+
+
+def format_table(
+    healths: Sequence[FeedHealth], now: datetime, zone: ZoneInfo, *, error_width: int = 60
+) -> str:
+    """A plain-text table (it must read well in a log file and over ssh)."""
+    rows = [
+        (*row[:-1], row[-1] if len(row[-1]) <= error_width else row[-1][: error_width - 1] + "…")
+        for row in health_rows(healths, now, zone)
+    ]
+    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *rows, strict=False)]
+    lines = []
+    for row in (COLUMNS, *rows):
+        cells = [cell.ljust(w) if i != 3 and i != 5 else cell.rjust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        lines.append("  ".join(cells).rstrip())
+    counts: dict[str, int] = {}
+    for h in healths:
+        counts[h.status] = counts.get(h.status, 0) + 1
+    summary = ", ".join(
+        f"{counts[s]} {STATUS_WORDS[s].lower()}" for s in STATUS_WORDS if counts.get(s)
+    )
+    lines.append("")
+    lines.append(f"{len(healths)} feeds: {summary}. Times are {zone.key}.")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_feeds(args: argparse.Namespace, out: TextIO) -> int:
+    from newswatch.config import load_config
+    from newswatch.paths import resolve_db_path
+
+    config = load_config(args.sources)
+    db = resolve_db_path(args.db)
+    now = datetime.now(UTC)
+    zone = resolve_timezone(config.schedule.timezone)
+    healths = collect_health(config, db, now)
+    if not db.exists():
+        out.write(f"no warehouse at {db} yet; run `newswatch poll` first\n\n")
+    out.write(format_table(healths, now, zone))
+    return 0
+
+
+def add_feeds_command(sub: Any, sources_opt: Any, db_opt: Any) -> None:
+    """Register `newswatch feeds` on the CLI's subparsers."""
+    help_text = "Show each feed's health: status, last success, failures, next poll, items/day."
+    p = sub.add_parser("feeds", help=help_text, description=help_text)
+    p.set_defaults(func=cmd_feeds)
+    sources_opt(p)
+    db_opt(p)

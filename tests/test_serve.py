@@ -1,0 +1,287 @@
+"""`newswatch serve` against a real `prefect server` subprocess on loopback, plus the pieces it
+builds: Prefect schedules (checked against schedule.next_fire_times across DST), the lock,
+the banner, and prefect.yaml."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+import yaml
+
+from newswatch import serve
+from newswatch.config import load_config
+from newswatch.schedule import next_fire_times, parse_spec
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_sources
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# -- schedules ------------------------------------------------------------------------------
+
+
+def _prefect_dates(spec: str | int, timezone: str, start: datetime, n: int) -> list[datetime]:
+    """The dates Prefect's server scheduler would create for the schedule serve builds."""
+    from prefect.server.schemas.schedules import CronSchedule, IntervalSchedule
+
+    built = serve.prefect_schedule(spec, timezone)
+    server_schedule: CronSchedule | IntervalSchedule
+    if built.cron is not None:
+        server_schedule = CronSchedule(
+            cron=built.cron, timezone=built.timezone, day_or=built.day_or
+        )
+    else:
+        assert built.interval is not None and built.anchor_date is not None
+        server_schedule = IntervalSchedule(
+            interval=built.interval, anchor_date=built.anchor_date, timezone=built.timezone
+        )
+    dates = asyncio.run(server_schedule.get_dates(n=n, start=start))
+    return [datetime.fromtimestamp(d.timestamp(), UTC) for d in dates]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        # Spring forward (Sun 30 Mar 2025 02:00 -> 03:00) and fall back (Sun 26 Oct 2025).
+        ("Europe/Berlin", datetime(2025, 3, 27, 12, 0, tzinfo=UTC)),
+        ("Europe/Berlin", datetime(2025, 10, 23, 12, 0, tzinfo=UTC)),
+        ("America/New_York", datetime(2025, 3, 6, 15, 0, tzinfo=UTC)),
+        ("Europe/Istanbul", datetime(2025, 3, 27, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_digest_schedule_fires_at_seven_local_across_dst(zone: str, start: datetime) -> None:
+    ours = next_fire_times("0 7 * * *", zone, start, count=8)
+    prefects = _prefect_dates("0 7 * * *", zone, start, 8)
+    assert prefects == ours
+    from zoneinfo import ZoneInfo
+
+    local = [t.astimezone(ZoneInfo(zone)) for t in prefects]
+    assert all((t.hour, t.minute) == (7, 0) for t in local)
+    # The span really crosses a change of UTC offset (except in Istanbul, which has no DST).
+    offsets = {t.utcoffset() for t in local}
+    assert len(offsets) == (1 if zone == "Europe/Istanbul" else 2)
+
+
+def test_poll_interval_schedule_is_anchored_to_the_epoch() -> None:
+    start = datetime(2025, 3, 30, 0, 7, 13, tzinfo=UTC)
+    for spec in (900, 5, 3600):
+        assert _prefect_dates(spec, "Europe/Berlin", start, 6) == next_fire_times(
+            spec, "Europe/Berlin", start - timedelta(microseconds=1), count=6
+        )
+
+
+# -- lock and banner ------------------------------------------------------------------------
+
+
+def test_second_lock_holder_is_refused_with_the_first_ones_pid(tmp_path: Path) -> None:
+    lock = tmp_path / "serve.lock"
+    with serve.serve_lock(lock, "warehouse /x.duckdb"):
+        code = (
+            "import sys; from pathlib import Path; from newswatch import serve\n"
+            "try:\n"
+            f"    with serve.serve_lock(Path({str(lock)!r}), 'second'): print('got it')\n"
+            "except serve.ServeError as e: print(e)\n"
+        )
+        second = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+        )
+        assert "already running" in second.stdout
+        assert f"pid {os.getpid()}" in second.stdout and "/x.duckdb" in second.stdout
+    with serve.serve_lock(lock, "again"):  # released on exit
+        pass
+
+
+def test_banner_names_schedules_and_next_fire_times_in_the_zone(tmp_path: Path) -> None:
+    plan = serve.ServePlan(
+        sources="/s.yaml", db="/w/n.duckdb", out="/d", send=False, timezone="Europe/Berlin",
+        poll=900, digest="0 7 * * *",
+    )  # fmt: skip
+    now = datetime(2025, 3, 29, 12, 1, tzinfo=UTC)
+    text = serve.banner(plan, now, api_url="http://127.0.0.1:1/api", ui_url="http://127.0.0.1:1",
+                        home=tmp_path)  # fmt: skip
+    assert "every 15 minutes" in text
+    assert "at 07:00 daily, Europe/Berlin time" in text
+    assert "2025-03-29 13:15:00 CET" in text  # 12:15 UTC, before the switch
+    assert "2025-03-30 07:00:00 CEST" in text  # the morning after spring-forward
+    assert "not emailed" in text and str(tmp_path) in text
+
+
+# -- prefect.yaml ---------------------------------------------------------------------------
+
+
+def test_prefect_yaml_matches_the_flows_and_the_default_schedule() -> None:
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    data = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    model = PrefectYamlModel.model_validate(data)
+    by_name = {d.name: d for d in model.deployments}
+    assert set(by_name) == {serve.POLL_DEPLOYMENT, serve.DIGEST_DEPLOYMENT}
+
+    flows = {}
+    for name, deployment in by_name.items():
+        assert deployment.entrypoint is not None
+        path, func = deployment.entrypoint.split(":")
+        assert (REPO / path).is_file()
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flows[name] = getattr(module, func)
+        # Every parameter is one the flow accepts.
+        import inspect
+
+        accepted = inspect.signature(flows[name].fn).parameters
+        assert set(deployment.parameters) <= set(accepted)
+    assert flows["poll"].name == "newswatch-poll" and flows["digest"].name == "newswatch-digest"
+
+    defaults = load_config(None).schedule  # the shipped sources.yaml
+    poll = by_name["poll"]
+    assert poll.parameters["due_only"] is True
+    assert poll.schedules is not None and len(poll.schedules) == 1
+    poll_schedule = poll.schedules[0]
+    assert poll_schedule.interval is not None
+    assert poll_schedule.interval.total_seconds() == parse_spec(defaults.poll)
+    assert datetime.fromisoformat(str(poll_schedule.anchor_date)) == datetime(
+        1970, 1, 1, tzinfo=UTC
+    )
+    limit = poll.concurrency_limit
+    assert limit is not None and not isinstance(limit, int)
+    assert (limit.limit, limit.collision_strategy) == (1, "CANCEL_NEW")
+
+    digest = by_name["digest"]
+    assert digest.schedules is not None and len(digest.schedules) == 1
+    digest_schedule = digest.schedules[0]
+    assert digest_schedule.cron == parse_spec(defaults.digest)
+    from zoneinfo import ZoneInfo
+
+    assert digest_schedule.timezone is not None
+    ZoneInfo(digest_schedule.timezone)  # a real IANA zone
+    from prefect.server.schemas.schedules import CronSchedule
+
+    CronSchedule(cron=digest_schedule.cron, timezone=digest_schedule.timezone)
+
+
+# -- the real thing ---------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    return serve._alive(pid)
+
+
+def _read_counts(db: Path) -> tuple[int, int] | None:
+    """(articles, polls), or None while the poll holds the file or it does not exist yet."""
+    if not db.exists():
+        return None
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        articles = con.execute("SELECT count(*) FROM articles").fetchone()
+        polls = con.execute("SELECT count(*) FROM polls").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    assert articles is not None and polls is not None
+    return int(articles[0]), int(polls[0])
+
+
+def _serve_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
+        NEWSWATCH_HOME=str(tmp_path / "home"),
+        PREFECT_HOME=str(tmp_path / "prefect-client"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    env.pop("NEWSWATCH_SMTP_URL", None)
+    return env
+
+
+def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    items = [
+        {"title": f"NATO ministers meet, day {i}", "link": f"https://example.org/{i}",
+         "guid": f"g{i}", "pubDate": now - timedelta(hours=i)}
+        for i in range(5)
+    ]  # fmt: skip
+    feed_server.route("/nato.xml", body=rss("Wire", items))
+    sources = write_sources(
+        tmp_path / "sources.yaml", [(feed_server.url("/nato.xml"), "Wire")],
+        extra="schedule:\n  poll: 5\n  digest: '0 7 * * *'\n  timezone: Europe/Berlin\n",
+    )  # fmt: skip
+    db = tmp_path / "wh" / "news.duckdb"
+    env = _serve_env(tmp_path)
+    command = [sys.executable, "-m", "newswatch.cli", "serve", "--sources", str(sources),
+               "--db", str(db), "--out", str(tmp_path / "digests")]  # fmt: skip
+    log = (tmp_path / "serve.out").open("w+b")
+    proc = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        start_new_session=True,  # so this test can clean up after a failure
+    )  # fmt: skip
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 45
+        counts = None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "serve.out").read_text()
+            seen |= serve.descendants(proc.pid)
+            counts = _read_counts(db)
+            if counts is not None and counts[0] >= 5 and counts[1] >= 2:
+                break
+            time.sleep(0.5)
+        output = (tmp_path / "serve.out").read_text()
+        assert counts is not None and counts[0] >= 5 and counts[1] >= 2, output
+        assert "every 5 seconds" in output and "Europe/Berlin time" in output
+        assert str(tmp_path / "home" / "prefect") in output
+
+        # Two polls ran, but the feed was fetched once: the scheduled poll is due_only and
+        # the feed's own interval (at least a minute) had not passed.
+        assert len(feed_server.requests_for("/nato.xml")) == 1
+
+        # The deployments the server knows: exactly ours, the poll limited to one at a time.
+        api = next(
+            line.split()[-1] for line in output.splitlines() if line.startswith("Prefect API")
+        )
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        assert sorted(d["name"] for d in found) == ["digest", "poll"]
+        poll = next(d for d in found if d["name"] == "poll")
+        assert poll["global_concurrency_limit"]["limit"] == 1
+        assert poll["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+        assert poll["parameters"] == {"sources": str(sources), "db": str(db), "due_only": True}
+        runs = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
+        assert any(a["key"] == "newswatch-poll" and a["type"] == "table" for a in runs)
+
+        # A second serve on this machine refuses at once.
+        second = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert second.returncode == 2
+        assert "already running" in second.stderr and f"pid {proc.pid}" in second.stderr
+
+        seen |= serve.descendants(proc.pid)
+        assert len(seen) >= 2  # at least the server and the runner
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    time.sleep(0.5)
+    left = sorted(pid for pid in seen if _alive(pid))
+    assert left == [], (tmp_path / "serve.out").read_text()
+    assert "stopped" in (tmp_path / "serve.out").read_text()
