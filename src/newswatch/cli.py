@@ -60,14 +60,18 @@ def _check_db_writable(db: Path) -> None:
 
 
 def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
-    _load(args)
+    config = _load(args)
     db_wait_seconds()  # a bad NEWSWATCH_DB_WAIT fails here, before any work
     db = resolve_db_path(args.db)
     _check_db_writable(db)
     _prefect_defaults()
     from newswatch.flows.poll import poll_flow
+    from newswatch.progress import poll_progress
 
-    summary = asyncio.run(poll_flow(sources=args.sources, db=str(db), due_only=False))
+    with poll_progress(len(config.feeds)) as on_feed_done:
+        summary = asyncio.run(
+            poll_flow(sources=args.sources, db=str(db), due_only=False, on_feed_done=on_feed_done)
+        )
     print_poll_summary(summary, out)
     return EXIT_OK
 
