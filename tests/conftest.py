@@ -17,6 +17,9 @@ os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 
 from tests.feedserver import FeedServer  # noqa: E402
 
+# Fixtures of a real SMTP server (aiosmtpd) shared by mail and delivery tests.
+pytest_plugins = ["tests.smtp_helpers"]
+
 REPO = Path(__file__).resolve().parent.parent
 _SHARED = REPO.parent / "shared" / "corpus"
 CORPUS = _SHARED if _SHARED.is_dir() else Path("/work/shared/corpus")
