@@ -381,3 +381,25 @@ def test_loopback_and_internal_feeds_are_refused_by_default_and_nothing_is_fetch
     assert {n for n, o in outcomes.items() if o == "ok"} == allowed
     assert [r.path for r in feed_server.requests] == ["/feed.xml"] * len(allowed)
     assert connects == ["127.0.0.1"] * len(allowed)
+
+
+# -- docs/safety.md stays true -----------------------------------------------------------
+
+
+def test_safety_doc_states_the_real_defaults_and_names_existing_tests() -> None:
+    import re
+
+    from newswatch.config import FetchSettings
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "safety.md").read_text(encoding="utf-8")
+    d = FetchSettings()
+    assert (d.max_bytes, d.connect_timeout, d.timeout, d.max_redirects) == (10 << 20, 10, 30, 5)
+    for claim in ("10 MiB (`max_bytes`)", "10 s (`connect_timeout`)", "30 s (`timeout`)",
+                  "5 (`max_redirects`)"):  # fmt: skip
+        assert claim in doc
+    named = re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", doc)
+    assert len(named) > 15
+    for path, test in named:
+        source = (REPO / path).read_text(encoding="utf-8")
+        assert not test or re.search(rf"^def {test}\(", source, re.M), f"{path}::{test}"
