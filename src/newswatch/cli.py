@@ -46,10 +46,15 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _check_db_writable(db: Path) -> None:
     folder = db.parent if str(db.parent) else Path(".")
+    fix = "pass --db with a writable path"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"the warehouse folder {folder} is a file, not a folder; {fix}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the warehouse folder {folder}: {exc.strerror}") from None
+        raise UserError(
+            f"cannot create the warehouse folder {folder}: {exc.strerror}; {fix}"
+        ) from None
     if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
         raise UserError(
             f"the warehouse {db} is not writable; fix the permissions or pass --db with a writable path"

@@ -1,0 +1,161 @@
+"""Configuration and environment errors: one line naming cause and fix, exit 2, nothing written.
+
+The one exception is a digest whose SMTP server cannot be reached: the configuration is fine,
+the digest is rendered and recorded as `failed` (the next run carries its window), and the
+command exits 1 - a run-time failure, distinct from the usage errors of status 2.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newswatch import cli
+from tests.feedserver import FeedServer
+from tests.helpers import default_topics_yaml, rss, write_sources
+
+GOOD_FEEDS = "feeds:\n  - url: https://feeds.example.org/world.xml\n    name: World\n"
+
+
+def files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def run_poll_expecting_error(
+    tmp_path: Path, sources_text: str, capsys: pytest.CaptureFixture[str], db: Path | None = None
+) -> str:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(sources_text, encoding="utf-8")
+    before = files_under(tmp_path)
+    db = db or tmp_path / "wh" / "news.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert err.endswith("\n") and err.count("\n") == 1, err  # exactly one line
+    assert err.startswith("newswatch: error: ")
+    assert files_under(tmp_path) == before  # nothing written: no database, spool or lock
+    return err.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "feeds:\n\t- url: https://a.example/feed.xml\n" + default_topics_yaml(),
+            ":2: invalid YAML: ",
+            id="malformed-yaml",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "fetch:\n  timout: 10\n" + default_topics_yaml(),
+            ":5: fetch.timout: unknown key; expected one of: ",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "feeds:\n  - https://a.example/feed.xml\n  - https://a.example/feed.xml/\n"
+            + default_topics_yaml(),
+            ":3: feeds[1].url: duplicate feed URL (already listed as feeds[0])",
+            id="duplicate-feed",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "topics:\n  - name: NATO\n    query: '(NATO AND'\n",
+            ":6: topics[0].query: topic 'NATO': the query ends too early",
+            id="invalid-rule",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "topics:\n  - name: S-400\n    any: ['S-400*x']\n",
+            "topics[0].any",
+            id="invalid-term",
+        ),
+        pytest.param(
+            "feeds:\n  - url: file:///etc/passwd\n" + default_topics_yaml(),
+            ":2: feeds[0].url: must be an http:// or https:// URL with a host",
+            id="bad-scheme",
+        ),
+    ],
+)
+def test_bad_sources_file_is_one_line_exit_2_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    err = run_poll_expecting_error(tmp_path, text, capsys)
+    assert f"{tmp_path / 'sources.yaml'}:" in err  # names the file...
+    assert expected in err  # ...the line and the field, and what is wrong
+
+
+def test_missing_sources_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert cli.main(["poll", "--sources", str(missing), "--db", str(tmp_path / "x.duckdb")]) == 2
+    assert capsys.readouterr().err == f"newswatch: error: {missing}: file not found\n"
+    assert files_under(tmp_path) == set()
+
+
+def test_unwritable_warehouse_folder_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warehouse path that cannot be written. Tests run as root in CI, where a chmod 0o500
+    folder IS writable, so the test uses a path whose parent is a regular file (no one can
+    create a folder there); run as another user it also checks a read-only folder."""
+    good = GOOD_FEEDS + default_topics_yaml()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the warehouse folder should be")
+    err = run_poll_expecting_error(tmp_path, good, capsys, db=blocker / "news.duckdb")
+    assert f"the warehouse folder {blocker} is a file, not a folder" in err
+    assert err.endswith("; pass --db with a writable path")
+    deeper = blocker / "wh" / "news.duckdb"
+    err = run_poll_expecting_error(tmp_path, good, capsys, db=deeper)
+    assert f"cannot create the warehouse folder {deeper.parent}: Not a directory" in err
+    assert err.endswith("; pass --db with a writable path")
+
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    try:
+        if os.access(readonly, os.W_OK):  # root: permissions do not apply
+            assert os.geteuid() == 0
+        else:
+            err = run_poll_expecting_error(tmp_path, good, capsys, db=readonly / "news.duckdb")
+            assert f"the warehouse {readonly / 'news.duckdb'} is not writable" in err
+            assert "fix the permissions or pass --db with a writable path" in err
+    finally:
+        readonly.chmod(0o700)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_smtp_server_fails_the_send_with_one_line_and_records_it(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = feed_server.route(
+        "/f.xml", body=rss("f", [{"title": "NATO summit opens", "link": "https://n.example/1"}])
+    )
+    sources = write_sources(tmp_path / "sources.yaml", [(url, "F")])
+    db = tmp_path / "news.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    capsys.readouterr()
+    port = closed_port()
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
+    out = io.StringIO()
+    argv = ["digest", "--send", "--sources", str(sources), "--db", str(db)]
+    assert cli.main([*argv, "--out", str(tmp_path / "d")], out=out) == 1
+    failed = [line for line in out.getvalue().splitlines() if "SEND FAILED" in line]
+    assert len(failed) == 1
+    assert f"127.0.0.1:{port}" in failed[0]  # names the server it could not reach
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT status, error FROM digests").fetchall()
+    con.close()
+    assert len(rows) == 1 and rows[0][0] == "failed" and f"{port}" in rows[0][1]
