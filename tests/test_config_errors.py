@@ -12,7 +12,6 @@ import os
 import socket
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from newswatch import cli
@@ -131,7 +130,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_unreachable_smtp_server_fails_the_send_with_one_line_and_records_it(
+def test_unreachable_smtp_server_is_one_line_exit_2_and_nothing_written(
     feed_server: FeedServer,
     tmp_path: Path,
     prefect_harness: None,
@@ -145,17 +144,21 @@ def test_unreachable_smtp_server_fails_the_send_with_one_line_and_records_it(
     db = tmp_path / "news.duckdb"
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
     capsys.readouterr()
+    before = db.read_bytes()
     port = closed_port()
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{port}")
     monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
     monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
-    out = io.StringIO()
-    argv = ["digest", "--send", "--sources", str(sources), "--db", str(db)]
-    assert cli.main([*argv, "--out", str(tmp_path / "d")], out=out) == 1
-    failed = [line for line in out.getvalue().splitlines() if "SEND FAILED" in line]
-    assert len(failed) == 1
-    assert f"127.0.0.1:{port}" in failed[0]  # names the server it could not reach
-    con = duckdb.connect(str(db), read_only=True)
-    rows = con.execute("SELECT status, error FROM digests").fetchall()
-    con.close()
-    assert len(rows) == 1 and rows[0][0] == "failed" and f"{port}" in rows[0][1]
+    out_dir = tmp_path / "d"
+    for command in ("digest", "run"):
+        argv = [command, "--send", "--sources", str(sources), "--db", str(db)]
+        out = io.StringIO()
+        assert cli.main([*argv, "--out", str(out_dir)], out=out) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert f"127.0.0.1:{port} unreachable: connection refused" in err  # the cause
+        assert "fix NEWSWATCH_SMTP_URL" in err  # the fix
+        assert out.getvalue() == ""
+        assert not out_dir.exists()  # no digest files
+        assert db.read_bytes() == before  # no digest row, and `run` did not poll
+    assert len(feed_server.requests_for("/f.xml")) == 1

@@ -6,7 +6,6 @@ import email
 import email.policy
 import io
 import re
-import socket
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,12 +66,6 @@ def sources(feed_server: FeedServer, tmp_path: Path) -> Path:
     return write_sources(tmp_path / "sources.yaml", feeds)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def statuses(db: Path) -> list[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -100,14 +93,20 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "newswatch <news@example.org>")
     monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org, editor@example.net")
 
-    # 1. The SMTP server is down: the run completes, the digest is recorded as failed.
-    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{closed_port()}")
+    # 1. The server takes the login but refuses every recipient (a mailbox outage): the run
+    #    completes, the digest is recorded as failed.
+    refusing = start_server(
+        tls_context=server_tls, require_starttls=True, auth=True,
+        reject=frozenset({"desk@example.org", "editor@example.net"}),
+    )  # fmt: skip
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{refusing.port}")
     printed = io.StringIO()
     assert cli.main(["run", "--send", *base], out=printed) == 1
-    assert "SEND FAILED" in printed.getvalue()
+    assert "SEND FAILED" in printed.getvalue() and "refused every recipient" in printed.getvalue()
     assert statuses(db) == ["failed"]
+    assert refusing.handler.received == []
 
-    # 2. The server is back (STARTTLS required before AUTH): the next run sends the same window.
+    # 2. The mailboxes are back (STARTTLS required before AUTH): the next run sends the window.
     server = start_server(tls_context=server_tls, require_starttls=True, auth=True)
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{server.port}")
     assert cli.main(["digest", "--send", *base], out=io.StringIO()) == 0

@@ -147,6 +147,15 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
             "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
             "see README 'Sending the digest by email'"
         )
+    from newswatch.mail import MailError, check_server
+
+    try:
+        check_server(settings)  # unreachable or refusing: a config error, nothing written
+    except MailError as exc:
+        raise UserError(
+            f"{exc}; nothing was sent or recorded - fix NEWSWATCH_SMTP_URL (or start the "
+            "server) and run again"
+        ) from None
     return settings
 
 

@@ -29,7 +29,8 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -342,9 +343,31 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
         )
 
 
+def check_server(settings: SmtpSettings) -> None:
+    """Connect, say EHLO, STARTTLS and log in as a send would, then QUIT; or raise MailError.
+
+    Run before anything is rendered or recorded, so an unreachable or misconfigured server
+    is a configuration error with nothing written, not a failed digest.
+    """
+    try:
+        with _session(settings):
+            pass
+    except MailError:
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailError(_scrub(_describe(exc, settings), settings.password)) from None
+
+
 def _deliver(
     message: EmailMessage, settings: SmtpSettings, envelope_from: str, envelope_to: list[str]
 ) -> dict[str, tuple[int, bytes]]:
+    with _session(settings) as client:
+        return client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
+
+
+@contextmanager
+def _session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """An SMTP connection past EHLO, STARTTLS and AUTH, closed with QUIT on exit."""
     context = _ssl_context(settings.cafile) if settings.security != "none" else None
     client: smtplib.SMTP
     if settings.security == "tls":
@@ -376,7 +399,7 @@ def _deliver(
                     f"from {URL_VAR} if it is an open relay"
                 )
             _login(client, settings.server, settings.username, settings.password or "")
-        return client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
+        yield client
 
 
 def _login(client: smtplib.SMTP, server: str, username: str, password: str) -> None:
