@@ -65,8 +65,10 @@ class Run:
 # -- measuring a command ------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds so far) for every process on the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -75,17 +77,26 @@ def _children() -> dict[int, list[int]]:
                 stat = fh.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        out.setdefault(ppid, []).append(int(entry.name))
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
     return out
 
 
-def _tree_rss_kb(root: int) -> int:
-    kids = _children()
-    total, todo = 0, [root]
+def _tree(root: int, table: dict[int, tuple[int, float]]) -> list[int]:
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
     while todo:
         pid = todo.pop()
+        out.append(pid)
         todo.extend(kids.get(pid, []))
+    return out
+
+
+def _rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/statm") as fh:
                 total += int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
@@ -101,11 +112,16 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         peak = [0]
+        cpu: dict[int, float] = {}  # CPU of every process seen in the tree (pool workers too)
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(0.1):
-                peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+                table = _proc_table()
+                pids = _tree(proc.pid, table)
+                peak[0] = max(peak[0], _rss_kb(pids))
+                for pid in pids:
+                    cpu[pid] = table[pid][1]
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -117,7 +133,9 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
     return Run(
         label=label,
         wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
+        # wait4 counts the command and the children it reaped; forkserver pool workers are
+        # reaped by the fork server, so the sampled tree CPU is taken when it is larger.
+        cpu_s=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         max_rss_mb=usage.ru_maxrss / 1024,
         tree_rss_mb=peak[0] / 1024,
         status=proc.returncode,

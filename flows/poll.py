@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from newswatch import poll
+from newswatch import poll, runners
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
@@ -37,10 +38,11 @@ def read_state(db_path: Path) -> poll.StateRead:
 @task(name="fetch-parse-match", cache_policy=NO_CACHE)
 async def collect(
     config: Config, feeds: list[FeedSource], states: dict[str, FeedState], spool_dir: Path,
-    poll_id: str, label: str, due_only: bool,
+    poll_id: str, label: str, due_only: bool, parse_workers: int | None = None,
 ) -> poll.BatchResult:
     return await poll.collect_batch(
-        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label, due_only=due_only
+        config, feeds, states, spool_dir=spool_dir, poll_id=poll_id, label=label,
+        due_only=due_only, parse_workers=parse_workers,
     )
 
 
@@ -54,9 +56,30 @@ def refresh(db_path: Path) -> int:
     return poll.refresh(db_path)
 
 
+async def _collect_on_dask(
+    config: Config, states: dict[str, FeedState], spool_dir: Path, poll_id: str,
+    due_only: bool, batches: int,
+) -> list[poll.BatchResult]:
+    """One `collect` task per batch, submitted to the flow's Dask task runner.
+
+    Each batch writes its own Parquet parts (label b<i>) into the shared spool folder and
+    parses in its worker's process (Dask workers are the parallelism; they may not fork).
+    """
+    futures = [
+        collect.submit(
+            config, feeds, {f.url: states[f.url] for f in feeds if f.url in states},
+            spool_dir, poll_id, f"b{i}", due_only, 1,
+        )
+        for i, feeds in enumerate(runners.split_batches(config.feeds, batches))
+    ]
+    # result() blocks: wait in a thread so the flow's event loop keeps serving Prefect.
+    return await asyncio.to_thread(lambda: [f.result() for f in futures])
+
+
 @flow(name="newswatch-poll", log_prints=False)
 async def poll_flow(
-    sources: str | None = None, db: str | None = None, due_only: bool = False
+    sources: str | None = None, db: str | None = None, due_only: bool = False,
+    dask_batches: int = 0,
 ) -> PollSummary:
     flow_start = time.monotonic()
     logger = get_run_logger()
@@ -70,10 +93,21 @@ async def poll_flow(
         state = read_state(db_path)
         if state.warning:
             logger.warning(state.warning)
-        batch = await collect(
-            config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only
+        if dask_batches:
+            batches = await _collect_on_dask(
+                config, state.states, spool_dir, poll_id, due_only, dask_batches
+            )
+        else:
+            batches = [
+                await collect(
+                    config, list(config.feeds), state.states, spool_dir, poll_id, "b0", due_only
+                )
+            ]
+        manifest = poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), batches)
+        batch = poll.BatchResult(
+            reports=[r for b in batches for r in b.reports], timings=dict(manifest.timings),
+            matched_articles=sum(b.matched_articles for b in batches),
         )
-        poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
         stored = store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
@@ -105,3 +139,18 @@ async def poll_flow(
     # The flow's own time, without the Prefect API start-up around it (benchmarks report both).
     summary.timings["flow_s"] = round(time.monotonic() - flow_start, 3)
     return summary
+
+
+async def run_poll(
+    sources: str | None = None, db: str | None = None, due_only: bool = False,
+    runner: str | None = None, dask_address: str | None = None,
+) -> PollSummary:
+    """Run the poll flow on the runner chosen in sources.yaml or on the command line."""
+    settings = runners.resolve(load_config(sources).runner, kind=runner, address=dask_address)
+    if settings.kind == "dask":
+        flow_on_dask = poll_flow.with_options(task_runner=runners.dask_task_runner(settings))
+        # Two batches per worker, so a slow batch does not leave a worker idle.
+        return await flow_on_dask(
+            sources=sources, db=db, due_only=due_only, dask_batches=2 * settings.workers
+        )
+    return await poll_flow(sources=sources, db=db, due_only=due_only)

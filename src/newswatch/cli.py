@@ -59,13 +59,22 @@ def _check_db_writable(db: Path) -> None:
 
 
 def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
-    _load(args)
+    config = _load(args)
     db = resolve_db_path(args.db)
     _check_db_writable(db)
-    _prefect_defaults()
-    from newswatch.flows.poll import poll_flow
+    from newswatch.runners import RunnerError, resolve
 
-    summary = asyncio.run(poll_flow(sources=args.sources, db=str(db), due_only=False))
+    runner, address = getattr(args, "runner", None), getattr(args, "dask_address", None)
+    try:
+        resolve(config.runner, kind=runner, address=address)
+    except RunnerError as exc:
+        raise UserError(str(exc)) from None
+    _prefect_defaults()
+    from newswatch.flows.poll import run_poll
+
+    summary = asyncio.run(
+        run_poll(sources=args.sources, db=str(db), due_only=False, runner=runner, dask_address=address)
+    )
     print_poll_summary(summary, out)
     return EXIT_OK
 
@@ -242,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("poll", cmd_poll, "Poll every feed once, store new articles, print a per-feed summary.")
     sources_opt(p)
     db_opt(p)
+    p.add_argument(
+        "--runner", choices=("default", "dask"),
+        help="where fetch-and-parse batches run (default: sources.yaml `runner:`, else in-process)",
+    )
+    p.add_argument(
+        "--dask-address", metavar="ADDR",
+        help="Dask scheduler, e.g. tcp://host:8786 (implies --runner dask; default: a local cluster)",
+    )
 
     def digest_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--date", metavar="YYYY-MM-DD", help="render the digest of this local day")
