@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{ours.label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
             print(f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}")
     print()
-    print(f"farm: {int(farm_stats.get('requests', 0))} requests, {int(farm_stats.get('ok', 0))} x 200, "
+    print(f"farm served: {int(farm_stats.get('requests', 0))} requests, {int(farm_stats.get('ok', 0))} x 200, "
           f"{int(farm_stats.get('not_modified', 0))} x 304, {farm_stats.get('cpu_s', 0):.2f} s cpu")
     return 0
 

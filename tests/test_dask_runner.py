@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from newswatch import cli
-from newswatch.config import RunnerSettings
+from newswatch.config import RunnerSettings, load_config
 from newswatch.models import FeedSource
 from newswatch.runners import RunnerError, resolve, split_batches
 from tests.conftest import CORPUS
@@ -51,19 +51,25 @@ def _articles(db: Path) -> set[tuple[str, str, str, tuple[str, ...]]]:
         ).fetchall()
     finally:
         con.close()
-    return {(r[0], r[1], r[2], tuple(r[3])) for r in rows}
+    return {(r[0], r[1], r[2], tuple(r[3] or ())) for r in rows}
 
 
 def test_dask_runner_stores_the_same_articles_as_the_default_runner(
-    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None, request: pytest.FixtureRequest
 ) -> None:
+    # Three hosts, so the poll is split into several batches (a host's feeds stay in one batch).
+    others = [FeedServer(host=f"127.0.0.{k}").start() for k in (2, 3)]
+    request.addfinalizer(lambda: [s.stop() for s in others])
+    servers = [feed_server, *others]
     feeds = []
     for n in range(12):
-        feeds.append((feed_server.route(f"/syn{n}.xml", body=_synthetic(n)), f"Synthetic {n}"))
+        server = servers[n % 3]
+        feeds.append((server.route(f"/syn{n}.xml", body=_synthetic(n)), f"Synthetic {n}"))
     for name in ("bbc-world.rss.xml", "al-monitor.rss.xml", "dawn-world.rss.xml"):
         feeds.append((feed_server.route(f"/{name}", body=(REALNEWS / name).read_bytes()), name))
     feeds.append((feed_server.url("/missing.xml"), "Gone"))
     sources = write_sources(tmp_path / "sources.yaml", feeds, timeout=10)
+    assert len(split_batches(load_config(sources).feeds, 4)) == 3
 
     default_db = tmp_path / "default" / "news.duckdb"
     assert cli.main(["poll", "--sources", str(sources), "--db", str(default_db)], out=io.StringIO()) == 0
