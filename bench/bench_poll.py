@@ -147,9 +147,9 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
 
 
 def write_sources(path: Path, urls: list[str], args: argparse.Namespace) -> None:
-    from newswatch import resources
-
     import yaml
+
+    from newswatch import resources
 
     topics = yaml.safe_load(resources.default_sources_path().read_text(encoding="utf-8"))["topics"]
     doc = {
@@ -176,7 +176,16 @@ def poll_env(work: Path) -> dict[str, str]:
 
 
 def run_poll(label: str, sources: Path, db: Path, work: Path) -> Run:
-    argv = [sys.executable, "-m", "newswatch.cli", "poll", "--sources", str(sources), "--db", str(db)]
+    argv = [
+        sys.executable,
+        "-m",
+        "newswatch.cli",
+        "poll",
+        "--sources",
+        str(sources),
+        "--db",
+        str(db),
+    ]
     run = measure(label, argv, poll_env(work), work)
     found = TIMINGS_LINE.findall(run.output)
     if run.status != 0 or not found:
@@ -204,8 +213,15 @@ def poll_row(db: Path) -> dict[str, Any]:
     finally:
         con.close()
     assert row is not None and articles is not None
-    keys = ("feeds", "feeds_ok", "feeds_not_modified", "feeds_failed", "entries", "new_articles",
-            "new_matches")
+    keys = (
+        "feeds",
+        "feeds_ok",
+        "feeds_not_modified",
+        "feeds_failed",
+        "entries",
+        "new_articles",
+        "new_matches",
+    )
     out: dict[str, Any] = dict(zip(keys, row[:7], strict=True))
     out["timings_json"] = json.loads(row[7] or "{}")
     out["articles_total"] = articles[0]
@@ -237,11 +253,22 @@ def run_newsboat(label: str, urls: list[str], work: Path, threads: int) -> Run:
         "cleanup-on-quit no\nsuppress-first-reload yes\n"
     )
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home), XDG_DATA_HOME=str(home))
-    argv = [NEWSBOAT, "-u", str(home / "urls"), "-c", str(home / "cache.db"),
-            "-C", str(home / "config"), "-x", "reload"]
+    argv = [
+        NEWSBOAT,
+        "-u",
+        str(home / "urls"),
+        "-c",
+        str(home / "cache.db"),
+        "-C",
+        str(home / "config"),
+        "-x",
+        "reload",
+    ]
     run = measure(label, argv, env, work)
     if run.status != 0:
-        raise SystemExit(f"newsboat ({label}) failed with status {run.status}:\n{run.output[-2000:]}")
+        raise SystemExit(
+            f"newsboat ({label}) failed with status {run.status}:\n{run.output[-2000:]}"
+        )
     return run
 
 
@@ -250,8 +277,16 @@ def run_newsboat(label: str, urls: list[str], work: Path, threads: int) -> Run:
 
 def stage_line(run: Run) -> str:
     t = run.timings
-    keys = ("fetch_s", "parse_wait_s", "parse_cpu_s", "normalise_cpu_s", "match_cpu_s",
-            "spool_s", "store_s", "refresh_s")
+    keys = (
+        "fetch_s",
+        "parse_wait_s",
+        "parse_cpu_s",
+        "normalise_cpu_s",
+        "match_cpu_s",
+        "spool_s",
+        "store_s",
+        "refresh_s",
+    )
     return "  ".join(f"{k[:-2]} {t[k]:.2f}" for k in keys if k in t)
 
 
@@ -262,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=55_000, help="approximate bytes per feed")
     parser.add_argument("--latency", type=float, default=0.2, help="server delay per response, s")
     parser.add_argument("--topical", type=float, default=0.1, help="share of topical items")
-    parser.add_argument("--no-etag", action="store_true", help="no ETag/Last-Modified (re-poll gets 200s)")
-    parser.add_argument("--concurrency", type=int, default=100, help="feeds in flight (newsboat: reload-threads)")
+    parser.add_argument(
+        "--no-etag", action="store_true", help="no ETag/Last-Modified (re-poll gets 200s)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="feeds in flight (newsboat: reload-threads)"
+    )
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--runner", choices=("default", "dask"), default="default")
     parser.add_argument("--dask-workers", type=int, default=2)
@@ -272,10 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.compare and not os.path.exists(NEWSBOAT):
-        raise SystemExit(f"--compare needs newsboat (apt-get install newsboat); not found at {NEWSBOAT}")
+        raise SystemExit(
+            f"--compare needs newsboat (apt-get install newsboat); not found at {NEWSBOAT}"
+        )
     cores = os.cpu_count() or 1
-    spec = FarmSpec(feeds=args.feeds, items=args.items, size=args.size, latency=args.latency,
-                    topical=args.topical, etag=not args.no_etag, processes=args.farm_processes)
+    spec = FarmSpec(
+        feeds=args.feeds,
+        items=args.items,
+        size=args.size,
+        latency=args.latency,
+        topical=args.topical,
+        etag=not args.no_etag,
+        processes=args.farm_processes,
+    )
     work = Path(tempfile.mkdtemp(prefix="newswatch-bench-"))
     print(
         f"farm: {spec.feeds} feeds x {spec.items} items, ~{spec.size} B, latency {spec.latency} s, "
@@ -287,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Farm(spec) as farm:
             floor_fetch, ok = fetch_floor(farm.urls, args.concurrency)
-            print(f"fetch only (floor):  {floor_fetch:6.2f} s  ({ok} bodies, no parsing)", flush=True)
+            print(
+                f"fetch only (floor):  {floor_fetch:6.2f} s  ({ok} bodies, no parsing)", flush=True
+            )
             sources = work / "sources.yaml"
             write_sources(sources, farm.urls, args)
             db = work / "wh" / "bench.duckdb"
@@ -295,8 +345,10 @@ def main(argv: list[str] | None = None) -> int:
             repoll = run_poll("repoll", sources, db, work)
             boat: list[Run] = []
             if args.compare:
-                boat = [run_newsboat("newsboat-cold", farm.urls, work, args.concurrency),
-                        run_newsboat("newsboat-repoll", farm.urls, work, args.concurrency)]
+                boat = [
+                    run_newsboat("newsboat-cold", farm.urls, work, args.concurrency),
+                    run_newsboat("newsboat-repoll", farm.urls, work, args.concurrency),
+                ]
             farm_stats = farm.stats()
     finally:
         if not args.keep:
@@ -305,37 +357,53 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work folder kept: {work}")
 
     print()
-    print(f"{'run':<8} {'wall s':>7} {'poll s':>7} {'prefect s':>9} {'cpu s':>6} "
-          f"{'maxrss MB':>9} {'tree MB':>8} {'articles':>8} {'art/s':>7}  outcomes")
+    print(
+        f"{'run':<8} {'wall s':>7} {'poll s':>7} {'prefect s':>9} {'cpu s':>6} "
+        f"{'maxrss MB':>9} {'tree MB':>8} {'articles':>8} {'art/s':>7}  outcomes"
+    )
     for run in (cold, repoll):
         entries = int(run.db["entries"])
         rate = entries / run.flow_s if run.flow_s else 0.0
-        outcomes = (f"ok {run.db['feeds_ok']}, 304 {run.db['feeds_not_modified']}, "
-                    f"same body {run.db['unchanged']}, failed {run.db['feeds_failed']}, "
-                    f"new {run.db['new_articles']}")
-        print(f"{run.label:<8} {run.wall_s:7.2f} {run.flow_s:7.2f} {run.wall_s - run.flow_s:9.2f} "
-              f"{run.cpu_s:6.2f} {run.max_rss_mb:9.0f} {run.tree_rss_mb:8.0f} {entries:8d} "
-              f"{rate:7.0f}  {outcomes}")
+        outcomes = (
+            f"ok {run.db['feeds_ok']}, 304 {run.db['feeds_not_modified']}, "
+            f"same body {run.db['unchanged']}, failed {run.db['feeds_failed']}, "
+            f"new {run.db['new_articles']}"
+        )
+        print(
+            f"{run.label:<8} {run.wall_s:7.2f} {run.flow_s:7.2f} {run.wall_s - run.flow_s:9.2f} "
+            f"{run.cpu_s:6.2f} {run.max_rss_mb:9.0f} {run.tree_rss_mb:8.0f} {entries:8d} "
+            f"{rate:7.0f}  {outcomes}"
+        )
     for run in (cold, repoll):
         print(f"stages {run.label:<7} {stage_line(run)}")
     parse_cpu = cold.timings.get("parse_cpu_s", 0.0) + cold.timings.get("match_cpu_s", 0.0)
     floor = max(floor_fetch, parse_cpu / cores)
-    print(f"floor: max(fetch {floor_fetch:.2f} s, parse+match cpu {parse_cpu:.2f} s / {cores} cores)"
-          f" = {floor:.2f} s; cold poll / floor = {cold.flow_s / floor:.2f}x")
-    print(f"overhead: command wall - poll = {cold.wall_s - cold.flow_s:.2f} s (cold), "
-          f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll): Prefect API start-up and imports")
+    print(
+        f"floor: max(fetch {floor_fetch:.2f} s, parse+match cpu {parse_cpu:.2f} s / {cores} cores)"
+        f" = {floor:.2f} s; cold poll / floor = {cold.flow_s / floor:.2f}x"
+    )
+    print(
+        f"overhead: command wall - poll = {cold.wall_s - cold.flow_s:.2f} s (cold), "
+        f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll): Prefect API start-up and imports"
+    )
     if boat:
         print()
         print(f"{'':<18} {'newswatch':>10} {'newsboat':>10} {'ratio':>7}")
         for ours, theirs in zip((cold, repoll), boat, strict=True):
-            print(f"{ours.label + ' wall s':<18} {ours.flow_s:10.2f} {theirs.wall_s:10.2f} "
-                  f"{theirs.wall_s / ours.flow_s:6.1f}x   (poll; command {ours.wall_s:.2f} s: "
-                  f"{theirs.wall_s / ours.wall_s:.1f}x)")
+            print(
+                f"{ours.label + ' wall s':<18} {ours.flow_s:10.2f} {theirs.wall_s:10.2f} "
+                f"{theirs.wall_s / ours.flow_s:6.1f}x   (poll; command {ours.wall_s:.2f} s: "
+                f"{theirs.wall_s / ours.wall_s:.1f}x)"
+            )
             print(f"{ours.label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
-            print(f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}")
+            print(
+                f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
+            )
     print()
-    print(f"farm served: {int(farm_stats.get('requests', 0))} requests, {int(farm_stats.get('ok', 0))} x 200, "
-          f"{int(farm_stats.get('not_modified', 0))} x 304, {farm_stats.get('cpu_s', 0):.2f} s cpu")
+    print(
+        f"farm served: {int(farm_stats.get('requests', 0))} requests, {int(farm_stats.get('ok', 0))} x 200, "
+        f"{int(farm_stats.get('not_modified', 0))} x 304, {farm_stats.get('cpu_s', 0):.2f} s cpu"
+    )
     return 0
 
 

@@ -16,14 +16,15 @@ Only loopback addresses are bound or contacted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import random
 import resource
 import socket
 import time
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from multiprocessing.connection import Connection
 from types import TracebackType
 from xml.sax.saxutils import escape
@@ -137,12 +138,17 @@ class _FeedProtocol(asyncio.Protocol):
             head, self._buffer = self._buffer[:end].lower(), self._buffer[end + 4 :]
             self._counters.requests += 1
             fresh = self._etag is not None and (
-                self._etag.lower() in head or b"if-modified-since: " + LAST_MODIFIED.lower().encode() in head
+                self._etag.lower() in head
+                or b"if-modified-since: " + LAST_MODIFIED.lower().encode() in head
             )
             if fresh:
                 self._counters.not_modified += 1
                 assert self._etag is not None
-                reply = b"HTTP/1.1 304 Not Modified\r\nETag: " + self._etag + b"\r\nContent-Length: 0\r\n\r\n"
+                reply = (
+                    b"HTTP/1.1 304 Not Modified\r\nETag: "
+                    + self._etag
+                    + b"\r\nContent-Length: 0\r\n\r\n"
+                )
             else:
                 self._counters.ok += 1
                 reply = self._ok
@@ -248,10 +254,8 @@ class Farm:
 
     def stop(self) -> None:
         for proc, parent in self._procs:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 parent.send("stop")
-            except (OSError, ValueError):
-                pass
             proc.join(timeout=2)
             if proc.is_alive():
                 proc.terminate()

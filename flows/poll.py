@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -73,7 +74,8 @@ async def _collect_on_dask(
         for i, feeds in enumerate(runners.split_batches(config.feeds, batches))
     ]
     # result() blocks: wait in a thread so the flow's event loop keeps serving Prefect.
-    return await asyncio.to_thread(lambda: [f.result() for f in futures])
+    # (An async task's future resolves to its awaited value; Prefect types it as a coroutine.)
+    return await asyncio.to_thread(lambda: [cast(poll.BatchResult, f.result()) for f in futures])
 
 
 @flow(name="newswatch-poll", log_prints=False)

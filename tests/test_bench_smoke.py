@@ -14,8 +14,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_bench_poll_prints_its_figures(tmp_path: Path) -> None:
     compare = shutil.which("newsboat") is not None
-    argv = [sys.executable, str(REPO / "bench" / "bench_poll.py"), "--feeds", "30", "--items", "10",
-            "--latency", "0.05", *(["--compare"] if compare else [])]
+    argv = [
+        sys.executable,
+        str(REPO / "bench" / "bench_poll.py"),
+        "--feeds",
+        "30",
+        "--items",
+        "10",
+        "--latency",
+        "0.05",
+        *(["--compare"] if compare else []),
+    ]
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
     env.pop("PREFECT_API_URL", None)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)

@@ -18,7 +18,9 @@ from tests.conftest import CORPUS
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
-REALNEWS = CORPUS / "realnews" if (CORPUS / "realnews").is_dir() else Path("/work/shared/corpus/realnews")
+REALNEWS = (
+    CORPUS / "realnews" if (CORPUS / "realnews").is_dir() else Path("/work/shared/corpus/realnews")
+)
 TITLES = (
     "Turkey weighs new S-400 deliveries as NATO allies object",
     "City council approves budget for new tram line",
@@ -32,10 +34,13 @@ def _synthetic(n: int) -> bytes:
     return rss(
         f"Synthetic {n}",
         [
-            {"title": f"{TITLES[(n + k) % len(TITLES)]} ({n}-{k})",
-             "link": f"https://synthetic{n}.example/{k}", "guid": f"syn-{n}-{k}",
-             "description": "NATO ministers met." if k % 3 == 0 else "Nothing to see.",
-             "pubDate": now - timedelta(hours=k)}
+            {
+                "title": f"{TITLES[(n + k) % len(TITLES)]} ({n}-{k})",
+                "link": f"https://synthetic{n}.example/{k}",
+                "guid": f"syn-{n}-{k}",
+                "description": "NATO ministers met." if k % 3 == 0 else "Nothing to see.",
+                "pubDate": now - timedelta(hours=k),
+            }
             for k in range(8)
         ],
     )
@@ -72,12 +77,18 @@ def test_dask_runner_stores_the_same_articles_as_the_default_runner(
     assert len(split_batches(load_config(sources).feeds, 4)) == 3
 
     default_db = tmp_path / "default" / "news.duckdb"
-    assert cli.main(["poll", "--sources", str(sources), "--db", str(default_db)], out=io.StringIO()) == 0
+    assert (
+        cli.main(["poll", "--sources", str(sources), "--db", str(default_db)], out=io.StringIO())
+        == 0
+    )
     out = io.StringIO()
     dask_db = tmp_path / "dask" / "news.duckdb"
-    assert cli.main(
-        ["poll", "--sources", str(sources), "--db", str(dask_db), "--runner", "dask"], out=out
-    ) == 0
+    assert (
+        cli.main(
+            ["poll", "--sources", str(sources), "--db", str(dask_db), "--runner", "dask"], out=out
+        )
+        == 0
+    )
 
     expected = _articles(default_db)
     assert len(expected) > 100
@@ -97,7 +108,9 @@ def test_runner_from_the_command_line_overrides_sources_yaml() -> None:
     configured = RunnerSettings(kind="default", address=None, workers=3)
     assert resolve(configured).kind == "default"
     assert resolve(configured, kind="dask") == RunnerSettings("dask", None, 3)
-    assert resolve(configured, address="tcp://10.0.0.5:8786") == RunnerSettings("dask", "tcp://10.0.0.5:8786", 3)
+    assert resolve(configured, address="tcp://10.0.0.5:8786") == RunnerSettings(
+        "dask", "tcp://10.0.0.5:8786", 3
+    )
     with pytest.raises(RunnerError, match="unknown runner"):
         resolve(configured, kind="ray")
 

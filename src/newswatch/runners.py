@@ -42,7 +42,7 @@ def resolve(
 
 def dask_task_runner(settings: RunnerSettings) -> Any:
     """A prefect-dask DaskTaskRunner for an existing scheduler or a local cluster."""
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     if settings.address:
         return DaskTaskRunner(address=settings.address)
