@@ -69,13 +69,27 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     db_wait_seconds()  # a bad NEWSWATCH_DB_WAIT fails here, before any work
     db = resolve_db_path(args.db)
     _check_db_writable(db)
+    from newswatch.runners import RunnerError, resolve
+
+    runner, address = getattr(args, "runner", None), getattr(args, "dask_address", None)
+    try:
+        resolve(config.runner, kind=runner, address=address)
+    except RunnerError as exc:
+        raise UserError(str(exc)) from None
     _prefect_defaults()
-    from newswatch.flows.poll import poll_flow
+    from newswatch.flows.poll import run_poll
     from newswatch.progress import poll_progress
 
     with poll_progress(len(config.feeds)) as on_feed_done:
         summary = asyncio.run(
-            poll_flow(sources=args.sources, db=str(db), due_only=False, on_feed_done=on_feed_done)
+            run_poll(
+                sources=args.sources,
+                db=str(db),
+                due_only=False,
+                runner=runner,
+                dask_address=address,
+                on_feed_done=on_feed_done,
+            )
         )
     print_poll_summary(summary, out)
     return EXIT_OK
@@ -288,6 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("poll", cmd_poll, "Poll every feed once, store new articles, print a per-feed summary.")
     sources_opt(p)
     db_opt(p)
+    p.add_argument(
+        "--runner",
+        choices=("default", "dask"),
+        help="where fetch-and-parse batches run (default: sources.yaml `runner:`, else in-process)",
+    )
+    p.add_argument(
+        "--dask-address",
+        metavar="ADDR",
+        help="Dask scheduler, e.g. tcp://host:8786 (implies --runner dask; default: a local cluster)",
+    )
 
     def digest_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--date", metavar="YYYY-MM-DD", help="render the digest of this local day")

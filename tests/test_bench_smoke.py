@@ -1,0 +1,55 @@
+"""The poll benchmark works end to end in a small configuration (figures are not judged here)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_bench_poll_prints_its_figures(tmp_path: Path) -> None:
+    compare = shutil.which("newsboat") is not None
+    argv = [
+        sys.executable,
+        str(REPO / "bench" / "bench_poll.py"),
+        "--feeds",
+        "30",
+        "--items",
+        "10",
+        "--latency",
+        "0.05",
+        *(["--compare"] if compare else []),
+    ]
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"))
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+
+    def line(prefix: str) -> str:
+        found = [x for x in lines if x.startswith(prefix)]
+        assert found, f"no line starting with {prefix!r} in:\n{done.stdout}"
+        return found[0]
+
+    cold = line("cold ").split()
+    repoll = line("repoll ").split()
+    assert float(cold[1]) > 0 and float(cold[4]) > 0  # wall s, cpu s
+    assert int(cold[7]) == 300  # articles: 30 feeds x 10 items
+    assert "ok 30, 304 0" in line("cold ")
+    assert "ok 0, 304 30" in line("repoll ")  # every feed answered 304 the second time
+    assert int(repoll[7]) == 0
+    for stage in ("fetch", "parse_cpu", "match_cpu", "store"):
+        assert f" {stage} " in line("stages cold")
+    assert line("floor:")
+    assert line("overhead:")
+    served = re.search(r"(\d+) x 304", line("farm served:"))
+    assert served and int(served.group(1)) >= 30
+    if compare:
+        assert "newsboat" in done.stdout
+        assert line("cold wall s")
+        assert line("repoll wall s")
