@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -163,19 +164,22 @@ def write_sources(path: Path, urls: list[str], args: argparse.Namespace) -> None
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def poll_env(work: Path) -> dict[str, str]:
+def poll_env(work: Path, api_url: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "src"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
     )
     env["PREFECT_HOME"] = str(work / "prefect-home")
-    env.pop("PREFECT_API_URL", None)  # an ephemeral API, as a first-time user gets
+    if api_url:
+        env["PREFECT_API_URL"] = api_url  # a running server, as under `newswatch serve`
+    else:
+        env.pop("PREFECT_API_URL", None)  # an ephemeral API, as a first-time user gets
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
 
 
-def run_poll(label: str, sources: Path, db: Path, work: Path) -> Run:
+def run_poll(label: str, sources: Path, db: Path, work: Path, api_url: str | None = None) -> Run:
     argv = [
         sys.executable,
         "-m",
@@ -186,7 +190,7 @@ def run_poll(label: str, sources: Path, db: Path, work: Path) -> Run:
         "--db",
         str(db),
     ]
-    run = measure(label, argv, poll_env(work), work)
+    run = measure(label, argv, poll_env(work, api_url), work)
     found = TIMINGS_LINE.findall(run.output)
     if run.status != 0 or not found:
         tail = "\n".join(run.output.splitlines()[-30:])
@@ -308,6 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--compare", action="store_true", help="also run newsboat on the same farm")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--prefect",
+        choices=("server", "ephemeral"),
+        default="server",
+        help="server: the timed polls use a `prefect server` started once (as under newswatch "
+        "serve), and one more re-poll measures the ephemeral API; ephemeral: every poll "
+        "starts its own temporary API",
+    )
     args = parser.parse_args(argv)
 
     if args.compare and not os.path.exists(NEWSBOAT):
@@ -341,8 +353,22 @@ def main(argv: list[str] | None = None) -> int:
             sources = work / "sources.yaml"
             write_sources(sources, farm.urls, args)
             db = work / "wh" / "bench.duckdb"
-            cold = run_poll("cold", sources, db, work)
-            repoll = run_poll("repoll", sources, db, work)
+            ephemeral: Run | None = None
+            server_start = 0.0
+            with contextlib.ExitStack() as stack:
+                api_url = None
+                if args.prefect == "server":
+                    from newswatch.serve import local_prefect_server
+
+                    t0 = time.perf_counter()
+                    server = stack.enter_context(local_prefect_server(work / "prefect-server"))
+                    server_start = time.perf_counter() - t0
+                    api_url = server.api_url
+                    print(f"prefect server:      {server_start:6.2f} s to healthy", flush=True)
+                cold = run_poll("cold", sources, db, work, api_url)
+                repoll = run_poll("repoll", sources, db, work, api_url)
+            if args.prefect == "server":
+                ephemeral = run_poll("repoll-ephemeral", sources, db, work, None)
             boat: list[Run] = []
             if args.compare:
                 boat = [
@@ -382,10 +408,18 @@ def main(argv: list[str] | None = None) -> int:
         f"floor: max(fetch {floor_fetch:.2f} s, parse+match cpu {parse_cpu:.2f} s / {cores} cores)"
         f" = {floor:.2f} s; cold poll / floor = {cold.flow_s / floor:.2f}x"
     )
+    where = "a running prefect server" if args.prefect == "server" else "the ephemeral API"
     print(
         f"overhead: command wall - poll = {cold.wall_s - cold.flow_s:.2f} s (cold), "
-        f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll): Prefect API start-up and imports"
+        f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll), on {where}: imports, flow start"
     )
+    if ephemeral is not None:
+        print(
+            f"prefect start-up: the same re-poll on the ephemeral API took {ephemeral.wall_s:.2f} s"
+            f" (poll {ephemeral.flow_s:.2f} s, overhead {ephemeral.wall_s - ephemeral.flow_s:.2f} s,"
+            f" maxrss {ephemeral.max_rss_mb:.0f} MB with the temporary server); a `prefect server`"
+            f" took {server_start:.2f} s to become healthy"
+        )
     if boat:
         print()
         print(f"{'':<18} {'newswatch':>10} {'newsboat':>10} {'ratio':>7}")

@@ -68,8 +68,8 @@ def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
 
 
 @task(name="refresh-clusters", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def refresh(db_path: Path, retention_days: int | None) -> int:
-    return poll.refresh(db_path, retention_days=retention_days)
+def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
+    return poll.refresh(db_path, retention_days=retention_days, changed=changed)
 
 
 async def _collect_on_dask(
@@ -151,7 +151,8 @@ async def poll_flow(
         if stored.message:
             logger.warning(stored.message)
         refresh_start = time.monotonic()
-        clusters = refresh(db_path, config.retention_days) if not stored.waiting else 0
+        changed = stored.new_articles > 0 or stored.new_matches > 0
+        clusters = refresh(db_path, config.retention_days, changed) if not stored.waiting else 0
         refresh_s = time.monotonic() - refresh_start
     timings = {
         **batch.timings,

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,9 @@ class PollManifest:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+_ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
+
+
 class SpoolWriter:
     """Collects one poll's rows and writes them as Parquet parts of bounded size."""
 
@@ -141,7 +144,8 @@ class SpoolWriter:
     ) -> None:
         rows = self._rows
         for article, article_matches in zip(articles, matches, strict=True):
-            row = asdict(article)
+            # Flat fields only: a comprehension is ~5x cheaper than asdict's deep copy.
+            row = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
             row["first_seen_at"] = seen_at
             row["poll_id"] = self.poll_id
             rows["articles"].append(row)
