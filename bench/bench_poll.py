@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-etag", action="store_true", help="no ETag/Last-Modified (re-poll gets 200s)"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=100, help="feeds in flight (newsboat: reload-threads)"
+        "--concurrency", type=int, default=200, help="feeds in flight (newsboat: reload-threads)"
     )
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--runner", choices=("default", "dask"), default="default")

@@ -109,15 +109,18 @@ async def fetch_stream(
     resolver: Resolver | None = None,
     clock: Callable[[], datetime] = utc_now,
     ssl_context: ssl.SSLContext | None = None,
+    admit: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch all requests concurrently; yield each result as soon as it is complete.
 
     `allow_hosts` is the `allow_hosts:` list of sources.yaml (host names, addresses, CIDR
     ranges). `resolver` replaces DNS (tests). `ssl_context` replaces the default trust store
-    (e.g. a private CA).
+    (e.g. a private CA). `admit`, when given, is awaited before each fetch starts (before
+    its deadline runs): a consumer slower than the network uses it to bound how many
+    bodies wait in memory.
     """
     async for _index, result in _fetch_indexed(
-        requests, settings, allow_hosts, resolver, clock, ssl_context
+        requests, settings, allow_hosts, resolver, clock, ssl_context, admit
     ):
         yield result
 
@@ -175,6 +178,7 @@ async def _fetch_indexed(
     resolver: Resolver | None,
     clock: Callable[[], datetime],
     ssl_context: ssl.SSLContext | None,
+    admit: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[tuple[int, FetchResult]]:
     if not requests:
         return
@@ -195,6 +199,8 @@ async def _fetch_indexed(
         ]
 
         async def run(index: int) -> tuple[int, FetchResult]:
+            if admit is not None:
+                await admit()
             host = hosts[index]
             client = shard[host]
             # Host first, so a feed waiting for its busy host holds no other slot.
