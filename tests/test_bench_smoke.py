@@ -46,7 +46,8 @@ def test_bench_poll_prints_its_figures(tmp_path: Path) -> None:
     for stage in ("fetch", "parse_cpu", "match_cpu", "store"):
         assert f" {stage} " in line("stages cold")
     assert line("floor:")
-    assert line("overhead:")
+    assert "on a running prefect server" in line("overhead:")
+    assert re.search(r"ephemeral API took [\d.]+ s", line("prefect start-up:"))
     served = re.search(r"(\d+) x 304", line("farm served:"))
     assert served and int(served.group(1)) >= 30
     if compare:

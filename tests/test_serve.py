@@ -268,6 +268,21 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
         runs = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
         assert any(a["key"] == "newswatch-poll" and a["type"] == "table" for a in runs)
 
+        # A one-off `newswatch poll` meanwhile uses serve's server (no temporary API): its
+        # run is recorded there, outside the deployments.
+        adhoc_db = tmp_path / "adhoc" / "adhoc.duckdb"
+        adhoc = subprocess.run(
+            [sys.executable, "-m", "newswatch.cli", "poll", "--sources", str(sources),
+             "--db", str(adhoc_db)],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert adhoc.returncode == 0, adhoc.stdout + adhoc.stderr
+        flow_runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+        assert any(
+            r["deployment_id"] is None and r["parameters"].get("db") == str(adhoc_db)
+            for r in flow_runs
+        ), [r["parameters"] for r in flow_runs]
+
         # A second serve on this machine refuses at once.
         second = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path

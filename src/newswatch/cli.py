@@ -38,6 +38,12 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    if not os.environ.get("PREFECT_API_URL", "").strip():
+        from newswatch.serve import running_serve_api
+
+        api_url = running_serve_api()
+        if api_url:
+            os.environ["PREFECT_API_URL"] = api_url
 
 
 def _load(args: argparse.Namespace) -> Config:

@@ -90,6 +90,51 @@ def serve_lock(path: Path, description: str) -> Iterator[None]:
 
 # -- a local Prefect server ----------------------------------------------------------------
 
+API_FILE = "serve.api"
+
+
+@contextlib.contextmanager
+def _advertised(home: Path, api_url: str) -> Iterator[None]:
+    """Publish the local server's API URL while serving, for `newswatch poll` and friends."""
+    path = home / API_FILE
+    path.write_text(api_url + "\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def running_serve_api(environ: Mapping[str, str] | None = None) -> str | None:
+    """The API URL of the Prefect server a running `newswatch serve` started, if it answers.
+
+    One-off commands use it instead of starting a temporary API (8-15 s here), and their
+    runs appear in the same Prefect UI.
+    """
+    home = newswatch_home(environ)
+    try:
+        api_url = (home / API_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not api_url.startswith("http://127.0.0.1:"):
+        return None  # only the loopback server serve itself starts
+    lock = home / "serve.lock"
+    try:
+        with open(lock, "a+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return None  # nobody holds the lock: a stale file from a killed serve
+    except BlockingIOError:
+        pass
+    except OSError:
+        return None
+    try:
+        import httpx
+
+        healthy = httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return None
+    return api_url if healthy else None
+
 
 @dataclass(frozen=True)
 class LocalServer:
@@ -498,7 +543,10 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
                 _announce(plan, stdout, api_url=external, ui_url=None, home=None)
                 status = _supervise(plan, env, stdout)
             else:
-                with local_prefect_server(home / "prefect") as server:
+                with (
+                    local_prefect_server(home / "prefect") as server,
+                    _advertised(home, server.api_url),
+                ):
                     env["PREFECT_API_URL"] = server.api_url
                     _announce(
                         plan, stdout, api_url=server.api_url, ui_url=server.ui_url,
