@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -192,3 +193,76 @@ def test_snippet_windows_around_first_stemmed_match() -> None:
     assert snippet(text, ["absent"], width=40).startswith("Filler words")
     assert first_match("Türkiye said", ["turkiy"]) == (0, 7)
     assert first_match("nothing here", []) is None
+
+
+def test_appending_to_the_index_scores_exactly_like_a_full_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real feed text (a corpus fixture's titles and summaries), indexed in three steps, must
+    # rank and score every query exactly as one full build of the extension does.
+    from newswatch.parse import parse_feed
+
+    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "realnews"
+    bodies = sorted(corpus.glob("*.xml"))[:12]
+    now = datetime.now(UTC)
+    articles = [
+        a
+        for i, path in enumerate(bodies)
+        for a in parse_feed(
+            path.read_bytes(), feed_url=f"https://f{i}.example/", source="s", now=now
+        ).articles
+    ]
+    assert len(articles) > 100
+    # An article with no indexable word at all counts as a document of length 0.
+    articles.append(dataclasses.replace(articles[0], id="empty", title="the", summary=""))
+    # Most first (a full build), then additions small enough to be appended.
+    cut = len(articles) * 7 // 10
+    batches = [articles[:cut], articles[cut:-5], articles[-5:]]
+    queries = ["NATO", "Turkey Erdogan", "missile defence", "the", "S-400", "election results"]
+
+    def insert(con: object, batch: list[object]) -> None:
+        for a in batch:
+            con.execute(  # type: ignore[attr-defined]
+                "INSERT OR IGNORE INTO articles VALUES "
+                "(?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
+                [a.id, a.title, a.summary, now, now],  # type: ignore[attr-defined]
+            )
+
+    def scores(con: object) -> dict[str, list[tuple[str, float]]]:
+        out = {}
+        for q in queries:
+            rows = con.execute(  # type: ignore[attr-defined]
+                f"SELECT id, round({warehouse.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
+                "FROM articles WHERE s IS NOT NULL ORDER BY s DESC, id",
+                [q],
+            ).fetchall()
+            out[q] = rows
+        return out
+
+    with (
+        warehouse.connect(tmp_path / "inc.duckdb") as inc,
+        warehouse.connect(tmp_path / "full.duckdb") as full,
+    ):
+        appended: list[bool] = []
+        append = warehouse._append_to_search_index
+        monkeypatch.setattr(
+            warehouse,
+            "_append_to_search_index",
+            lambda con: appended.append(append(con)) or appended[-1],
+        )
+        for batch in batches:
+            insert(inc, batch)
+            assert warehouse.refresh_search_index(inc) == _count(inc)
+        assert appended == [True, True]  # the first call built the index; then two appends
+        insert(full, articles)
+        warehouse.refresh_search_index(full, rebuild=True)
+        got, want = scores(inc), scores(full)
+        assert any(want[q] for q in queries)
+        assert got == want
+        stats = f"SELECT num_docs, round(avgdl, 9) FROM {warehouse.FTS_SCHEMA}.stats"
+        assert inc.execute(stats).fetchall() == full.execute(stats).fetchall()
+
+
+def _count(con: object) -> int:
+    row = con.execute("SELECT count(*) FROM articles").fetchone()  # type: ignore[attr-defined]
+    return int(row[0])

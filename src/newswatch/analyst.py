@@ -144,7 +144,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     if args.reindex:
         with warehouse.connect(db, wait_seconds=_wait()) as con:
-            warehouse.refresh_search_index(con)
+            warehouse.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         hits = warehouse.search_articles(
             con, args.terms, topic=args.topic, since=since, limit=args.limit

@@ -720,19 +720,91 @@ def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def refresh_search_index(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild the BM25 index over articles' title and summary; returns articles indexed.
+def refresh_search_index(con: duckdb.DuckDBPyConnection, *, rebuild: bool = False) -> int:
+    """Bring the BM25 index over articles' title and summary up to date; returns articles
+    indexed.
 
-    Needs a writable connection. Call after each poll's merge (the index does not follow
-    inserts); readers keep the previous index until this commits.
+    Needs a writable connection. Call after each poll's merge (the extension's index does not
+    follow inserts); readers keep the previous index until this commits. The first call (or
+    `rebuild=True`) builds the index with the extension; later calls only add the articles
+    it lacks, which costs the new articles, not the whole warehouse (a full build takes
+    ~7.5 s per 50,000 articles here).
     """
     load_fts(con)
-    con.execute(
-        "PRAGMA create_fts_index('articles', 'id', 'title', 'summary', "
-        f"stemmer = 'porter', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
-        "strip_accents = 1, lower = 1, overwrite = 1)"
-    )
+    if rebuild or not has_search_index(con) or not _append_to_search_index(con):
+        con.execute(
+            "PRAGMA create_fts_index('articles', 'id', 'title', 'summary', "
+            f"stemmer = 'porter', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
+            "strip_accents = 1, lower = 1, overwrite = 1)"
+        )
     return _count(con, "articles")
+
+
+def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    """Index the articles the index lacks, exactly as the extension would have (same
+    tokenizer macro, stopwords, stemmer; document frequencies and averages updated).
+    Returns False when the index does not cover a prefix of the articles (something was
+    deleted) or a rebuild is cheaper, so the caller rebuilds it."""
+    fts = FTS_SCHEMA
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _fts_new AS "
+            f"SELECT (SELECT coalesce(max(docid), -1) FROM {fts}.docs) "
+            "+ row_number() OVER (ORDER BY a.rowid) AS docid, a.id AS name, a.title, a.summary "
+            f"FROM articles a ANTI JOIN {fts}.docs d ON d.name = a.id"
+        )
+        before, new = _count(con, f"{fts}.docs"), _count(con, "_fts_new")
+        # Appending costs ~0.24 ms per new article, a full build ~0.15 ms per article (here):
+        # past half the indexed size a rebuild is cheaper.
+        if before + new != _count(con, "articles") or new > before // 2:
+            con.execute("ROLLBACK")
+            return False
+        if _count(con, "_fts_new"):
+            # Field ids as the extension numbers them: title 0, summary 1. Stopwords are
+            # dropped before stemming, and empty tokens never count.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _fts_terms AS "
+                "WITH tokens AS ("
+                f"  SELECT docid, 0 AS fieldid, unnest({fts}.tokenize(title)) AS w FROM _fts_new"
+                "  UNION ALL"
+                f"  SELECT docid, 1, unnest({fts}.tokenize(summary)) FROM _fts_new) "
+                "SELECT docid, fieldid, stem(w, 'porter') AS term FROM tokens "
+                f"WHERE w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)"
+            )
+            con.execute(
+                f"INSERT INTO {fts}.dict "
+                f"SELECT (SELECT coalesce(max(termid), -1) FROM {fts}.dict) "
+                "+ row_number() OVER (ORDER BY t.term), t.term, 0 "
+                f"FROM (SELECT DISTINCT term FROM _fts_terms) t ANTI JOIN {fts}.dict d "
+                "ON d.term = t.term"
+            )
+            con.execute(
+                f"UPDATE {fts}.dict SET df = df + n.c FROM "
+                "(SELECT term, count(DISTINCT docid) AS c FROM _fts_terms GROUP BY term) n "
+                f"WHERE {fts}.dict.term = n.term"
+            )
+            con.execute(
+                f"INSERT INTO {fts}.terms SELECT t.docid, t.fieldid, d.termid "
+                f"FROM _fts_terms t JOIN {fts}.dict d ON d.term = t.term"
+            )
+            con.execute(
+                f"INSERT INTO {fts}.docs SELECT n.docid, n.name, count(t.docid) "
+                "FROM _fts_new n LEFT JOIN _fts_terms t ON t.docid = n.docid "
+                "GROUP BY n.docid, n.name"
+            )
+            con.execute(
+                f"UPDATE {fts}.stats SET num_docs = s.n, avgdl = s.total / s.n FROM "
+                f"(SELECT count(*) AS n, sum(len) AS total FROM {fts}.docs) s"
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _fts_new")
+        con.execute("DROP TABLE IF EXISTS _fts_terms")
+    return True
 
 
 @dataclass(frozen=True)
