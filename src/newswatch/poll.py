@@ -308,6 +308,7 @@ async def collect_batch(
     t_end = time.monotonic()
     t0 = time.monotonic()
     writer.close()
+    _release_freed_memory()
     result.timings = {
         "fetch_s": round(fetch_done - t_start, 3),
         "parse_wait_s": round(t_end - fetch_done, 3),
@@ -317,6 +318,26 @@ async def collect_batch(
         "collect_s": round(time.monotonic() - t_start, 3),
     }
     return result
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by the collect stage back to the OS before the merge needs its own.
+
+    A 1,000-feed collect frees ~100 MB it no longer uses, which glibc and Arrow's allocator
+    would otherwise keep, adding it to the poll's peak during the merge.
+    """
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # an optimisation only
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _as_error(fetched: FetchResult, kind: str, message: str) -> FetchResult:

@@ -145,6 +145,9 @@ def connect(
             # cores anyway) DuckDB spills to disk instead: 324 MB, and the merge is no slower.
             con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
             con.execute("SET threads = 1")
+            # Return freed memory to the OS early rather than caching it for the next query.
+            con.execute("SET allocator_flush_threshold = '16MB'")
+            con.execute("SET allocator_bulk_deallocation_flush_threshold = '16MB'")
             migrate(con)
         yield con
     finally:
