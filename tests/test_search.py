@@ -201,9 +201,9 @@ def test_appending_to_the_index_scores_exactly_like_a_full_rebuild(
     # Real feed text (a corpus fixture's titles and summaries), indexed in three steps, must
     # rank and score every query exactly as one full build of the extension does.
     from newswatch.parse import parse_feed
+    from tests.conftest import CORPUS
 
-    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "realnews"
-    bodies = sorted(corpus.glob("*.xml"))[:12]
+    bodies = sorted((CORPUS / "realnews").glob("*.xml"))[:12]
     now = datetime.now(UTC)
     articles = [
         a
