@@ -151,7 +151,8 @@ async def poll_flow(
         if stored.message:
             logger.warning(stored.message)
         refresh_start = time.monotonic()
-        changed = stored.new_articles > 0 or stored.new_matches > 0
+        # Matches are stored only with new articles, so no new article means nothing changed.
+        changed = stored.new_articles > 0
         clusters = refresh(db_path, config.retention_days, changed) if not stored.waiting else 0
         refresh_s = time.monotonic() - refresh_start
     timings = {

@@ -7,13 +7,49 @@ request and writes whatever bytes it likes (trickles, bombs, endless bodies, red
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
+
+from newswatch import fetch as fetch_module
 from tests.feedserver import FeedServer
+
+
+def loopback_only_connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every TCP connect the fetcher makes, by address; a non-loopback one fails.
+
+    This is the proof that refused hosts are never contacted: the spy sits where packets
+    would leave, and it refuses anything but loopback even if the code under test is wrong.
+    """
+    seen: list[str] = []
+    original = fetch_module.open_stream
+
+    async def spy(address: str, port: int, *args: Any) -> Any:
+        seen.append(address)
+        if not ipaddress.ip_address(address).is_loopback:
+            raise AssertionError(f"test tried to connect to non-loopback {address}")
+        return await original(address, port, *args)
+
+    monkeypatch.setattr(fetch_module, "open_stream", spy)
+    return seen
+
+
+def resolver_for(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
+    """A resolver answering from `table`; any other name fails as DNS would."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[host]
+
+    return resolve
 
 
 @dataclass

@@ -26,12 +26,16 @@ import pytest
 
 from newswatch import cli
 from newswatch.normalize import canonical_url
-from tests.conftest import CORPUS as _CONFTEST_CORPUS
+from tests.conftest import CORPUS
 from tests.corpus import Fixture, iter_fixtures
 from tests.feedserver import FeedServer
-from tests.test_corpus_feedparser import UPSTREAM_EXPECT_FAILURES, _applies, _expected_title
+from tests.test_corpus_feedparser import (
+    UPSTREAM_EXPECT_FAILURES,
+    _applies,
+    _expected_title,
+    _identity,
+)
 
-CORPUS = _CONFTEST_CORPUS if _CONFTEST_CORPUS.is_dir() else Path("/work/shared/corpus")
 FIXTURES_ROOT = CORPUS / "feedparser" / "tests"
 
 # Every article with a word or number in its title or summary matches, so that everything the
@@ -122,18 +126,6 @@ def _reference(fixture: Fixture, url: str, content_type: str) -> Mapping[str, An
         resolve_relative_uris=False,
     )
     return result
-
-
-def _identity(entry: Mapping[str, Any], base: str) -> tuple[str, str] | None:
-    guid = (entry.get("id") or "").strip()
-    link = entry.get("link") or ""
-    title = _expected_title(entry)
-    if not (guid or link.strip() or title):
-        return None
-    if guid:
-        return ("guid", guid)
-    url = canonical_url(link, base)
-    return ("url", url) if url else ("title", title)
 
 
 def test_every_fixture_is_stored_or_a_recorded_feed_error(corpus_poll: CorpusPoll) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import ipaddress
 import socket
 import ssl
 import time
@@ -20,7 +19,6 @@ from typing import Any, TypeVar
 import pytest
 import trustme
 
-from newswatch import fetch as fetch_module
 from newswatch.config import FetchSettings
 from newswatch.fetch import (
     BoundedInflater,
@@ -35,7 +33,14 @@ from newswatch.fetch import (
 )
 from newswatch.models import FeedState, FetchResult
 from tests.feedserver import FeedServer
-from tests.fetch_helpers import QuickFeedServer, RawRequest, http_response, raw_server
+from tests.fetch_helpers import (
+    QuickFeedServer,
+    RawRequest,
+    http_response,
+    loopback_only_connects,
+    raw_server,
+    resolver_for,
+)
 
 T = TypeVar("T")
 LOOPBACK = ["127.0.0.0/8"]
@@ -64,31 +69,8 @@ def feed_server() -> Iterator[FeedServer]:
 
 @pytest.fixture(autouse=True)
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every TCP connect the fetcher makes, by address; a non-loopback one is blocked.
-
-    This is the proof that refused hosts are never contacted: the spy sits where packets
-    would leave, and it refuses anything but loopback even if the code under test is wrong.
-    """
-    seen: list[str] = []
-    original = fetch_module.open_stream
-
-    async def spy(address: str, port: int, *args: Any) -> Any:
-        seen.append(address)
-        if not ipaddress.ip_address(address).is_loopback:
-            raise AssertionError(f"test tried to connect to non-loopback {address}")
-        return await original(address, port, *args)
-
-    monkeypatch.setattr(fetch_module, "open_stream", spy)
-    return seen
-
-
-def resolver_for(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
-    async def resolve(host: str, port: int) -> list[str]:
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return table[host]
-
-    return resolve
+    """Every TCP connect the fetcher makes, by address; a non-loopback one is blocked."""
+    return loopback_only_connects(monkeypatch)
 
 
 # -- conditional GET, statuses ---------------------------------------------------------

@@ -13,11 +13,9 @@ import asyncio
 import functools
 import io
 import ipaddress
-import socket
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,10 +26,15 @@ import pytest
 import trustme
 
 from newswatch import cli, poll
-from newswatch import fetch as fetch_module
 from newswatch.config import load_config
 from tests.feedserver import FeedServer
-from tests.fetch_helpers import RawRequest, http_response, raw_server
+from tests.fetch_helpers import (
+    RawRequest,
+    http_response,
+    loopback_only_connects,
+    raw_server,
+    resolver_for,
+)
 from tests.helpers import default_topics_yaml, rss
 
 CAP = 1 << 20  # a 1 MiB body cap keeps the test quick; the default (10 MiB) works the same way
@@ -41,26 +44,7 @@ TIMEOUT = 2.0
 @pytest.fixture(autouse=True)
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every TCP connect of the fetcher, by address; anything but loopback fails the test."""
-    seen: list[str] = []
-    original = fetch_module.open_stream
-
-    async def spy(address: str, port: int, *args: Any) -> Any:
-        seen.append(address)
-        if not ipaddress.ip_address(address).is_loopback:
-            raise AssertionError(f"test tried to connect to non-loopback {address}")
-        return await original(address, port, *args)
-
-    monkeypatch.setattr(fetch_module, "open_stream", spy)
-    return seen
-
-
-def resolver_for(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
-    async def resolve(host: str, port: int) -> list[str]:
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return table[host]
-
-    return resolve
+    return loopback_only_connects(monkeypatch)
 
 
 def good_feed(name: str) -> bytes:

@@ -180,9 +180,12 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
 
 
 def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
+    return _digest(args, out, _smtp_settings(args))
+
+
+def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) -> int:
     _load(args)
     on_date = _parse_date(args.date)
-    smtp = _smtp_settings(args)
     db = resolve_db_path(args.db)
     if args.send:
         _check_db_writable(db)
@@ -222,12 +225,12 @@ def print_digest_summary(summary: Any, out: TextIO) -> None:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    _smtp_settings(args)  # fail before polling when --send cannot work
+    smtp = _smtp_settings(args)  # fail before polling when --send cannot work
     status = cmd_poll(args, out)
     if status != EXIT_OK:
         return status
     out.write("\n")
-    return cmd_digest(args, out)
+    return _digest(args, out, smtp)
 
 
 # -- match ----------------------------------------------------------------------------

@@ -323,12 +323,8 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
     """
     envelope_from = email.utils.parseaddr(settings.sender)[1]
     envelope_to = [email.utils.parseaddr(r)[1] for r in settings.recipients]
-    try:
-        refused = _deliver(message, settings, envelope_from, envelope_to)
-    except MailError:
-        raise
-    except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(_scrub(_describe(exc, settings), settings.password)) from None
+    with _session(settings) as client:
+        refused = client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
     if refused:
         detail = "; ".join(
             f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items()
@@ -349,25 +345,28 @@ def check_server(settings: SmtpSettings) -> None:
     Run before anything is rendered or recorded, so an unreachable or misconfigured server
     is a configuration error with nothing written, not a failed digest.
     """
+    with _session(settings):
+        pass
+
+
+@contextmanager
+def _session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """An SMTP connection past EHLO, STARTTLS and AUTH, closed with QUIT on exit.
+
+    Any SMTP or network failure, in the set-up or in the block, leaves as one MailError
+    that names the server and the cause (never the password).
+    """
     try:
-        with _session(settings):
-            pass
+        with _connected(settings) as client:
+            yield client
     except MailError:
         raise
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(_scrub(_describe(exc, settings), settings.password)) from None
 
 
-def _deliver(
-    message: EmailMessage, settings: SmtpSettings, envelope_from: str, envelope_to: list[str]
-) -> dict[str, tuple[int, bytes]]:
-    with _session(settings) as client:
-        return client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
-
-
 @contextmanager
-def _session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
-    """An SMTP connection past EHLO, STARTTLS and AUTH, closed with QUIT on exit."""
+def _connected(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
     context = _ssl_context(settings.cafile) if settings.security != "none" else None
     client: smtplib.SMTP
     if settings.security == "tls":
