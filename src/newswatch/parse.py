@@ -33,6 +33,7 @@ from typing import Any
 
 import feedparser
 
+from newswatch import rss_fastpath
 from newswatch.models import Article, ParsedFeed
 from newswatch.normalize import (
     TITLE_MAX_CHARS,
@@ -111,6 +112,11 @@ def parse_feed(
         "content-location": base,
         "content-type": _effective_content_type(body, content_type),
     }
+    parsed = rss_fastpath.parse_rss(body, base=base, content_type=headers["content-type"])
+    if parsed is not None:
+        return _to_parsed_feed(
+            parsed, feed_url=feed_url, source=source, now=now, base=base, media_type=media_type
+        )
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),
