@@ -411,6 +411,7 @@ def store(
     try:
         wait = db_wait_seconds() if wait_seconds is None else wait_seconds
         with warehouse.connect(db_path, wait_seconds=wait) as con:
+            warehouse.prepare_search_index(con)
             for batch in batches:
                 merged.append(warehouse.merge_batch(con, batch, clock()))
                 spool.remove(batch)
