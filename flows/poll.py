@@ -47,7 +47,7 @@ async def collect(
     label: str,
     due_only: bool,
     on_feed_done: Callable[[poll.FeedReport], None] | None = None,
-    parse_workers: int | None = None,
+    processes: int | None = None,
 ) -> poll.BatchResult:
     return await poll.collect_batch(
         config,
@@ -58,7 +58,7 @@ async def collect(
         label=label,
         due_only=due_only,
         on_feed_done=on_feed_done,
-        parse_workers=parse_workers,
+        processes=processes,
     )
 
 

@@ -160,7 +160,7 @@ def run_poll(
     batch = asyncio.run(
         poll.collect_batch(
             config, list(config.feeds), {}, spool_dir=spool_dir, poll_id=poll_id,
-            resolver=resolver, parse_workers=1,
+            resolver=resolver, processes=1,
         )
     )  # fmt: skip
     poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])

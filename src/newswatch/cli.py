@@ -38,6 +38,9 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # The temporary API of a one-off command takes 20-30 s to start on a small, busy VM
+    # (measured here), beyond Prefect's 20 s default: a slow start must not fail the poll.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if not os.environ.get("PREFECT_API_URL", "").strip():
         from newswatch.serve import running_serve_api
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import dataclasses
 import fcntl
 import logging
 import multiprocessing
@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
-from newswatch import spool, warehouse
+from newswatch import runners, spool, warehouse
 from newswatch.cluster import assign_clusters
 from newswatch.config import Config
 from newswatch.dbwait import db_wait_seconds
@@ -36,10 +36,10 @@ from newswatch.topics import Matcher
 
 log = logging.getLogger("newswatch.poll")
 
-# Below this many bodies, a process pool costs more to start than it saves.
-POOL_MIN_FEEDS = 40
-# Parsed-but-not-yet bodies allowed per parse worker, on top of the fetches in flight.
-PARSE_BACKLOG_PER_WORKER = 8
+# Below this many feeds, starting processes costs more than it saves.
+SHARD_MIN_FEEDS = 40
+# Fetched bodies allowed to wait for the parser, on top of the fetches in flight.
+PARSE_BACKLOG = 16
 CLUSTER_WINDOW = timedelta(days=3)
 
 
@@ -120,14 +120,6 @@ class BatchResult:
         return sum(1 for r in self.reports if r.outcome in outcomes)
 
 
-_worker_matcher: Matcher | None = None
-
-
-def _init_worker(matcher: Matcher) -> None:
-    global _worker_matcher
-    _worker_matcher = matcher
-
-
 def parse_and_match(
     body: bytes,
     feed_url: str,
@@ -135,12 +127,10 @@ def parse_and_match(
     now: datetime,
     final_url: str | None,
     content_type: str | None,
-    matcher: Matcher | None = None,
+    matcher: Matcher,
 ) -> tuple[ParsedFeed, list[list[TopicMatch]], float, float]:
     """Parse one body and match its articles; returns (feed, matches, parse_s, match_s) CPU times."""
-    matcher = matcher or _worker_matcher
-    assert matcher is not None
-    # thread_time: in-process parsing shares the process with the event loop and Prefect's threads.
+    # thread_time: parsing shares the process with the event loop (and Prefect's threads).
     t0 = time.thread_time()
     parsed = parse_feed(
         body,
@@ -155,14 +145,6 @@ def parse_and_match(
     return parsed, matches, t1 - t0, time.thread_time() - t1
 
 
-def _make_pool(matcher: Matcher, workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    # forkserver: never fork a process that runs an event loop and Prefect's threads.
-    ctx = multiprocessing.get_context("forkserver")
-    return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(matcher,)
-    )
-
-
 async def collect_batch(
     config: Config,
     feeds: Sequence[FeedSource],
@@ -174,13 +156,16 @@ async def collect_batch(
     clock: Callable[[], datetime] = utcnow,
     resolver: Resolver | None = None,
     due_only: bool = False,
-    parse_workers: int | None = None,
+    processes: int | None = None,
     on_feed_done: Callable[[FeedReport], None] | None = None,
 ) -> BatchResult:
     """Fetch, parse, match and stage one batch of feeds. Never raises for a feed's failure.
 
-    `on_feed_done` is called with each feed's report as it finishes (skipped feeds first),
-    e.g. to drive a progress display.
+    With `processes` > 1 (default: one per core) and enough feeds, the feeds are split by
+    host into that many shards, each fetched, parsed and staged by its own process: fetching
+    costs as much CPU as parsing, and one process would leave the other cores idle or
+    waiting on it. `on_feed_done` is called with each feed's report as it finishes (skipped
+    feeds first), e.g. to drive a progress display.
     """
     now = clock()
     policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
@@ -194,16 +179,24 @@ async def collect_batch(
                 on_feed_done(result.reports[-1])
             continue
         todo.append(feed)
+    wanted = processes if processes is not None else (os.cpu_count() or 1)
+    if (
+        wanted > 1
+        and len(todo) >= SHARD_MIN_FEEDS
+        and resolver is None  # an injected resolver or clock may not cross a process
+        and clock is utcnow
+    ):
+        shards = await _collect_in_processes(
+            config, todo, states, spool_dir, poll_id, label, wanted, on_feed_done
+        )
+        result.reports.extend(r for shard in shards for r in shard.reports)
+        result.matched_articles = sum(shard.matched_articles for shard in shards)
+        result.timings = _merged_timings([shard.timings for shard in shards])
+        return result
     by_url = {f.url: f for f in todo}
     requests = [FetchRequest.for_state(states.get(f.url, FeedState(url=f.url))) for f in todo]
     writer = spool.SpoolWriter(spool_dir, poll_id, label)
-    workers = parse_workers if parse_workers is not None else (os.cpu_count() or 1)
-    pool = (
-        _make_pool(config.matcher, workers) if workers > 1 and len(todo) >= POOL_MIN_FEEDS else None
-    )
-    loop = asyncio.get_running_loop()
     parse_cpu = match_cpu = 0.0
-    pending: set[asyncio.Future[Any]] = set()
 
     def record(
         fetched: FetchResult, parsed: ParsedFeed | None, matches: list[list[TopicMatch]]
@@ -246,24 +239,22 @@ async def collect_batch(
 
     # Fetching outruns parsing: without a bound every body of the poll would wait in memory
     # (4,000 feeds: +180 MB). A fetch holds a token from its start until its body is parsed.
-    in_memory = asyncio.Semaphore(config.fetch.concurrency + PARSE_BACKLOG_PER_WORKER * workers)
+    in_memory = asyncio.Semaphore(config.fetch.concurrency + PARSE_BACKLOG)
 
-    async def parse_one(fetched: FetchResult) -> None:
-        try:
-            await _parse_one(fetched)
-        finally:
-            in_memory.release()
-
-    async def _parse_one(fetched: FetchResult) -> None:
+    def parse_one(fetched: FetchResult) -> None:
         nonlocal parse_cpu, match_cpu
         feed = by_url[fetched.feed_url]
         assert fetched.body is not None
-        args = (fetched.body, feed.url, feed.name, now, fetched.final_url, fetched.content_type)
         try:
-            if pool is not None:
-                parsed, matches, p, m = await loop.run_in_executor(pool, parse_and_match, *args)
-            else:
-                parsed, matches, p, m = parse_and_match(*args, matcher=config.matcher)
+            parsed, matches, p, m = parse_and_match(
+                fetched.body,
+                feed.url,
+                feed.name,
+                now,
+                fetched.final_url,
+                fetched.content_type,
+                config.matcher,
+            )
         except Exception as exc:  # a parser crash is this feed's error, never the poll's
             log.exception("parsing %s failed", feed.url)
             record(_as_error(fetched, "parse", f"could not parse the feed: {exc}"), None, [])
@@ -273,15 +264,15 @@ async def collect_batch(
         record(fetched, parsed, matches)
 
     t_start = time.monotonic()
-    try:
-        async for fetched in fetch_stream(
-            requests,
-            config.fetch,
-            allow_hosts=config.allow_hosts,
-            resolver=resolver,
-            clock=clock,
-            admit=in_memory.acquire,
-        ):
+    async for fetched in fetch_stream(
+        requests,
+        config.fetch,
+        allow_hosts=config.allow_hosts,
+        resolver=resolver,
+        clock=clock,
+        admit=in_memory.acquire,
+    ):
+        try:
             old = states.get(fetched.feed_url)
             unchanged = (
                 fetched.outcome == "ok"
@@ -290,34 +281,144 @@ async def collect_batch(
                 and fetched.body_sha256 == old.body_sha256
             )
             if fetched.outcome == "ok" and fetched.body and not unchanged:
-                task = asyncio.ensure_future(parse_one(fetched))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                continue
-            in_memory.release()
-            if fetched.outcome == "ok" and not fetched.body:
+                # Parsed here, between fetches: the loop's other fetches wait in their
+                # sockets meanwhile, and the shard's cores are busy either way.
+                parse_one(fetched)
+            elif fetched.outcome == "ok" and not fetched.body:
                 record(_as_error(fetched, "empty", "the server returned an empty body"), None, [])
             else:
                 record(fetched, None, [])
-        fetch_done = time.monotonic()
-        if pending:
-            await asyncio.gather(*pending)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    t_end = time.monotonic()
+        finally:
+            in_memory.release()
+    fetch_done = time.monotonic()
     t0 = time.monotonic()
     writer.close()
     _release_freed_memory()
     result.timings = {
         "fetch_s": round(fetch_done - t_start, 3),
-        "parse_wait_s": round(t_end - fetch_done, 3),
         "parse_cpu_s": round(parse_cpu, 3),
         "match_cpu_s": round(match_cpu, 3),
         "spool_s": round(time.monotonic() - t0, 3),
         "collect_s": round(time.monotonic() - t_start, 3),
     }
     return result
+
+
+async def _collect_in_processes(
+    config: Config,
+    feeds: Sequence[FeedSource],
+    states: dict[str, FeedState],
+    spool_dir: Path,
+    poll_id: str,
+    label: str,
+    processes: int,
+    on_feed_done: Callable[[FeedReport], None] | None,
+) -> list[BatchResult]:
+    """Run collect_batch on shards of `feeds` (split by host, so per-host limits hold), one
+    process each, with the fetch concurrency split between them. Reports stream back as
+    feeds finish; each shard stages its own Parquet parts (label <label>s<i>)."""
+    shards = runners.split_batches(feeds, processes)
+    share = max(1, -(-config.fetch.concurrency // len(shards)))
+    shard_config = dataclasses.replace(
+        config, fetch=dataclasses.replace(config.fetch, concurrency=share)
+    )
+    # forkserver: never fork a process that runs an event loop and Prefect's threads.
+    ctx = multiprocessing.get_context("forkserver")
+    loop = asyncio.get_running_loop()
+    children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    try:
+        for i, shard in enumerate(shards):
+            parent, child = ctx.Pipe(duplex=False)
+            shard_states = {f.url: states[f.url] for f in shard if f.url in states}
+            proc: multiprocessing.process.BaseProcess = ctx.Process(
+                target=_shard_main,
+                args=(shard_config, shard, shard_states, spool_dir, poll_id, f"{label}s{i}", child),
+                name=f"newswatch-poll-shard-{i}",
+                daemon=True,
+            )
+            proc.start()
+            child.close()
+            children.append((proc, parent))
+
+        def report(item: FeedReport) -> None:
+            if on_feed_done is not None:
+                loop.call_soon_threadsafe(on_feed_done, item)
+
+        drains = [asyncio.to_thread(_drain_shard, proc, conn, report) for proc, conn in children]
+        return list(await asyncio.gather(*drains))
+    finally:
+        for proc, conn in children:
+            conn.close()
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+
+
+def _shard_main(
+    config: Config,
+    feeds: list[FeedSource],
+    states: dict[str, FeedState],
+    spool_dir: Path,
+    poll_id: str,
+    label: str,
+    conn: Connection,
+) -> None:
+    """A shard process: collect its feeds, sending each report as it is made, then the result."""
+    try:
+        result = asyncio.run(
+            collect_batch(
+                config,
+                feeds,
+                states,
+                spool_dir=spool_dir,
+                poll_id=poll_id,
+                label=label,
+                processes=1,
+                on_feed_done=lambda r: conn.send(("report", r)),
+            )
+        )
+        result.reports = []  # already sent one by one
+        conn.send(("done", result))
+    except BaseException as exc:  # reported to the parent, which fails the poll loudly
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _drain_shard(
+    proc: multiprocessing.process.BaseProcess,
+    conn: Connection,
+    report: Callable[[FeedReport], None],
+) -> BatchResult:
+    reports: list[FeedReport] = []
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except EOFError:
+            proc.join()
+            raise RuntimeError(
+                f"poll worker {proc.name} ended without a result (exit code {proc.exitcode})"
+            ) from None
+        if kind == "report":
+            reports.append(payload)
+            report(payload)
+        elif kind == "done":
+            payload.reports = reports
+            return payload  # type: ignore[no-any-return]
+        else:
+            raise RuntimeError(f"poll worker {proc.name} failed: {payload}")
+
+
+def _merged_timings(parts: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Shards run side by side: wall times are the slowest shard's, CPU times add up."""
+    merged: dict[str, float] = {}
+    for timings in parts:
+        for key, value in timings.items():
+            if key.endswith("_cpu_s"):
+                merged[key] = round(merged.get(key, 0.0) + value, 3)
+            else:
+                merged[key] = max(merged.get(key, 0.0), value)
+    return merged
 
 
 def _release_freed_memory() -> None:
