@@ -218,3 +218,24 @@ def test_truncate() -> None:
     assert truncate("x" * 20, 10) == "x" * 9 + "…"
     assert truncate("word " * 10, 23) == "word word word word…"
     assert truncate("aaaa bbbb cccc", 12) == "aaaa bbbb c…"  # no space near the cut
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    tail=st.text(alphabet="abAB09./-_~%:@!$&'()*+,;=?#xutm_sref", max_size=40),
+    slash=st.sampled_from(["", "/", "/news/"]),
+    host=st.sampled_from(["news.example.com", "a-b.example", "x.y.z", "Example.com"]),
+    scheme=st.sampled_from(["https://", "http://", "HTTP://", "ftp://"]),
+    base=st.sampled_from([None, "https://base.example/dir/feed.xml", "http://127.0.0.1:8080/"]),
+)
+def test_urls_already_canonical_take_the_short_cut_to_the_same_answer(
+    tail: str, slash: str, host: str, scheme: str, base: str | None
+) -> None:
+    from newswatch import normalize
+
+    url = scheme + host + slash + tail
+    try:
+        slow = normalize._canonical_url(url, base)
+    except (ValueError, TypeError, UnicodeError):
+        slow = ""
+    assert normalize.canonical_url(url, base) == slow

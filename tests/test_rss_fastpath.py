@@ -260,3 +260,27 @@ def test_urls_that_skip_the_join_are_what_the_join_returns(url: str, base: str) 
 
     if rss_fastpath._PLAIN_ABSOLUTE_URL.match(url):
         assert _urljoin(base, url) == url
+
+
+_DATE_PARTS = st.tuples(
+    st.sampled_from(["Mon", "Tue", "Sun", "Fri"]),
+    st.integers(0, 39),
+    st.sampled_from(["Jan", "Feb", "Mar", "Jun", "Dec", "Foo"]),
+    st.integers(0, 9999),
+    st.integers(0, 29),
+    st.integers(0, 69),
+    st.integers(0, 69),
+    st.sampled_from(["+0000", "-0000", "+0530", "-1200", "+1400", "GMT", "-9959", "EST"]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(parts=_DATE_PARTS)
+def test_house_style_dates_parse_exactly_as_feedparser_parses_them(
+    parts: tuple[str, int, str, int, int, int, int, str],
+) -> None:
+    from feedparser.datetimes import _parse_date
+
+    weekday, day, month, year, hour, minute, second, zone = parts
+    text = f"{weekday}, {day:02d} {month} {year:04d} {hour:02d}:{minute:02d}:{second:02d} {zone}"
+    assert rss_fastpath.parse_date(text) == _parse_date(text)

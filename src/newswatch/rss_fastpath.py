@@ -19,8 +19,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -31,7 +33,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 FeedDict = dict[str, Any]
 
 _looks_like_html: Callable[[str], bool] = _FeedParserMixin.looks_like_html
-_parse_date_fn: Callable[[str], Any] = _parse_date
+_feedparser_date: Callable[[str], Any] = _parse_date
 # Namespace URI (lower case) -> the prefix feedparser names its elements with.
 _KNOWN_NAMESPACES: dict[str, str] = {
     uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()
@@ -96,6 +98,15 @@ _PLAIN_ABSOLUTE_URL = re.compile(
     r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?"
     r"(?:/(?!\.\.?(?:/|\?|$))[A-Za-z0-9_~!$&'()*+,=:@%-]*(?:\.[A-Za-z0-9_~!$&'()*+,=:@%-]+)*)*"
     r"(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]+)?\Z"
+)
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4}|GMT)\Z"
 )
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 # feedparser's own e-mail pattern for "name (email)" authors (mixin._sync_author_detail).
@@ -285,7 +296,7 @@ def _entry(item: ET.Element, names: _Names, base: str, channel_has_content: bool
         if (element := found.get(key)) is not None:
             value = _text(element.text, base=base)[0]
             entry[key] = value
-            entry[f"{key}_parsed"] = _parse_date_fn(value)
+            entry[f"{key}_parsed"] = parse_date(value)
     if authors:
         values = [_text(a.text, base=base)[0] for a in authors]
         # Each author element overwrites `author`; `author_detail` keeps the first non-empty.
@@ -349,6 +360,28 @@ def _check_harmless_children(
             continue
         _check_harmless(child, name, names)
         _check_harmless_children(child, names, extras, index)
+
+
+def parse_date(value: str) -> time.struct_time | None:
+    """feedparser's date parsing, with the RSS 2.0 house style ("Tue, 17 Feb 2026 18:35:06
+    +0000") computed directly: feedparser tries several parsers in turn (~12 us a date)."""
+    match = _RFC822.match(value)
+    if match is None:
+        return _feedparser_date(value)  # type: ignore[no-any-return]
+    day, month, year, hour, minute, second, zone = match.groups()
+    try:
+        stamp = datetime(
+            int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second)
+        )
+    except ValueError:
+        return _feedparser_date(value)  # type: ignore[no-any-return]
+    if zone[0] in "+-":
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:]))
+        stamp -= offset if zone[0] == "+" else -offset
+    try:
+        return stamp.utctimetuple()
+    except (OverflowError, ValueError):
+        return _feedparser_date(value)  # type: ignore[no-any-return]
 
 
 def _check_harmless(element: ET.Element, name: str, names: _Names) -> None:
