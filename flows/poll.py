@@ -115,6 +115,8 @@ async def poll_flow(
     flow_start = time.monotonic()
     logger = get_run_logger()
     config = load_config(sources)
+    if not dask_batches:
+        poll.warm_up_shard_processes(len(config.feeds))
     db_path = resolve_db_path(db)
     spool_dir = poll.spool_root(db_path)
     started = poll.utcnow()
