@@ -52,7 +52,10 @@ class Run:
     wall_s: float
     cpu_s: float
     max_rss_mb: float  # ru_maxrss: the largest single process of the command's tree
-    tree_rss_mb: float  # sampled sum over the command's process tree
+    tree_rss_mb: float  # sampled sum over the command's process tree (shared pages counted
+    # once per process that maps them, so a forked tree looks bigger than it is)
+    tree_pss_mb: float  # sampled sum of proportional set sizes: shared pages split, the
+    # tree's real share of the machine's memory
     status: int
     timings: dict[str, float] = field(default_factory=dict)
     db: dict[str, Any] = field(default_factory=dict)
@@ -95,15 +98,20 @@ def _tree(root: int, table: dict[int, tuple[int, float]]) -> list[int]:
     return out
 
 
-def _rss_kb(pids: list[int]) -> int:
-    total = 0
+def _rss_kb(pids: list[int]) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) in KiB over `pids`."""
+    rss = pss = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
         except OSError:
             pass
-    return total
+    return rss, pss
 
 
 def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
@@ -112,7 +120,7 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
     with open(out_path, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        peak = [0]
+        peak = [0, 0]
         cpu: dict[int, float] = {}  # CPU of every process seen in the tree (pool workers too)
         done = threading.Event()
 
@@ -120,7 +128,8 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
             while not done.wait(0.1):
                 table = _proc_table()
                 pids = _tree(proc.pid, table)
-                peak[0] = max(peak[0], _rss_kb(pids))
+                rss, pss = _rss_kb(pids)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
                 for pid in pids:
                     cpu[pid] = table[pid][1]
 
@@ -139,6 +148,7 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
         cpu_s=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         max_rss_mb=usage.ru_maxrss / 1024,
         tree_rss_mb=peak[0] / 1024,
+        tree_pss_mb=peak[1] / 1024,
         status=proc.returncode,
         output=out_path.read_text(errors="replace"),
     )
@@ -385,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"{'run':<8} {'wall s':>7} {'poll s':>7} {'prefect s':>9} {'cpu s':>6} "
-        f"{'maxrss MB':>9} {'tree MB':>8} {'articles':>8} {'art/s':>7}  outcomes"
+        f"{'maxrss MB':>9} {'tree RSS':>8} {'tree PSS':>8} {'articles':>8} {'art/s':>7}  outcomes"
     )
     for run in (cold, repoll):
         entries = int(run.db["entries"])
@@ -397,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"{run.label:<8} {run.wall_s:7.2f} {run.flow_s:7.2f} {run.wall_s - run.flow_s:9.2f} "
-            f"{run.cpu_s:6.2f} {run.max_rss_mb:9.0f} {run.tree_rss_mb:8.0f} {entries:8d} "
+            f"{run.cpu_s:6.2f} {run.max_rss_mb:9.0f} {run.tree_rss_mb:8.0f} "
+            f"{run.tree_pss_mb:8.0f} {entries:8d} "
             f"{rate:7.0f}  {outcomes}"
         )
     for run in (cold, repoll):
@@ -432,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{ours.label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
             print(
                 f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
+                f"   (largest process; newswatch's whole tree: PSS {ours.tree_pss_mb:.0f} MB)"
             )
     print()
     print(
