@@ -12,6 +12,7 @@ import pytest
 
 from newswatch import cli, warehouse
 from tests import warehouse_helpers
+from tests.warehouse_helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,28 @@ def test_export_needs_out() -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["export", "--format", "parquet"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("out", "names"),
+    [
+        ("/proc/nw", ["/proc/nw", "No such file"]),
+        ("/proc/self/nw", ["/proc/self/nw", "No such file"]),
+        ("{tmp}/a-file", ["{tmp}/a-file", "is a file"]),
+        ("{tmp}/a-file/below", ["{tmp}/a-file/below", "Not a directory"]),
+    ],
+)
+def test_export_to_an_unusable_folder_is_one_line_in_a_real_process(
+    tmp_path: Path, out: str, names: list[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    (tmp_path / "a-file").write_text("kept\n")
+    proc = run_cli("export", "--out", out.replace("{tmp}", str(tmp_path)), "--db", str(db))
+    assert_one_line_error(proc, *(n.replace("{tmp}", str(tmp_path)) for n in names))
+    assert (tmp_path / "a-file").read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "w.duckdb"]
 
 
 def test_prune_fetch_log_keeps_articles(db: Path, tmp_path: Path) -> None:

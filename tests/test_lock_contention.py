@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from newswatch.config import load_config
 from newswatch.dbwait import DbWaitError, db_wait_seconds
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
-from tests.warehouse_helpers import poll_once, serve_farm
+from tests.warehouse_helpers import assert_one_line_error, poll_once, run_cli, serve_farm
 
 HOLD = (
     "import duckdb, sys\n"
@@ -189,6 +190,24 @@ def test_readers_share_the_file_but_wait_for_a_writer(
         assert cli.main(["query", "SELECT 1", "--db", str(db)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "locked by another process" in err
+
+
+def test_analyst_commands_name_the_writer_lock_in_one_line(tmp_path: Path) -> None:
+    from newswatch import warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    env = {**os.environ, "NEWSWATCH_DB_WAIT": "0.3"}
+    with held(db, "rw"):
+        for args in (
+            ["query", "SELECT 1"],
+            ["search", "nato"],
+            ["search", "nato", "--reindex"],
+            ["export", "--out", str(tmp_path / "snap")],
+        ):
+            proc = run_cli(*args, "--db", str(db), env=env)
+            assert_one_line_error(proc, str(db), "locked by another process", "0.3 s")
 
 
 def test_db_wait_setting() -> None:

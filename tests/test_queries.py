@@ -10,9 +10,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from newswatch import cli
+from newswatch import cli, warehouse
 from tests import warehouse_helpers
-from tests.warehouse_helpers import TITLE_HIT
+from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, run_cli
 
 QUERIES = Path(__file__).resolve().parent.parent / "warehouse" / "queries"
 
@@ -196,3 +196,53 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli.main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "newswatch poll" in capsys.readouterr().err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["SELECT 1", "--format", "csv", "--out", "/nonexistent/x.csv"], ["/nonexistent/x.csv", "does not exist"]),
+        (["SELECT 1", "--format", "parquet", "--out", "/nonexistent/x.parquet"], ["/nonexistent/x.parquet", "does not exist"]),
+        (["SELECT 1", "--format", "json", "--out", "/proc/nw.json"], ["/proc/nw.json", "No such file"]),
+        (["SELECT 1", "--format", "parquet", "--out", "/proc/nw.parquet"], ["/proc/nw.parquet", "No such file"]),
+        (["SELECT 1", "--out", "{tmp}"], ["{tmp}", "is a folder"]),
+        (["SELEC 1"], ["SELEC"]),
+        (["SELECT * FROM no_such_table"], ["no_such_table"]),
+        (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
+        (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
+    ],
+)  # fmt: skip
+def test_query_failures_are_one_line_in_a_real_process(
+    tmp_path: Path, args: list[str], names: list[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    (tmp_path / "garbage.duckdb").write_text("not a database\n")
+    before = sorted(tmp_path.iterdir())
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--db" not in argv:
+        argv += ["--db", str(db)]
+    proc = run_cli("query", *argv)
+    assert_one_line_error(proc, *(n.replace("{tmp}", str(tmp_path)) for n in names))
+    assert proc.stdout == ""
+    assert sorted(tmp_path.iterdir()) == before  # no half-written or temporary file left
+
+
+def test_query_out_replaces_the_file_whole(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    target = tmp_path / "n.csv"
+    target.write_text("old\n")
+    proc = run_cli(
+        "query", "SELECT 7 AS n", "--db", str(db), "--format", "csv", "--out", str(target)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == "n\n7\n"
+    assert proc.stdout == f"1 rows written to {target}\n"
+    # A failing query leaves the earlier file as it was.
+    proc = run_cli("query", "SELECT nope", "--db", str(db), "--format", "csv", "--out", str(target))
+    assert_one_line_error(proc, "nope")
+    assert target.read_text() == "n\n7\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.csv", "w.duckdb"]

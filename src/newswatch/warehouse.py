@@ -1021,8 +1021,13 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Export
     import tempfile
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WarehouseError(f"cannot export to {out_dir}: it is a file; --out names a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    except OSError as exc:
+        raise WarehouseError(f"cannot export to {out_dir}: {_os_reason(exc)}") from None
     written: list[ExportedTable] = []
     try:
         for name, select, partition in _EXPORTS:
@@ -1053,9 +1058,17 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Export
                 os.replace(staged, table.path)
     except duckdb.Error as exc:
         raise WarehouseError(f"export to {out_dir} failed: {_first_line(exc)}") from None
+    except OSError as exc:
+        raise WarehouseError(f"export to {out_dir} failed: {_os_reason(exc)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+def _os_reason(exc: OSError) -> str:
+    import os
+
+    return os.strerror(exc.errno) if exc.errno else _first_line(exc)
 
 
 def _sql_path(path: Path) -> str:
