@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newswatch import cli, warehouse
+from newswatch import cli
 from tests.conftest import CORPUS as _CORPUS
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
@@ -137,7 +137,7 @@ def poll_once(sources: Path, db: Path) -> str:
 
 
 def build_populated_db(root: Path) -> Path:
-    """Poll the farm once through the real CLI, then build the search index."""
+    """Poll the farm once through the real CLI (which also brings the search index up to date)."""
     server = FeedServer().start()
     try:
         feeds = serve_farm(server, datetime.now(UTC))
@@ -146,9 +146,6 @@ def build_populated_db(root: Path) -> Path:
         poll_once(sources, db)
     finally:
         server.stop()
-    # Until poll.refresh calls it, build the search index here (a no-op repeat afterwards).
-    with warehouse.connect(db) as con:
-        warehouse.refresh_search_index(con)
     return db
 
 
