@@ -43,9 +43,30 @@ def _network_isolation() -> list[str]:
 
 OFFLINE_SCRIPT = textwrap.dedent(
     """
-    import json, socket, sys
+    import ipaddress, json, socket, sys
     from datetime import UTC, datetime
     from pathlib import Path
+
+    # Every connect from Python code to a non-loopback address fails and is recorded, so the
+    # check below runs even where no network namespace is available.
+    blocked = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0])
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                blocked.append(host)
+                raise OSError("network blocked by the test's guard")
+        return real_connect(self, address)
+
+    socket.socket.connect = guarded
+    socket.socket.connect_ex = lambda self, address: guarded(self, address) or 0
+
     from newswatch import warehouse
 
     db = Path(sys.argv[1])
@@ -68,41 +89,63 @@ OFFLINE_SCRIPT = textwrap.dedent(
         ).fetchall()
     with warehouse.connect(db, read_only=True) as con:
         hits = warehouse.search_articles(con, "S-400 battery")
+    attempts_by_newswatch = list(blocked)
     try:
-        socket.create_connection(("1.1.1.1", 443), timeout=1).close()
-        online = True
+        socket.create_connection(("1.1.1.1", 443), timeout=1).close()  # stopped by the guard
+        guarded_online = True
     except OSError:
-        online = False
-    print(json.dumps({"ids": [h.id for h in hits], "loaded": loaded, "online": online}))
+        guarded_online = False
+    namespace_online = None
+    if sys.argv[2] == "namespace":  # no interface but loopback: even C code cannot get out
+        raw = socket.socket()
+        raw.settimeout(1)
+        try:
+            real_connect(raw, ("1.1.1.1", 443))
+            namespace_online = True
+        except OSError:
+            namespace_online = False
+        finally:
+            raw.close()
+    print(json.dumps({
+        "ids": [h.id for h in hits], "loaded": loaded, "attempts": attempts_by_newswatch,
+        "guarded_online": guarded_online, "namespace_online": namespace_online,
+    }))
     """
 )
 
 
 def test_fts_loads_offline_without_install_and_ranks_title_hits_first(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PYTHONPATH": str(SRC),
-        "NO_PROXY": "*",
-    }
+    # Always in-process behind the socket guard; also in a network namespace with no
+    # interface when the OS allows one (then not even DuckDB's own C++ client can get out).
     isolation = _network_isolation()
-    proc = subprocess.run(
-        [*isolation, sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "fts.duckdb")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    assert result["ids"] == ["t", "s"]  # the title hit outranks the summary-only hit
-    assert len(result["loaded"]) == 1
-    if isolation:
-        assert result["online"] is False
-    # Loaded from the wheel's file: nothing installed under the (empty) home directory.
-    assert list(home.iterdir()) == []
+    runs = [("guard", [])] + ([("namespace", isolation)] if isolation else [])
+    for mode, prefix in runs:
+        home = tmp_path / mode / "home"
+        home.mkdir(parents=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "PYTHONPATH": str(SRC),
+            "NO_PROXY": "*",
+        }
+        db = tmp_path / mode / "fts.duckdb"
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-c", OFFLINE_SCRIPT, str(db), mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["ids"] == ["t", "s"], mode  # the title hit outranks the summary-only hit
+        # Loaded from the wheel's file by path, not installed from a repository.
+        assert result["loaded"] == [["NOT_INSTALLED"]], mode
+        assert result["attempts"] == [], mode  # nothing tried to reach the network
+        assert result["guarded_online"] is False, mode
+        assert result["namespace_online"] is (False if mode == "namespace" else None)
+        # Nothing downloaded into or installed under the (empty) home directory.
+        assert list(home.iterdir()) == [], mode
 
 
 def test_search_command_ranks_filters_and_snips(db: Path) -> None:
