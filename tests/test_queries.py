@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -246,3 +247,45 @@ def test_query_out_replaces_the_file_whole(tmp_path: Path) -> None:
     assert_one_line_error(proc, "nope")
     assert target.read_text() == "n\n7\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.csv", "w.duckdb"]
+
+
+def test_ids_follow_the_recipe_in_the_schema_doc(db: Path) -> None:
+    # warehouse/README.md, "How ids are made", recomputed from the stored columns.
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        articles = con.execute(
+            "SELECT id, feed_url, guid, url, title, published_at FROM articles"
+        ).fetchall()
+        clusters = con.execute("SELECT article_id, cluster_id FROM article_clusters").fetchall()
+    finally:
+        con.close()
+    kinds = set()
+    for id_, feed_url, guid, url, title, _ in articles:
+        kind, value = ("g", guid) if guid else ("u", url) if url else ("t", title)
+        kinds.add(kind)
+        key = f"{feed_url}\n{kind}:{value}".encode()
+        assert hashlib.blake2b(key, digest_size=16).hexdigest() == id_
+    assert "g" in kinds
+    # The fallbacks, for entries without a guid (and without a link).
+    from newswatch.normalize import article_id
+
+    def recipe(text: str) -> str:
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    feed = "https://feeds.example/world.xml"
+    assert article_id(feed, "  tag:x,2025:1 ", "https://a.example/1") == recipe(
+        f"{feed}\ng:tag:x,2025:1"
+    )
+    assert article_id(feed, None, "https://a.example/1", title="T") == recipe(
+        f"{feed}\nu:https://a.example/1"
+    )
+    assert article_id(feed, "", "", title="Only a title") == recipe(f"{feed}\nt:Only a title")
+    # One clustering ran (one poll): each cluster's id is its earliest (published_at, id)
+    # (multi-article clusters: tests/test_cluster.py).
+    published = {a[0]: a[5] for a in articles}
+    members: dict[str, list[str]] = {}
+    for member, cluster_id in clusters:
+        members.setdefault(cluster_id, []).append(member)
+    assert members
+    for cluster_id, ids in members.items():
+        assert cluster_id == min(ids, key=lambda i: (published[i], i))
