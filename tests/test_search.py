@@ -471,3 +471,18 @@ def _insert(con: object, id_: str, title: str, summary: str, now: datetime) -> N
         "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
         [id_, title, summary, now, now],
     )
+
+
+def test_an_index_over_deleted_articles_is_rebuilt_by_the_extension(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        warehouse.prepare_search_index(con)
+        _insert(con, "a", "Frigate launched", "", now)
+        _insert(con, "b", "Frigate sinks", "", now)
+        assert warehouse.refresh_search_index(con) == 2
+        con.execute("DELETE FROM articles WHERE id = 'a'")  # by hand: newswatch never deletes
+        _insert(con, "c", "Third frigate ordered", "", now)
+        assert warehouse.refresh_search_index(con) == 2
+        assert {h.id for h in warehouse.search_articles(con, "frigate")} == {"b", "c"}
+        stats = con.execute(f"SELECT num_docs FROM {warehouse.FTS_SCHEMA}.stats").fetchone()
+        assert stats == (2,)

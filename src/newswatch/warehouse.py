@@ -850,7 +850,7 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
     """Index the articles the index lacks, exactly as the extension would have (same
     tokenizer macro, stopwords, stemmer; document frequencies and averages updated).
     Returns False when the index does not cover a prefix of the articles (something was
-    deleted), so the caller empties it and indexes everything."""
+    deleted), so the caller has the extension rebuild it."""
     fts = FTS_SCHEMA
     con.execute("BEGIN TRANSACTION")
     try:
