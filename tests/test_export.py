@@ -12,6 +12,9 @@ import pytest
 
 from newswatch import cli, warehouse
 from tests import warehouse_helpers
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_sources
+from tests.warehouse_helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +68,28 @@ def test_export_needs_out() -> None:
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("out", "names"),
+    [
+        ("/proc/nw", ["/proc/nw", "No such file"]),
+        ("/proc/self/nw", ["/proc/self/nw", "No such file"]),
+        ("{tmp}/a-file", ["{tmp}/a-file", "is a file"]),
+        ("{tmp}/a-file/below", ["{tmp}/a-file/below", "Not a directory"]),
+    ],
+)
+def test_export_to_an_unusable_folder_is_one_line_in_a_real_process(
+    tmp_path: Path, out: str, names: list[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    (tmp_path / "a-file").write_text("kept\n")
+    proc = run_cli("export", "--out", out.replace("{tmp}", str(tmp_path)), "--db", str(db))
+    assert_one_line_error(proc, *(n.replace("{tmp}", str(tmp_path)) for n in names))
+    assert (tmp_path / "a-file").read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "w.duckdb"]
+
+
 def test_prune_fetch_log_keeps_articles(db: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.duckdb"
     shutil.copy(db, copy)
@@ -88,3 +113,43 @@ def test_prune_fetch_log_keeps_articles(db: Path, tmp_path: Path) -> None:
         assert con.execute("SELECT count(*), count(*) FROM articles").fetchone() == articles
         assert con.execute("SELECT * FROM feeds ORDER BY url").fetchall() == feeds
         assert warehouse.prune_fetch_log(con, now - timedelta(days=30)) == 0
+
+
+def test_retention_days_in_sources_prunes_old_fetch_log_rows_at_each_poll(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    now = datetime.now(UTC)
+    feed_server.route(
+        "/wire.xml",
+        body=rss("Wire", [{"title": "Harbour reopens", "guid": "w1", "pubDate": now}]),
+    )
+    feeds = [(feed_server.url("/wire.xml"), "Wire"), (feed_server.url("/gone.xml"), "Gone")]
+    db = tmp_path / "wh" / "news.duckdb"
+    keep_all = write_sources(tmp_path / "keep.yaml", feeds, timeout=3)
+    warehouse_helpers.poll_once(keep_all, db)
+    with warehouse.connect(db) as con:  # the same attempts, as if made 40 days ago
+        con.execute(
+            "INSERT INTO fetch_log SELECT * REPLACE (started_at - INTERVAL 40 DAY AS started_at, "
+            "'old-poll' AS poll_id) FROM fetch_log"
+        )
+
+    def state() -> tuple[int, int, int, list[tuple[object, ...]]]:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            old = con.execute("SELECT count(*) FROM fetch_log WHERE poll_id = 'old-poll'")
+            old_rows = int(old.fetchone()[0])  # type: ignore[index]
+            recent = con.execute("SELECT count(*) FROM fetch_log WHERE poll_id <> 'old-poll'")
+            recent_rows = int(recent.fetchone()[0])  # type: ignore[index]
+            articles = int(con.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
+            feeds_now = con.execute("SELECT url, name, first_seen_at FROM feeds ORDER BY url")
+            return old_rows, recent_rows, articles, feeds_now.fetchall()
+        finally:
+            con.close()
+
+    warehouse_helpers.poll_once(keep_all, db)  # no retention_days: nothing is pruned
+    old, recent, articles, feed_rows = state()
+    assert (old, recent, articles) == (2, 4, 1)
+
+    pruning = write_sources(tmp_path / "prune.yaml", feeds, timeout=3, extra="retention_days: 30")
+    warehouse_helpers.poll_once(pruning, db)
+    assert state() == (0, 6, 1, feed_rows)  # only the old attempts went; articles, feeds kept

@@ -8,7 +8,9 @@ merges the spooled batch with nothing lost and nothing duplicated.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from newswatch.config import load_config
 from newswatch.dbwait import DbWaitError, db_wait_seconds
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
-from tests.warehouse_helpers import poll_once, serve_farm
+from tests.warehouse_helpers import assert_one_line_error, poll_once, run_cli, serve_farm
 
 HOLD = (
     "import duckdb, sys\n"
@@ -189,6 +191,70 @@ def test_readers_share_the_file_but_wait_for_a_writer(
         assert cli.main(["query", "SELECT 1", "--db", str(db)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "locked by another process" in err
+
+
+def test_analyst_commands_name_the_writer_lock_in_one_line(tmp_path: Path) -> None:
+    from newswatch import warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    env = {**os.environ, "NEWSWATCH_DB_WAIT": "0.3"}
+    with held(db, "rw"):
+        for args in (
+            ["query", "SELECT 1"],
+            ["search", "nato"],
+            ["search", "nato", "--reindex"],
+            ["export", "--out", str(tmp_path / "snap")],
+        ):
+            proc = run_cli(*args, "--db", str(db), env=env)
+            assert_one_line_error(proc, str(db), "locked by another process", "0.3 s")
+
+
+def test_a_reader_waits_for_a_writer_to_leave_then_answers(tmp_path: Path) -> None:
+    from newswatch import warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    env = {**os.environ, "NEWSWATCH_DB_WAIT": "60"}
+    with held(db, "rw"):
+        query = subprocess.Popen(
+            [sys.executable, "-m", "newswatch.cli", "query", "SELECT 41 + 1 AS n", "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        # Long enough for the process to start and meet the lock several times.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            query.wait(timeout=3)
+        assert query.returncode is None, query.communicate()  # still waiting for the writer
+    out, err = query.communicate(timeout=60)
+    assert query.returncode == 0, err
+    assert out.splitlines()[2].strip() == "42" and err == ""
+
+
+def test_a_read_only_attach_blocks_writers_until_detach(tmp_path: Path) -> None:
+    # What warehouse/README.md tells analysts with long sessions to do.
+    from newswatch import warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    env = {**os.environ, "NEWSWATCH_DB_WAIT": "0.3"}
+    writer = ["search", "nato", "--reindex", "--db", str(db)]  # a newswatch write
+    session = duckdb.connect()  # an analyst's long-lived in-memory session
+    try:
+        session.execute(f"ATTACH '{db}' AS nw (READ_ONLY)")
+        assert session.execute("SELECT count(*) FROM nw.articles").fetchone() == (0,)
+        assert_one_line_error(run_cli(*writer, env=env), "locked by another process")
+        session.execute("DETACH nw")
+        proc = run_cli(*writer, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "no articles match 'nato'\n"
+    finally:
+        session.close()
 
 
 def test_db_wait_setting() -> None:

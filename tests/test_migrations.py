@@ -1,57 +1,118 @@
-"""A database made by schema version 1 upgrades in place, keeping its data."""
+"""A warehouse made by schema version 1 upgrades in place to the latest, keeping its data.
+
+The version-1 warehouse is made the way users made theirs: a real poll of a loopback feed
+server and a rendered digest, run by a newswatch that knew only migration 1.
+"""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from newswatch import warehouse
+from newswatch import cli, warehouse
+from tests.feedserver import FeedServer
+from tests.helpers import write_sources
+from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, poll_once, run_cli, serve_farm
+
+Objects = dict[tuple[str, str], list[tuple[str, str]]]
 
 
-def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
-    db = tmp_path / "old.duckdb"
-    now = datetime.now(UTC)
-    con = duckdb.connect(str(db))
-    assert warehouse.migrate(con, target=1) == [1]
-    assert warehouse.schema_version(con) == 1
-    con.execute(
-        "INSERT INTO articles VALUES ('a1', 'http://f/1', 'Src', 'http://x/1', 'Turkey and NATO', "
-        "'summary', '', ?, true, 'g1', NULL, ?, 'p1')",
-        [now, now],
+def objects(con: duckdb.DuckDBPyConnection) -> Objects:
+    """(kind, name) of every table and view in the main schema -> its (column, type) list."""
+    rows = con.execute(
+        "SELECT t.table_type, c.table_name, c.column_name, c.data_type "
+        "FROM information_schema.columns c JOIN information_schema.tables t "
+        "USING (table_catalog, table_schema, table_name) "
+        "WHERE c.table_schema = 'main' ORDER BY c.table_name, c.ordinal_position"
+    ).fetchall()
+    out: Objects = {}
+    for kind, table, column, data_type in rows:
+        out.setdefault((kind, table), []).append((column, data_type))
+    return out
+
+
+def contents(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list[object]]:
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+def test_a_polled_version_1_warehouse_upgrades_in_place(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps = warehouse.migrations()
+    latest = steps[-1].version
+    assert latest > 1
+    db = tmp_path / "wh" / "news.duckdb"
+    sources = write_sources(
+        tmp_path / "sources.yaml", serve_farm(feed_server, datetime.now(UTC)), timeout=3
     )
-    con.execute(
-        "INSERT INTO article_topics VALUES ('a1', 'Turkey', 'terms', ?), ('a1', 'NATO', 'terms', ?)",
-        [now, now],
-    )
-    con.execute("INSERT INTO match_hits VALUES ('a1', 'NATO', 'title', 11, 15, 'nato', 'NATO')")
-    con.execute("INSERT INTO feeds (url, name) VALUES ('http://f/1', 'Src')")
-    con.execute(
-        "INSERT INTO fetch_log VALUES ('p1', 'http://f/1', ?, 12.5, 'ok', 200, NULL, NULL, 100, 1, 1)",
-        [now],
-    )
-    views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()
-    assert views == (0,)
-    con.close()
 
+    # A newswatch that knew only the first migration polls and renders a digest.
+    with monkeypatch.context() as m:
+        m.setattr(warehouse, "migrations", lambda directory=None: steps[:1])
+        poll_once(sources, db)
+        out = io.StringIO()
+        args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
+        assert cli.main(args, out=out) == 0, out.getvalue()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert warehouse.schema_version(con) == 1
+        v1 = objects(con)
+        assert all(kind == "BASE TABLE" for kind, _ in v1)
+        v1_tables = sorted(name for _, name in v1 if name != "schema_migrations")
+        before = contents(con, v1_tables)
+    finally:
+        con.close()
+    for table in ("articles", "article_topics", "match_hits", "feeds", "fetch_log", "polls"):
+        assert before[table], f"the version-1 poll left {table} empty"
+    assert before["digests"], "the version-1 digest was not recorded"
+
+    # The current newswatch opens it: every later migration is applied, nothing is lost.
     with warehouse.connect(db) as con:
-        assert warehouse.schema_version(con) == 2
-        assert con.execute("SELECT id, title FROM articles").fetchall() == [
-            ("a1", "Turkey and NATO")
-        ]
-        assert con.execute("SELECT topics, topic_count FROM matched_articles").fetchall() == [
-            (["NATO", "Turkey"], 2)
-        ]
-        assert con.execute("SELECT context FROM match_explanations").fetchall() == [
-            ("Turkey and NATO",)
-        ]
-        assert con.execute("SELECT name, status, attempts_7d FROM feed_health").fetchall() == [
-            ("Src", "never polled", 1)
-        ]
-        assert [
-            r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
-        ] == [1, 2]
-    # Opening again applies nothing new.
+        assert warehouse.schema_version(con) == latest
+        assert contents(con, v1_tables) == before
+        upgraded = objects(con)
+        applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+        assert applied == [(s.version,) for s in steps]
+        # Views of later migrations answer over the old data.
+        matched = con.execute(
+            "SELECT count(*), (SELECT count(DISTINCT article_id) FROM article_topics) "
+            "FROM matched_articles"
+        ).fetchone()
+        assert matched is not None and matched[0] == matched[1] > 0
+        health = con.execute("SELECT count(*) FROM feed_health").fetchone()
+        assert health == (len(before["feeds"]),)
+    with warehouse.connect(tmp_path / "fresh.duckdb") as con:
+        fresh = objects(con)
+    assert upgraded == fresh  # the same tables, views, columns and types as a new warehouse
+    assert set(upgraded) > set(v1)
+
+    # The search index made at version 1 still answers, and the next poll keeps working.
+    out = io.StringIO()
+    assert cli.main(["search", "S-400 battery", "--db", str(db)], out=out) == 0
+    assert out.getvalue().startswith(f" 1. {TITLE_HIT}\n")
+    poll_once(sources, db)
     with warehouse.connect(db) as con:
-        assert warehouse.migrate(con) == []
+        assert warehouse.migrate(con) == []  # opening again applies nothing new
+        polls = con.execute("SELECT count(*) FROM polls").fetchone()
+        assert polls == (len(before["polls"]) + 1,)
+
+
+def test_a_warehouse_newer_than_the_program_is_refused_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        latest = warehouse.schema_version(con)
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (?, 'from_the_future', now())", [latest + 1]
+        )
+    # Any writer refuses it (here the index rebuild, which needs no feeds or Prefect).
+    proc = run_cli("search", "nato", "--reindex", "--db", str(db))
+    assert_one_line_error(proc, f"schema version {latest + 1}", "upgrade newswatch")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert warehouse.schema_version(con) == latest + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -10,9 +11,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from newswatch import cli
+from newswatch import cli, warehouse
 from tests import warehouse_helpers
-from tests.warehouse_helpers import TITLE_HIT
+from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, run_cli
 
 QUERIES = Path(__file__).resolve().parent.parent / "warehouse" / "queries"
 
@@ -196,3 +197,95 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli.main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "newswatch poll" in capsys.readouterr().err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["SELECT 1", "--format", "csv", "--out", "/nonexistent/x.csv"], ["/nonexistent/x.csv", "does not exist"]),
+        (["SELECT 1", "--format", "parquet", "--out", "/nonexistent/x.parquet"], ["/nonexistent/x.parquet", "does not exist"]),
+        (["SELECT 1", "--format", "json", "--out", "/proc/nw.json"], ["/proc/nw.json", "No such file"]),
+        (["SELECT 1", "--format", "parquet", "--out", "/proc/nw.parquet"], ["/proc/nw.parquet", "No such file"]),
+        (["SELECT 1", "--out", "{tmp}"], ["{tmp}", "is a folder"]),
+        (["SELEC 1"], ["SELEC"]),
+        (["SELECT * FROM no_such_table"], ["no_such_table"]),
+        (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
+        (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
+    ],
+)  # fmt: skip
+def test_query_failures_are_one_line_in_a_real_process(
+    tmp_path: Path, args: list[str], names: list[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    (tmp_path / "garbage.duckdb").write_text("not a database\n")
+    before = sorted(tmp_path.iterdir())
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--db" not in argv:
+        argv += ["--db", str(db)]
+    proc = run_cli("query", *argv)
+    assert_one_line_error(proc, *(n.replace("{tmp}", str(tmp_path)) for n in names))
+    assert proc.stdout == ""
+    assert sorted(tmp_path.iterdir()) == before  # no half-written or temporary file left
+
+
+def test_query_out_replaces_the_file_whole(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    target = tmp_path / "n.csv"
+    target.write_text("old\n")
+    proc = run_cli(
+        "query", "SELECT 7 AS n", "--db", str(db), "--format", "csv", "--out", str(target)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == "n\n7\n"
+    assert proc.stdout == f"1 rows written to {target}\n"
+    # A failing query leaves the earlier file as it was.
+    proc = run_cli("query", "SELECT nope", "--db", str(db), "--format", "csv", "--out", str(target))
+    assert_one_line_error(proc, "nope")
+    assert target.read_text() == "n\n7\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.csv", "w.duckdb"]
+
+
+def test_ids_follow_the_recipe_in_the_schema_doc(db: Path) -> None:
+    # warehouse/README.md, "How ids are made", recomputed from the stored columns.
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        articles = con.execute(
+            "SELECT id, feed_url, guid, url, title, published_at FROM articles"
+        ).fetchall()
+        clusters = con.execute("SELECT article_id, cluster_id FROM article_clusters").fetchall()
+    finally:
+        con.close()
+    kinds = set()
+    for id_, feed_url, guid, url, title, _ in articles:
+        kind, value = ("g", guid) if guid else ("u", url) if url else ("t", title)
+        kinds.add(kind)
+        key = f"{feed_url}\n{kind}:{value}".encode()
+        assert hashlib.blake2b(key, digest_size=16).hexdigest() == id_
+    assert "g" in kinds
+    # The fallbacks, for entries without a guid (and without a link).
+    from newswatch.normalize import article_id
+
+    def recipe(text: str) -> str:
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    feed = "https://feeds.example/world.xml"
+    assert article_id(feed, "  tag:x,2025:1 ", "https://a.example/1") == recipe(
+        f"{feed}\ng:tag:x,2025:1"
+    )
+    assert article_id(feed, None, "https://a.example/1", title="T") == recipe(
+        f"{feed}\nu:https://a.example/1"
+    )
+    assert article_id(feed, "", "", title="Only a title") == recipe(f"{feed}\nt:Only a title")
+    # One clustering ran (one poll): each cluster's id is its earliest (published_at, id)
+    # (multi-article clusters: tests/test_cluster.py).
+    published = {a[0]: a[5] for a in articles}
+    members: dict[str, list[str]] = {}
+    for member, cluster_id in clusters:
+        members.setdefault(cluster_id, []).append(member)
+    assert members
+    for cluster_id, ids in members.items():
+        assert cluster_id == min(ids, key=lambda i: (published[i], i))

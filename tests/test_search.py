@@ -18,7 +18,9 @@ import pytest
 from newswatch import cli, warehouse
 from newswatch.snippets import ELLIPSIS, first_match, snippet
 from tests import warehouse_helpers
-from tests.warehouse_helpers import SUMMARY_HIT, TITLE_HIT
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_sources
+from tests.warehouse_helpers import SUMMARY_HIT, TITLE_HIT, poll_once
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -41,9 +43,30 @@ def _network_isolation() -> list[str]:
 
 OFFLINE_SCRIPT = textwrap.dedent(
     """
-    import json, socket, sys
+    import ipaddress, json, socket, sys
     from datetime import UTC, datetime
     from pathlib import Path
+
+    # Every connect from Python code to a non-loopback address fails and is recorded, so the
+    # check below runs even where no network namespace is available.
+    blocked = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0])
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                blocked.append(host)
+                raise OSError("network blocked by the test's guard")
+        return real_connect(self, address)
+
+    socket.socket.connect = guarded
+    socket.socket.connect_ex = lambda self, address: guarded(self, address) or 0
+
     from newswatch import warehouse
 
     db = Path(sys.argv[1])
@@ -66,41 +89,63 @@ OFFLINE_SCRIPT = textwrap.dedent(
         ).fetchall()
     with warehouse.connect(db, read_only=True) as con:
         hits = warehouse.search_articles(con, "S-400 battery")
+    attempts_by_newswatch = list(blocked)
     try:
-        socket.create_connection(("1.1.1.1", 443), timeout=1).close()
-        online = True
+        socket.create_connection(("1.1.1.1", 443), timeout=1).close()  # stopped by the guard
+        guarded_online = True
     except OSError:
-        online = False
-    print(json.dumps({"ids": [h.id for h in hits], "loaded": loaded, "online": online}))
+        guarded_online = False
+    namespace_online = None
+    if sys.argv[2] == "namespace":  # no interface but loopback: even C code cannot get out
+        raw = socket.socket()
+        raw.settimeout(1)
+        try:
+            real_connect(raw, ("1.1.1.1", 443))
+            namespace_online = True
+        except OSError:
+            namespace_online = False
+        finally:
+            raw.close()
+    print(json.dumps({
+        "ids": [h.id for h in hits], "loaded": loaded, "attempts": attempts_by_newswatch,
+        "guarded_online": guarded_online, "namespace_online": namespace_online,
+    }))
     """
 )
 
 
 def test_fts_loads_offline_without_install_and_ranks_title_hits_first(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PYTHONPATH": str(SRC),
-        "NO_PROXY": "*",
-    }
+    # Always in-process behind the socket guard; also in a network namespace with no
+    # interface when the OS allows one (then not even DuckDB's own C++ client can get out).
     isolation = _network_isolation()
-    proc = subprocess.run(
-        [*isolation, sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "fts.duckdb")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    assert result["ids"] == ["t", "s"]  # the title hit outranks the summary-only hit
-    assert len(result["loaded"]) == 1
-    if isolation:
-        assert result["online"] is False
-    # Loaded from the wheel's file: nothing installed under the (empty) home directory.
-    assert list(home.iterdir()) == []
+    runs = [("guard", [])] + ([("namespace", isolation)] if isolation else [])
+    for mode, prefix in runs:
+        home = tmp_path / mode / "home"
+        home.mkdir(parents=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "PYTHONPATH": str(SRC),
+            "NO_PROXY": "*",
+        }
+        db = tmp_path / mode / "fts.duckdb"
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-c", OFFLINE_SCRIPT, str(db), mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["ids"] == ["t", "s"], mode  # the title hit outranks the summary-only hit
+        # Loaded from the wheel's file by path, not installed from a repository.
+        assert result["loaded"] == [["NOT_INSTALLED"]], mode
+        assert result["attempts"] == [], mode  # nothing tried to reach the network
+        assert result["guarded_online"] is False, mode
+        assert result["namespace_online"] is (False if mode == "namespace" else None)
+        # Nothing downloaded into or installed under the (empty) home directory.
+        assert list(home.iterdir()) == [], mode
 
 
 def test_search_command_ranks_filters_and_snips(db: Path) -> None:
@@ -283,3 +328,161 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
 def _count(con: object) -> int:
     row = con.execute("SELECT count(*) FROM articles").fetchone()  # type: ignore[attr-defined]
     return int(row[0])
+
+
+def _search_titles(db: Path, terms: str) -> list[str]:
+    out = io.StringIO()
+    assert cli.main(["search", terms, "--db", str(db), "--format", "json"], out=out) == 0
+    return [h["title"] for h in json.loads(out.getvalue())]
+
+
+def _scores_by_the_extensions_build(db: Path, tmp_path: Path, queries: list[str]) -> None:
+    """The poll-maintained index scores every query exactly as the extension's own build."""
+    copy = tmp_path / "rebuilt.duckdb"
+    shutil.copy(db, copy)
+
+    def scores(path: Path, rebuild: bool) -> dict[str, list[tuple[str, float]]]:
+        with warehouse.connect(path) as con:
+            warehouse.load_fts(con)
+            if rebuild:
+                warehouse._build_search_index(con)
+            return {
+                q: con.execute(
+                    f"SELECT id, round({warehouse.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
+                    "FROM articles WHERE s IS NOT NULL ORDER BY s DESC, id",
+                    [q],
+                ).fetchall()
+                for q in queries
+            }
+
+    got, want = scores(db, False), scores(copy, True)
+    assert all(want.values()) and got == want
+
+
+def test_each_poll_brings_the_index_up_to_date(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    now = datetime.now(UTC)
+
+    def item(n: int, title: str) -> dict[str, str | datetime]:
+        return {
+            "title": title,
+            "link": f"https://wire.example/{n}",
+            "guid": f"wire-{n}",
+            "description": f"Dispatch number {n} from the harbour.",
+            "pubDate": now - timedelta(hours=10 - n),
+        }
+
+    first = [item(1, "Frigate leaves the harbour")]
+    second = [*first, item(2, "Second frigate follows"), item(3, "Harbour pilots strike")]
+    feed_server.route("/wire.xml", body=rss("Wire", first))
+    sources = write_sources(
+        tmp_path / "sources.yaml", [(feed_server.url("/wire.xml"), "Wire")], timeout=3
+    )
+    db = tmp_path / "wh" / "news.duckdb"
+    poll_once(sources, db)
+    assert _search_titles(db, "frigate") == ["Frigate leaves the harbour"]
+
+    feed_server.route("/wire.xml", body=rss("Wire", second))
+    poll_once(sources, db)  # new items: the poll appends them to the index
+    assert set(_search_titles(db, "frigates")) == {
+        "Frigate leaves the harbour",
+        "Second frigate follows",
+    }
+    assert _search_titles(db, "pilots") == ["Harbour pilots strike"]
+    _scores_by_the_extensions_build(db, tmp_path, ["frigate", "harbour", "pilots strike"])
+
+    # An index the append must not write into (here: rebuilt by hand with the extension's
+    # default tokenizer, which drops digits) is rebuilt by the extension at the next poll.
+    with warehouse.connect(db) as con:
+        warehouse.load_fts(con)
+        con.execute("PRAGMA create_fts_index('articles', 'id', 'title', 'summary', overwrite = 1)")
+        assert warehouse.search_index_layout_problem(con) is not None
+    assert _search_titles(db, "S-400") == []
+    third = [*second, item(4, "S-400 battery arrives by sea")]
+    feed_server.route("/wire.xml", body=rss("Wire", third))
+    poll_once(sources, db)
+    assert _search_titles(db, "S-400") == ["S-400 battery arrives by sea"]
+    with warehouse.connect(db, read_only=True) as con:
+        warehouse.load_fts(con)
+        assert warehouse.search_index_layout_problem(con) is None
+    _scores_by_the_extensions_build(db, tmp_path, ["frigate", "harbour", "S-400 battery"])
+
+
+def _mutations() -> dict[str, str]:
+    fts = warehouse.FTS_SCHEMA
+    return {
+        "renamed column": f"ALTER TABLE {fts}.terms RENAME COLUMN termid TO term_id",
+        "extra column": f"ALTER TABLE {fts}.docs ADD COLUMN extra BIGINT",
+        "other type": f"ALTER TABLE {fts}.dict ALTER df TYPE INTEGER",
+        "missing table": f"DROP TABLE {fts}.stopwords",
+        "other fields": f"UPDATE {fts}.fields SET fieldid = fieldid + 1",
+        "other tokenizer": f"CREATE OR REPLACE MACRO {fts}.tokenize(s) AS string_split(s, ' ')",
+        "other stemmer": "PRAGMA create_fts_index('articles', 'id', 'title', 'summary', "
+        "stemmer = 'english', ignore = '(\\\\.|[^a-z0-9])+', overwrite = 1)",
+    }
+
+
+@pytest.mark.parametrize("mutation", sorted(_mutations()))
+def test_an_index_laid_out_otherwise_is_rebuilt_by_the_extension(
+    tmp_path: Path, mutation: str
+) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        ("t", "Ankara weighs second S-400 battery", "Talks continue."),
+        ("s", "Weekly defence roundup", "Budgets, ships, training and the S-400 battery."),
+        ("x", "Cooking with lentils", "Soak them overnight."),
+    ]
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        warehouse.prepare_search_index(con)
+        for id_, title, summary in rows[:2]:
+            _insert(con, id_, title, summary, now)
+        warehouse.refresh_search_index(con)
+        assert warehouse.search_index_layout_problem(con) is None
+        con.execute(_mutations()[mutation])
+        assert warehouse.search_index_layout_problem(con) is not None
+        _insert(con, *rows[2], now)
+        assert warehouse.refresh_search_index(con) == 3
+        assert warehouse.search_index_layout_problem(con) is None
+        assert [h.id for h in warehouse.search_articles(con, "S-400 battery")] == ["t", "s"]
+        assert [h.id for h in warehouse.search_articles(con, "lentil")] == ["x"]
+
+
+def test_reindex_is_the_extensions_own_build(tmp_path: Path) -> None:
+    # Whatever the index holds (here one built by hand with the extension's defaults, whose
+    # tokenizer cannot see "400"), `search --reindex` replaces it through the extension.
+    db = tmp_path / "w.duckdb"
+    now = datetime.now(UTC)
+    with warehouse.connect(db) as con:
+        _insert(con, "t", "Ankara weighs second S-400 battery", "Talks continue.", now)
+        warehouse.load_fts(con)
+        con.execute("PRAGMA create_fts_index('articles', 'id', 'title', 'summary', overwrite = 1)")
+    assert _search_titles(db, "S-400") == []
+    out = io.StringIO()
+    assert cli.main(["search", "S-400", "--db", str(db), "--reindex"], out=out) == 0
+    assert out.getvalue().startswith(" 1. Ankara weighs second S-400 battery\n")
+    with warehouse.connect(db, read_only=True) as con:
+        warehouse.load_fts(con)
+        assert warehouse.search_index_layout_problem(con) is None
+
+
+def _insert(con: object, id_: str, title: str, summary: str, now: datetime) -> None:
+    con.execute(  # type: ignore[attr-defined]
+        "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
+        [id_, title, summary, now, now],
+    )
+
+
+def test_an_index_over_deleted_articles_is_rebuilt_by_the_extension(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        warehouse.prepare_search_index(con)
+        _insert(con, "a", "Frigate launched", "", now)
+        _insert(con, "b", "Frigate sinks", "", now)
+        assert warehouse.refresh_search_index(con) == 2
+        con.execute("DELETE FROM articles WHERE id = 'a'")  # by hand: newswatch never deletes
+        _insert(con, "c", "Third frigate ordered", "", now)
+        assert warehouse.refresh_search_index(con) == 2
+        assert {h.id for h in warehouse.search_articles(con, "frigate")} == {"b", "c"}
+        stats = con.execute(f"SELECT num_docs FROM {warehouse.FTS_SCHEMA}.stats").fetchone()
+        assert stats == (2,)

@@ -8,10 +8,12 @@ rows to return.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newswatch import cli, warehouse
+from newswatch import cli
 from tests.conftest import CORPUS as _CORPUS
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
@@ -135,7 +137,7 @@ def poll_once(sources: Path, db: Path) -> str:
 
 
 def build_populated_db(root: Path) -> Path:
-    """Poll the farm once through the real CLI, then build the search index."""
+    """Poll the farm once through the real CLI (which also brings the search index up to date)."""
     server = FeedServer().start()
     try:
         feeds = serve_farm(server, datetime.now(UTC))
@@ -144,9 +146,6 @@ def build_populated_db(root: Path) -> Path:
         poll_once(sources, db)
     finally:
         server.stop()
-    # Until poll.refresh calls it, build the search index here (a no-op repeat afterwards).
-    with warehouse.connect(db) as con:
-        warehouse.refresh_search_index(con)
     return db
 
 
@@ -159,3 +158,25 @@ def populated_db(root_factory: object) -> Path:
         root = root_factory.mktemp("populated")  # type: ignore[attr-defined]
         _cache["db"] = build_populated_db(root)
     return _cache["db"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`newswatch ARGS` in its own process, as a user runs it (stderr as the user sees it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *names: str) -> None:
+    """Exit 2 and exactly one line on stderr that names each of `names`; no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("newswatch: error: ") and proc.stderr.count("\n") == 1, (
+        proc.stderr
+    )
+    for name in names:
+        assert name in proc.stderr, (name, proc.stderr)

@@ -10,6 +10,8 @@ import argparse
 import contextlib
 import csv
 import json
+import os
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,26 +46,65 @@ def _wait() -> float:
 def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "parquet" and not args.out:
         raise AnalystError("--format parquet writes a file: add --out FILE")
+    target = _output_file(args.out) if args.out else None  # before a long query, not after
     db = resolve_db_path(args.db)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         with contextlib.suppress(warehouse.SearchUnavailable):
             warehouse.load_fts(con)  # so queries may use the search index's match_bm25
         table = warehouse.run_query(con, args.sql)
-    if args.format == "parquet":
+    if target is not None and args.format == "parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(table, args.out, compression="zstd")
-        out.write(f"{table.num_rows} rows written to {args.out}\n")
+        _write_file(target, lambda path: pq.write_table(table, path, compression="zstd"))
+        out.write(f"{table.num_rows} rows written to {target}\n")
         return 0
     columns = list(table.column_names)
     rows = [tuple(r.values()) for r in table.to_pylist()]
-    if args.out:
-        with open(args.out, "w", encoding="utf-8", newline="") as fh:
-            write_rows(args.format, columns, rows, fh)
-        out.write(f"{len(rows)} rows written to {args.out}\n")
+    if target is not None:
+
+        def write_text(path: Path) -> None:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                write_rows(args.format, columns, rows, fh)
+
+        _write_file(target, write_text)
+        out.write(f"{len(rows)} rows written to {target}\n")
     else:
         write_rows(args.format, columns, rows, out)
     return 0
+
+
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc).splitlines()[0]
+
+
+def _output_file(text: str) -> Path:
+    """--out FILE, checked before the query runs: its folder must exist, it must not be one."""
+    path = Path(text).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise AnalystError(f"cannot write {path}: it is a folder; --out names a file")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise AnalystError(f"cannot write {path}: the folder {folder} {what}")
+    return path
+
+
+def _write_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file beside `path`, renamed over it when complete: a failed
+    write leaves no half file (and keeps an earlier one)."""
+    # Created like any file (umask applies), not mkstemp's owner-only mode.
+    part = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+    try:
+        part.touch(exist_ok=False)
+    except OSError as exc:
+        raise AnalystError(f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        write(part)
+        os.replace(part, path)
+    except OSError as exc:
+        raise AnalystError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def write_rows(

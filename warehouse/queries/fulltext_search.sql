@@ -1,6 +1,8 @@
 -- Full-text search (BM25) over titles and summaries; title hits count double.
--- The index is rebuilt after each poll. `newswatch query` loads the fts extension for you;
--- in another client run LOAD '<site-packages>/duckdb_extension_fts/extensions/v1.5.5/fts.duckdb_extension' first.
+-- The index is brought up to date by each poll that stores new articles (so it lags only
+-- while a poll's batch waits in the spool); see "Full-text search" in warehouse/README.md.
+-- `newswatch query` loads the fts extension for you; in a DuckDB 1.5.5 CLI run
+-- LOAD '<site-packages>/duckdb_extension_fts/extensions/v1.5.5/fts.duckdb_extension' first.
 -- (`newswatch search "S-400 battery"` does the same with snippets.)
 WITH hits AS (
     SELECT
