@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -429,10 +430,9 @@ def console_main() -> NoReturn:
             thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # closed, or a reader that left (`| head`)
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # closed, or a reader that left (`| head`)
-            pass
     os._exit(code)
 
 
