@@ -64,6 +64,10 @@ _SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
 _APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
 _TERM_TOKENS = re.compile(f"\\w+|\\s+|{_DASH}+|{_APOSTROPHE}|[^\\w\\s]")
 _ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
+# Endings written after an apostrophe (Russia's, it's, don't, we'd, I'm, we'll, they're,
+# we've): a term starting with one of these never starts right after "letter + apostrophe".
+# Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
+_CLITICS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,10 @@ def _term_pattern(folded: str) -> str:
     first = body.strip()[0]
     last = body.strip()[-1]
     lead = "(?<!\\w)" if first.isalnum() or first == "_" else ""
+    head = _ALNUM_RUNS.match(body.strip())
+    if head is not None and head.group() in _CLITICS:
+        # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400.
+        lead += f"(?<!\\w{_APOSTROPHE})"
     trail = "(?!\\w)" if wildcard or last.isalnum() or last == "_" else ""
     return f"{lead}{pattern}{trail}"
 
@@ -224,7 +232,18 @@ class _Near:
     within: int | None  # at most this many words between; None = in the same sentence
 
 
-_Node = _TermNode | _Or | _And | _Not | _Near
+@dataclass(frozen=True, slots=True)
+class _NotNear:
+    """Occurrences of `terms` with none of `away` within reach: `within` words, or the same
+    sentence when None. `=Turkey NOT NEAR/4 recipe*` fires on "Turkey and the EU" even in an
+    article that elsewhere says "Turkey recipe"."""
+
+    terms: tuple[int, ...]
+    away: tuple[int, ...]
+    within: int | None
+
+
+_Node = _TermNode | _Or | _And | _Not | _Near | _NotNear
 
 
 class _TermTable:
@@ -251,6 +270,10 @@ def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
         return terms[node.term].render()
     if isinstance(node, _Not):
         return f"NOT {_render(node.child, terms, False)}"
+    if isinstance(node, _NotNear):
+        op = "NOT NEAR/S" if node.within is None else f"NOT NEAR/{node.within}"
+        text = f"{_render_group(node.terms, terms)} {op} {_render_group(node.away, terms)}"
+        return text if top else f"({text})"
     if isinstance(node, _Near):
         op = "NEAR/S" if node.within is None else f"NEAR/{node.within}"
         parts = [
@@ -266,6 +289,12 @@ def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
         return _render(node.children[0], terms, top)
     text = joiner.join(_render(c, terms, False) for c in node.children)
     return text if top else f"({text})"
+
+
+def _render_group(group: Sequence[int], terms: Sequence[_Term]) -> str:
+    if len(group) == 1:
+        return terms[group[0]].render()
+    return "(" + " OR ".join(terms[t].render() for t in group) + ")"
 
 
 # -- Query syntax -----------------------------------------------------------------------
@@ -378,6 +407,20 @@ class _QueryParser:
     def _near(self) -> _Node:
         first = self._atom()
         tok = self._peek()
+        after = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+        if tok and tok.kind == "op" and tok.value == "NOT" and after and after.kind == "near":
+            # `a NOT NEAR/n b`: occurrences of a with no b within reach.
+            self.pos += 2
+            op = _Token("near", f"NOT {after.value}", tok.column, after.within)
+            left = self._group(first, op)
+            right = self._group(self._atom(), op)
+            follow = self._peek()
+            if follow and follow.kind == "near":
+                raise _Invalid(
+                    f"{follow.value} at column {follow.column} cannot follow NOT NEAR; "
+                    "use parentheses"
+                )
+            return _NotNear(left, right, after.within)
         if not (tok and tok.kind == "near"):
             return first
         groups = [self._group(first, tok)]
@@ -418,7 +461,7 @@ class _QueryParser:
 
 # -- Rules and topics -------------------------------------------------------------------
 
-_RULE_KEYS = ("terms", "any", "all", "none", "query", "near")
+_RULE_KEYS = ("terms", "any", "all", "none", "query", "near", "not_near")
 _TOPIC_KEYS = {"name", "description", "fields", "rules", "ignore", "exclude", *_RULE_KEYS}
 _RULE_ONLY_KEYS = {"fields", *_RULE_KEYS}
 
@@ -491,15 +534,39 @@ def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
     for i, item in enumerate(groups_raw):
         nodes = _term_list(item, (*path, "terms", i), table)
         groups.append(tuple(n.term for n in nodes if isinstance(n, _TermNode)))
+    return _Near(tuple(groups), _within(value, path))
+
+
+def _within(value: Mapping[str, Any], path: Path_) -> int | None:
     within = value.get("within", "sentence")
     if within == "sentence":
-        return _Near(tuple(groups), None)
+        return None
     if isinstance(within, bool) or not isinstance(within, int) or within < 0:
         raise _Invalid(
             f"must be a number of words (0 or more) or `sentence`, got {within!r}",
             (*path, "within"),
         )
-    return _Near(tuple(groups), within)
+    return within
+
+
+def _not_near(value: Any, path: Path_, table: _TermTable, terms: _Node) -> _NotNear:
+    """`not_near: {terms: [...], within: n}`: the rule's `any` terms count only where none
+    of these terms is within n words (or in the same sentence)."""
+    if not isinstance(value, Mapping):
+        raise _Invalid("must be a mapping with `terms` and `within`", path)
+    unknown = set(value) - {"terms", "within"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _Invalid(f"unknown key {key!r}; expected terms, within", (*path, key))
+    if "terms" not in value:
+        raise _Invalid("needs `terms`: the words that must not be close", (*path, "terms"))
+    away = _term_list(value["terms"], (*path, "terms"), table)
+    left = terms.children if isinstance(terms, _Or) else (terms,)
+    return _NotNear(
+        tuple(n.term for n in left if isinstance(n, _TermNode)),
+        tuple(n.term for n in away if isinstance(n, _TermNode)),
+        _within(value, path),
+    )
 
 
 def _rule(
@@ -514,6 +581,13 @@ def _rule(
         if key in data:
             nodes = _term_list(data[key], (*path, key), table)
             parts.append(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes)))
+    if "not_near" in data:
+        if not parts:
+            raise _Invalid(
+                "`not_near` qualifies the rule's `any` terms; add `any: [...]`",
+                (*path, "not_near"),
+            )
+        parts = [_not_near(data["not_near"], (*path, "not_near"), table, p) for p in parts]
     if "all" in data:
         nodes = _term_list(data["all"], (*path, "all"), table, nested=True)
         parts.append(nodes[0] if len(nodes) == 1 else _And(tuple(nodes)))
@@ -527,15 +601,21 @@ def _rule(
             parts.append(_QueryParser(query, table, (*path, "query")).parse())
         except _Invalid as exc:
             raise _Invalid(exc.message, exc.path or (*path, "query")) from None
-    if not parts and default_term is not None:
+    if not parts and default_term is not None and "none" not in data:
         parts.append(_TermNode(table.add(default_term, False, (*path, "name"))))
     if "none" in data:
         nodes = _term_list(data["none"], (*path, "none"), table)
         parts.append(_Not(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes))))
     if not parts:
         raise _Invalid("a rule needs terms, any, all, near or query", path)
+    if "none" in data and len(parts) == 1:
+        raise _Invalid(
+            "`none` alone says what must not appear, not what must: add `any: [...]` "
+            "(or use the topic's `exclude` to veto the topic)",
+            path,
+        )
     node = parts[0] if len(parts) == 1 else _And(tuple(parts))
-    if _can_match_nothing_present(node):
+    if _required_anchors(node, table.terms) is None:
         raise _Invalid(
             "this rule matches articles that contain none of its terms; "
             "add a term that must appear",
@@ -547,18 +627,8 @@ def _rule(
     return _Rule(str(text), node, fields, _uses_words(node))
 
 
-def _can_match_nothing_present(node: _Node) -> bool:
-    if isinstance(node, _TermNode | _Near):
-        return False
-    if isinstance(node, _Not):
-        return True
-    if isinstance(node, _Or):
-        return any(_can_match_nothing_present(c) for c in node.children)
-    return all(_can_match_nothing_present(c) for c in node.children)
-
-
 def _uses_words(node: _Node) -> bool:
-    if isinstance(node, _Near):
+    if isinstance(node, _Near | _NotNear):
         return True
     if isinstance(node, _TermNode):
         return False
@@ -567,20 +637,30 @@ def _uses_words(node: _Node) -> bool:
     return any(_uses_words(c) for c in node.children)
 
 
-def _required_anchors(node: _Node, terms: Sequence[_Term]) -> set[str]:
-    """Substrings of which at least one is in the folded text whenever `node` holds
-    (a cheap prefilter). For AND and NEAR one part suffices: the least common-looking."""
+def _required_anchors(
+    node: _Node, terms: Sequence[_Term], negated: bool = False
+) -> set[str] | None:
+    """Substrings of which at least one is in the folded text whenever `node` holds (or,
+    when `negated`, whenever it does not): a cheap prefilter. None: it can hold with no term
+    present. For AND and NEAR one part suffices: the least common-looking."""
+    if isinstance(node, _Not):
+        return _required_anchors(node.child, terms, not negated)
+    if negated and isinstance(node, _TermNode | _Near | _NotNear):
+        return None  # "no X here" holds in an empty article
     if isinstance(node, _TermNode):
         return {terms[node.term].anchor}
-    if isinstance(node, _Not):
-        return set()
+    if isinstance(node, _NotNear):
+        return {terms[t].anchor for t in node.terms}
     if isinstance(node, _Near):
-        options = [{terms[t].anchor for t in group} for group in node.groups]
-    elif isinstance(node, _Or):
-        return {a for c in node.children for a in _required_anchors(c, terms)}
-    else:
-        options = [a for c in node.children if (a := _required_anchors(c, terms))]
-    return min(options, key=_anchor_cost)
+        options: list[set[str]] = [{terms[t].anchor for t in group} for group in node.groups]
+        return min(options, key=_anchor_cost)
+    parts = [_required_anchors(c, terms, negated) for c in node.children]
+    if isinstance(node, _Or) != negated:  # OR, or NOT over AND: any part may be what holds
+        if any(p is None for p in parts):
+            return None
+        return {a for p in parts if p is not None for a in p}
+    options = [p for p in parts if p is not None]
+    return min(options, key=_anchor_cost) if options else None
 
 
 def _anchor_cost(anchors: set[str]) -> float:
@@ -593,6 +673,8 @@ def _positive_terms(node: _Node, out: set[int]) -> set[int]:
     """Terms that must appear for the rule to fire (negated branches do not count)."""
     if isinstance(node, _TermNode):
         out.add(node.term)
+    elif isinstance(node, _NotNear):
+        out.update(node.terms)
     elif isinstance(node, _Near):
         out.update(t for g in node.groups for t in g)
     elif isinstance(node, _Or | _And):
@@ -696,6 +778,8 @@ def _evaluate(node: _Node, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
         return not ok, []
     if isinstance(node, _Near):
         return _evaluate_near(node, occ)
+    if isinstance(node, _NotNear):
+        return _evaluate_not_near(node, occ)
     hits: list[_Occurrence] = []
     if isinstance(node, _Or):
         fired = False
@@ -713,21 +797,40 @@ def _evaluate(node: _Node, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
     return True, hits
 
 
-_NEAR_COMBINATION_LIMIT = 10_000
-
-
 def _evaluate_near(node: _Near, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
+    """Every occurrence that is part of at least one set (one per group) close enough."""
     groups = [[o for t in g for o in occ.get(t, [])] for g in node.groups]
     if not all(groups):
         return False, []
     used: dict[tuple[str, int, int], _Occurrence] = {}
-    for n, combo in enumerate(itertools.product(*groups)):
-        if n >= _NEAR_COMBINATION_LIMIT:
-            break
-        if _near_ok(combo, node.within):
-            for o in combo:
-                used[(o.field.name, o.start, o.end)] = o
+    for i, group in enumerate(groups):
+        others = groups[:i] + groups[i + 1 :]
+        for o in group:
+            key = (o.field.name, o.start, o.end)
+            if key not in used and _completes(o, [o], others, node.within):
+                used[key] = o
     return bool(used), list(used.values())
+
+
+def _completes(
+    first: _Occurrence,
+    chosen: list[_Occurrence],
+    rest: Sequence[list[_Occurrence]],
+    within: int | None,
+) -> bool:
+    """Whether `chosen` extends to one occurrence of each remaining group within reach.
+
+    Depth-first with pruning: the reach of a partial set only grows as members are added,
+    so a candidate already out of reach is never tried further (no combination cap)."""
+    if not rest:
+        return True
+    for o in rest[0]:
+        if o.field is not first.field:
+            continue
+        candidate = [*chosen, o]
+        if _near_ok(candidate, within) and _completes(first, candidate, rest[1:], within):
+            return True
+    return False
 
 
 def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
@@ -739,11 +842,38 @@ def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
         return False  # the same words cannot stand for two terms
     if within is None:
         return len({o.sentence() for o in combo}) == 1
+    return _gap(ordered) <= within
+
+
+def _gap(ordered: Sequence[_Occurrence]) -> int:
+    """Words between the first and the last of non-overlapping occurrences, in text order."""
     spans = [o.words() for o in ordered]
-    gap = max(
+    return max(
         spans[j][0] - spans[i][1] for i in range(len(spans)) for j in range(i + 1, len(spans))
     )
-    return gap <= within
+
+
+def _evaluate_not_near(node: _NotNear, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
+    away = [o for t in node.away for o in occ.get(t, [])]
+    kept = [
+        o
+        for t in node.terms
+        for o in occ.get(t, [])
+        if not any(_close(o, a, node.within) for a in away)
+    ]
+    return bool(kept), kept
+
+
+def _close(a: _Occurrence, b: _Occurrence, within: int | None) -> bool:
+    """Whether b is within reach of a (same field; overlapping counts as close)."""
+    if a.field is not b.field:
+        return False
+    if within is None:
+        return a.sentence() == b.sentence()
+    if a.fstart < b.fend and b.fstart < a.fend:
+        return True
+    first, second = (a, b) if a.fstart < b.fstart else (b, a)
+    return _gap((first, second)) <= within
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,6 +900,8 @@ class _Topic:
             return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t, [])):
             return None
+        fired: list[str] = []
+        found: list[_Occurrence] = []
         for rule in self.rules:
             scoped = occ
             if rule.fields != ALL_FIELDS:
@@ -778,8 +910,13 @@ class _Topic:
                 }
             ok, hits = _evaluate(rule.node, scoped)
             if ok:
-                return TopicMatch(topic=self.name, rule=rule.text, hits=self._hits(hits))
-        return None
+                fired.append(rule.text)
+                found.extend(hits)
+        if not fired:
+            return None
+        # Every rule that fires is reported, so the digest can highlight every matched term.
+        text = fired[0] if len(fired) == 1 else " OR ".join(f"({t})" for t in fired)
+        return TopicMatch(topic=self.name, rule=text, hits=self._hits(found))
 
     def _occurrences(
         self, fields: Sequence[_FieldText], candidates: Sequence[int], present: _ChunkPresence
@@ -962,7 +1099,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for rule in rules:
         _positive_terms(rule.node, positive)
     anchors = _minimal_anchors(
-        a for rule in rules for a in _required_anchors(rule.node, table.terms)
+        a for rule in rules for a in _required_anchors(rule.node, table.terms) or ()
     )
     used_fields = {f for r in rules for f in r.fields} | set(fields)
     return _Topic(
