@@ -416,3 +416,21 @@ def test_html_to_text_strips_markup_and_decodes_entities() -> None:
     assert html_to_text("&lt;p&gt;Erdo&amp;#287;an&lt;/p&gt;") == "Erdoğan"
     assert html_to_text("1 < 2 and 3 > 2") == "1 < 2 and 3 > 2"
     assert html_to_text("<script>var nato=1</script>Hi") == "Hi"
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ('Stocks rose. <a href="https://www.nato.int/cps\u2026', "Stocks rose."),
+        ('<p>Coffee.</p><img src="https://cdn.test/turkey/ankara-cafe.jpg', "Coffee."),
+        ("Oil fell. &lt;a href=&quot;https://www.nato.int/cps", "Oil fell."),
+        ("Oil fell. &amp;lt;a href=&amp;quot;https://www.nato.int/", "Oil fell."),
+        ("Oil fell. <!-- NATO", "Oil fell."),
+        ("Oil fell. </a", "Oil fell."),
+        ("Prices: 3 < 4", "Prices: 3 < 4"),
+    ],
+)
+def test_a_tag_cut_off_by_the_feed_is_not_text(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+    matcher = compile_topics([{"name": "NATO"}, {"name": "Turkey", "terms": ["Turkey", "Ankara"]}])
+    assert matcher.match("", html_to_text(markup)) == []
