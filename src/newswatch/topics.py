@@ -954,17 +954,23 @@ class _Topic:
         return spans
 
     def _hits(self, found: Iterable[_Occurrence]) -> tuple[TermHit, ...]:
-        unique = {(o.field.name != "title", o.start, o.end, o.term): o for o in found}
-        return tuple(
-            TermHit(
-                field=o.field.name,
-                start=o.start,
-                end=o.end,
-                term=self.terms[o.term].written,
-                text=o.field.original[o.start : o.end],
+        # In text order, longest first at one start; a hit inside a longer one of another
+        # rule ("Turkey" inside "Turkey's") adds nothing to the explanation.
+        unique = {(o.field.name != "title", o.start, -o.end, o.term): o for o in found}
+        hits: list[TermHit] = []
+        for _, o in sorted(unique.items(), key=lambda kv: kv[0]):
+            if hits and hits[-1].field == o.field.name and o.end <= hits[-1].end:
+                continue
+            hits.append(
+                TermHit(
+                    field=o.field.name,
+                    start=o.start,
+                    end=o.end,
+                    term=self.terms[o.term].written,
+                    text=o.field.original[o.start : o.end],
+                )
             )
-            for _, o in sorted(unique.items(), key=lambda kv: kv[0])
-        )
+        return tuple(hits)
 
 
 def _case_ok(term: _Term, original: str) -> bool:
