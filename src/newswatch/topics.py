@@ -106,12 +106,13 @@ class _ChunkPresence:
     """The runs of letters and of digits in an article's folded text, found once (only for
     articles past the gate): each term then costs a set look-up, not a scan of the text."""
 
-    __slots__ = ("_runs", "_sorted", "text")
+    __slots__ = ("_prefixes", "_runs", "_sorted", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._runs: frozenset[str] | None = None
         self._sorted: list[str] | None = None
+        self._prefixes: dict[str, bool] = {}
 
     def runs(self) -> frozenset[str]:
         if self._runs is None:
@@ -119,10 +120,14 @@ class _ChunkPresence:
         return self._runs
 
     def has_run_starting(self, prefix: str) -> bool:
-        if self._sorted is None:
-            self._sorted = sorted(self.runs())
-        i = bisect.bisect_left(self._sorted, prefix)
-        return i < len(self._sorted) and self._sorted[i].startswith(prefix)
+        known = self._prefixes.get(prefix)
+        if known is None:
+            if self._sorted is None:
+                self._sorted = sorted(self.runs())
+            i = bisect.bisect_left(self._sorted, prefix)
+            known = i < len(self._sorted) and self._sorted[i].startswith(prefix)
+            self._prefixes[prefix] = known
+        return known
 
 
 def _term_pattern(folded: str) -> str:
