@@ -2,114 +2,231 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pytest
 
-from newswatch import poll, spool, warehouse
+from newswatch import cli, poll, spool
 from newswatch.config import parse_config
 from newswatch.models import Article
 from newswatch.rematch import rematch
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
+# id, title, summary, days before NOW it was published (all are first seen at NOW).
 ARTICLES = [
-    ("a1", "NATO ministers meet in Brussels", "Allies discussed air defence."),
-    ("a2", "Erdogan hosts Putin in Ankara", "Turkey and Russia discussed the S-400 deal."),
+    ("a1", "NATO ministers meet in Brussels", "Allies discussed air defence.", 10),
+    ("a2", "Erdogan hosts Putin in Ankara", "Turkey and Russia discussed the S-400 deal.", 10),
     (
         "a3",
         "Greece and Bulgaria sign energy pact",
         "The alliance's southern flank gets a new pipeline.",
+        10,
     ),
-    ("a4", "Markets rally in Tokyo", "The Nikkei rose."),
-    ("a5", "Alliance summit agenda published", "The North Atlantic alliance meets in July."),
+    ("a4", "Markets rally in Tokyo", "The Nikkei rose.", 1),
+    ("a5", "Alliance summit agenda published", "The North Atlantic alliance meets in July.", 1),
+    ("a6", "Turkey and NATO talk in Ankara", "Ministers met.", 1),
 ]
 
 
-def config(extra_nato_terms: str = "") -> str:
+def config(nato: str = "NATO", turkey: str = "Turkey, Erdogan, Ankara") -> str:
     return (
         "feeds:\n  - url: https://example.org/feed\n"
         "topics:\n"
-        "  - name: Turkey\n    terms: [Turkey, Erdogan, Ankara]\n"
-        f"  - name: NATO\n    terms: [NATO{extra_nato_terms}]\n"
+        f"  - name: Turkey\n    terms: [{turkey}]\n"
+        f"  - name: NATO\n    terms: [{nato}]\n"
     )
 
 
 def populate(db: Path) -> None:
+    """A real warehouse file filled the way a poll fills it (spool, then store)."""
     matcher = parse_config(config()).matcher
     root = poll.spool_root(db)
     writer = spool.SpoolWriter(root, "p1")
     articles = [
-        Article(i, "https://example.org/feed", "Example", f"https://example.org/{i}", t, s, NOW)
-        for i, t, s in ARTICLES
+        Article(
+            i,
+            "https://example.org/feed",
+            "Example",
+            f"https://example.org/{i}",
+            t,
+            s,
+            NOW - d * DAY,
+        )
+        for i, t, s, d in ARTICLES
     ]
     writer.add_articles(articles, [matcher.match(a.title, a.summary) for a in articles], NOW)
     writer.close()
-    spool.write_manifest(
-        root, spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, 5)
-    )
-    assert poll.store(db, root).new_articles == 5
+    manifest = spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, 6)
+    spool.write_manifest(root, manifest)
+    assert poll.store(db, root).new_articles == len(ARTICLES)
 
 
-def stored(db: Path) -> set[tuple[str, str]]:
+def rows(db: Path) -> dict[str, set[tuple[Any, ...]]]:
+    """Every stored match row and hit row, matched_at included."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return set(con.execute("SELECT article_id, topic FROM article_topics").fetchall())
+        return {
+            "topics": set(con.execute("SELECT * FROM article_topics").fetchall()),
+            "hits": set(con.execute("SELECT * FROM match_hits").fetchall()),
+        }
     finally:
         con.close()
 
 
-def test_adding_a_term_adds_exactly_its_articles(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    populate(db)
-    before = stored(db)
-    assert before == {("a1", "NATO"), ("a2", "Turkey")}
-    wider = parse_config(config(", alliance")).matcher
+def pairs(db: Path) -> set[tuple[str, str]]:
+    return {(r[0], r[1]) for r in rows(db)["topics"]}
 
-    dry = rematch(db, wider, now=NOW, dry_run=True)
+
+def run_cli(db: Path, sources: Path, *args: str) -> str:
+    out = io.StringIO()
+    code = cli.main(["rematch", "--sources", str(sources), "--db", str(db), *args], out=out)
+    assert code == 0
+    return out.getvalue()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    populate(path)
+    return path
+
+
+def test_adding_a_term_adds_exactly_its_articles(db: Path) -> None:
+    before = rows(db)
+    assert pairs(db) == {("a1", "NATO"), ("a2", "Turkey"), ("a6", "Turkey"), ("a6", "NATO")}
+    wider = parse_config(config("NATO, alliance")).matcher
+
+    dry = rematch(db, wider, now=NOW + DAY, dry_run=True)
     assert {(c.article_id, c.topic, c.change) for c in dry.changes} == {
         ("a3", "NATO", "added"),
         ("a5", "NATO", "added"),
+        # Still NATO, but under the new rule text: re-explained.
+        ("a1", "NATO", "updated"),
+        ("a6", "NATO", "updated"),
     }
-    assert stored(db) == before  # a dry run writes nothing
+    assert rows(db) == before  # a dry run writes nothing
 
-    done = rematch(db, wider, now=NOW)
-    assert done.count("added") == 2 and done.count("removed") == 0
-    assert stored(db) == before | {("a3", "NATO"), ("a5", "NATO")}
-    # Explanations follow the new rule.
+    done = rematch(db, wider, now=NOW + DAY)
+    assert (done.count("added"), done.count("removed"), done.count("updated")) == (2, 0, 2)
+    assert pairs(db) == pairs_before(before) | {("a3", "NATO"), ("a5", "NATO")}
+    after = rows(db)
+    # Turkey rows were not touched at all: same rule, same hits, same matched_at.
+    assert {r for r in after["topics"] if r[1] == "Turkey"} == {
+        r for r in before["topics"] if r[1] == "Turkey"
+    }
     con = duckdb.connect(str(db), read_only=True)
     hits = con.execute(
         "SELECT matched_text FROM match_hits WHERE article_id = 'a5' AND topic = 'NATO'"
     ).fetchall()
+    stamps = dict(
+        con.execute(
+            "SELECT article_id, matched_at FROM article_topics WHERE topic = 'NATO'"
+        ).fetchall()
+    )
     con.close()
     assert {h[0].lower() for h in hits} == {"alliance"}
+    assert stamps["a3"] == NOW + DAY and stamps["a5"] == NOW + DAY
 
-    # Back to the original rule: exactly those two are removed.
-    narrow = parse_config(config()).matcher
-    back = rematch(db, narrow, now=NOW)
+    # Running it again changes nothing and writes nothing.
+    again = rematch(db, wider, now=NOW + 2 * DAY)
+    assert again.changes == ()
+    assert rows(db) == after
+
+    # Back to the original rule: exactly those two are removed, the rest re-explained.
+    back = rematch(db, parse_config(config()).matcher, now=NOW + 3 * DAY)
     assert {(c.article_id, c.change) for c in back.changes} == {
         ("a3", "removed"),
         ("a5", "removed"),
+        ("a1", "updated"),
+        ("a6", "updated"),
     }
-    assert stored(db) == before
+    assert pairs(db) == pairs_before(before)
 
 
-def test_topic_filter_leaves_other_topics_alone(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    populate(db)
+def pairs_before(snapshot: dict[str, set[tuple[Any, ...]]]) -> set[tuple[str, str]]:
+    return {(r[0], r[1]) for r in snapshot["topics"]}
+
+
+def test_topic_filter_leaves_other_topics_alone(db: Path) -> None:
+    before = rows(db)
     # A rule set where Turkey no longer matches anything, but only NATO is rematched.
-    text = config(", alliance").replace("[Turkey, Erdogan, Ankara]", "[Atlantis]")
-    result = rematch(db, parse_config(text).matcher, now=NOW, topic="NATO")
+    text = config("NATO, alliance", turkey="Atlantis")
+    result = rematch(db, parse_config(text).matcher, now=NOW + DAY, topic="NATO")
     assert {c.topic for c in result.changes} == {"NATO"}
-    assert ("a2", "Turkey") in stored(db)
+    after = rows(db)
+    assert {r for r in after["topics"] if r[1] == "Turkey"} == {
+        r for r in before["topics"] if r[1] == "Turkey"
+    }
+    assert {r for r in after["hits"] if r[1] == "Turkey"} == {
+        r for r in before["hits"] if r[1] == "Turkey"
+    }
 
 
-def test_rematch_since_limits_the_articles(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    populate(db)
-    later = datetime(2026, 11, 26, tzinfo=UTC)
-    result = rematch(db, parse_config(config(", alliance")).matcher, now=NOW, since=later)
-    assert result.checked == 0 and not result.changes
-    with warehouse.connect(db, read_only=True) as con:
-        assert warehouse.schema_version(con) >= 1
+def test_since_means_published_since(db: Path) -> None:
+    # All six were first seen at NOW; a4, a5 and a6 were published a day before NOW.
+    wider = parse_config(config("NATO, alliance")).matcher
+    since = NOW - 2 * DAY
+    result = rematch(db, wider, now=NOW + DAY, since=since)
+    assert result.checked == 3
+    assert {(c.article_id, c.change) for c in result.changes} == {
+        ("a5", "added"),
+        ("a6", "updated"),
+    }
+    assert ("a3", "NATO") not in pairs(db)  # published before --since: not rematched
+    assert ("a5", "NATO") in pairs(db)
+    nothing = rematch(db, wider, now=NOW + DAY, since=NOW + DAY)
+    assert nothing.checked == 0 and not nothing.changes
+
+
+def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(config("NATO, alliance", turkey="Atlantis"), encoding="utf-8")
+    before = rows(db)
+
+    # --dry-run: prints the changes, writes nothing.
+    out = run_cli(db, sources, "--dry-run")
+    assert out.splitlines() == [
+        "- Turkey       a2  Erdogan hosts Putin in Ankara",
+        "+ NATO         a3  Greece and Bulgaria sign energy pact",
+        "+ NATO         a5  Alliance summit agenda published",
+        "- Turkey       a6  Turkey and NATO talk in Ankara",
+        "6 articles checked; would change: 2 added, 2 removed, 2 re-explained "
+        "(dry run: nothing written)",
+    ]
+    assert rows(db) == before
+
+    # --topic and --since (a published date) narrow it; this run writes.
+    since = (NOW - 2 * DAY).date().isoformat()
+    out = run_cli(db, sources, "--topic", "NATO", "--since", since)
+    assert out.splitlines() == [
+        "+ NATO         a5  Alliance summit agenda published",
+        "3 articles checked; changed: 1 added, 0 removed, 1 re-explained",
+    ]
+    assert pairs(db) == pairs_before(before) | {("a5", "NATO")}
+
+    # The full run does the rest; a second full run changes and writes nothing.
+    out = run_cli(db, sources)
+    assert out.splitlines()[-1] == "6 articles checked; changed: 1 added, 2 removed, 1 re-explained"
+    assert pairs(db) == {("a1", "NATO"), ("a3", "NATO"), ("a5", "NATO"), ("a6", "NATO")}
+    settled = rows(db)
+    out = run_cli(db, sources)
+    assert out.splitlines() == ["6 articles checked; changed: 0 added, 0 removed, 0 re-explained"]
+    assert rows(db) == settled
+
+
+def test_rematch_command_rejects_bad_input(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(config(), encoding="utf-8")
+    base = ["rematch", "--sources", str(sources), "--db", str(db)]
+    assert cli.main([*base, "--topic", "Atlantis"]) == 2
+    assert "unknown topic 'Atlantis'" in capsys.readouterr().err
+    assert cli.main([*base, "--since", "25/11/2026"]) == 2
+    assert "--since must be YYYY-MM-DD, got '25/11/2026'" in capsys.readouterr().err

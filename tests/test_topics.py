@@ -158,13 +158,81 @@ def test_near_words_and_sentence() -> None:
     assert fires(one({"query": "S-400 NEAR/S missile"}), "", "Mr. Putin's S-400 fires a missile.")
 
 
-def test_rules_are_alternatives_and_first_firing_rule_is_reported() -> None:
+def test_rules_are_alternatives_and_every_firing_rule_is_reported() -> None:
     matcher = compile_topics(
         [{"name": "T", "rules": [{"any": ["Ankara"]}, "Turkey AND NOT recipe"]}]
     )
-    assert matcher.match("Ankara and Turkey", "")[0].rule == "Ankara"
+    both = matcher.match("Ankara and Turkey", "")[0]
+    assert both.rule == "(Ankara) OR (Turkey AND NOT recipe)"
+    assert [h.text for h in both.hits] == ["Ankara", "Turkey"]
     assert matcher.match("Turkey votes", "")[0].rule == "Turkey AND NOT recipe"
     assert not matcher.match("Turkey recipe", "")
+
+
+def test_hits_of_every_firing_rule_are_recorded() -> None:
+    matcher = compile_topics([{"name": "T", "rules": [{"any": ["Erdogan"]}, {"any": ["=Turkey"]}]}])
+    found = matcher.match("Turkey's Erdogan hits back", "Turkey said no.")[0]
+    assert [(h.field, h.text) for h in found.hits] == [
+        ("title", "Turkey"),
+        ("title", "Erdogan"),
+        ("summary", "Turkey"),
+    ]
+
+
+def test_not_near_keeps_only_occurrences_away_from_the_other_terms() -> None:
+    query = one({"query": "=Turkey NOT NEAR/3 (recipe* OR roast*)"})
+    assert fires(query, "Turkey and the EU")
+    assert not fires(query, "How to roast a Turkey")
+    assert not fires(query, "Turkey recipes for a crowd")
+    # One clean occurrence suffices; the one near a food word is not a hit.
+    found = query.match("Turkey recipe ideas", "Turkey votes on Sunday")[0]
+    assert [(h.field, h.text) for h in found.hits] == [("summary", "Turkey")]
+    assert fires(query, "Turkey", "recipe")  # other fields are never near
+    listed = one({"any": ["=Turkey"], "not_near": {"terms": ["recipe*"], "within": "sentence"}})
+    assert not fires(listed, "", "A Turkey recipe. A recipe for Turkey too.")
+    assert fires(listed, "", "The recipe is old. Turkey votes today.")
+    assert listed.match("", "Turkey votes")[0].rule == "=Turkey NOT NEAR/S recipe*"
+
+
+def test_near_finds_every_close_occurrence_without_a_cap() -> None:
+    # 200 x 200 x 2 combinations, the only close pair at the very end.
+    text = " ".join(["alpha"] * 200 + ["filler"] * 50 + ["beta"] * 200 + ["gamma", "alpha"])
+    near = one({"query": "alpha NEAR/1 gamma NEAR/1 beta"})
+    found = near.match("", text)
+    assert found
+    assert sorted({h.text for h in found[0].hits}) == ["alpha", "beta", "gamma"]
+    assert len(found[0].hits) == 3
+
+
+def test_double_negation_is_a_positive_rule() -> None:
+    matcher = one({"query": "NOT NOT alpha"})
+    assert fires(matcher, "alpha")
+    assert not fires(matcher, "beta")
+    assert fires(one({"query": "NOT (NOT alpha OR NOT beta)"}), "alpha and beta")
+
+
+def test_a_rule_of_only_none_is_rejected_not_read_as_the_name() -> None:
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics([{"name": "Turkey", "none": ["recipe"]}])
+    assert "`none` alone" in info.value.message
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics([{"name": "T", "rules": [{"any": ["a"]}, {"none": ["b"]}]}])
+    assert info.value.path == ("rules", 1)
+
+
+def test_possessive_and_contraction_tails_are_not_designations() -> None:
+    matcher = one({"terms": ["S-400", "OTAN", "t-90"]})
+    for text in [
+        "Russia's 400 tanks",
+        "Apple’s 400 stores",
+        "There's 400 of them",
+        "Bolt's 400-metre record",
+        "It's 400 miles",
+        "don't 90 days",
+    ]:
+        assert not fires(matcher, text), text
+    for text in ["India's S-400", "the 'S 400'", "L'OTAN", "d'OTAN"]:
+        assert fires(matcher, text), text
 
 
 def test_fields() -> None:
@@ -260,6 +328,9 @@ def test_fold_offsets_map_back() -> None:
         ([{"name": "X", "query": 'a AND "b'}], ("query",), "unclosed quote"),
         ([{"name": "X", "query": "air defence"}], ("query",), "put phrases in quotes"),
         ([{"name": "X", "query": "NOT a"}], (), "none of its terms"),
+        ([{"name": "X", "query": "NOT (a NOT NEAR/2 b)"}], (), "none of its terms"),
+        ([{"name": "X", "query": "a NOT NEAR/2 b NEAR/2 c"}], ("query",), "cannot follow"),
+        ([{"name": "X", "not_near": {"terms": ["a"]}}], ("not_near",), "qualifies"),
         ([{"name": "X", "query": "(a AND b) NEAR/3 c"}], ("query",), "NEAR/3"),
         (
             [{"name": "X", "rules": [{"any": ["a"]}, {"all": ["b"], "when": 1}]}],
@@ -345,3 +416,21 @@ def test_html_to_text_strips_markup_and_decodes_entities() -> None:
     assert html_to_text("&lt;p&gt;Erdo&amp;#287;an&lt;/p&gt;") == "Erdoğan"
     assert html_to_text("1 < 2 and 3 > 2") == "1 < 2 and 3 > 2"
     assert html_to_text("<script>var nato=1</script>Hi") == "Hi"
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ('Stocks rose. <a href="https://www.nato.int/cps\u2026', "Stocks rose."),
+        ('<p>Coffee.</p><img src="https://cdn.test/turkey/ankara-cafe.jpg', "Coffee."),
+        ("Oil fell. &lt;a href=&quot;https://www.nato.int/cps", "Oil fell."),
+        ("Oil fell. &amp;lt;a href=&amp;quot;https://www.nato.int/", "Oil fell."),
+        ("Oil fell. <!-- NATO", "Oil fell."),
+        ("Oil fell. </a", "Oil fell."),
+        ("Prices: 3 < 4", "Prices: 3 < 4"),
+    ],
+)
+def test_a_tag_cut_off_by_the_feed_is_not_text(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+    matcher = compile_topics([{"name": "NATO"}, {"name": "Turkey", "terms": ["Turkey", "Ankara"]}])
+    assert matcher.match("", html_to_text(markup)) == []

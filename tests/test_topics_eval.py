@@ -101,4 +101,7 @@ def test_seed_article_matches_all_three_topics(matcher: Matcher) -> None:
             field = title if hit.field == "title" else summary
             assert field[hit.start : hit.end] == hit.text
     title_hits = {h.text for h in found["S-400"].hits if h.field == "title"}
-    assert title_hits == {"S-400"}
+    # The designation is highlighted; so are the context words its rule needed (Turkey,
+    # Erdogan), which are what made this S-400 the weapon and not a model number.
+    assert "S-400" in title_hits
+    assert title_hits <= {"S-400", "Turkey", "Erdogan"}

@@ -3,6 +3,7 @@ raises, and every reported span is a real slice of the text passed in."""
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from pathlib import Path
 
@@ -121,3 +122,80 @@ def test_spans_exact_on_mixed_unicode(parts: list[str], data: st.DataObject) -> 
     summary = unicodedata.normalize(form, title)
     assert_spans(DEFAULT, title, summary)
     assert_spans(CASELESS, summary, title)
+
+
+def without_prefilters(matcher: Matcher) -> Matcher:
+    """The same rules with every cheap rejection disabled: the gates always pass, and each
+    term's presence test always says "maybe", so only the regexes decide."""
+    from newswatch import topics as t
+
+    always = t._Gate(("",), (), ())
+
+    def slow_terms(terms: tuple[t._Term, ...]) -> tuple[t._Term, ...]:
+        return tuple(dataclasses.replace(term, whole_runs=(), run_prefix="") for term in terms)
+
+    return t.Matcher(
+        tuple(
+            dataclasses.replace(topic, gate=always, terms=slow_terms(topic.terms), groups={})
+            for topic in matcher.topics
+        ),
+        always,
+    )
+
+
+DEFAULT_SLOW = without_prefilters(DEFAULT)
+# Words of the shipped rules' lists and their traps, in every spelling the prefilters
+# must see through.
+RULE_WORDS = st.sampled_from(
+    [
+        "Turkey",
+        "TURKEY",
+        "Turkey's",
+        "Turkish",
+        "recipe",
+        "recipes",
+        "roast",
+        "lira",
+        "EU",
+        "Nato",
+        "nato",
+        "allies",
+        "Thompson",
+        "S400",
+        "S 400",
+        "S\u2013400",
+        "40N6",
+        "40 N6",
+        "SA-21",
+        "SA21",
+        "Growler",
+        "(SA-21)",
+        "Triumf",
+        "missiles",
+        "Mercedes",
+        "Russia's",
+        "400",
+        "Erdog\u0306an",
+        "Tu\u0308rkiye",
+        "coffee",
+        "farm",
+        "Thanksgiving",
+        "India",
+        "battery",
+        "NATOs",
+        "Ankara",
+    ]
+)
+
+
+@st.composite
+def rule_sentences(draw: st.DrawFn) -> str:
+    words = draw(st.lists(RULE_WORDS | WORDS, min_size=0, max_size=14))
+    seps = draw(st.lists(SEPARATORS, min_size=len(words), max_size=len(words)))
+    return "".join(w + s for w, s in zip(words, seps, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_sentences(), rule_sentences())
+def test_prefilters_never_change_a_result(title: str, summary: str) -> None:
+    assert DEFAULT.match(title, summary) == DEFAULT_SLOW.match(title, summary)

@@ -262,8 +262,10 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     since = None
     if args.since:
-        day = _parse_date(args.since)
-        assert day is not None
+        try:
+            day = date.fromisoformat(args.since)
+        except ValueError:
+            raise UserError(f"--since must be YYYY-MM-DD, got {args.since!r}") from None
         since = datetime.combine(day, datetime.min.time(), UTC)
     try:
         result = rematch(
@@ -276,13 +278,18 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    signs = {"added": "+", "removed": "-"}
     for change in result.changes:
-        sign = "+" if change.change == "added" else "-"
-        out.write(f"{sign} {change.topic:<12} {change.article_id}  {change.title[:90]}\n")
+        if change.change in signs:
+            out.write(
+                f"{signs[change.change]} {change.topic:<12} {change.article_id}  "
+                f"{change.title[:90]}\n"
+            )
     verb = "would change" if args.dry_run else "changed"
     out.write(
         f"{result.checked} articles checked; {verb}: {result.count('added')} added, "
-        f"{result.count('removed')} removed{' (dry run: nothing written)' if args.dry_run else ''}\n"
+        f"{result.count('removed')} removed, {result.count('updated')} re-explained"
+        f"{' (dry run: nothing written)' if args.dry_run else ''}\n"
     )
     return EXIT_OK
 
@@ -369,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_opt(p)
     p.add_argument("--topic", metavar="NAME", help="only this topic")
     p.add_argument(
-        "--since", metavar="YYYY-MM-DD", help="only articles first seen on or after this day"
+        "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,8 @@ class TopicChange:
     article_id: str
     title: str
     topic: str
-    change: str  # "added" | "removed"
+    change: str  # "added" | "removed" | "updated" (still matches, other rule or hits)
+    match: TopicMatch | None = None  # the new match (None when removed)
 
 
 @dataclass(frozen=True)
@@ -30,22 +31,29 @@ class RematchResult:
         return sum(1 for c in self.changes if c.change == change)
 
 
-def diff_topics(
+def _same(a: TopicMatch, b: TopicMatch) -> bool:
+    return a.rule == b.rule and set(a.hits) == set(b.hits)
+
+
+def diff_matches(
     articles: Sequence[Article],
-    old: dict[str, set[str]],
-    new: dict[str, list[TopicMatch]],
+    old: Mapping[str, Sequence[TopicMatch]],
+    new: Mapping[str, Sequence[TopicMatch]],
     only_topic: str | None = None,
 ) -> list[TopicChange]:
-    """What the new matches add and remove compared with the stored ones (pure)."""
+    """What the new matches add, remove and re-explain compared with the stored ones (pure)."""
     out = []
     for a in articles:
-        before = old.get(a.id, set())
-        after = {m.topic for m in new.get(a.id, [])}
-        if only_topic is not None:
-            before &= {only_topic}
-            after &= {only_topic}
-        out += [TopicChange(a.id, a.title, t, "added") for t in sorted(after - before)]
-        out += [TopicChange(a.id, a.title, t, "removed") for t in sorted(before - after)]
+        before = {m.topic: m for m in old.get(a.id, ()) if only_topic in (None, m.topic)}
+        after = {m.topic: m for m in new.get(a.id, ()) if only_topic in (None, m.topic)}
+        for topic in sorted(before.keys() | after.keys()):
+            was, now = before.get(topic), after.get(topic)
+            if was is None:
+                out.append(TopicChange(a.id, a.title, topic, "added", now))
+            elif now is None:
+                out.append(TopicChange(a.id, a.title, topic, "removed"))
+            elif not _same(was, now):
+                out.append(TopicChange(a.id, a.title, topic, "updated", now))
     return out
 
 
@@ -58,15 +66,22 @@ def rematch(
     topic: str | None = None,
     dry_run: bool = False,
 ) -> RematchResult:
+    """Match stored articles published on or after `since` again and store what changed:
+    new matches, dropped ones, and matches whose rule or hits differ. Unchanged matches
+    are not rewritten (their `matched_at` stays)."""
     if topic is not None and topic not in matcher.topic_names:
         known = ", ".join(matcher.topic_names)
         raise ValueError(f"unknown topic {topic!r}; the sources file defines: {known}")
     with warehouse.connect(db_path, read_only=dry_run) as con:
-        articles = warehouse.articles_since(con, since)
-        old = warehouse.topics_of(con, [a.id for a in articles])
+        articles = warehouse.articles_published_since(con, since)
+        old = warehouse.stored_matches(con, [a.id for a in articles])
         new = {a.id: matcher.match(a.title, a.summary) for a in articles}
-        changes = diff_topics(articles, old, new, topic)
+        changes = diff_matches(articles, old, new, topic)
         if not dry_run:
-            # Rewriting every article's explanations keeps spans in step with the current rules.
-            warehouse.replace_matches(con, new, now, topics=[topic] if topic else None)
+            warehouse.apply_match_changes(
+                con,
+                [(c.article_id, c.match) for c in changes if c.match is not None],
+                [(c.article_id, c.topic) for c in changes if c.change == "removed"],
+                now,
+            )
     return RematchResult(len(articles), tuple(changes), not dry_run)

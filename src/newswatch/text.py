@@ -85,15 +85,28 @@ def html_to_text(markup: str | None) -> str:
         text = _strip_once(text)
         if not _LOOKS_LIKE_TAG.search(text):
             break
+    if "<" in text:
+        # A tag escaped twice and cut off by the feed surfaces only after decoding.
+        text = _without_unclosed_tag(text)
     # str.split() splits on exactly the characters `\s` matches (no-break space included),
     # and costs a tenth of the regex on a long summary.
     return " ".join(text.split())
 
 
 _LOOKS_LIKE_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
+# A tag (or comment) that starts but never ends: feeds cut summaries at a length limit, often
+# inside `<a href="https://...`. What follows its `<` is markup, not article text.
+_UNCLOSED_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?|!--(?:(?!-->).)*)\Z", re.S)
+
+
+def _without_unclosed_tag(text: str) -> str:
+    m = _UNCLOSED_TAG.search(text)
+    return text[: m.start()] if m else text
 
 
 def _strip_once(markup: str) -> str:
+    if "<" in markup:
+        markup = _without_unclosed_tag(markup)
     parser = _TextExtractor()
     try:
         parser.feed(markup)

@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newswatch.models import Field, TermHit, TopicMatch
@@ -64,6 +64,10 @@ _SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
 _APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
 _TERM_TOKENS = re.compile(f"\\w+|\\s+|{_DASH}+|{_APOSTROPHE}|[^\\w\\s]")
 _ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
+# Endings written after an apostrophe (Russia's, it's, don't, we'd, I'm, we'll, they're,
+# we've): a term starting with one of these never starts right after "letter + apostrophe".
+# Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
+_CLITICS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,10 @@ class _Term:
     # Runs of letters or digits that any match must contain in the folded text; plain
     # substring tests on these skip the regex for almost every article.
     chunks: tuple[str, ...]
+    # The same, as whole runs of the text: every chunk but a wildcard's last one is a
+    # complete run of letters (or of digits) there; that last one begins a run.
+    whole_runs: tuple[str, ...]
+    run_prefix: str | None
 
     @property
     def anchor(self) -> str:
@@ -83,7 +91,11 @@ class _Term:
         return max(self.chunks, key=lambda c: (len(c) + c.isdigit(), c))
 
     def may_occur(self, present: _ChunkPresence) -> bool:
-        return all(present(c) for c in self.chunks)
+        runs = present.runs()
+        for run in self.whole_runs:
+            if run not in runs:
+                return False
+        return self.run_prefix is None or present.has_run_starting(self.run_prefix)
 
     def render(self) -> str:
         text = f'"{self.written}"' if re.search(r"[\s()\"]", self.written) else self.written
@@ -91,18 +103,30 @@ class _Term:
 
 
 class _ChunkPresence:
-    """Whether a chunk occurs anywhere in an article's folded text, each asked once."""
+    """The runs of letters and of digits in an article's folded text, found once (only for
+    articles past the gate): each term then costs a set look-up, not a scan of the text."""
 
-    __slots__ = ("_known", "_text")
+    __slots__ = ("_prefixes", "_runs", "_sorted", "text")
 
     def __init__(self, text: str) -> None:
-        self._text = text
-        self._known: dict[str, bool] = {}
+        self.text = text
+        self._runs: frozenset[str] | None = None
+        self._sorted: list[str] | None = None
+        self._prefixes: dict[str, bool] = {}
 
-    def __call__(self, chunk: str) -> bool:
-        known = self._known.get(chunk)
+    def runs(self) -> frozenset[str]:
+        if self._runs is None:
+            self._runs = frozenset(_ALNUM_RUNS.findall(self.text))
+        return self._runs
+
+    def has_run_starting(self, prefix: str) -> bool:
+        known = self._prefixes.get(prefix)
         if known is None:
-            known = self._known[chunk] = chunk in self._text
+            if self._sorted is None:
+                self._sorted = sorted(self.runs())
+            i = bisect.bisect_left(self._sorted, prefix)
+            known = i < len(self._sorted) and self._sorted[i].startswith(prefix)
+            self._prefixes[prefix] = known
         return known
 
 
@@ -151,9 +175,20 @@ def _term_pattern(folded: str) -> str:
         pattern += "s?"  # plural of a designation: S-400s, F-35s
     first = body.strip()[0]
     last = body.strip()[-1]
-    lead = "(?<!\\w)" if first.isalnum() or first == "_" else ""
     trail = "(?!\\w)" if wildcard or last.isalnum() or last == "_" else ""
-    return f"{lead}{pattern}{trail}"
+    head = _ALNUM_RUNS.match(body.strip())
+    if head is None or not (first.isalnum() or first == "_"):
+        return f"{pattern}{trail}"
+    # Whole word at the start. The checks look behind the first run of letters or digits
+    # rather than ahead of it, so the pattern starts with a literal: the regex engine then
+    # scans for that literal instead of trying every position (30x faster on a summary).
+    word = re.escape(head.group())
+    lead = f"(?<!\\w{word})"
+    if head.group() in _CLITICS:
+        # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400.
+        lead += f"(?<!\\w{_APOSTROPHE}{word})"
+    assert pattern.startswith(word)
+    return f"{word}{lead}{pattern[len(word) :]}{trail}"
 
 
 def _make_term(written: str, case_sensitive: bool) -> _Term:
@@ -165,8 +200,13 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     exact = None
     if case_sensitive:
         exact = re.compile(_term_pattern(fold(written, lower=False).text))
-    chunks = tuple(dict.fromkeys(_ALNUM_RUNS.findall(folded.rstrip("*"))))
-    return _Term(written, case_sensitive, pattern, re.compile(pattern), exact, chunks)
+    runs = _ALNUM_RUNS.findall(folded.rstrip("*"))
+    chunks = tuple(dict.fromkeys(runs))
+    prefix = runs[-1] if folded.endswith("*") else None
+    whole = tuple(dict.fromkeys(runs[:-1] if prefix is not None else runs))
+    return _Term(
+        written, case_sensitive, pattern, re.compile(pattern), exact, chunks, whole, prefix
+    )
 
 
 def _term_from_value(value: Any, path: Path_) -> tuple[str, bool]:
@@ -206,6 +246,13 @@ class _TermNode:
 @dataclass(frozen=True, slots=True)
 class _Or:
     children: tuple[_Node, ...]
+    # The term indexes when every child is a term (a list): looked up in bulk.
+    terms: tuple[int, ...] | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        only_terms = all(isinstance(c, _TermNode) for c in self.children)
+        indexes = tuple(c.term for c in self.children if isinstance(c, _TermNode))
+        object.__setattr__(self, "terms", indexes if only_terms else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +271,18 @@ class _Near:
     within: int | None  # at most this many words between; None = in the same sentence
 
 
-_Node = _TermNode | _Or | _And | _Not | _Near
+@dataclass(frozen=True, slots=True)
+class _NotNear:
+    """Occurrences of `terms` with none of `away` within reach: `within` words, or the same
+    sentence when None. `=Turkey NOT NEAR/4 recipe*` fires on "Turkey and the EU" even in an
+    article that elsewhere says "Turkey recipe"."""
+
+    terms: tuple[int, ...]
+    away: tuple[int, ...]
+    within: int | None
+
+
+_Node = _TermNode | _Or | _And | _Not | _Near | _NotNear
 
 
 class _TermTable:
@@ -251,6 +309,10 @@ def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
         return terms[node.term].render()
     if isinstance(node, _Not):
         return f"NOT {_render(node.child, terms, False)}"
+    if isinstance(node, _NotNear):
+        op = "NOT NEAR/S" if node.within is None else f"NOT NEAR/{node.within}"
+        text = f"{_render_group(node.terms, terms)} {op} {_render_group(node.away, terms)}"
+        return text if top else f"({text})"
     if isinstance(node, _Near):
         op = "NEAR/S" if node.within is None else f"NEAR/{node.within}"
         parts = [
@@ -266,6 +328,12 @@ def _render(node: _Node, terms: Sequence[_Term], top: bool = True) -> str:
         return _render(node.children[0], terms, top)
     text = joiner.join(_render(c, terms, False) for c in node.children)
     return text if top else f"({text})"
+
+
+def _render_group(group: Sequence[int], terms: Sequence[_Term]) -> str:
+    if len(group) == 1:
+        return terms[group[0]].render()
+    return "(" + " OR ".join(terms[t].render() for t in group) + ")"
 
 
 # -- Query syntax -----------------------------------------------------------------------
@@ -378,6 +446,20 @@ class _QueryParser:
     def _near(self) -> _Node:
         first = self._atom()
         tok = self._peek()
+        after = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+        if tok and tok.kind == "op" and tok.value == "NOT" and after and after.kind == "near":
+            # `a NOT NEAR/n b`: occurrences of a with no b within reach.
+            self.pos += 2
+            op = _Token("near", f"NOT {after.value}", tok.column, after.within)
+            left = self._group(first, op)
+            right = self._group(self._atom(), op)
+            follow = self._peek()
+            if follow and follow.kind == "near":
+                raise _Invalid(
+                    f"{follow.value} at column {follow.column} cannot follow NOT NEAR; "
+                    "use parentheses"
+                )
+            return _NotNear(left, right, after.within)
         if not (tok and tok.kind == "near"):
             return first
         groups = [self._group(first, tok)]
@@ -418,7 +500,7 @@ class _QueryParser:
 
 # -- Rules and topics -------------------------------------------------------------------
 
-_RULE_KEYS = ("terms", "any", "all", "none", "query", "near")
+_RULE_KEYS = ("terms", "any", "all", "none", "query", "near", "not_near")
 _TOPIC_KEYS = {"name", "description", "fields", "rules", "ignore", "exclude", *_RULE_KEYS}
 _RULE_ONLY_KEYS = {"fields", *_RULE_KEYS}
 
@@ -491,15 +573,39 @@ def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
     for i, item in enumerate(groups_raw):
         nodes = _term_list(item, (*path, "terms", i), table)
         groups.append(tuple(n.term for n in nodes if isinstance(n, _TermNode)))
+    return _Near(tuple(groups), _within(value, path))
+
+
+def _within(value: Mapping[str, Any], path: Path_) -> int | None:
     within = value.get("within", "sentence")
     if within == "sentence":
-        return _Near(tuple(groups), None)
+        return None
     if isinstance(within, bool) or not isinstance(within, int) or within < 0:
         raise _Invalid(
             f"must be a number of words (0 or more) or `sentence`, got {within!r}",
             (*path, "within"),
         )
-    return _Near(tuple(groups), within)
+    return within
+
+
+def _not_near(value: Any, path: Path_, table: _TermTable, terms: _Node) -> _NotNear:
+    """`not_near: {terms: [...], within: n}`: the rule's `any` terms count only where none
+    of these terms is within n words (or in the same sentence)."""
+    if not isinstance(value, Mapping):
+        raise _Invalid("must be a mapping with `terms` and `within`", path)
+    unknown = set(value) - {"terms", "within"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _Invalid(f"unknown key {key!r}; expected terms, within", (*path, key))
+    if "terms" not in value:
+        raise _Invalid("needs `terms`: the words that must not be close", (*path, "terms"))
+    away = _term_list(value["terms"], (*path, "terms"), table)
+    left = terms.children if isinstance(terms, _Or) else (terms,)
+    return _NotNear(
+        tuple(n.term for n in left if isinstance(n, _TermNode)),
+        tuple(n.term for n in away if isinstance(n, _TermNode)),
+        _within(value, path),
+    )
 
 
 def _rule(
@@ -514,6 +620,13 @@ def _rule(
         if key in data:
             nodes = _term_list(data[key], (*path, key), table)
             parts.append(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes)))
+    if "not_near" in data:
+        if not parts:
+            raise _Invalid(
+                "`not_near` qualifies the rule's `any` terms; add `any: [...]`",
+                (*path, "not_near"),
+            )
+        parts = [_not_near(data["not_near"], (*path, "not_near"), table, p) for p in parts]
     if "all" in data:
         nodes = _term_list(data["all"], (*path, "all"), table, nested=True)
         parts.append(nodes[0] if len(nodes) == 1 else _And(tuple(nodes)))
@@ -527,15 +640,21 @@ def _rule(
             parts.append(_QueryParser(query, table, (*path, "query")).parse())
         except _Invalid as exc:
             raise _Invalid(exc.message, exc.path or (*path, "query")) from None
-    if not parts and default_term is not None:
+    if not parts and default_term is not None and "none" not in data:
         parts.append(_TermNode(table.add(default_term, False, (*path, "name"))))
     if "none" in data:
         nodes = _term_list(data["none"], (*path, "none"), table)
         parts.append(_Not(nodes[0] if len(nodes) == 1 else _Or(tuple(nodes))))
     if not parts:
         raise _Invalid("a rule needs terms, any, all, near or query", path)
+    if "none" in data and len(parts) == 1:
+        raise _Invalid(
+            "`none` alone says what must not appear, not what must: add `any: [...]` "
+            "(or use the topic's `exclude` to veto the topic)",
+            path,
+        )
     node = parts[0] if len(parts) == 1 else _And(tuple(parts))
-    if _can_match_nothing_present(node):
+    if _required_terms(node, table.terms) is None:
         raise _Invalid(
             "this rule matches articles that contain none of its terms; "
             "add a term that must appear",
@@ -547,18 +666,8 @@ def _rule(
     return _Rule(str(text), node, fields, _uses_words(node))
 
 
-def _can_match_nothing_present(node: _Node) -> bool:
-    if isinstance(node, _TermNode | _Near):
-        return False
-    if isinstance(node, _Not):
-        return True
-    if isinstance(node, _Or):
-        return any(_can_match_nothing_present(c) for c in node.children)
-    return all(_can_match_nothing_present(c) for c in node.children)
-
-
 def _uses_words(node: _Node) -> bool:
-    if isinstance(node, _Near):
+    if isinstance(node, _Near | _NotNear):
         return True
     if isinstance(node, _TermNode):
         return False
@@ -567,32 +676,114 @@ def _uses_words(node: _Node) -> bool:
     return any(_uses_words(c) for c in node.children)
 
 
-def _required_anchors(node: _Node, terms: Sequence[_Term]) -> set[str]:
-    """Substrings of which at least one is in the folded text whenever `node` holds
-    (a cheap prefilter). For AND and NEAR one part suffices: the least common-looking."""
-    if isinstance(node, _TermNode):
-        return {terms[node.term].anchor}
+def _required_terms(node: _Node, terms: Sequence[_Term], negated: bool = False) -> set[int] | None:
+    """Terms of which at least one occurs whenever `node` holds (or, when `negated`,
+    whenever it does not): what a cheap prefilter can look for. None: it can hold with no
+    term present. For AND and NEAR one part suffices: the one least likely by chance."""
     if isinstance(node, _Not):
-        return set()
+        return _required_terms(node.child, terms, not negated)
+    if negated and isinstance(node, _TermNode | _Near | _NotNear):
+        return None  # "no X here" holds in an empty article
+    if isinstance(node, _TermNode):
+        return {node.term}
+    if isinstance(node, _NotNear):
+        return set(node.terms)
     if isinstance(node, _Near):
-        options = [{terms[t].anchor for t in group} for group in node.groups]
-    elif isinstance(node, _Or):
-        return {a for c in node.children for a in _required_anchors(c, terms)}
+        options: list[set[int]] = [set(group) for group in node.groups]
     else:
-        options = [a for c in node.children if (a := _required_anchors(c, terms))]
-    return min(options, key=_anchor_cost)
+        parts = [_required_terms(c, terms, negated) for c in node.children]
+        if isinstance(node, _Or) != negated:  # OR, or NOT over AND: any part may hold
+            if any(p is None for p in parts):
+                return None
+            return {t for p in parts if p is not None for t in p}
+        options = [p for p in parts if p is not None]
+        if not options:
+            return None
+    return min(options, key=lambda group: sum(_term_cost(terms[t]) for t in group))
 
 
-def _anchor_cost(anchors: set[str]) -> float:
-    # Each anchor is one more substring test and one more way to pass by chance; short
-    # ones turn up by chance more often ("sa" in "said"), numbers less than words.
-    return sum(1 + 4.0 ** max(0, (3 if a.isdigit() else 5) - len(a)) for a in anchors)
+def _strong_chunks(term: _Term) -> list[str]:
+    """Chunks of a term that rarely turn up by chance: 3+ letters or 3+ digits."""
+    return [c for c in term.chunks if len(c) >= 3]
+
+
+def _term_cost(term: _Term) -> float:
+    # Each term is one more way to pass the prefilter by chance; short chunks turn up by
+    # chance more often ("air" in "chair"), numbers less than words. A term with no strong
+    # chunk ("40N6", "SA-21") needs a regex in the prefilter.
+    chunks = _strong_chunks(term)
+    if not chunks:
+        return 6.0
+    best = max(chunks, key=len)
+    return 1 + 4.0 ** max(0, (3 if best.isdigit() else 5) - len(best))
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """A cheap test that every article any rule can match passes: one of `substrings` is in
+    the folded text, or `weak` (the regexes of terms with no long chunk, such as 40N6)
+    finds something."""
+
+    substrings: tuple[str, ...]
+    weak_patterns: tuple[tuple[str, str], ...]  # (a chunk it must contain, regex)
+    weak: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def passes(self, folded: str) -> bool:
+        for piece in self.substrings:
+            if piece in folded:
+                return True
+        for chunk, pattern in self.weak:
+            if chunk in folded and pattern.search(folded) is not None:
+                return True
+        return False
+
+    @staticmethod
+    def make(needs: Sequence[Sequence[str]], weak: Iterable[tuple[str, str]]) -> _Gate:
+        patterns = tuple(sorted(set(weak)))
+        compiled = tuple((chunk, re.compile(p)) for chunk, p in patterns)
+        return _Gate(_cover(needs), patterns, compiled)
+
+    @staticmethod
+    def covering(terms: Iterable[_Term]) -> _Gate:
+        strong: list[list[str]] = []
+        weak: list[tuple[str, str]] = []
+        for term in terms:
+            chunks = _strong_chunks(term)
+            if chunks:
+                strong.append(chunks)
+            else:
+                weak.append((term.anchor, term.pattern))
+        return _Gate.make(strong, weak)
+
+    @staticmethod
+    def union(gates: Sequence[_Gate]) -> _Gate:
+        return _Gate.make(
+            [[p] for g in gates for p in g.substrings], [p for g in gates for p in g.weak_patterns]
+        )
+
+
+def _cover(needs: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """Few substrings such that each need (a list of chunks, any of which is enough) has a
+    chunk containing one of them. Greedy: a common piece of 4+ characters stands in for
+    several ("turk" for turkey, turkish, turks, "Republic of Turkey"); longer is rarer."""
+    todo = [tuple(n) for n in needs]
+    kept: list[str] = []
+    while todo:
+        pieces = {
+            c[i:j] for n in todo for c in n for i in range(len(c)) for j in range(i + 4, len(c) + 1)
+        } | {c for n in todo for c in n if len(c) < 4}
+        best = max(pieces, key=lambda p: (sum(any(p in c for c in n) for n in todo), len(p), p))
+        kept.append(best)
+        todo = [n for n in todo if not any(best in c for c in n)]
+    return tuple(sorted(kept))
 
 
 def _positive_terms(node: _Node, out: set[int]) -> set[int]:
     """Terms that must appear for the rule to fire (negated branches do not count)."""
     if isinstance(node, _TermNode):
         out.add(node.term)
+    elif isinstance(node, _NotNear):
+        out.update(node.terms)
     elif isinstance(node, _Near):
         out.update(t for g in node.groups for t in g)
     elif isinstance(node, _Or | _And):
@@ -641,10 +832,10 @@ class _FieldText:
 
     __slots__ = ("_sentence_ends", "_word_starts", "folded", "name", "original")
 
-    def __init__(self, name: Field, original: str) -> None:
+    def __init__(self, name: Field, original: str, folded: Folded | None = None) -> None:
         self.name: Field = name
         self.original = original
-        self.folded: Folded = fold(original)
+        self.folded: Folded = folded if folded is not None else fold(original)
         self._word_starts: list[int] | None = None
         self._sentence_ends: list[int] | None = None
 
@@ -684,19 +875,127 @@ class _Occurrence:
         return bisect.bisect_right(self.field.sentence_ends(), self.start)
 
 
-_Occurrences = dict[int, list[_Occurrence]]
+class _Occurrences:
+    """Where each term of a topic occurs in one article, found on first use: a rule looks
+    at its names first and at long lists of context words only when a name is there."""
+
+    __slots__ = ("_fields", "_found", "_hidden", "_present", "_topic")
+
+    def __init__(
+        self, topic: _Topic, fields: Sequence[_FieldText], present: _ChunkPresence
+    ) -> None:
+        self._topic = topic
+        self._fields = fields
+        self._present = present
+        self._found: dict[int, list[_Occurrence]] = {}
+        self._hidden: dict[str, list[tuple[int, int]]] = {}
+
+    def get(self, index: int) -> list[_Occurrence]:
+        found = self._found.get(index)
+        if found is None:
+            found = self._found[index] = self._find(index)
+        return found
+
+    def any_of(self, indexes: tuple[int, ...]) -> list[_Occurrence]:
+        """Occurrences of any of these terms. A long list (context words, food words) is
+        narrowed to the terms whose runs are in the text with one set intersection."""
+        if len(indexes) < _GROUP_MIN:
+            return [o for i in indexes for o in self.get(i)]
+        group = self._topic.group(indexes)
+        runs = self._present.runs()
+        out: list[_Occurrence] = []
+        for run in group.keys & runs:
+            for i in group.by_run[run]:
+                out.extend(self.get(i))
+        for prefix, i in group.by_prefix:
+            if self._present.has_run_starting(prefix):
+                out.extend(self.get(i))
+        return out
+
+    def _find(self, index: int) -> list[_Occurrence]:
+        term = self._topic.terms[index]
+        if not term.may_occur(self._present):
+            return []
+        out: list[_Occurrence] = []
+        for field_text in self._fields:
+            for m in term.folded_re.finditer(field_text.folded.text):
+                fs, fe = m.span()
+                hidden = self._hidden.get(field_text.name)
+                if hidden is None:
+                    hidden = self._hidden[field_text.name] = self._topic.ignored_spans(
+                        field_text, self._present
+                    )
+                if any(a <= fs and fe <= b for a, b in hidden):
+                    continue
+                start, end = field_text.folded.original_span(fs, fe)
+                if _case_ok(term, field_text.original[start:end]):
+                    out.append(_Occurrence(index, field_text, fs, fe, start, end))
+        return out
 
 
-def _evaluate(node: _Node, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
+class _InFields:
+    """The occurrences of `_Occurrences` that lie in some fields only (a rule's `fields`)."""
+
+    __slots__ = ("_all", "_fields")
+
+    def __init__(self, occurrences: _Occurrences, fields: Sequence[Field]) -> None:
+        self._all = occurrences
+        self._fields = fields
+
+    def get(self, index: int) -> list[_Occurrence]:
+        return [o for o in self._all.get(index) if o.field.name in self._fields]
+
+    def any_of(self, indexes: tuple[int, ...]) -> list[_Occurrence]:
+        return [o for o in self._all.any_of(indexes) if o.field.name in self._fields]
+
+
+# Lists at least this long are looked up through a _TermGroup.
+_GROUP_MIN = 6
+
+
+@dataclass(frozen=True, slots=True)
+class _TermGroup:
+    """A list of terms indexed by the run each needs: whole runs for a set intersection,
+    wildcard prefixes (recipe*) for a sorted look-up."""
+
+    keys: frozenset[str]
+    by_run: Mapping[str, tuple[int, ...]]
+    by_prefix: tuple[tuple[str, int], ...]
+
+    @staticmethod
+    def of(indexes: Sequence[int], terms: Sequence[_Term]) -> _TermGroup:
+        by_run: dict[str, list[int]] = {}
+        by_prefix: list[tuple[str, int]] = []
+        for i in dict.fromkeys(indexes):
+            term = terms[i]
+            if term.whole_runs:
+                by_run.setdefault(max(term.whole_runs, key=len), []).append(i)
+            else:
+                assert term.run_prefix is not None
+                by_prefix.append((term.run_prefix, i))
+        return _TermGroup(
+            frozenset(by_run), {k: tuple(v) for k, v in by_run.items()}, tuple(by_prefix)
+        )
+
+
+_Lookup = _Occurrences | _InFields
+
+
+def _evaluate(node: _Node, occ: _Lookup) -> tuple[bool, list[_Occurrence]]:
     if isinstance(node, _TermNode):
-        found = occ.get(node.term, [])
+        found = occ.get(node.term)
         return bool(found), found
     if isinstance(node, _Not):
         ok, _ = _evaluate(node.child, occ)
         return not ok, []
     if isinstance(node, _Near):
         return _evaluate_near(node, occ)
+    if isinstance(node, _NotNear):
+        return _evaluate_not_near(node, occ)
     hits: list[_Occurrence] = []
+    if isinstance(node, _Or) and node.terms is not None:
+        found = occ.any_of(node.terms)
+        return bool(found), found
     if isinstance(node, _Or):
         fired = False
         for child in node.children:
@@ -713,21 +1012,43 @@ def _evaluate(node: _Node, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
     return True, hits
 
 
-_NEAR_COMBINATION_LIMIT = 10_000
-
-
-def _evaluate_near(node: _Near, occ: _Occurrences) -> tuple[bool, list[_Occurrence]]:
-    groups = [[o for t in g for o in occ.get(t, [])] for g in node.groups]
-    if not all(groups):
-        return False, []
+def _evaluate_near(node: _Near, occ: _Lookup) -> tuple[bool, list[_Occurrence]]:
+    """Every occurrence that is part of at least one set (one per group) close enough."""
+    groups: list[list[_Occurrence]] = []
+    for g in node.groups:
+        group = occ.any_of(g)
+        if not group:
+            return False, []
+        groups.append(group)
     used: dict[tuple[str, int, int], _Occurrence] = {}
-    for n, combo in enumerate(itertools.product(*groups)):
-        if n >= _NEAR_COMBINATION_LIMIT:
-            break
-        if _near_ok(combo, node.within):
-            for o in combo:
-                used[(o.field.name, o.start, o.end)] = o
+    for i, group in enumerate(groups):
+        others = groups[:i] + groups[i + 1 :]
+        for o in group:
+            key = (o.field.name, o.start, o.end)
+            if key not in used and _completes(o, [o], others, node.within):
+                used[key] = o
     return bool(used), list(used.values())
+
+
+def _completes(
+    first: _Occurrence,
+    chosen: list[_Occurrence],
+    rest: Sequence[list[_Occurrence]],
+    within: int | None,
+) -> bool:
+    """Whether `chosen` extends to one occurrence of each remaining group within reach.
+
+    Depth-first with pruning: the reach of a partial set only grows as members are added,
+    so a candidate already out of reach is never tried further (no combination cap)."""
+    if not rest:
+        return True
+    for o in rest[0]:
+        if o.field is not first.field:
+            continue
+        candidate = [*chosen, o]
+        if _near_ok(candidate, within) and _completes(first, candidate, rest[1:], within):
+            return True
+    return False
 
 
 def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
@@ -739,11 +1060,36 @@ def _near_ok(combo: Sequence[_Occurrence], within: int | None) -> bool:
         return False  # the same words cannot stand for two terms
     if within is None:
         return len({o.sentence() for o in combo}) == 1
+    return _gap(ordered) <= within
+
+
+def _gap(ordered: Sequence[_Occurrence]) -> int:
+    """Words between the first and the last of non-overlapping occurrences, in text order."""
     spans = [o.words() for o in ordered]
-    gap = max(
+    return max(
         spans[j][0] - spans[i][1] for i in range(len(spans)) for j in range(i + 1, len(spans))
     )
-    return gap <= within
+
+
+def _evaluate_not_near(node: _NotNear, occ: _Lookup) -> tuple[bool, list[_Occurrence]]:
+    near = occ.any_of(node.terms)
+    if not near:
+        return False, []
+    away = occ.any_of(node.away)
+    kept = [o for o in near if not any(_close(o, a, node.within) for a in away)]
+    return bool(kept), kept
+
+
+def _close(a: _Occurrence, b: _Occurrence, within: int | None) -> bool:
+    """Whether b is within reach of a (same field; overlapping counts as close)."""
+    if a.field is not b.field:
+        return False
+    if within is None:
+        return a.sentence() == b.sentence()
+    if a.fstart < b.fend and b.fstart < a.fend:
+        return True
+    first, second = (a, b) if a.fstart < b.fstart else (b, a)
+    return _gap((first, second)) <= within
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,54 +1101,39 @@ class _Topic:
     exclude: tuple[int, ...]
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
-    anchors: tuple[str, ...]  # one of these is in the folded text when some rule can fire
+    gate: _Gate  # passed by every article some rule can match
+    groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
+
+    def group(self, indexes: tuple[int, ...]) -> _TermGroup:
+        found = self.groups.get(indexes)
+        if found is None:
+            found = self.groups[indexes] = _TermGroup.of(indexes, self.terms)
+        return found
 
     def match(
         self, texts: Mapping[Field, _FieldText], present: _ChunkPresence
     ) -> TopicMatch | None:
-        if not any(present(a) for a in self.anchors):
+        joined = present.text
+        if not self.gate.passes(joined):
             return None
-        candidates = [i for i, term in enumerate(self.terms) if term.may_occur(present)]
-        if not candidates:
-            return None
-        occ = self._occurrences([texts[f] for f in self.fields], candidates, present)
-        if not occ:
-            return None
-        if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t, [])):
-            return None
+        occ = _Occurrences(self, [texts[f] for f in self.fields], present)
+        fired: list[str] = []
+        fired_hits: list[_Occurrence] = []
         for rule in self.rules:
-            scoped = occ
-            if rule.fields != ALL_FIELDS:
-                scoped = {
-                    t: [o for o in found if o.field.name in rule.fields] for t, found in occ.items()
-                }
+            scoped: _Lookup = occ if rule.fields == ALL_FIELDS else _InFields(occ, rule.fields)
             ok, hits = _evaluate(rule.node, scoped)
             if ok:
-                return TopicMatch(topic=self.name, rule=rule.text, hits=self._hits(hits))
-        return None
+                fired.append(rule.text)
+                fired_hits.extend(hits)
+        if not fired:
+            return None
+        if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t)):
+            return None
+        # Every rule that fires is reported, so the digest can highlight every matched term.
+        text = fired[0] if len(fired) == 1 else " OR ".join(f"({t})" for t in fired)
+        return TopicMatch(topic=self.name, rule=text, hits=self._hits(fired_hits))
 
-    def _occurrences(
-        self, fields: Sequence[_FieldText], candidates: Sequence[int], present: _ChunkPresence
-    ) -> _Occurrences:
-        occ: _Occurrences = {}
-        for field_text in fields:
-            folded = field_text.folded.text
-            found = [
-                (i, m.span()) for i in candidates for m in self.terms[i].folded_re.finditer(folded)
-            ]
-            if not found:
-                continue
-            hidden = self._ignored_spans(field_text, present)
-            for index, (fs, fe) in found:
-                if any(a <= fs and fe <= b for a, b in hidden):
-                    continue
-                start, end = field_text.folded.original_span(fs, fe)
-                if not _case_ok(self.terms[index], field_text.original[start:end]):
-                    continue
-                occ.setdefault(index, []).append(_Occurrence(index, field_text, fs, fe, start, end))
-        return occ
-
-    def _ignored_spans(
+    def ignored_spans(
         self, field_text: _FieldText, present: _ChunkPresence
     ) -> list[tuple[int, int]]:
         spans = []
@@ -817,17 +1148,23 @@ class _Topic:
         return spans
 
     def _hits(self, found: Iterable[_Occurrence]) -> tuple[TermHit, ...]:
-        unique = {(o.field.name != "title", o.start, o.end, o.term): o for o in found}
-        return tuple(
-            TermHit(
-                field=o.field.name,
-                start=o.start,
-                end=o.end,
-                term=self.terms[o.term].written,
-                text=o.field.original[o.start : o.end],
+        # In text order, longest first at one start; a hit inside a longer one of another
+        # rule ("Turkey" inside "Turkey's") adds nothing to the explanation.
+        unique = {(o.field.name != "title", o.start, -o.end, o.term): o for o in found}
+        hits: list[TermHit] = []
+        for _, o in sorted(unique.items(), key=lambda kv: kv[0]):
+            if hits and hits[-1].field == o.field.name and o.end <= hits[-1].end:
+                continue
+            hits.append(
+                TermHit(
+                    field=o.field.name,
+                    start=o.start,
+                    end=o.end,
+                    term=self.terms[o.term].written,
+                    text=o.field.original[o.start : o.end],
+                )
             )
-            for _, o in sorted(unique.items(), key=lambda kv: kv[0])
-        )
+        return tuple(hits)
 
 
 def _case_ok(term: _Term, original: str) -> bool:
@@ -842,20 +1179,31 @@ class Matcher:
     and returns one TopicMatch per matching topic, in the order the topics were listed."""
 
     topics: tuple[_Topic, ...]
-    anchors: tuple[str, ...]  # every topic's anchors: most articles contain none of them
+    gate: _Gate  # every topic's gate in one: most articles pass none of them
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
 
     def match(self, title: str, summary: str) -> list[TopicMatch]:
+        title = title or ""
+        summary = summary or ""
+        # The cheap rejection path: fold, one gate test, no per-article objects. For ASCII
+        # text folding is just lower().
+        if title.isascii() and summary.isascii():
+            joined = f"{title}\n{summary}".lower()
+            if not self.gate.passes(joined):
+                return []
+            folded_title, folded_summary = fold(title), fold(summary)
+        else:
+            folded_title, folded_summary = fold(title), fold(summary)
+            joined = f"{folded_title.text}\n{folded_summary.text}"
+            if not self.gate.passes(joined):
+                return []
         texts: dict[Field, _FieldText] = {
-            "title": _FieldText("title", title or ""),
-            "summary": _FieldText("summary", summary or ""),
+            "title": _FieldText("title", title, folded_title),
+            "summary": _FieldText("summary", summary, folded_summary),
         }
-        joined = f"{texts['title'].folded.text}\n{texts['summary'].folded.text}"
-        if not any(a in joined for a in self.anchors):
-            return []
         present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
@@ -892,25 +1240,7 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
             topics.append(_compile_topic(label, item))
         except _Invalid as exc:
             raise TopicRuleError(label, exc.message, index, exc.path) from None
-    anchors = _minimal_anchors(a for t in topics for a in t.anchors)
-    return Matcher(tuple(topics), anchors)
-
-
-def _minimal_anchors(anchors: Iterable[str]) -> tuple[str, ...]:
-    """Few substrings that together cover `anchors`: every anchor contains one of them.
-
-    Greedy: a common piece of 4+ characters stands in for several anchors ("turk" for
-    turkey, turkish, turks); an anchor that shares nothing stays whole (longer = rarer)."""
-    todo = set(anchors)
-    kept: list[str] = []
-    while todo:
-        pieces = {a[i:j] for a in todo for i in range(len(a)) for j in range(i + 4, len(a) + 1)} | {
-            a for a in todo if len(a) < 4
-        }
-        best = max(pieces, key=lambda p: (sum(p in a for a in todo), len(p), p))
-        kept.append(best)
-        todo = {a for a in todo if best not in a}
-    return tuple(sorted(kept))
+    return Matcher(tuple(topics), _Gate.union([t.gate for t in topics]))
 
 
 def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
@@ -961,9 +1291,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     positive: set[int] = set()
     for rule in rules:
         _positive_terms(rule.node, positive)
-    anchors = _minimal_anchors(
-        a for rule in rules for a in _required_anchors(rule.node, table.terms)
-    )
+    required = {t for rule in rules for t in _required_terms(rule.node, table.terms) or ()}
     used_fields = {f for r in rules for f in r.fields} | set(fields)
     return _Topic(
         name=name,
@@ -973,7 +1301,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude=tuple(exclude),
         exclude_fields=fields,
         ignore=tuple(ignore),
-        anchors=anchors,
+        gate=_Gate.covering(table.terms[t] for t in sorted(required)),
     )
 
 

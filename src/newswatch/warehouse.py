@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -489,31 +489,41 @@ def replace_clusters(
         con.unregister("_clusters_in")
 
 
-def topics_of(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for aid, topic in con.execute(
-        "SELECT article_id, topic FROM article_topics WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
-        [list(ids)],
-    ).fetchall():
-        out.setdefault(aid, set()).add(topic)
-    return out
+def articles_published_since(
+    con: duckdb.DuckDBPyConnection, since: datetime | None
+) -> list[Article]:
+    """Stored articles published on or after `since` (all when None), for rematch: a
+    backtest "since DATE" means what was published then, however late it was first seen."""
+    where, params = ("WHERE a.published_at >= ?", [since]) if since is not None else ("", [])
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where} ORDER BY a.id", params
+    ).fetchall()
+    return [_article(r) for r in rows]
 
 
-def replace_matches(
+def stored_matches(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[str]
+) -> dict[str, tuple[TopicMatch, ...]]:
+    """The stored matches (rule and hits) of the given articles."""
+    return _matches_for(con, ids)
+
+
+def apply_match_changes(
     con: duckdb.DuckDBPyConnection,
-    matches: Mapping[str, Sequence[TopicMatch]],
+    write: Sequence[tuple[str, TopicMatch]],
+    delete: Sequence[tuple[str, str]],
     now: datetime,
-    topics: Sequence[str] | None = None,
 ) -> None:
-    """Replace stored matches of the given articles (restricted to `topics` when given)."""
+    """Store new or changed matches `(article id, match)` and drop `(article id, topic)`
+    pairs, in one transaction. Rows of every other (article, topic) are left as they are,
+    `matched_at` included: a rematch that changes nothing writes nothing."""
     import pyarrow as pa
 
-    ids = list(matches)
+    if not write and not delete:
+        return
+    keys = [(aid, m.topic) for aid, m in write] + list(delete)
     topic_rows = [
-        {"article_id": aid, "topic": m.topic, "rule": m.rule, "matched_at": now}
-        for aid, ms in matches.items()
-        for m in ms
-        if topics is None or m.topic in topics
+        {"article_id": aid, "topic": m.topic, "rule": m.rule, "matched_at": now} for aid, m in write
     ]
     hit_rows = [
         {
@@ -525,25 +535,26 @@ def replace_matches(
             "term": h.term,
             "matched_text": h.text,
         }
-        for aid, ms in matches.items()
-        for m in ms
-        if topics is None or m.topic in topics
+        for aid, m in write
         for h in m.hits
     ]
-    con.register("_ids_in", pa.table({"id": pa.array(ids, pa.string())}))
+    con.register(
+        "_keys_in",
+        pa.table(
+            {
+                "article_id": pa.array([k[0] for k in keys], pa.string()),
+                "topic": pa.array([k[1] for k in keys], pa.string()),
+            }
+        ),
+    )
     con.register("_topics_in", pa.Table.from_pylist(topic_rows, schema=spool.TOPIC_SCHEMA))
     con.register("_hits_in", pa.Table.from_pylist(hit_rows, schema=spool.HIT_SCHEMA))
-    topic_filter = ""
-    params: list[Any] = []
-    if topics is not None:
-        topic_filter = " AND topic IN (SELECT unnest(?::VARCHAR[]))"
-        params = [list(topics)]
     con.execute("BEGIN TRANSACTION")
     try:
         for table in ("article_topics", "match_hits"):
             con.execute(
-                f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM _ids_in){topic_filter}",
-                params,
+                f"DELETE FROM {table} t USING _keys_in k "
+                "WHERE t.article_id = k.article_id AND t.topic = k.topic"
             )
         con.execute("INSERT INTO article_topics BY NAME SELECT * FROM _topics_in")
         con.execute("INSERT INTO match_hits BY NAME SELECT * FROM _hits_in")
@@ -552,7 +563,7 @@ def replace_matches(
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("_ids_in", "_topics_in", "_hits_in"):
+        for name in ("_keys_in", "_topics_in", "_hits_in"):
             con.unregister(name)
 
 
@@ -560,6 +571,8 @@ __all__ = [
     "MergeResult",
     "WarehouseError",
     "WarehouseLocked",
+    "apply_match_changes",
+    "articles_published_since",
     "articles_since",
     "connect",
     "load_feed_states",
@@ -567,9 +580,8 @@ __all__ = [
     "merge_batch",
     "migrate",
     "replace_clusters",
-    "replace_matches",
     "schema_version",
-    "topics_of",
+    "stored_matches",
 ]
 
 
