@@ -7,6 +7,7 @@ as long as the operation takes, and opening retries with backoff for a bounded t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -59,16 +60,53 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def latest_schema_version() -> int:
+    """The schema version this newswatch migrates to."""
+    steps = migrations()
+    return steps[-1].version if steps else 0
+
+
+def _schema_too_new(current: int, latest: int) -> WarehouseError:
+    return WarehouseError(
+        f"the database has schema version {current}, newer than this newswatch ({latest}); "
+        "upgrade newswatch"
+    )
+
+
+def check_usable(path: Path, *, wait_seconds: float = 5.0) -> None:
+    """Raise WarehouseError (one line) when `path` exists but newswatch cannot use it: not a
+    DuckDB file, or a schema newer than this newswatch. Meant for before any work starts.
+
+    A missing file passes (it will be created), and so does one locked by a writer for longer
+    than `wait_seconds`: the commands cope with a lock themselves (a poll keeps its rows
+    spooled), so a busy warehouse must not stop them here.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise WarehouseError(f"{path} is a folder, not a DuckDB file")
+    try:
+        with connect(path, read_only=True, wait_seconds=wait_seconds) as con:
+            current = schema_version(con)
+    except WarehouseLocked:
+        return
+    except WarehouseError as exc:
+        raise WarehouseError(
+            f"{exc}; pass --db with a newswatch warehouse, or a new file name to start one"
+        ) from None
+    latest = latest_schema_version()
+    if current > latest:
+        raise _schema_too_new(current, latest)
+
+
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
     """Apply numbered migrations not yet applied, each in its own transaction."""
     steps = migrations()
     latest = steps[-1].version if steps else 0
     current = schema_version(con)
     if current > latest:
-        raise WarehouseError(
-            f"the database has schema version {current}, newer than this newswatch ({latest}); "
-            "upgrade newswatch"
-        )
+        raise _schema_too_new(current, latest)
     applied = []
     for step in steps:
         if step.version <= current or (target is not None and step.version > target):
@@ -196,6 +234,8 @@ class MergeResult:
     new_articles: int
     new_matches: int
     already_merged: bool = False
+    # feed_url -> (new articles, new topic matches), for feeds that brought any.
+    by_feed: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
 
 def _parquet_list(files: Sequence[Path]) -> str:
@@ -213,6 +253,7 @@ def merge_batch(
     con.execute("BEGIN TRANSACTION")
     try:
         new_articles = new_matches = 0
+        by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
         if art:
             # Articles already stored keep their first sighting; the batch may also repeat ids.
@@ -235,6 +276,7 @@ def merge_batch(
                 "ON n.filename = p.filename AND n.file_row_number = p.file_row_number"
             )
             new_matches = _merge_topics(con, batch)
+            by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
             # new_articles per feed is only known now, against what the warehouse already had.
@@ -272,7 +314,25 @@ def merge_batch(
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
-    return MergeResult(m.poll_id, new_articles, new_matches)
+    return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _new_per_feed(
+    con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll
+) -> dict[str, tuple[int, int]]:
+    """New articles and new topic matches per feed, in one grouped query over the batch."""
+    topics = batch.files("article_topics")
+    matches = (
+        "LEFT JOIN (SELECT article_id, count(DISTINCT topic) AS c "
+        f"FROM read_parquet({_parquet_list(topics)}) GROUP BY article_id) t ON t.article_id = n.id"
+        if topics
+        else "LEFT JOIN (SELECT NULL::VARCHAR AS article_id, 0 AS c) t ON false"
+    )
+    rows = con.execute(
+        f"SELECT n.feed_url, count(*), coalesce(sum(t.c), 0) FROM _new_articles n {matches} "
+        "GROUP BY n.feed_url"
+    ).fetchall()
+    return {str(url): (int(a), int(m)) for url, a, m in rows}
 
 
 def _merge_topics(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll) -> int:
