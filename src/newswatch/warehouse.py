@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from newswatch import resources, spool
-from newswatch.models import Article, FeedState, TermHit, TopicMatch
+from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatch
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -725,6 +725,45 @@ def item_times(
     for times in out.values():
         times.sort(reverse=True)
     return out
+
+
+def feed_cadence(
+    con: duckdb.DuckDBPyConnection, now: datetime, *, recent: int = 50, days: int = 7
+) -> dict[str, FeedCadence]:
+    """Each feed's publishing rhythm from all its dated items, whatever their age, in one
+    grouped query (a row per feed, not its items). schedule.cadence_of is the same in Python."""
+    rows = con.execute(
+        """
+        WITH dated AS (
+            SELECT feed_url, least(published_at, $now) AS t FROM articles WHERE published_at_known
+        ), ranked AS (
+            SELECT feed_url, t,
+                   row_number() OVER w AS rn,
+                   epoch(t) - epoch(lead(t) OVER w) AS gap
+            FROM dated WINDOW w AS (PARTITION BY feed_url ORDER BY t DESC)
+        )
+        SELECT feed_url,
+               count(*) FILTER (WHERE rn <= $recent),
+               max(t),
+               median(gap) FILTER (WHERE rn < $recent),
+               count(*) FILTER (WHERE t > $now - to_days($days)),
+               min(t)
+        FROM ranked GROUP BY feed_url
+        """,
+        {"now": now, "recent": recent, "days": days},
+    ).fetchall()
+    return {
+        url: FeedCadence(
+            items=int(items),
+            newest=_utc(newest),
+            usual_gap_s=None if gap is None else float(gap),
+            last_days=int(last_days),
+            oldest=_utc(oldest),
+            recent=recent,
+            days=days,
+        )
+        for url, items, newest, gap, last_days, oldest in rows
+    }
 
 
 # -- analytics: views, search, export, retention (wt-warehouse) --
