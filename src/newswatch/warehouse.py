@@ -66,9 +66,10 @@ def latest_schema_version() -> int:
     return steps[-1].version if steps else 0
 
 
-def _schema_too_new(current: int, latest: int) -> WarehouseError:
+def _schema_too_new(current: int, latest: int, path: Path | None = None) -> WarehouseError:
+    which = f"the warehouse {path}" if path is not None else "the database"
     return WarehouseError(
-        f"the database has schema version {current}, newer than this newswatch ({latest}); "
+        f"{which} has schema version {current}, newer than this newswatch ({latest}); "
         "upgrade newswatch"
     )
 
@@ -97,7 +98,7 @@ def check_usable(path: Path, *, wait_seconds: float = 5.0) -> None:
         ) from None
     latest = latest_schema_version()
     if current > latest:
-        raise _schema_too_new(current, latest)
+        raise _schema_too_new(current, latest, path)
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
