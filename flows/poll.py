@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.logging.loggers import PrefectLogAdapter
 
 from newswatch import poll, runners, spool, warehouse
 from newswatch.config import Config, load_config
@@ -105,6 +107,20 @@ def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
 )
 def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
     return poll.refresh(db_path, retention_days=retention_days, changed=changed)
+
+
+def _run_log_only(
+    run_logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> logging.LoggerAdapter[Any]:
+    """The run logger without the terminal: its lines reach the run's log (the API handler
+    and whatever else the user attached to prefect.flow_runs) but not the console, where the
+    progress display and the summary already show every failed feed."""
+    quiet = logging.getLogger("prefect.flow_runs.newswatch_feeds")
+    if quiet.propagate:  # once per process, after Prefect configured its logging
+        for handler in logging.getLogger("prefect.flow_runs").handlers:
+            quiet.addHandler(handler)
+        quiet.propagate = False
+    return PrefectLogAdapter(quiet, extra=getattr(run_logger, "extra", None) or {})
 
 
 def held_back_feeds(
@@ -275,9 +291,10 @@ async def poll_flow(
         ),
     )
     # One line per failed feed, so the run's log in the Prefect UI says which and why.
+    feed_logger = _run_log_only(logger)
     for r in batch.reports:
         if r.outcome == "error":
-            logger.warning("feed %s failed: %s (%s)", r.name, r.error, r.url)
+            feed_logger.warning("feed %s failed: %s (%s)", r.name, r.error, r.url)
     logger.info(
         "poll %s: %d feeds, %d failed, %d skipped; %d new articles, %d new matches",
         poll_id,

@@ -132,6 +132,8 @@ def test_poll_run_logs_and_artifact_reach_prefect_while_the_terminal_stays_quiet
     assert done.returncode == 0, done.stdout + done.stderr
     # The terminal: progress lines and the summary, no Prefect INFO chatter, no traceback.
     assert " INFO " not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    # A failed feed shows once (progress line, summary), not again as a Prefect warning.
+    assert "feed Down wire failed" not in done.stderr and "WARNING" not in done.stderr
     assert "2 feeds: 1 ok, 1 failed; 3 new articles, 3 new topic matches" in done.stdout
 
     _, logs, artifacts, _ = _poll_run_record(db)
@@ -186,7 +188,7 @@ def test_poll_by_hand_leaves_backing_off_feeds_alone_unless_all(
     again = run()
     assert hits() == (2, 1, 1)  # only the healthy feed
     assert "3 feeds: 1 ok, 0 failed, 2 skipped;" in again
-    assert "note: 2 failing feeds skipped until the next retry" in again and "`--all`" in again
+    assert "held back: 2 failing feeds skipped until the next retry" in again and "`--all`" in again
     busy_line = next(line for line in again.splitlines() if "Busy" in line)
     assert busy_line.startswith("skip") and "backing off after 1 failure" in busy_line
 

@@ -168,7 +168,7 @@ def print_poll_summary(summary: Any, out: TextIO, disabled: set[str] | None = No
     )
     if held:
         out.write(
-            f"note: {len(held)} failing feed{'s' if len(held) != 1 else ''} skipped until "
+            f"held back: {len(held)} failing feed{'s' if len(held) != 1 else ''} skipped until "
             "the next retry (backoff after failures, or the server's Retry-After); "
             "`--all` polls them now\n"
         )
