@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.logging.loggers import PrefectLogAdapter
 
-from newswatch import poll, runners, spool
+from newswatch import poll, runners, spool, warehouse
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
+from newswatch.schedule import FeedDecider, policy_for_schedule
 
 
 @dataclass(frozen=True)
@@ -30,10 +35,30 @@ class PollSummary:
     store_message: str | None
     state_warning: str | None
     waiting_batches: int
+    # Feeds a manual poll left alone while they back off: url -> (failures, next try).
+    held_back: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 
 
-@task(name="read-feed-state", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a failed task unless the warehouse itself is unusable (not a DuckDB file, a newer
+    schema, an unwritable folder): retrying those only repeats the error, slower."""
+    del task, task_run
+    exc = state.data
+    return not (
+        isinstance(exc, warehouse.WarehouseError) and not isinstance(exc, warehouse.WarehouseLocked)
+    )
+
+
+@task(
+    name="read-feed-state",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
 def read_state(db_path: Path) -> poll.StateRead:
+    # An unusable warehouse fails the poll here, before anything is fetched.
+    warehouse.check_usable(db_path)
     return poll.read_states(db_path)
 
 
@@ -62,18 +87,70 @@ async def collect(
     )
 
 
-@task(name="store", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+@task(
+    name="store",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
 def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     return poll.store(db_path, spool_dir)
 
 
-@task(name="refresh-clusters", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(
+    name="refresh-clusters",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
 def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
     return poll.refresh(db_path, retention_days=retention_days, changed=changed)
 
 
+def _run_log_only(
+    run_logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> logging.LoggerAdapter[Any]:
+    """The run logger without the terminal: its lines reach the run's log (the API handler
+    and whatever else the user attached to prefect.flow_runs) but not the console, where the
+    progress display and the summary already show every failed feed."""
+    quiet = logging.getLogger("prefect.flow_runs.newswatch_feeds")
+    if quiet.propagate:  # once per process, after Prefect configured its logging
+        for handler in logging.getLogger("prefect.flow_runs").handlers:
+            quiet.addHandler(handler)
+        quiet.propagate = False
+    return PrefectLogAdapter(quiet, extra=getattr(run_logger, "extra", None) or {})
+
+
+def held_back_feeds(
+    config: Config, states: dict[str, FeedState], now: datetime
+) -> dict[str, tuple[int, datetime]]:
+    """Enabled feeds that are failing and not yet due again (backoff or the server's
+    Retry-After): url -> (consecutive failures, next try). A manual poll leaves them alone."""
+    policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
+    out = {}
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        if state is None or state.consecutive_failures == 0 or state.next_poll_at is None:
+            continue
+        if feed.enabled and not FeedDecider(feed, state, policy, now).is_due():
+            out[feed.url] = (state.consecutive_failures, state.next_poll_at)
+    return out
+
+
+def _held_back_report(feed: FeedSource, failures: int, next_try: datetime) -> poll.FeedReport:
+    # `error` carries why the feed was skipped; the progress display and summary show it.
+    reason = (
+        f"backing off after {failures} failure{'s' if failures != 1 else ''} "
+        f"(or the server's Retry-After); next try {next_try:%Y-%m-%d %H:%M} UTC"
+    )
+    return poll.FeedReport(feed.url, feed.name, "skipped", None, reason, 0, 0.0, 0)
+
+
 async def _collect_on_dask(
     config: Config,
+    feeds: list[FeedSource],
     states: dict[str, FeedState],
     spool_dir: Path,
     poll_id: str,
@@ -88,8 +165,8 @@ async def _collect_on_dask(
     futures = [
         collect.submit(
             config,
-            feeds,
-            {f.url: states[f.url] for f in feeds if f.url in states},
+            batch,
+            {f.url: states[f.url] for f in batch if f.url in states},
             spool_dir,
             poll_id,
             f"b{i}",
@@ -97,7 +174,7 @@ async def _collect_on_dask(
             None,
             1,
         )
-        for i, feeds in enumerate(runners.split_batches(config.feeds, batches))
+        for i, batch in enumerate(runners.split_batches(feeds, batches))
     ]
     # result() blocks: wait in a thread so the flow's event loop keeps serving Prefect.
     # (An async task's future resolves to its awaited value; Prefect types it as a coroutine.)
@@ -111,7 +188,14 @@ async def poll_flow(
     due_only: bool = False,
     on_feed_done: Callable[[poll.FeedReport], None] | None = None,
     dask_batches: int = 0,
+    poll_all: bool = False,
 ) -> PollSummary:
+    """Poll the feeds of `sources` into the warehouse `db`.
+
+    due_only (scheduled runs): only feeds whose next poll time has come. Otherwise (a poll
+    by hand) every enabled feed, except failing ones still backing off (their server asked
+    for a pause, or backoff says wait) - unless poll_all.
+    """
     flow_start = time.monotonic()
     logger = get_run_logger()
     config = load_config(sources)
@@ -126,15 +210,23 @@ async def poll_flow(
         state = read_state(db_path)
         if state.warning:
             logger.warning(state.warning)
+        held = {} if due_only or poll_all else held_back_feeds(config, state.states, started)
+        held_reports = []
+        for feed in config.feeds:
+            if feed.url in held:
+                held_reports.append(_held_back_report(feed, *held[feed.url]))
+                if on_feed_done is not None:
+                    on_feed_done(held_reports[-1])
+        feeds = [f for f in config.feeds if f.url not in held]
         if dask_batches:
             batches = await _collect_on_dask(
-                config, state.states, spool_dir, poll_id, due_only, dask_batches
+                config, feeds, state.states, spool_dir, poll_id, due_only, dask_batches
             )
         else:
             batches = [
                 await collect(
                     config,
-                    list(config.feeds),
+                    feeds,
                     state.states,
                     spool_dir,
                     poll_id,
@@ -145,7 +237,7 @@ async def poll_flow(
             ]
         manifest = poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), batches)
         batch = poll.BatchResult(
-            reports=[r for b in batches for r in b.reports],
+            reports=[r for b in batches for r in b.reports] + held_reports,
             timings=dict(manifest.timings),
             matched_articles=sum(b.matched_articles for b in batches),
         )
@@ -172,7 +264,14 @@ async def poll_flow(
         store_message=stored.message,
         state_warning=state.warning,
         waiting_batches=stored.waiting,
+        held_back=held,
     )
+    new_by_feed: dict[str, list[int]] = {}
+    for merged in stored.merged:
+        for url, (articles, matches) in merged.by_feed.items():
+            counts = new_by_feed.setdefault(url, [0, 0])
+            counts[0] += articles
+            counts[1] += matches
     await acreate_table_artifact(
         key="newswatch-poll",
         table=[
@@ -182,6 +281,8 @@ async def poll_flow(
                 "outcome": r.outcome,
                 "http": r.http_status,
                 "entries": r.entries,
+                "new_articles": new_by_feed.get(r.url, [0, 0])[0],
+                "new_matches": new_by_feed.get(r.url, [0, 0])[1],
                 "error": r.error or "",
             }
             for r in batch.reports
@@ -191,10 +292,17 @@ async def poll_flow(
             f"topic matches, {batch.count('error')} failed feeds"
         ),
     )
+    # One line per failed feed, so the run's log in the Prefect UI says which and why.
+    feed_logger = _run_log_only(logger)
+    for r in batch.reports:
+        if r.outcome == "error":
+            feed_logger.warning("feed %s failed: %s (%s)", r.name, r.error, r.url)
     logger.info(
-        "poll %s: %d feeds, %d new articles, %d new matches",
+        "poll %s: %d feeds, %d failed, %d skipped; %d new articles, %d new matches",
         poll_id,
         len(batch.reports),
+        batch.count("error"),
+        batch.count("skipped"),
         summary.new_articles,
         summary.new_matches,
     )
@@ -210,6 +318,7 @@ async def run_poll(
     runner: str | None = None,
     dask_address: str | None = None,
     on_feed_done: Callable[[poll.FeedReport], None] | None = None,
+    poll_all: bool = False,
 ) -> PollSummary:
     """Run the poll flow on the runner chosen in sources.yaml or on the command line."""
     settings = runners.resolve(load_config(sources).runner, kind=runner, address=dask_address)
@@ -217,6 +326,12 @@ async def run_poll(
         flow_on_dask = poll_flow.with_options(task_runner=runners.dask_task_runner(settings))
         # Two batches per worker, so a slow batch does not leave a worker idle.
         return await flow_on_dask(
-            sources=sources, db=db, due_only=due_only, dask_batches=2 * settings.workers
+            sources=sources,
+            db=db,
+            due_only=due_only,
+            dask_batches=2 * settings.workers,
+            poll_all=poll_all,
         )
-    return await poll_flow(sources=sources, db=db, due_only=due_only, on_feed_done=on_feed_done)
+    return await poll_flow(
+        sources=sources, db=db, due_only=due_only, on_feed_done=on_feed_done, poll_all=poll_all
+    )

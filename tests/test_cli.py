@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from newswatch import cli
 from tests.conftest import SEED_ARTICLE
+from tests.feedserver import FeedServer
+from tests.helpers import rss, write_sources
 
 COMMANDS = sorted(cli.build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
 
@@ -59,3 +65,201 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- poll runs as Prefect records them ---------------------------------------------------
+
+
+def _poll_run_record(db: Path) -> tuple[Any, list[Any], list[Any], list[Any]]:
+    """(flow run, its logs, its artifacts, its task runs) of the poll of warehouse `db`."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["newswatch-poll"])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
+        run = next(r for r in runs if r.parameters.get("db") == str(db))
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        )
+    return run, logs, artifacts, tasks
+
+
+def _user_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who set nothing for Prefect's logging (conftest does)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING")}
+    env.update(extra)
+    return env
+
+
+def test_poll_run_logs_and_artifact_reach_prefect_while_the_terminal_stays_quiet(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    items = [
+        {"title": "NATO summit opens in Vilnius", "link": "https://n.example/1", "guid": "1"},
+        {"title": "Turkey weighs S-400 options", "link": "https://n.example/2", "guid": "2"},
+        {"title": "Weather: mild week ahead", "link": "https://n.example/3", "guid": "3"},
+    ]
+    good = feed_server.route("/good.xml", body=rss("Good", items))
+    down = feed_server.route("/down.xml", status=500, body=b"oops")
+    sources = write_sources(tmp_path / "s.yaml", [(good, "Good wire"), (down, "Down wire")])
+    db = tmp_path / "wh" / "n.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "poll", "--sources", str(sources), "--db", str(db)],
+        env=_user_env(PREFECT_API_URL=str(PREFECT_API_URL.value())),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The terminal: progress lines and the summary, no Prefect INFO chatter, no traceback.
+    assert " INFO " not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    # A failed feed shows once (progress line, summary), not again as a Prefect warning.
+    assert "feed Down wire failed" not in done.stderr and "WARNING" not in done.stderr
+    assert "2 feeds: 1 ok, 1 failed; 3 new articles, 3 new topic matches" in done.stdout
+
+    _, logs, artifacts, _ = _poll_run_record(db)
+    lines = [(log.level, log.message) for log in logs]
+    summary = [m for level, m in lines if level == logging.INFO and m.startswith("poll ")]
+    assert len(summary) == 1, lines
+    assert "2 feeds, 1 failed, 0 skipped; 3 new articles, 3 new matches" in summary[0]
+    failed = [m for level, m in lines if level == logging.WARNING and "Down wire" in m]
+    assert failed == [f"feed Down wire failed: HTTP 500 Internal Server Error ({down})"], lines
+
+    table = next(a for a in artifacts if a.key == "newswatch-poll")
+    rows = {r["feed"]: r for r in json.loads(str(table.data))}
+    assert (rows["Good wire"]["new_articles"], rows["Good wire"]["new_matches"]) == (3, 3)
+    assert rows["Good wire"]["outcome"] == "ok"
+    assert (rows["Down wire"]["new_articles"], rows["Down wire"]["new_matches"]) == (0, 0)
+    assert rows["Down wire"]["outcome"] == "error" and rows["Down wire"]["http"] == 500
+
+
+def test_poll_by_hand_leaves_backing_off_feeds_alone_unless_all(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """`newswatch poll` from cron must not hammer a server that said Retry-After, nor a feed
+    in backoff; healthy feeds are polled every time; `--all` polls everything."""
+    good = feed_server.route(
+        "/good.xml", body=rss("Good", [{"title": "NATO", "link": "https://n.example/1"}])
+    )
+    busy = feed_server.route("/busy.xml", status=503, headers={"Retry-After": "7200"})
+    broken = feed_server.route("/broken.xml", status=500, body=b"oops")
+    sources = write_sources(
+        tmp_path / "s.yaml", [(good, "Good"), (busy, "Busy"), (broken, "Broken")]
+    )
+    db = tmp_path / "wh" / "n.duckdb"
+    digests = tmp_path / "digests"
+
+    def run(*extra: str, command: str = "poll") -> str:
+        argv = [command, "--sources", str(sources), "--db", str(db), *extra]
+        if command == "run":
+            argv += ["--out", str(digests)]
+        out = io.StringIO()
+        assert cli.main(argv, out=out) == 0
+        return out.getvalue()
+
+    def hits() -> tuple[int, int, int]:
+        return tuple(
+            len(feed_server.requests_for(p)) for p in ("/good.xml", "/busy.xml", "/broken.xml")
+        )  # type: ignore[return-value]
+
+    first = run()
+    assert hits() == (1, 1, 1)
+    assert "3 feeds: 1 ok, 2 failed;" in first and "skipped" not in first
+
+    again = run()
+    assert hits() == (2, 1, 1)  # only the healthy feed
+    assert "3 feeds: 1 ok, 0 failed, 2 skipped;" in again
+    assert "held back: 2 failing feeds skipped until the next retry" in again and "`--all`" in again
+    busy_line = next(line for line in again.splitlines() if "Busy" in line)
+    assert busy_line.startswith("skip") and "backing off after 1 failure" in busy_line
+
+    # `run` polls the same way, then renders the digest.
+    assert "2 skipped" in run(command="run") and hits() == (3, 1, 1)
+    assert "3 feeds: 1 ok, 2 failed;" in run("--all") and hits() == (4, 2, 2)
+
+
+def _newer_warehouse(path: Path) -> Path:
+    """A real warehouse whose schema says a later newswatch made it."""
+    import duckdb
+
+    from newswatch import warehouse
+
+    with warehouse.connect(path):
+        pass
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_migrations VALUES (99, 'from_the_future', now())")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["not-duckdb", "newer-schema"])
+def test_unusable_warehouse_is_one_line_exit_2_before_any_fetch(
+    feed_server: FeedServer, tmp_path: Path, kind: str
+) -> None:
+    url = feed_server.route("/f.xml", body=rss("F", [{"title": "NATO", "link": "https://n/1"}]))
+    sources = write_sources(tmp_path / "s.yaml", [(url, "F")])
+    if kind == "not-duckdb":
+        db = tmp_path / "notes.duckdb"
+        db.write_text("my shopping list, not a database\n")
+        cause = "is not a valid DuckDB database file"
+        fix = "pass --db with a newswatch warehouse, or a new file name to start one"
+    else:
+        db = _newer_warehouse(tmp_path / "future.duckdb")
+        cause = "schema version 99, newer than this newswatch"
+        fix = "upgrade newswatch"
+    before = db.read_bytes()
+    for command in ("poll", "run", "digest", "feeds", "serve"):
+        done = subprocess.run(
+            [sys.executable, "-m", "newswatch.cli", command, "--sources", str(sources),
+             "--db", str(db)],
+            env=_user_env(NEWSWATCH_HOME=str(tmp_path / "home")),
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr, (command, done.stderr)
+        assert done.stderr.count("\n") == 1, (command, done.stderr)  # one line
+        assert done.stderr.startswith("newswatch: error: ") and str(db) in done.stderr
+        assert cause in done.stderr and fix in done.stderr, (command, done.stderr)
+    assert feed_server.requests_for("/f.xml") == []  # nothing fetched
+    assert db.read_bytes() == before  # nothing written
+
+
+def test_a_deterministic_warehouse_error_is_not_retried(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Called as a deployment would be (no CLI check in front): the run fails at its first
+    task, once, before fetching; retrying a newer schema only repeats the error, slower."""
+    import asyncio
+
+    from newswatch.flows.poll import poll_flow
+    from newswatch.warehouse import WarehouseError
+
+    url = feed_server.route("/f.xml", body=rss("F", [{"title": "NATO", "link": "https://n/1"}]))
+    sources = write_sources(tmp_path / "s.yaml", [(url, "F")])
+    db = _newer_warehouse(tmp_path / "future.duckdb")
+    with pytest.raises(WarehouseError, match="schema version 99"):
+        asyncio.run(poll_flow(sources=str(sources), db=str(db), due_only=True))
+    assert feed_server.requests_for("/f.xml") == []
+    _, _, _, tasks = _poll_run_record(db)
+    assert len(tasks) == 1 and tasks[0].name.startswith("read-feed-state")
+    assert tasks[0].run_count == 1  # tried once: no retries
+    assert tasks[0].state is not None and tasks[0].state.type.value == "FAILED"

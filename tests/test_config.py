@@ -8,8 +8,10 @@ import pytest
 
 from newswatch import resources
 from newswatch.config import ConfigError, load_config, parse_config, parse_duration
+from tests.feedserver import FeedServer
 
 TOPICS = "topics:\n  - name: NATO\n    terms: [NATO]\n"
+FEEDS = "feeds:\n  - url: https://example.org/feed.xml\n"
 
 
 def error_of(text: str) -> ConfigError:
@@ -133,3 +135,39 @@ def test_missing_file(tmp_path: Path) -> None:
 )
 def test_parse_duration(value: object, seconds: int | None) -> None:
     assert parse_duration(value) == seconds
+
+
+def test_user_agent_names_the_version_and_a_contact(feed_server: FeedServer) -> None:
+    import asyncio
+    from importlib.metadata import version
+
+    from newswatch.config import default_user_agent
+    from newswatch.fetch import FetchRequest, fetch_stream
+
+    ours = version("newswatch")
+    assert parse_config(FEEDS + TOPICS).fetch.user_agent.startswith(f"newswatch/{ours} (")
+    # Without a contact the project's URL is the contact; without either, the agent says so.
+    assert (
+        default_user_agent(None, "https://example.org/nw")
+        == f"newswatch/{ours} (+https://example.org/nw)"
+    )
+    assert "no contact set" in default_user_agent(None, None)
+
+    email = parse_config(FEEDS + "fetch:\n  contact: ops@example.org\n" + TOPICS)
+    assert email.fetch.user_agent == f"newswatch/{ours} (+mailto:ops@example.org)"
+    page = parse_config(FEEDS + "fetch:\n  contact: https://me.example/bot\n" + TOPICS)
+    assert page.fetch.user_agent == f"newswatch/{ours} (+https://me.example/bot)"
+    own = parse_config(
+        FEEDS + "fetch:\n  user_agent: 'acme-monitor/2 (+https://acme.example)'\n" + TOPICS
+    )
+    assert own.fetch.user_agent == "acme-monitor/2 (+https://acme.example)"
+
+    # And that is what a server sees.
+    url = feed_server.route("/f.xml", body=b"<rss/>")
+
+    async def fetch_once() -> None:
+        async for _ in fetch_stream([FetchRequest(url)], email.fetch, allow_hosts=("127.0.0.0/8",)):
+            pass
+
+    asyncio.run(fetch_once())
+    assert feed_server.requests_for("/f.xml")[0].headers["user-agent"] == email.fetch.user_agent

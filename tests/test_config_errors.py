@@ -76,6 +76,50 @@ def run_poll_expecting_error(
             ":2: feeds[0].url: must be an http:// or https:// URL with a host",
             id="bad-scheme",
         ),
+        *[
+            pytest.param(
+                GOOD_FEEDS + f"  - url: {url!r}\n" + default_topics_yaml(),
+                f":4: feeds[1].url: {problem}, got {url!r}",
+                id=f"bad-url-{label}",
+            )
+            for label, url, problem in [
+                ("ipv6-bracket", "http://[::1/f", "not a valid URL (Invalid IPv6 URL)"),
+                (
+                    "port-range",
+                    "https://a.org:99999/f",
+                    "the port must be a number from 1 to 65535",
+                ),
+                ("port-text", "https://a.org:abc/f", "the port must be a number from 1 to 65535"),
+                (
+                    "space-host",
+                    "https://exa mple.org/f",
+                    "must not contain spaces or control characters (write a space as %20)",
+                ),
+                (
+                    "space-path",
+                    "https://a.org/f g",
+                    "must not contain spaces or control characters (write a space as %20)",
+                ),
+                ("dash-host", "https://-/f", "not a valid host name '-'"),
+                ("empty-label", "https://a..org/f", "not a valid host name 'a..org'"),
+            ]
+        ],
+        pytest.param(
+            GOOD_FEEDS + "topics:\n  - name: NATO\n    terms: [NATO, =]\n",
+            ":6: topics[0].terms[1]: cannot read this value (could not determine a constructor "
+            "for the tag 'tag:yaml.org,2002:value'); quote it",
+            id="unconstructable-yaml-node",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "fetch:\n  contact: nobody\n" + default_topics_yaml(),
+            ":5: fetch.contact: must be an http(s) URL or an email address",
+            id="bad-contact",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "fetch:\n  user_agent: x/1\n  contact: a@b.org\n" + default_topics_yaml(),
+            ":6: fetch.contact: not used when fetch.user_agent is set",
+            id="contact-and-user-agent",
+        ),
     ],
 )
 def test_bad_sources_file_is_one_line_exit_2_and_nothing_written(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newswatch import cli
 from newswatch.config import load_config
@@ -96,3 +98,118 @@ def test_long_errors_are_cut_to_the_column(tmp_path: Path) -> None:
     table = format_table([h], now, __import__("zoneinfo").ZoneInfo("UTC"), error_width=20)
     row = _row(table, "X")
     assert row.endswith("e" * 19 + "…") and " 3 " in row
+
+
+def test_quiet_is_judged_on_each_feeds_own_history_in_feeds_and_digest(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Feeds silent for 31 and 61 days and weekly feeds, from a real poll: `newswatch feeds`
+    and the digest footer agree, however far back the last item lies."""
+    from newswatch import delivery, warehouse
+    from newswatch.schedule import cadence_of
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    day, week = timedelta(days=1), timedelta(weeks=1)
+    newest = {
+        "busy": (now - timedelta(hours=2), timedelta(hours=1), 30),
+        "silent31": (now - 31 * day, day, 20),
+        "silent61": (now - 61 * day, day, 20),
+        "weekly_fresh": (now - 2 * day, week, 6),
+        "weekly_gone": (now - 31 * day, week, 6),
+    }
+    feeds = []
+    times: dict[str, list[datetime]] = {}
+    for path, (last, gap, count) in newest.items():
+        items = [
+            {"title": f"{path} story {i}", "link": f"https://example.org/{path}/{i}",
+             "guid": f"{path}-{i}", "pubDate": last - gap * i}
+            for i in range(count)
+        ]  # fmt: skip
+        url = feed_server.route(f"/{path}.xml", body=rss(path, items))
+        feeds.append((url, path))
+        times[url] = [last - gap * i for i in range(count)]
+    sources = write_sources(tmp_path / "s.yaml", feeds)
+    db = tmp_path / "wh" / "n.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+
+    config = load_config(sources)
+    expected = {
+        "busy": "ok",
+        "silent31": "quiet",
+        "silent61": "quiet",
+        "weekly_fresh": "ok",
+        "weekly_gone": "quiet",  # 31 days > 4 weeks
+    }
+    in_feeds = {h.name: h for h in collect_health(config, db, now)}
+    plan = delivery.gather(db, config, now=now, on_date=None, for_sending=False)
+    in_digest = {h.name: h for h in plan.feed_health}
+    assert {n: h.status for n, h in in_feeds.items()} == expected
+    assert {n: h.status for n, h in in_digest.items()} == expected
+    assert in_feeds["silent61"].last_item_at == now - 61 * day
+
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(sources), "--db", str(db)], out=out) == 0
+    assert "quiet" in _row(out.getvalue(), "silent61") and " ok " in _row(out.getvalue(), "busy")
+
+    # The warehouse's one-query cadence is the pure function's, feed by feed.
+    with warehouse.connect(db, read_only=True) as con:
+        stored = warehouse.feed_cadence(con, now)
+    for url, feed_times in times.items():
+        assert stored[url] == cadence_of(feed_times, now), url
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(
+        st.lists(st.integers(min_value=-3 * 86400, max_value=400 * 86400), max_size=70),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_sql_cadence_equals_the_pure_one(tmp_path: Path, offsets: list[list[int]]) -> None:
+    """Any item dates (also future ones and ties), any number of items, several feeds."""
+    import duckdb
+
+    from newswatch import warehouse
+    from newswatch.schedule import cadence_of
+
+    now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    db = tmp_path / f"c{abs(hash(str(offsets)))}.duckdb"
+    with warehouse.connect(db):
+        pass  # create the schema
+    con = duckdb.connect(str(db))
+    try:
+        for f, feed_offsets in enumerate(offsets):
+            for i, seconds in enumerate(feed_offsets):
+                con.execute(
+                    "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+                    "published_at, published_at_known, first_seen_at, poll_id) "
+                    "VALUES (?, ?, 's', 'u', 't', '', '', ?, true, ?, 'p')",
+                    [f"{f}-{i}", f"feed{f}", now - timedelta(seconds=seconds), now],
+                )
+        # An undated item (its date is the first-seen time) does not count.
+        con.execute(
+            "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+            "published_at, published_at_known, first_seen_at, poll_id) "
+            "VALUES ('undated', 'feed0', 's', 'u', 't', '', '', ?, false, ?, 'p')",
+            [now, now],
+        )
+        stored = warehouse.feed_cadence(con, now)
+    finally:
+        con.close()
+    for f, feed_offsets in enumerate(offsets):
+        pure = cadence_of([now - timedelta(seconds=s) for s in feed_offsets], now)
+        got = stored.get(f"feed{f}")
+        if not feed_offsets:
+            assert got is None
+            continue
+        assert got is not None
+        if pure.usual_gap_s is None:
+            assert got.usual_gap_s is None
+        else:
+            assert got.usual_gap_s == pytest.approx(pure.usual_gap_s)
+        assert (got.items, got.newest, got.last_days, got.oldest) == (
+            pure.items, pure.newest, pure.last_days, pure.oldest
+        )  # fmt: skip

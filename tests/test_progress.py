@@ -44,6 +44,20 @@ def test_real_poll_reports_every_feed_once_as_plain_lines(
     assert "ok" in a and "1 entries" in a
     assert "FAIL" in b and "500" in b
 
+    # Polled again by hand: the failing feed is backing off; its line says so and when.
+    stream = io.StringIO()
+    with poll_progress(2, stream) as on_feed_done:
+        summary = asyncio.run(
+            poll_flow(
+                sources=str(sources), db=str(tmp_path / "n.duckdb"), on_feed_done=on_feed_done
+            )
+        )
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == len(summary.reports) == 2
+    b = next(line for line in lines if "Feed B" in line)
+    assert b.startswith("[1/2] skip  Feed B: backing off after 1 failure"), b
+    assert "next try" in b and list(summary.held_back) == [feed_server.url("/b.xml")]
+
 
 def test_terminal_gets_a_bar_that_counts_and_prints_failures(tmp_path: Path) -> None:
     from newswatch.poll import FeedReport

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from newswatch.models import FeedSource, FeedState, FetchOutcome, FetchResult
 from newswatch.schedule import (
+    RECENT_ITEMS,
     FeedDecider,
     PollPolicy,
     ScheduleError,
+    cadence_of,
     describe_spec,
     feed_health,
     gone_quiet,
@@ -440,45 +442,89 @@ def hourly(count: int, newest: datetime) -> list[datetime]:
     return [newest - timedelta(hours=i) for i in range(count)]
 
 
+def quiet(times: list[datetime], now: datetime = NOW) -> bool:
+    return gone_quiet(cadence_of(times, now), now)
+
+
+def rate(times: list[datetime], now: datetime = NOW, days: int = 7) -> float:
+    return items_per_day(cadence_of(times, now, days=days), now)
+
+
 def test_gone_quiet() -> None:
     # Hourly feed silent for three days: quiet.
-    assert gone_quiet(hourly(48, NOW - timedelta(days=3)), NOW)
+    assert quiet(hourly(48, NOW - timedelta(days=3)))
     # Hourly feed with a fresh item: not quiet; silent for a day (> 4 gaps, < min_quiet): not quiet.
-    assert not gone_quiet(hourly(48, NOW - timedelta(hours=1)), NOW)
-    assert not gone_quiet(hourly(48, NOW - timedelta(days=1)), NOW)
+    assert not quiet(hourly(48, NOW - timedelta(hours=1)))
+    assert not quiet(hourly(48, NOW - timedelta(days=1)))
     weekly = [NOW - timedelta(days=3) - timedelta(weeks=i) for i in range(10)]
-    assert not gone_quiet(weekly, NOW)  # its usual gap is a week
+    assert not quiet(weekly)  # its usual gap is a week
     weekly_long_ago = [t - timedelta(days=26) for t in weekly]
-    assert gone_quiet(weekly_long_ago, NOW)  # 29 days > 4 weeks
+    assert quiet(weekly_long_ago)  # 29 days > 4 weeks
     # Too little history is never quiet.
-    assert not gone_quiet(hourly(3, NOW - timedelta(days=30)), NOW)
-    assert not gone_quiet([], NOW)
+    assert not quiet(hourly(3, NOW - timedelta(days=30)))
+    assert not quiet([])
     # Order of input does not matter.
-    assert gone_quiet(list(reversed(hourly(48, NOW - timedelta(days=3)))), NOW)
+    assert quiet(list(reversed(hourly(48, NOW - timedelta(days=3)))))
+
+
+def test_gone_quiet_has_no_horizon() -> None:
+    """Silence is measured from the newest item however old it is: a feed quiet for a month,
+    two months or a year stays quiet (a window over recent items would call it ok)."""
+    for silent_days in (31, 61, 365):
+        assert quiet(hourly(48, NOW - timedelta(days=silent_days))), silent_days
+        daily = [NOW - timedelta(days=silent_days + i) for i in range(20)]
+        assert quiet(daily), silent_days
+    # Only the newest RECENT_ITEMS items define the rhythm: an old slow past does not hide
+    # that a feed which became hourly has now stopped.
+    became_hourly = hourly(RECENT_ITEMS, NOW - timedelta(days=3))
+    slow_past = [NOW - timedelta(days=100 + 7 * i) for i in range(60)]
+    assert quiet(became_hourly + slow_past)
+    # Over all 110 items the median gap would be a week, and 3 days of silence nothing.
+    assert not gone_quiet(cadence_of(became_hourly + slow_past, NOW, recent=200), NOW)
+
+
+def test_weekly_feed_is_judged_in_weeks() -> None:
+    # Five weekly items span 28 days: in a 30-day window that is all the history there is.
+    weekly = [NOW - timedelta(days=2) - timedelta(weeks=i) for i in range(5)]
+    assert not quiet(weekly)
+    assert not quiet([t - timedelta(days=20) for t in weekly])  # 22 days < 4 weeks
+    assert quiet([t - timedelta(days=29) for t in weekly])  # 31 days > 4 weeks
+    assert quiet([t - timedelta(days=59) for t in weekly])  # 61 days
+    # Four items are too few to know a rhythm.
+    assert not quiet([t - timedelta(days=59) for t in weekly[:4]])
+
+
+def test_future_dates_count_as_now() -> None:
+    ahead = [*hourly(48, NOW - timedelta(days=3)), NOW + timedelta(hours=3)]
+    assert not quiet(ahead)  # a publisher whose clock runs ahead just published
+    assert cadence_of(ahead, NOW).newest == NOW
 
 
 def test_items_per_day() -> None:
     recent = [NOW - timedelta(hours=12 * i) for i in range(14)]  # 14 items in the last 7 days
     old = [NOW - timedelta(days=8), NOW - timedelta(days=30)]
-    future = [NOW + timedelta(days=1)]
-    assert items_per_day(recent + old + future, NOW) == 2.0
-    assert items_per_day(recent, NOW, days=1) == 2.0
-    assert items_per_day([], NOW) == 0.0
+    assert rate(recent + old, NOW) == 2.0
+    assert rate(recent + old + [NOW + timedelta(days=1)], NOW) == 15 / 7  # future = now
+    assert rate(recent, NOW, days=1) == 2.0
+    assert rate([], NOW) == 0.0
     # History younger than the window: the rate is over the span since the oldest item.
-    assert items_per_day(recent, NOW) == pytest.approx(14 / 6.5)
-    assert items_per_day([NOW - timedelta(minutes=1), NOW], NOW) == 2.0  # at least one day
+    assert rate(recent, NOW) == pytest.approx(14 / 6.5)
+    assert rate([NOW - timedelta(minutes=1), NOW], NOW) == 2.0  # at least one day
+    # The rate counts every item of the window, not only the RECENT_ITEMS newest.
+    busy = [NOW - timedelta(minutes=30 * i) for i in range(7 * 48)]
+    assert rate(busy, NOW) == pytest.approx(48, rel=0.01)
 
 
 def test_feed_health() -> None:
     source = FeedSource(url=URL, name="Example")
-    never = feed_health(source, None, None, [], NOW)
+    never = feed_health(source, None, None, cadence_of([], NOW), NOW)
     assert never.status == "never_polled"
     assert never.name == "Example"
     fresh = hourly(30, NOW - timedelta(minutes=20))
     polled = FeedState(
         url=URL, last_attempt_at=NOW, last_success_at=NOW, next_poll_at=NOW + timedelta(minutes=15)
     )
-    ok = feed_health(source, polled, "HTTP 500 (old)", fresh, NOW)
+    ok = feed_health(source, polled, "HTTP 500 (old)", cadence_of(fresh, NOW), NOW)
     assert ok.status == "ok"
     assert ok.last_error is None
     assert ok.items_per_day == pytest.approx(30 / (29 + 1 / 3) * 24)  # 30 items over 29h20m
@@ -489,10 +535,12 @@ def test_feed_health() -> None:
         last_attempt_at=NOW,
         last_success_at=NOW - timedelta(hours=1),
     )
-    failing = feed_health(source, failing_state, "HTTP 404 Not Found", fresh, NOW)
+    failing = feed_health(source, failing_state, "HTTP 404 Not Found", cadence_of(fresh, NOW), NOW)
     assert failing.status == "failing"
     assert failing.last_error == "HTTP 404 Not Found"
     assert failing.consecutive_failures == 1
-    quiet = feed_health(source, polled, None, hourly(30, NOW - timedelta(days=3)), NOW)
-    assert quiet.status == "quiet"
-    assert quiet.items_per_day == pytest.approx(30 / (72 + 29) * 24)
+    silent = hourly(30, NOW - timedelta(days=3))
+    quiet_feed = feed_health(source, polled, None, cadence_of(silent, NOW), NOW)
+    assert quiet_feed.status == "quiet"
+    assert quiet_feed.items_per_day == pytest.approx(30 / (72 + 29) * 24)
+    assert quiet_feed.last_item_at == NOW - timedelta(days=3)

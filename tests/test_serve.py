@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -123,7 +125,11 @@ def test_banner_names_schedules_and_next_fire_times_in_the_zone(tmp_path: Path) 
 def test_prefect_yaml_matches_the_flows_and_the_default_schedule() -> None:
     from prefect.cli.deploy._models import PrefectYamlModel
 
-    data = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    text = (REPO / "prefect.yaml").read_text(encoding="utf-8")
+    # Every file its comments point to exists.
+    for ref in re.findall(r"[\w./-]+\.md\b", text):
+        assert (REPO / ref).is_file(), ref
+    data = yaml.safe_load(text)
     model = PrefectYamlModel.model_validate(data)
     by_name = {d.name: d for d in model.deployments}
     assert set(by_name) == {serve.POLL_DEPLOYMENT, serve.DIGEST_DEPLOYMENT}
@@ -204,10 +210,106 @@ def _serve_env(tmp_path: Path) -> dict[str, str]:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
         PREFECT_RUNNER_POLL_FREQUENCY="1",
-        PREFECT_LOGGING_LEVEL="WARNING",
     )
     env.pop("NEWSWATCH_SMTP_URL", None)
     return env
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_once(
+    tmp_path: Path, env: dict[str, str], command: str = "serve"
+) -> subprocess.CompletedProcess[str]:
+    sources = write_sources(tmp_path / "sources.yaml", [("http://127.0.0.1:9/f.xml", "F")])
+    return subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", command, "--sources", str(sources),
+         "--db", str(tmp_path / "wh" / "n.duckdb")],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_unreachable_prefect_api_is_one_line_exit_2(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api"
+    env = _serve_env(tmp_path)
+    env["PREFECT_API_URL"] = url
+    done = _serve_once(tmp_path, env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"newswatch: error: cannot reach the Prefect API at {url} ")
+    assert "(set by PREFECT_API_URL)" in done.stderr and "unset PREFECT_API_URL" in done.stderr
+    assert done.stdout == ""  # no banner for a server that is not there
+    assert not (tmp_path / "home" / "prefect").exists()  # and no local one started
+
+
+def test_api_url_of_the_active_prefect_profile_is_honoured(tmp_path: Path) -> None:
+    """PREFECT_API_URL in a Prefect profile (not the environment) is the server to use, for
+    serve and for one-off commands: here it is unreachable, so both say so and stop."""
+    url = f"http://127.0.0.1:{_closed_port()}/api"
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        f'active = "team"\n[profiles.ephemeral]\n[profiles.team]\nPREFECT_API_URL = "{url}"\n',
+        encoding="utf-8",
+    )
+    env = _serve_env(tmp_path)
+    env["PREFECT_PROFILES_PATH"] = str(profiles)
+    for command in ("serve", "poll"):
+        done = _serve_once(tmp_path, env, command)
+        assert done.returncode == 2, (command, done.stdout + done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+        assert f"cannot reach the Prefect API at {url} (set by PREFECT_API_URL in the Prefect " \
+            "profile 'team')" in done.stderr, done.stderr  # fmt: skip
+    assert not (tmp_path / "home" / "prefect").exists()  # serve started no server of its own
+    assert not (tmp_path / "wh" / "n.duckdb").exists()  # and the poll did nothing
+
+
+def _check_missed_runs_are_dropped_but_the_newest(api: str) -> None:
+    """What serve does on start to the runs its deployments missed while it was stopped,
+    against the real server. (A deployment the running runner does not serve, so that the
+    runner cannot start the late runs before we look.)"""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.states import Scheduled
+
+    now = datetime.now(UTC)
+    planned = [now - timedelta(minutes=m) for m in (180, 120, 60, 30)] + [now + timedelta(hours=1)]
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("newswatch-poll")
+        dep_id = client.create_deployment(flow_id=flow_id, name="missed-check")
+        for at in planned:
+            client.create_flow_run_from_deployment(dep_id, state=Scheduled(scheduled_time=at))
+
+        def scheduled() -> list[datetime]:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep_id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    )
+                ),
+            )
+            return sorted(r.expected_start_time for r in runs if r.expected_start_time)
+
+        # Registering the deployment again, as a restarted serve does, keeps the missed runs
+        # (Prefect replaces only future ones): without a clean-up they would all start at once.
+        assert client.create_deployment(flow_id=flow_id, name="missed-check") == dep_id
+        assert len([t for t in scheduled() if t < now]) == 4
+
+        assert serve.drop_missed_runs(["newswatch-poll/missed-check"], now) == 3
+        assert serve.drop_missed_runs(["newswatch-poll/no-such-deployment"], now) == 0
+        # One catch-up run (the newest missed one) and the future schedule are left.
+        assert scheduled() == [planned[3], planned[4]]
 
 
 def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
@@ -267,6 +369,18 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
         assert poll["parameters"] == {"sources": str(sources), "db": str(db), "due_only": True}
         runs = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
         assert any(a["key"] == "newswatch-poll" and a["type"] == "table" for a in runs)
+        # The scheduled runs' own INFO lines reach the API (the terminal stays quiet).
+        logs = httpx.post(
+            f"{api}/logs/filter",
+            json={"logs": {"level": {"ge_": 20}}, "sort": "TIMESTAMP_DESC", "limit": 200},
+            timeout=10,
+        ).json()
+        assert any(
+            entry["level"] == 20 and entry["message"].startswith("poll ") for entry in logs
+        ), [entry["message"] for entry in logs]
+        assert " INFO " not in (tmp_path / "serve.out").read_text()
+
+        _check_missed_runs_are_dropped_but_the_newest(api)
 
         # A one-off `newswatch poll` meanwhile uses serve's server (no temporary API): its
         # run is recorded there, outside the deployments.

@@ -36,20 +36,40 @@ class UserError(Exception):
 
 
 def _prefect_defaults() -> None:
-    # Quiet, offline-friendly defaults; anything the user set wins.
+    """Prefect settings for a one-off command, set before Prefect reads them (at import).
+
+    Offline and quiet: only the console handler is held at WARNING, so the terminal shows
+    no INFO chatter while the run logs (poll summary, failed feeds) still reach the API.
+    Anything the user set wins. A configured API (environment or Prefect profile) must
+    answer; without one, a running `newswatch serve`'s local server is used if there is one.
+    """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     # The temporary API of a one-off command takes 20-30 s to start on a small, busy VM
     # (measured here), beyond Prefect's 20 s default: a slow start must not fail the poll.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if not os.environ.get("PREFECT_API_URL", "").strip():
-        from newswatch.serve import running_serve_api
+    from newswatch.serve import (
+        ServeError,
+        check_api_reachable,
+        configured_api_url,
+        running_serve_api,
+    )
 
-        api_url = running_serve_api()
-        if api_url:
-            os.environ["PREFECT_API_URL"] = api_url
+    configured = configured_api_url()
+    if configured:
+        try:
+            check_api_reachable(*configured)
+        except ServeError as exc:
+            raise UserError(str(exc)) from None
+        return
+    api_url = running_serve_api()
+    if api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()  # Prefect read its settings on import
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -76,11 +96,19 @@ def _check_db_writable(db: Path) -> None:
 # -- poll -----------------------------------------------------------------------------
 
 
+def _check_warehouse(db: Path) -> None:
+    """Refuse a file that is not a newswatch warehouse (or is newer) before any work."""
+    from newswatch.warehouse import check_usable
+
+    check_usable(db)  # WarehouseError: one line via main()
+
+
 def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     config = _load(args)
     db_wait_seconds()  # a bad NEWSWATCH_DB_WAIT fails here, before any work
     db = resolve_db_path(args.db)
     _check_db_writable(db)
+    _check_warehouse(db)
     from newswatch.runners import RunnerError, resolve
 
     runner, address = getattr(args, "runner", None), getattr(args, "dask_address", None)
@@ -105,13 +133,14 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
                 runner=runner,
                 dask_address=address,
                 on_feed_done=on_feed_done,
+                poll_all=bool(getattr(args, "all", False)),
             )
         )
-    print_poll_summary(summary, out)
+    print_poll_summary(summary, out, disabled={f.url for f in config.feeds if not f.enabled})
     return EXIT_OK
 
 
-def print_poll_summary(summary: Any, out: TextIO) -> None:
+def print_poll_summary(summary: Any, out: TextIO, disabled: set[str] | None = None) -> None:
     reports = sorted(summary.reports, key=lambda r: (r.outcome != "error", r.name.lower()))
     marks = {
         "ok": "ok",
@@ -121,19 +150,35 @@ def print_poll_summary(summary: Any, out: TextIO) -> None:
         "skipped": "skip",
     }
     width = max((len(r.name) for r in reports), default=10)
+    disabled = disabled or set()
+    held = getattr(summary, "held_back", {})
     for r in reports:
-        detail = r.error if r.outcome == "error" else f"{r.entries} entries" if r.entries else ""
+        if r.outcome == "error":
+            detail = r.error
+        elif r.outcome == "skipped":
+            detail = "disabled" if r.url in disabled else r.error or "not due"
+        else:
+            detail = f"{r.entries} entries" if r.entries else ""
         status = str(r.http_status or "-")
         out.write(
             f"{marks.get(r.outcome, r.outcome):>4}  {r.name:<{width}}  {status:>3}  "
             f"{r.duration_ms:7.0f} ms  {detail}\n"
         )
     failed = sum(1 for r in summary.reports if r.outcome == "error")
+    skipped = sum(1 for r in summary.reports if r.outcome == "skipped")
+    ok = len(summary.reports) - failed - skipped
     out.write(
-        f"\n{len(summary.reports)} feeds: {len(summary.reports) - failed} ok, {failed} failed; "
+        f"\n{len(summary.reports)} feeds: {ok} ok, {failed} failed"
+        f"{f', {skipped} skipped' if skipped else ''}; "
         f"{summary.new_articles} new articles, {summary.new_matches} new topic matches, "
         f"{summary.clusters} stories\n"
     )
+    if held:
+        out.write(
+            f"held back: {len(held)} failing feed{'s' if len(held) != 1 else ''} skipped until "
+            "the next retry (backoff after failures, or the server's Retry-After); "
+            "`--all` polls them now\n"
+        )
     if summary.state_warning:
         out.write(f"warning: {summary.state_warning}\n")
     if summary.store_message:
@@ -199,6 +244,7 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
     db = resolve_db_path(args.db)
     if args.send:
         _check_db_writable(db)
+    _check_warehouse(db)
     _prefect_defaults()
     from newswatch.flows.digest import digest_flow
 
@@ -325,9 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
             help="DuckDB file (default: $NEWSWATCH_DB, else warehouse/newswatch.duckdb)",
         )
 
+    def all_opt(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--all",
+            action="store_true",
+            help="also poll failing feeds that are backing off or were told to wait by the "
+            "server's Retry-After (by default they are skipped until their next retry)",
+        )
+
     p = add("poll", cmd_poll, "Poll every feed once, store new articles, print a per-feed summary.")
     sources_opt(p)
     db_opt(p)
+    all_opt(p)
     p.add_argument(
         "--runner",
         choices=("default", "dask"),
@@ -365,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", cmd_run, "Poll every feed, then render (and --send) the digest.")
     sources_opt(p)
     db_opt(p)
+    all_opt(p)
     digest_opts(p)
 
     p = add(

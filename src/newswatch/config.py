@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,37 @@ from newswatch.topics import Matcher, TopicRuleError, compile_topics
 
 Path_ = tuple[str | int, ...]
 
-DEFAULT_USER_AGENT = "newswatch/0.1 (+self-hosted news monitor; feed reader)"
+
+def _package_metadata() -> tuple[str, str | None]:
+    """(version, project URL) of the installed newswatch; the URL is pyproject's first
+    `[project.urls]` entry, None while the project declares none."""
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("newswatch")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "0+unknown", None
+    urls = [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
+    return meta["Version"], next((u for u in urls if u), None)
+
+
+VERSION, PROJECT_URL = _package_metadata()
+
+
+def default_user_agent(contact: str | None = None, project_url: str | None = PROJECT_URL) -> str:
+    """`newswatch/<version> (+<contact>)`: a feed's operator sees what polls them and whom to
+    ask. The contact is sources.yaml `fetch.contact` (a URL or an email address), else the
+    project's URL; without either, the agent says so rather than invent one."""
+    if contact:
+        link = contact if "://" in contact or contact.startswith("mailto:") else f"mailto:{contact}"
+        return f"newswatch/{VERSION} (+{link})"
+    if project_url:
+        return f"newswatch/{VERSION} (+{project_url})"
+    return f"newswatch/{VERSION} (self-hosted feed reader; no contact set)"
+
+
+DEFAULT_USER_AGENT = default_user_agent()
+_EMAIL = re.compile(r"^(mailto:)?[^@\s()<>,;]+@[^@\s()<>,;]+\.[^@\s()<>,;]+$")
 
 
 class ConfigError(Exception):
@@ -152,8 +183,7 @@ class _Doc:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = self._loader.construct_object(key_node, deep=True)
-                key = str(key)
+                key = str(self._scalar(key_node, at))
                 if key in out:
                     raise ConfigError(
                         self.path,
@@ -166,7 +196,19 @@ class _Doc:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*at, i)) for i, item in enumerate(node.value)]
-        return self._loader.construct_object(node, deep=True)
+        return self._scalar(node, at)
+
+    def _scalar(self, node: yaml.Node, at: Path_) -> Any:
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            # Composes but cannot be built, e.g. a bare `=` (YAML's "value" tag).
+            raise ConfigError(
+                self.path,
+                node.start_mark.line + 1,
+                _dotted(at),
+                f"cannot read this value ({exc.problem}); quote it",
+            ) from None
 
     def line(self, at: Path_) -> int | None:
         while at and at not in self.lines:
@@ -282,11 +324,10 @@ class _Validator:
             if not isinstance(url, str) or not url.strip():
                 raise self.doc.error((*at, "url"), "missing or empty; every feed needs a `url`")
             url = url.strip()
+            problem = url_problem(url)
+            if problem:
+                raise self.doc.error((*at, "url"), f"{problem}, got {url!r}")
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise self.doc.error(
-                    (*at, "url"), f"must be an http:// or https:// URL with a host, got {url!r}"
-                )
             key = url.rstrip("/")
             if key in seen:
                 raise self.doc.error(
@@ -294,7 +335,7 @@ class _Validator:
                     f"duplicate feed URL (already listed as feeds[{seen[key]}]): {url}",
                 )
             seen[key] = i
-            name = self._str(item, (*at, "name"), parts.hostname)
+            name = self._str(item, (*at, "name"), parts.hostname or url)
             interval = _interval(self, item, (*at, "interval"))
             enabled = item.get("enabled", True)
             if not isinstance(enabled, bool):
@@ -336,6 +377,7 @@ class _Validator:
                 "max_bytes",
                 "max_redirects",
                 "user_agent",
+                "contact",
             },
         )
         return FetchSettings(
@@ -347,8 +389,28 @@ class _Validator:
             timeout=self._number(data, (*at, "timeout"), d.timeout, 0.1),
             max_bytes=self._opt_int(data, (*at, "max_bytes"), 1024) or d.max_bytes,
             max_redirects=_default(self._opt_int(data, (*at, "max_redirects"), 0), d.max_redirects),
-            user_agent=self._str(data, (*at, "user_agent"), d.user_agent),
+            user_agent=self._user_agent(data, at),
         )
+
+    def _user_agent(self, data: Mapping[str, Any], at: Path_) -> str:
+        contact = data.get("contact")
+        if contact is None:
+            return self._str(data, (*at, "user_agent"), DEFAULT_USER_AGENT)
+        if "user_agent" in data:
+            raise self.doc.error(
+                (*at, "contact"),
+                "not used when fetch.user_agent is set; put the contact into user_agent "
+                "or remove user_agent",
+            )
+        text = contact.strip() if isinstance(contact, str) else ""
+        is_url = text.startswith(("http://", "https://")) and url_problem(text) is None
+        if not text.isascii() or "(" in text or ")" in text or not (is_url or _EMAIL.match(text)):
+            raise self.doc.error(
+                (*at, "contact"),
+                "must be an http(s) URL or an email address where feed operators can reach "
+                f"you, got {contact!r}",
+            )
+        return default_user_agent(text)
 
     def digest(self, value: Any) -> DigestSettings:
         at: Path_ = ("digest",)
@@ -394,6 +456,44 @@ class _Validator:
                     raise self.doc.error((*at, i), f"not a valid CIDR range: {item!r}") from None
             out.append(item)
         return tuple(out)
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be fetched as a feed (one phrase), or None when it can."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "must not contain spaces or control characters (write a space as %20)"
+    generic = "must be an http:// or https:// URL with a host"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return generic
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "the port must be a number from 1 to 65535"
+    host = parts.hostname
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if "[" in parts.netloc:
+        return f"not a valid URL (bad IPv6 address {host!r})"
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"not a valid host name {host!r}"
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return f"not a valid host name {host!r}"
+    return None
 
 
 def _default(value: int | None, default: int) -> int:

@@ -25,12 +25,12 @@ from zoneinfo import ZoneInfo
 from newswatch import resources, warehouse
 from newswatch.config import Config
 from newswatch.digest import Digest, DigestItem, build_digest, render_html, render_text, subject
+from newswatch.health import feeds_health
 from newswatch.mail import SmtpSettings, build_message, send_message
-from newswatch.models import FeedHealth, FeedState
-from newswatch.schedule import feed_health, resolve_timezone
+from newswatch.models import FeedHealth
+from newswatch.schedule import resolve_timezone
 
 DELIVERED = ("sent", "unknown")
-HEALTH_HISTORY = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def gather(
     timezone = resolve_timezone(config.schedule.timezone).key
     if not db_path.exists():
         window = plan_window(now=now, timezone=timezone, on_date=on_date, last_delivered_end=None)
-        health = [feed_health(f, None, None, [], now) for f in config.feeds]
+        health = feeds_health(config, None, now)
         return DigestPlan(
             window, [], health, {t: _days(window.date, {}) for t in config.topic_names}
         )
@@ -106,17 +106,7 @@ def gather(
         volume_raw = warehouse.topic_volume(
             con, timezone, window.date - timedelta(days=6), window.date
         )
-        feeds = {r.url: r for r in warehouse.feed_rows(con)}
-        times = warehouse.item_times(con, now - HEALTH_HISTORY)
-    health = []
-    for source in config.feeds:
-        row = feeds.get(source.url)
-        state: FeedState | None = row.state if row else None
-        health.append(
-            feed_health(
-                source, state, row.last_error if row else None, times.get(source.url, []), now
-            )
-        )
+        health = feeds_health(config, con, now)
     volume = {t: _days(window.date, volume_raw.get(t, {})) for t in config.topic_names}
     return DigestPlan(window, items, health, volume, same_day, warnings)
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from newswatch import warehouse
 from newswatch.config import Config
-from newswatch.models import FeedHealth
+from newswatch.models import FeedCadence, FeedHealth
 from newswatch.schedule import feed_health, resolve_timezone
 
-# Enough history for "items per day" (7 days) and for gone-quiet detection of slow feeds.
-HISTORY = timedelta(days=60)
+if TYPE_CHECKING:
+    import duckdb
 
 STATUS_WORDS = {
     "ok": "ok",
@@ -30,15 +30,18 @@ STATUS_WORDS = {
 }
 
 
-def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
-    """The health of every feed in the sources file, in file order."""
+def feeds_health(
+    config: Config, con: duckdb.DuckDBPyConnection | None, now: datetime
+) -> list[FeedHealth]:
+    """The health of every feed in the sources file, in file order, from an open warehouse
+    connection (None: no warehouse yet). The digest footer and `newswatch feeds` both use it,
+    so they never disagree. "Quiet" is judged on each feed's own history, however old its
+    last item: a feed silent for months stays quiet, a weekly one is measured in weeks."""
     rows: dict[str, warehouse.FeedRow] = {}
-    times: dict[str, list[datetime]] = {}
-    if db.exists():
-        with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
-            if warehouse.schema_version(con) > 0:
-                rows = {r.url: r for r in warehouse.feed_rows(con)}
-                times = warehouse.item_times(con, now - HISTORY)
+    cadences: dict[str, FeedCadence] = {}
+    if con is not None and warehouse.schema_version(con) > 0:
+        rows = {r.url: r for r in warehouse.feed_rows(con)}
+        cadences = warehouse.feed_cadence(con, now)
     out = []
     for source in config.feeds:
         row = rows.get(source.url)
@@ -46,17 +49,26 @@ def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
             source,
             row.state if row else None,
             row.last_error if row else None,
-            times.get(source.url, []),
+            cadences.get(source.url, FeedCadence()),
             now,
         )
         if not source.enabled:
             health = FeedHealth(
                 url=health.url, name=health.name, status="disabled",
                 last_attempt_at=health.last_attempt_at, last_success_at=health.last_success_at,
-                items_per_day=health.items_per_day,
+                items_per_day=health.items_per_day, last_item_at=health.last_item_at,
             )  # fmt: skip
         out.append(health)
     return out
+
+
+def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
+    """feeds_health of the warehouse at `db`, opened read-only (a running poll is never
+    disturbed); a warehouse that does not exist yet shows every feed as "never polled"."""
+    if not db.exists():
+        return feeds_health(config, None, now)
+    with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
+        return feeds_health(config, con, now)
 
 
 def _when(value: datetime | None, zone: ZoneInfo) -> str:
@@ -128,6 +140,7 @@ def cmd_feeds(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load_config(args.sources)
     db = resolve_db_path(args.db)
+    warehouse.check_usable(db)
     now = datetime.now(UTC)
     zone = resolve_timezone(config.schedule.timezone)
     healths = collect_health(config, db, now)

@@ -128,3 +128,18 @@ class FeedHealth:
     consecutive_failures: int = 0
     items_per_day: float | None = None
     next_poll_at: datetime | None = None
+    last_item_at: datetime | None = None  # the newest dated item, however old
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCadence:
+    """How a feed publishes, from its stored dated items of any age (future dates count as
+    now): what "gone quiet" and "items per day" are judged on."""
+
+    items: int = 0  # dated items among the newest `recent` (at most `recent`)
+    newest: datetime | None = None
+    usual_gap_s: float | None = None  # median gap between those newest items
+    last_days: int = 0  # items dated within the last `days` days
+    oldest: datetime | None = None  # the oldest dated item of all
+    recent: int = 50
+    days: int = 7

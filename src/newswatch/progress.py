@@ -40,7 +40,8 @@ def describe_feed(report: FinishedFeed) -> str:
     """'ok    BBC World: 200, 45 entries, 120 ms' — one feed's result on one line."""
     mark = MARKS.get(report.outcome, report.outcome)
     if report.outcome == "skipped":
-        return f"{mark:<4}  {report.name}: not due"
+        # A skipped feed's `error` says why (e.g. backing off), when there is more to say.
+        return f"{mark:<4}  {report.name}: {report.error or 'not due'}"
     parts = [str(report.http_status) if report.http_status is not None else "no response"]
     if report.outcome == "error" and report.error:
         parts.append(report.error)

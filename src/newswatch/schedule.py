@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from newswatch.config import parse_duration
-from newswatch.models import FeedHealth, FeedSource, FeedState, FetchResult
+from newswatch.models import FeedCadence, FeedHealth, FeedSource, FeedState, FetchResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -404,10 +404,40 @@ class FeedDecider:
 # -- health ---------------------------------------------------------------------------------
 
 RECENT_ITEMS = 50  # how many of the newest items define a feed's usual rhythm
+RATE_DAYS = 7  # items per day are counted over this many days
+
+
+def cadence_of(
+    item_times: Sequence[datetime],
+    now: datetime,
+    *,
+    recent: int = RECENT_ITEMS,
+    days: int = RATE_DAYS,
+) -> FeedCadence:
+    """A feed's rhythm from the dates of its items, of any age (warehouse.feed_cadence does
+    the same in SQL). Dates after `now` count as `now`: a publisher's clock may run ahead."""
+    _require_aware(now, "now")
+    if days <= 0:
+        raise ValueError(f"days must be positive, got {days}")
+    times = sorted((min(t, now) for t in item_times), reverse=True)
+    if not times:
+        return FeedCadence(recent=recent, days=days)
+    newest = times[:recent]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(newest)]
+    start = now - timedelta(days=days)
+    return FeedCadence(
+        items=len(newest),
+        newest=newest[0],
+        usual_gap_s=statistics.median(gaps) if gaps else None,
+        last_days=sum(1 for t in times if t > start),
+        oldest=times[-1],
+        recent=recent,
+        days=days,
+    )
 
 
 def gone_quiet(
-    item_times: Sequence[datetime],
+    cadence: FeedCadence,
     now: datetime,
     *,
     min_items: int = 5,
@@ -415,42 +445,35 @@ def gone_quiet(
     min_quiet: timedelta = timedelta(days=2),
 ) -> bool:
     """Whether a feed has gone quiet: silent for more than `factor` times its usual gap (the
-    median gap between its recent items) and at least `min_quiet`. A feed with fewer than
-    `min_items` items has no usual rhythm and is never called quiet."""
+    median gap between its newest items, however old they are) and at least `min_quiet`. A
+    feed with fewer than `min_items` dated items has no usual rhythm and is never quiet."""
     _require_aware(now, "now")
-    if len(item_times) < max(min_items, 2):
+    if cadence.items < max(min_items, 2) or cadence.newest is None:
         return False
-    recent = sorted(item_times, reverse=True)[:RECENT_ITEMS]
-    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(recent)]
-    usual = timedelta(seconds=statistics.median(gaps))
-    silence = now - recent[0]
-    return silence > max(usual * factor, min_quiet)
+    usual = timedelta(seconds=cadence.usual_gap_s or 0.0)
+    return now - cadence.newest > max(usual * factor, min_quiet)
 
 
-def items_per_day(item_times: Sequence[datetime], now: datetime, days: int = 7) -> float:
-    """Average items per day over the last `days` days up to `now` (future items excluded).
+def items_per_day(cadence: FeedCadence, now: datetime) -> float:
+    """Average items per day over the cadence's last `days` days up to `now`.
 
-    When the whole history is younger than `days` (a feed added yesterday brings a day or
-    two of backlog), the rate is taken over the span since its oldest item, at least one day,
-    so a new hourly feed reads ~24/day rather than 24/7.
+    When the whole history is younger than that (a feed added yesterday brings a day or two
+    of backlog), the rate is taken over the span since its oldest item, at least one day, so
+    a new hourly feed reads ~24/day rather than 24/7.
     """
     _require_aware(now, "now")
-    if days <= 0:
-        raise ValueError(f"days must be positive, got {days}")
-    past = [t for t in item_times if t <= now]
-    if not past:
+    if cadence.oldest is None:
         return 0.0
-    start = now - timedelta(days=days)
-    span_days = (now - min(past)) / timedelta(days=1)
-    window = min(float(days), max(1.0, span_days))
-    return sum(1 for t in past if t > start) / window
+    span_days = (now - cadence.oldest) / timedelta(days=1)
+    window = min(float(cadence.days), max(1.0, span_days))
+    return cadence.last_days / window
 
 
 def feed_health(
     source: FeedSource,
     state: FeedState | None,
     last_error: str | None,
-    item_times: Sequence[datetime],
+    cadence: FeedCadence,
     now: datetime,
 ) -> FeedHealth:
     """A feed's health for the digest footer and `newswatch feeds`.
@@ -466,11 +489,12 @@ def feed_health(
             name=source.name,
             status="never_polled",
             next_poll_at=state.next_poll_at if state else None,
+            last_item_at=cadence.newest,
         )
     failing = state.consecutive_failures >= 1
     if failing:
         status = "failing"
-    elif gone_quiet(item_times, now):
+    elif gone_quiet(cadence, now):
         status = "quiet"
     else:
         status = "ok"
@@ -482,6 +506,7 @@ def feed_health(
         last_attempt_at=state.last_attempt_at,
         last_success_at=state.last_success_at,
         consecutive_failures=state.consecutive_failures,
-        items_per_day=items_per_day(item_times, now),
+        items_per_day=items_per_day(cadence, now),
         next_poll_at=state.next_poll_at,
+        last_item_at=cadence.newest,
     )

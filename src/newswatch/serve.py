@@ -155,13 +155,52 @@ def free_loopback_port() -> int:
 
 
 def quiet_prefect_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """Offline, quiet defaults for Prefect processes; anything already set wins."""
+    """Offline, quiet defaults for Prefect processes; anything already set wins.
+
+    Quiet means the terminal: only the console handler is held at WARNING. The loggers keep
+    Prefect's INFO level, so a run's own log lines (the poll summary, "digest skipped") still
+    reach the API and the run's page in the UI.
+    """
     env = dict(environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
-    env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     env.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     return env
+
+
+def configured_api_url(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The Prefect API the user chose, and where it was set: $PREFECT_API_URL, else the
+    active Prefect profile (or prefect.toml / .env, whatever Prefect's settings read).
+    None when nothing is set (Prefect would use a temporary local API)."""
+    env = os.environ if environ is None else environ
+    value = env.get("PREFECT_API_URL", "").strip()
+    if value:
+        return value.rstrip("/"), "PREFECT_API_URL"
+    # Settings() reads profiles and settings files afresh; it does not fix the process's
+    # settings, so PREFECT_API_URL may still be set after this.
+    from prefect.settings import Settings, load_current_profile
+
+    url = Settings().api.url
+    if not url:
+        return None
+    return str(url).rstrip(
+        "/"
+    ), f"PREFECT_API_URL in the Prefect profile {load_current_profile().name!r}"
+
+
+def check_api_reachable(url: str, source: str, timeout: float = 5.0) -> None:
+    """Raise ServeError (one line) when nothing answers at the configured Prefect API."""
+    import httpx
+
+    try:
+        httpx.get(f"{url}/health", timeout=timeout)
+    except httpx.HTTPError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ServeError(
+            f"cannot reach the Prefect API at {url} (set by {source}): {reason}; start that "
+            f"server, or fix or unset {source} (without it newswatch runs a local Prefect API)"
+        ) from None
 
 
 def _server_env(home: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -384,11 +423,79 @@ def banner(
 # threads; a child can always be killed.
 
 
+# A scheduled run this much past its time when serve starts was missed while serve was down.
+MISSED_AFTER = timedelta(minutes=1)
+
+
+def drop_missed_runs(deployment_names: list[str], now: datetime) -> int:
+    """Delete scheduled runs of these deployments ("flow/deployment") that were missed while
+    nothing served them, keeping the newest missed run of each; returns how many went.
+
+    Prefect keeps such runs (re-registering a deployment only replaces future ones), and a
+    runner starting after a day away would start all of them at once. The newest one still
+    runs, like anacron: one catch-up poll, one late digest (which covers everything since the
+    last delivered one anyway).
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+
+    dropped = 0
+    with get_client(sync_client=True) as client:
+        for name in deployment_names:
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue  # never registered here: nothing was missed
+            missed = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    ),
+                    # (validated: Prefect types the field as its own DateTime)
+                    expected_start_time=FlowRunFilterExpectedStartTime.model_validate(
+                        {"before_": now - MISSED_AFTER}
+                    ),
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            )
+            for run in missed[1:]:
+                with contextlib.suppress(ObjectNotFound):  # started or removed meanwhile
+                    client.delete_flow_run(run.id)
+                    dropped += 1
+    return dropped
+
+
+def deployment_names() -> list[str]:
+    return [f"newswatch-poll/{POLL_DEPLOYMENT}", f"newswatch-digest/{DIGEST_DEPLOYMENT}"]
+
+
 def runner_main(plan_json: str) -> int:
     """Body of the runner child: register the deployments and serve them until SIGTERM."""
     from prefect import serve
 
     plan = ServePlan(**json.loads(plan_json))
+    try:
+        dropped = drop_missed_runs(deployment_names(), datetime.now(UTC))
+    except Exception as exc:  # best effort: serving matters more than tidying
+        print(f"warning: could not look for missed scheduled runs: {exc}", flush=True)
+        dropped = 0
+    if dropped:
+        print(
+            f"dropped {dropped} scheduled run(s) missed while serve was stopped "
+            "(the newest missed poll and digest still run now)",
+            flush=True,
+        )
     with contextlib.suppress(KeyboardInterrupt):
         serve(*build_deployments(plan), print_starting_message=False)
     sys.stdout.flush()
@@ -538,8 +645,11 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with serve_lock(home / "serve.lock", f"warehouse {plan.db}"):
-            external = env.get("PREFECT_API_URL", "").strip()
-            if external:
+            configured = configured_api_url(env)
+            if configured:
+                external, source = configured
+                check_api_reachable(external, source)
+                env["PREFECT_API_URL"] = external
                 _announce(plan, stdout, api_url=external, ui_url=None, home=None)
                 status = _supervise(plan, env, stdout)
             else:
@@ -573,14 +683,16 @@ def _announce(
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.config import load_config
     from newswatch.paths import resolve_db_path, resolve_out_dir
+    from newswatch.warehouse import WarehouseError, check_usable
 
     config = load_config(args.sources)
     db = resolve_db_path(args.db)
     out_dir = resolve_out_dir(args.out)
     send = _send_default(args, os.environ)
     try:
+        check_usable(db)  # not at the first scheduled run, minutes from now
         return run_serve(config, db, out_dir, send, out)
-    except (ServeError, ScheduleError) as exc:
+    except (ServeError, ScheduleError, WarehouseError) as exc:
         print(f"newswatch: error: {exc}", file=sys.stderr)
         return 2
 

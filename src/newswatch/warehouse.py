@@ -7,11 +7,12 @@ as long as the operation takes, and opening retries with backoff for a bounded t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import Any
 import duckdb
 
 from newswatch import resources, spool
-from newswatch.models import Article, FeedState, TermHit, TopicMatch
+from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatch
 
 _log = logging.getLogger("newswatch.warehouse")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -62,16 +63,54 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def latest_schema_version() -> int:
+    """The schema version this newswatch migrates to."""
+    steps = migrations()
+    return steps[-1].version if steps else 0
+
+
+def _schema_too_new(current: int, latest: int, path: Path | None = None) -> WarehouseError:
+    which = f"the warehouse {path}" if path is not None else "the database"
+    return WarehouseError(
+        f"{which} has schema version {current}, newer than this newswatch ({latest}); "
+        "upgrade newswatch"
+    )
+
+
+def check_usable(path: Path, *, wait_seconds: float = 5.0) -> None:
+    """Raise WarehouseError (one line) when `path` exists but newswatch cannot use it: not a
+    DuckDB file, or a schema newer than this newswatch. Meant for before any work starts.
+
+    A missing file passes (it will be created), and so does one locked by a writer for longer
+    than `wait_seconds`: the commands cope with a lock themselves (a poll keeps its rows
+    spooled), so a busy warehouse must not stop them here.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise WarehouseError(f"{path} is a folder, not a DuckDB file")
+    try:
+        with connect(path, read_only=True, wait_seconds=wait_seconds) as con:
+            current = schema_version(con)
+    except WarehouseLocked:
+        return
+    except WarehouseError as exc:
+        raise WarehouseError(
+            f"{exc}; pass --db with a newswatch warehouse, or a new file name to start one"
+        ) from None
+    latest = latest_schema_version()
+    if current > latest:
+        raise _schema_too_new(current, latest, path)
+
+
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
     """Apply numbered migrations not yet applied, each in its own transaction."""
     steps = migrations()
     latest = steps[-1].version if steps else 0
     current = schema_version(con)
     if current > latest:
-        raise WarehouseError(
-            f"the database has schema version {current}, newer than this newswatch ({latest}); "
-            "upgrade newswatch"
-        )
+        raise _schema_too_new(current, latest)
     applied = []
     for step in steps:
         if step.version <= current or (target is not None and step.version > target):
@@ -205,6 +244,8 @@ class MergeResult:
     new_articles: int
     new_matches: int
     already_merged: bool = False
+    # feed_url -> (new articles, new topic matches), for feeds that brought any.
+    by_feed: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
 
 def _parquet_list(files: Sequence[Path]) -> str:
@@ -222,6 +263,7 @@ def merge_batch(
     con.execute("BEGIN TRANSACTION")
     try:
         new_articles = new_matches = 0
+        by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
         if art:
             # Articles already stored keep their first sighting; the batch may also repeat ids.
@@ -244,6 +286,7 @@ def merge_batch(
                 "ON n.filename = p.filename AND n.file_row_number = p.file_row_number"
             )
             new_matches = _merge_topics(con, batch)
+            by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
             # new_articles per feed is only known now, against what the warehouse already had.
@@ -281,7 +324,25 @@ def merge_batch(
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
-    return MergeResult(m.poll_id, new_articles, new_matches)
+    return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _new_per_feed(
+    con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll
+) -> dict[str, tuple[int, int]]:
+    """New articles and new topic matches per feed, in one grouped query over the batch."""
+    topics = batch.files("article_topics")
+    matches = (
+        "LEFT JOIN (SELECT article_id, count(DISTINCT topic) AS c "
+        f"FROM read_parquet({_parquet_list(topics)}) GROUP BY article_id) t ON t.article_id = n.id"
+        if topics
+        else "LEFT JOIN (SELECT NULL::VARCHAR AS article_id, 0 AS c) t ON false"
+    )
+    rows = con.execute(
+        f"SELECT n.feed_url, count(*), coalesce(sum(t.c), 0) FROM _new_articles n {matches} "
+        "GROUP BY n.feed_url"
+    ).fetchall()
+    return {str(url): (int(a), int(m)) for url, a, m in rows}
 
 
 def _merge_topics(con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll) -> int:
@@ -686,6 +747,45 @@ def item_times(
     for times in out.values():
         times.sort(reverse=True)
     return out
+
+
+def feed_cadence(
+    con: duckdb.DuckDBPyConnection, now: datetime, *, recent: int = 50, days: int = 7
+) -> dict[str, FeedCadence]:
+    """Each feed's publishing rhythm from all its dated items, whatever their age, in one
+    grouped query (a row per feed, not its items). schedule.cadence_of is the same in Python."""
+    rows = con.execute(
+        """
+        WITH dated AS (
+            SELECT feed_url, least(published_at, $now) AS t FROM articles WHERE published_at_known
+        ), ranked AS (
+            SELECT feed_url, t,
+                   row_number() OVER w AS rn,
+                   epoch(t) - epoch(lead(t) OVER w) AS gap
+            FROM dated WINDOW w AS (PARTITION BY feed_url ORDER BY t DESC)
+        )
+        SELECT feed_url,
+               count(*) FILTER (WHERE rn <= $recent),
+               max(t),
+               median(gap) FILTER (WHERE rn < $recent),
+               count(*) FILTER (WHERE t > $now - to_days($days)),
+               min(t)
+        FROM ranked GROUP BY feed_url
+        """,
+        {"now": now, "recent": recent, "days": days},
+    ).fetchall()
+    return {
+        url: FeedCadence(
+            items=int(items),
+            newest=_utc(newest),
+            usual_gap_s=None if gap is None else float(gap),
+            last_days=int(last_days),
+            oldest=_utc(oldest),
+            recent=recent,
+            days=days,
+        )
+        for url, items, newest, gap, last_days, oldest in rows
+    }
 
 
 # -- analytics: views, search, export, retention (wt-warehouse) --
