@@ -278,7 +278,9 @@ async def collect_batch(
                 config.matcher,
             )
         except Exception as exc:  # a parser crash is this feed's error, never the poll's
-            log.exception("parsing %s failed", feed.url)
+            # The feed's failure line reaches the user and the run's log; the traceback is
+            # for whoever debugs the parser.
+            log.debug("parsing %s failed", feed.url, exc_info=True)
             record(_as_error(fetched, "parse", f"could not parse the feed: {exc}"), None, [])
             return
         parse_cpu += p
