@@ -82,7 +82,7 @@ def corpus_poll(
             # One host serves all 2,107 feeds; a real farm has many hosts.
             "fetch:\n  timeout: 10\n  connect_timeout: 5\n  per_host: 32",
             # max_age_days 0: the fixtures are dated 2003-2006; all of them must reach the digest.
-        "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0",
+            "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0",
             "feeds:",
         ]
         for fixture in fixtures:
