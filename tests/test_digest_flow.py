@@ -64,7 +64,6 @@ def latest_artifact() -> str:
 async def _run_logs(flow_run_id: Any) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
     from prefect.logging.handlers import APILogHandler
 
     await APILogHandler.aflush()  # logs go to the API in batches
@@ -121,7 +120,7 @@ def test_scheduled_digest_sends_with_settings_from_a_prefect_secret_block(
 def test_serve_refuses_send_without_any_smtp_setting() -> None:
     from newswatch.serve import ServeError
 
-    with pytest.raises(ServeError, match="NEWSWATCH_SMTP_URL .*or NEWSWATCH_SMTP_BLOCK"):
+    with pytest.raises(ServeError, match=r"NEWSWATCH_SMTP_URL .*or NEWSWATCH_SMTP_BLOCK"):
         _check_smtp({"NEWSWATCH_MAIL_TO": "desk@example.org"})
     with pytest.raises(ServeError, match="NEWSWATCH_MAIL_TO"):
         _check_smtp({"NEWSWATCH_SMTP_BLOCK": BLOCK})
