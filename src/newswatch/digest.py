@@ -533,7 +533,8 @@ def _feed_notes(
                 if f.last_success_at
                 else "; has never worked"
             )
-            fails = f"{f.consecutive_failures} failed polls" if f.consecutive_failures else ""
+            n = f.consecutive_failures
+            fails = f"{n} failed poll{'s' if n != 1 else ''}" if n else ""
             error = (f.last_error or "unknown error").strip().splitlines()[0][:200]
             detail = f"{error} ({fails}{when})" if fails else f"{error} ({when[2:]})"
         elif f.status == "quiet":
