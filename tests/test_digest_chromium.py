@@ -20,9 +20,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from bench.make_screenshot import CHROMIUM, run_pipeline, screenshot
 from bench.make_screenshot import chromium_command as chromium_flags
+
 from tests.conftest import CORPUS
 
 REPO = Path(__file__).resolve().parent.parent
