@@ -577,3 +577,24 @@ def test_text_version_has_the_same_stories_and_links() -> None:
 def test_templates_dir_is_the_top_level_folder() -> None:
     repo = Path(__file__).resolve().parent.parent
     assert (TEMPLATES / "digest.html.j2").resolve() == (repo / "templates/digest.html.j2").resolve()
+
+
+def test_counts_follow_one_rule_in_subject_header_sections_and_text() -> None:
+    """Each story counted once, under its section; other tagged stories as "+N under X"."""
+    d = digest(sample_items())
+    sections = {s.topic: s.total for s in d.sections}
+    assert sections == {"Turkey": 3, "NATO": 1}
+    assert subject(d).endswith(": 4 stories (Turkey 3, NATO 1)")
+    assert sum(sections.values()) == d.story_count
+    assert {t.topic: t.listed for t in d.topics if t.listed} == sections
+    page = html.unescape(re.sub(r"<[^>]+>", " ", render_html(d, TEMPLATES)))
+    visible = " ".join(page.split())
+    assert "NATO 1 story +1 under Turkey" in visible  # header row
+    assert "S-400 0 stories +1 under Turkey" in visible
+    assert "NATO · 1 story (+1 under Turkey)" in visible  # section title
+    assert "Turkey · 3 stories" in visible and "Turkey · 3 stories (" not in visible
+    text = render_text(d, TEMPLATES)
+    assert re.search(r"NATO\s+1 story \(\+1 under Turkey\)", text)
+    assert re.search(r"S-400\s+0 stories \(\+1 under Turkey\)", text)
+    assert "== NATO (1 story; +1 under Turkey) ==" in text
+    assert "== TURKEY (3 stories) ==" in text
