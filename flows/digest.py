@@ -164,7 +164,11 @@ async def digest_flow(
     logger = get_run_logger()
     # SMTP settings (a password) are never a parameter: Prefect stores parameters. They are
     # resolved here, from the environment or the Secret block, by every caller alike.
-    smtp = resolve_smtp(to) if send_mail else None
+    try:
+        smtp = resolve_smtp(to) if send_mail else None
+    except MailConfigError as exc:
+        logger.error("cannot send the digest: %s", exc)  # one line, then the run fails
+        raise
     config = load_config(sources)
     db_path = resolve_db_path(db)
     out_dir = resolve_out_dir(out)

@@ -84,8 +84,9 @@ def plan_window(
         )
         return window, same_day
     midnight = local_midnight(day, timezone)
-    # Only what is committed: nothing stored means an empty window.
-    data_end = min(stored_up_to, now) if stored_up_to is not None else None
+    # Only what is committed: nothing stored means an empty window. (Not capped at `now`: a
+    # clock set back must not hold stored articles out of the digest.)
+    data_end = stored_up_to
     if day != today:
         end = local_midnight(day + timedelta(days=1), timezone)
         end = min(end, data_end) if data_end is not None else midnight
