@@ -1,11 +1,19 @@
-"""The digest flow: gather what matched since the last digest, render it, write it, send it."""
+"""The digest flow: gather what was stored since the last digest, render it, write it, send it.
+
+A failed send is recorded as `failed` and then fails the flow run (so Prefect shows it);
+every run, skipped ones included, publishes a markdown artifact saying what happened.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
@@ -13,9 +21,14 @@ from prefect.cache_policies import NO_CACHE
 
 from newswatch import delivery
 from newswatch.config import Config, load_config
-from newswatch.mail import SmtpSettings
+from newswatch.digest import count_line
+from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
 from newswatch.paths import resolve_db_path, resolve_out_dir
 from newswatch.poll import utcnow
+
+ARTIFACT_KEY = "newswatch-digest"
+# Transient SMTP failures (4xx, dropped connections) are tried again after these delays.
+SEND_RETRY_DELAYS: list[float] = [2.0, 15.0]
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,46 @@ class DigestSummary:
     status: str  # rendered | sent | failed | skipped
     message: str | None = None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+class DigestFailed(Exception):
+    """The digest could not be sent (recorded as `failed`); carries the run's summary."""
+
+    def __init__(self, summary: DigestSummary) -> None:
+        super().__init__(summary.message or "the digest could not be sent")
+        self.summary = summary
+
+
+class _DropExpectedFailure(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, DigestFailed | delivery.SendFailed):
+            return False
+        text = record.getMessage()
+        return "DigestFailed" not in text and "SendFailed" not in text
+
+
+@contextmanager
+def quiet_expected_failure() -> Iterator[None]:
+    """For the CLI, which reports a failed send in one line: keep Prefect from also printing
+    the failure's traceback on the console (the run's logs in the API keep everything)."""
+    drop = _DropExpectedFailure()
+    from prefect.logging.handlers import APILogHandler
+
+    handlers = [
+        h
+        for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs")
+        for h in logging.getLogger(name).handlers
+        if not isinstance(h, APILogHandler)
+    ]
+    for handler in handlers:
+        handler.addFilter(drop)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(drop)
 
 
 @task(name="gather-digest", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -42,29 +95,60 @@ def render(plan: delivery.DigestPlan, config: Config) -> delivery.RenderedDigest
     return delivery.render(plan, config, utcnow())
 
 
-@task(name="send-digest", cache_policy=NO_CACHE)
+def _transient_failure(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a send only when the server may take it later and nobody has it yet."""
+    exc = getattr(state, "data", None)  # the engine hands over Failed(data=exception)
+    return isinstance(exc, delivery.SendFailed) and exc.transient
+
+
+@task(
+    name="send-digest",
+    retries=len(SEND_RETRY_DELAYS),
+    retry_delay_seconds=SEND_RETRY_DELAYS,
+    retry_condition_fn=_transient_failure,
+    cache_policy=NO_CACHE,
+)
 def send(
     db_path: Path,
     plan: delivery.DigestPlan,
     rendered: delivery.RenderedDigest,
-    out_dir: Path,
+    files: delivery.DigestFiles,
+    message: Any,
     smtp: SmtpSettings,
-) -> tuple[delivery.DeliveryResult, delivery.DigestFiles]:
-    now = utcnow()
-    message = delivery.compose(rendered, smtp, now)
-    files = delivery.write_files(rendered, out_dir, plan.window.date, message)
-    return delivery.deliver(db_path, plan, rendered, files, message, smtp, now), files
+    digest_id: str,
+) -> delivery.DeliveryResult:
+    return delivery.deliver(
+        db_path, plan, rendered, files, message, smtp, utcnow(), digest_id=digest_id
+    )
 
 
-def _smtp_from_env() -> SmtpSettings:
-    from newswatch.mail import smtp_settings_from_env
-
-    settings = smtp_settings_from_env(os.environ)
+def resolve_smtp(to: list[str] | None) -> SmtpSettings:
+    """SMTP settings of this process: NEWSWATCH_SMTP_URL or the NEWSWATCH_SMTP_BLOCK block."""
+    settings = smtp_settings(os.environ, recipients_override=to or ())
     if settings is None:
-        raise ValueError(
-            "send_mail needs NEWSWATCH_SMTP_URL, NEWSWATCH_MAIL_FROM, NEWSWATCH_MAIL_TO"
+        raise MailConfigError(
+            "sending needs NEWSWATCH_SMTP_URL or NEWSWATCH_SMTP_BLOCK (plus NEWSWATCH_MAIL_TO) "
+            "in the environment of the process that runs the digest"
         )
     return settings
+
+
+def _artifact_markdown(summary: DigestSummary, plan: delivery.DigestPlan, counts: str) -> str:
+    w = plan.window
+    lines = [
+        f"# {summary.subject}",
+        "",
+        f"Status: **{summary.status}**" + (f" — {summary.message}" if summary.message else ""),
+        "",
+        f"Window (poll batches stored): {w.start:%Y-%m-%d %H:%M} → {w.end:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Stories: {summary.stories}, articles: {summary.articles}",
+    ]
+    if counts:
+        lines += ["", f"Per topic: {counts}"]
+    lines += [*(["", *summary.notes] if summary.notes else [])]
+    lines += ["", f"Files: `{summary.files.html}`, `{summary.files.text}`"]
+    return "\n".join(lines)
 
 
 @flow(name="newswatch-digest")
@@ -75,13 +159,16 @@ async def digest_flow(
     out: str | None = None,
     send_mail: bool = False,
     force: bool = False,
-    smtp: SmtpSettings | None = None,
+    to: list[str] | None = None,
 ) -> DigestSummary:
     logger = get_run_logger()
-    if send_mail and smtp is None:
-        # Scheduled runs (newswatch serve, prefect deploy) read SMTP settings from the
-        # environment of the process running them: a password is never a stored parameter.
-        smtp = _smtp_from_env()
+    # SMTP settings (a password) are never a parameter: Prefect stores parameters. They are
+    # resolved here, from the environment or the Secret block, by every caller alike.
+    try:
+        smtp = resolve_smtp(to) if send_mail else None
+    except MailConfigError as exc:
+        logger.error("cannot send the digest: %s", exc)  # one line, then the run fails
+        raise
     config = load_config(sources)
     db_path = resolve_db_path(db)
     out_dir = resolve_out_dir(out)
@@ -89,49 +176,90 @@ async def digest_flow(
     for warning in plan.warnings:
         logger.warning(warning)
     rendered = render(plan, config)
+    notes: list[str] = []
+    if plan.too_old:
+        notes.append(
+            f"{plan.too_old} matched article{'s' if plan.too_old != 1 else ''} published more "
+            f"than {plan.max_age_days} days before the window left out (digest.max_age_days)"
+        )
+    done = plan.already_delivered
 
-    def summary(files: delivery.DigestFiles, status: str, message: str | None) -> DigestSummary:
-        return DigestSummary(
+    async def finish(
+        files: delivery.DigestFiles, status: str, message: str | None
+    ) -> DigestSummary:
+        summary = DigestSummary(
             date=plan.window.date,
             subject=rendered.subject,
             stories=rendered.digest.story_count,
-            articles=len(plan.items),
+            articles=rendered.digest.article_count,
             files=files,
             status=status,
             message=message,
             warnings=tuple(plan.warnings),
+            notes=tuple(notes),
         )
+        await acreate_markdown_artifact(
+            key=ARTIFACT_KEY,
+            markdown=_artifact_markdown(summary, plan, count_line(rendered.digest)),
+            description=f"Digest for {plan.window.date}: {status}",
+        )
+        return summary
 
-    if send_mail and plan.already_delivered is not None and not force:
-        files = delivery.write_files(rendered, out_dir, plan.window.date, None)
-        done = plan.already_delivered
-        skipped = (
-            f"the digest for {plan.window.date} was already sent (message {done.message_id}); "
-            "not sending again (use --force to send anyway)"
+    sender, draft_to = draft_addresses(os.environ, to or ())
+    if done is not None and not (send_mail and force):
+        sent_at = done.sent_at or done.created_at
+        when = f" at {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
+        what = "was sent" if done.status == "sent" else "was probably sent (interrupted)"
+        notes.append(
+            f"the digest for {plan.window.date} {what}{when} (message {done.message_id}); "
+            "its files are kept as they were"
         )
-        logger.info(skipped)
-        return summary(files, "skipped", skipped)
-    status: str
-    message: str | None
-    if send_mail:
-        assert smtp is not None
-        result, files = send(db_path, plan, rendered, out_dir, smtp)
-        status, message = result.status, result.error
-    else:
+        if plan.waiting:
+            notes.append(
+                f"{plan.waiting} matched article{'s' if plan.waiting != 1 else ''} stored since "
+                "then will be in the next digest"
+            )
         files = delivery.write_files(
-            rendered, out_dir, plan.window.date, delivery.draft_message(rendered, utcnow())
+            rendered,
+            out_dir,
+            plan.window.date,
+            delivery.draft_message(rendered, utcnow(), draft_to, sender),
+            keep_existing=True,
         )
-        status, message = "rendered", None
+        if send_mail:
+            skipped = (
+                f"the digest for {plan.window.date} was already sent (message {done.message_id}); "
+                "not sending again (use --force to send the same digest again)"
+            )
+            logger.info(skipped)
+            return await finish(files, "skipped", skipped)
+        return await finish(files, "rendered", None)
+
+    if not send_mail:
+        files = delivery.write_files(
+            rendered,
+            out_dir,
+            plan.window.date,
+            delivery.draft_message(rendered, utcnow(), draft_to, sender),
+        )
         if db_path.exists():
             delivery.record_rendered(db_path, plan, rendered, files, utcnow())
-    await acreate_markdown_artifact(
-        key="newswatch-digest",
-        markdown=(
-            f"# {rendered.subject}\n\nStatus: **{status}**{f' — {message}' if message else ''}\n\n"
-            f"Window: {plan.window.start:%Y-%m-%d %H:%M} → {plan.window.end:%Y-%m-%d %H:%M} UTC\n\n"
-            f"Stories: {rendered.digest.story_count}, articles: {len(plan.items)}\n\n"
-            f"Files: `{files.html}`, `{files.text}`"
-        ),
-        description=f"Digest for {plan.window.date}",
-    )
-    return summary(files, status, message)
+        return await finish(files, "rendered", None)
+
+    assert smtp is not None
+    message = delivery.compose(rendered, smtp, utcnow())
+    files = delivery.write_files(rendered, out_dir, plan.window.date, message)
+    digest_id = delivery.new_digest_id()
+    try:
+        result = send(db_path, plan, rendered, files, message, smtp, digest_id)
+    except delivery.SendFailed as exc:
+        logger.error(
+            "sending the digest for %s failed (recorded as failed; the next run includes this "
+            "window): %s",
+            plan.window.date,
+            exc,
+        )
+        summary = await finish(files, "failed", str(exc))
+        raise DigestFailed(summary) from None
+    logger.info("digest for %s sent (%s)", plan.window.date, result.message_id)
+    return await finish(files, "sent", None)

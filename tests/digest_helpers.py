@@ -1,7 +1,8 @@
-"""Build realistic digests from the captured real-news corpus, for tests and screenshots.
+"""Digest-shaped data from the captured real-news corpus, for clustering benchmarks.
 
-Parses feeds with feedparser directly and matches topics with a plain regex, so the digest
-tests do not depend on the parse or topics modules.
+Parses feeds with feedparser directly and matches topics with a plain regex, bypassing the
+pipeline: not what a user would get. The README screenshot and the Chromium tests use a
+real `newswatch run` instead (bench/make_screenshot.py).
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ class RecordingHandler:
 
     reject: frozenset[str] = frozenset()
     received: list[Received] = field(default_factory=list)
+    # Answer the first this-many DATA commands "451 try again later" (a transient failure).
+    data_failures: int = 0
+    data_attempts: int = 0
 
     async def handle_RCPT(
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
@@ -47,6 +50,9 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.data_attempts += 1
+        if self.data_attempts <= self.data_failures:
+            return "451 4.3.0 Temporary local problem, try again later"
         ssl_object = server.transport.get_extra_info("ssl_object") if server.transport else None
         self.received.append(
             Received(
@@ -121,9 +127,12 @@ def start_server() -> Iterator[StartServer]:
     controllers: list[Controller] = []
 
     def start(
-        reject: frozenset[str] = frozenset(), password: str = PASSWORD, **kwargs: Any
+        reject: frozenset[str] = frozenset(),
+        password: str = PASSWORD,
+        data_failures: int = 0,
+        **kwargs: Any,
     ) -> Server:
-        handler = RecordingHandler(reject=reject)
+        handler = RecordingHandler(reject=reject, data_failures=data_failures)
         authenticator = Authenticator(password=password)
         if kwargs.pop("auth", False):
             kwargs["authenticator"] = authenticator

@@ -175,8 +175,13 @@ def test_each_story_appears_once_in_its_strongest_topic_tagged_with_all() -> Non
     assert story.topics == ("Turkey", "S-400", "NATO")
     assert [t.topic for t in d.topics] == list(TOPICS)
     assert {t.topic: t.listed for t in d.topics} == {"Turkey": 3, "NATO": 1, "S-400": 0}
-    # The header counts every story tagged with a topic, wherever it is listed.
-    assert {t.topic: t.stories for t in d.topics} == {"Turkey": 3, "NATO": 2, "S-400": 1}
+    # Stories tagged with a topic but listed under another are noted, not added.
+    assert {t.topic: t.elsewhere for t in d.topics} == {
+        "Turkey": (),
+        "NATO": (("Turkey", 1),),
+        "S-400": (("Turkey", 1),),
+    }
+    assert {t.topic: t.tagged for t in d.topics} == {"Turkey": 3, "NATO": 2, "S-400": 1}
     assert d.story_count == 4
     assert d.article_count == 6
 
@@ -483,10 +488,29 @@ def test_date_and_times_are_local_to_the_timezone() -> None:
     assert it.article.published_at == late
     assert d.date == date(2026, 11, 25)
     assert d.sections[0].stories[0].published_label == "25 Nov 04:30"
-    assert d.window_label == "24 Nov 07:00 – 25 Nov 07:00 (Europe/Istanbul)"
+    assert d.window_label == "New since 24 Nov 07:00, up to 25 Nov 07:00 (Europe/Istanbul)"
 
 
 # -- volume chart ------------------------------------------------------------------------
+
+
+class _ChartCells(HTMLParser):
+    """Per chart column: (empty cell height, bar height, bar bgcolor) from the attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: list[tuple[int, int, str]] = []
+        self._space = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag != "td":
+            return
+        if a.get("class") == "bar-space":
+            self._space = int(a["height"] or 0)
+        elif a.get("class") in ("bar", "bar-zero"):
+            self.columns.append((self._space, int(a["height"] or 0), a.get("bgcolor") or ""))
+            self._space = 0
 
 
 def test_volume_chart_has_seven_days_scaled_to_the_peak() -> None:
@@ -498,8 +522,19 @@ def test_volume_chart_has_seven_days_scaled_to_the_peak() -> None:
     assert turkey[-1].height_px == 28 and turkey[4].height_px == 14 and turkey[0].height_px == 0
     assert [b.count for b in d.topics[1].volume] == [0] * 7
     page = render_html(d, TEMPLATES)
-    bars = re.findall(r'<div class="bar"[^>]*height: (\d+)px', page)
-    assert bars[:2] == ["14", "28"]
+    # Bars are table cells with height and bgcolor attributes (Outlook ignores div heights):
+    # in each day's column the empty cell and the bar add up to the chart's height.
+    cells = _ChartCells()
+    cells.feed(page)
+    turkey_cells = cells.columns[:7]
+    assert [bar for _, bar, _ in turkey_cells] == [1, 1, 1, 1, 14, 1, 28]
+    assert [space + bar for space, bar, _ in turkey_cells] == [28] * 7
+    assert [color for _, _, color in turkey_cells] == ["#d1d5db"] * 4 + [
+        "#60a5fa",
+        "#d1d5db",
+        "#60a5fa",
+    ]
+    assert '<div class="bar' not in page
     assert "<script" not in page and "<img" not in page
     assert "last 7 days: 0 0 0 0 5 0 10" in render_text(d, TEMPLATES)
 
@@ -542,3 +577,24 @@ def test_text_version_has_the_same_stories_and_links() -> None:
 def test_templates_dir_is_the_top_level_folder() -> None:
     repo = Path(__file__).resolve().parent.parent
     assert (TEMPLATES / "digest.html.j2").resolve() == (repo / "templates/digest.html.j2").resolve()
+
+
+def test_counts_follow_one_rule_in_subject_header_sections_and_text() -> None:
+    """Each story counted once, under its section; other tagged stories as "+N under X"."""
+    d = digest(sample_items())
+    sections = {s.topic: s.total for s in d.sections}
+    assert sections == {"Turkey": 3, "NATO": 1}
+    assert subject(d).endswith(": 4 stories (Turkey 3, NATO 1)")
+    assert sum(sections.values()) == d.story_count
+    assert {t.topic: t.listed for t in d.topics if t.listed} == sections
+    page = html.unescape(re.sub(r"<[^>]+>", " ", render_html(d, TEMPLATES)))
+    visible = " ".join(page.split())
+    assert "NATO 1 story +1 under Turkey" in visible  # header row
+    assert "S-400 0 stories +1 under Turkey" in visible
+    assert "NATO · 1 story (+1 under Turkey)" in visible  # section title
+    assert "Turkey · 3 stories" in visible and "Turkey · 3 stories (" not in visible
+    text = render_text(d, TEMPLATES)
+    assert re.search(r"NATO\s+1 story \(\+1 under Turkey\)", text)
+    assert re.search(r"S-400\s+0 stories \(\+1 under Turkey\)", text)
+    assert "== NATO (1 story; +1 under Turkey) ==" in text
+    assert "== TURKEY (3 stories) ==" in text

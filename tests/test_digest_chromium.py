@@ -1,6 +1,9 @@
 """The HTML digest in a real browser: headless Chromium lays it out at phone and desktop
 widths, in light and dark mode, and takes screenshots.
 
+The digest is the one a real `newswatch run` writes for the 25 captured feeds served from
+127.0.0.1 (bench/make_screenshot.py, the same run that makes the README's screenshot).
+
 Screenshots go to $NEWSWATCH_SCREENSHOT_DIR when set; otherwise to a pytest temp dir and
 a copy in build/screenshots/ (git-ignored), whose path is printed.
 """
@@ -17,10 +20,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bench.make_screenshot import CHROMIUM, run_pipeline, screenshot
+from bench.make_screenshot import chromium_command as chromium_flags
 
-from newswatch.digest import Digest, render_html
-from newswatch.resources import templates_dir
-from tests.digest_helpers import CHROMIUM, chromium_flags, real_digest, screenshot
+from tests.conftest import CORPUS
 
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = (320, 375, 600)
@@ -31,13 +34,13 @@ OVERFLOWING = (
 
 
 @pytest.fixture(scope="module")
-def digest() -> Digest:
-    return real_digest()
+def digest_file(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Path:
+    return run_pipeline(tmp_path_factory.mktemp("real-run"), CORPUS / "realnews")
 
 
 @pytest.fixture(scope="module")
-def page(digest: Digest) -> str:
-    return render_html(digest, templates_dir())
+def page(digest_file: Path) -> str:
+    return digest_file.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,9 @@ def probe_page(frames: dict[str, tuple[int, str]]) -> str:
           fits: d.documentElement.scrollWidth <= w.innerWidth,
           background: box ? w.getComputedStyle(box).backgroundColor : null,
           dark: w.matchMedia("(prefers-color-scheme: dark)").matches,
+          bars: [...d.querySelectorAll("td.bar, td.bar-zero")].map(
+            (td) => [Number(td.getAttribute("height")), td.getBoundingClientRect().height]),
+          stories: d.querySelectorAll(".story-title").length,
         };
       }
       document.title = JSON.stringify(out);
@@ -128,9 +134,19 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_screenshots_at_600_and_375(
-    digest: Digest, page: str, profile: Path, tmp_path: Path
+def test_chart_bars_are_drawn_at_their_height_attributes(
+    page: str, profile: Path, tmp_path: Path
 ) -> None:
+    # Table cells with height attributes (what Outlook honours) also lay out right here.
+    result = run_probe(tmp_path, profile, {"w600": (600, page)})
+    bars = result["w600"]["bars"]
+    assert isinstance(bars, list) and len(bars) == 3 * 7  # three topics, seven days
+    assert any(attr > 1 for attr, _ in bars)  # real bars, not only the zero line
+    for attr, drawn in bars:
+        assert abs(drawn - attr) < 1, (attr, drawn)
+
+
+def test_screenshots_at_600_and_375(page: str, profile: Path, tmp_path: Path) -> None:
     env_dir = os.environ.get("NEWSWATCH_SCREENSHOT_DIR")
     out = Path(env_dir) if env_dir else tmp_path / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -151,4 +167,5 @@ def test_screenshots_at_600_and_375(
             shutil.copy2(png, keep / png.name)
         out = keep
     print(f"digest screenshots: {out}")
-    assert digest.story_count >= 5  # the screenshot shows a real, busy digest
+    result = run_probe(tmp_path, profile, {"w600": (600, page)})
+    assert result["w600"]["stories"] >= 5  # a real, busy digest

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import io
 import re
 import ssl
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,17 +66,73 @@ def sources(feed_server: FeedServer, tmp_path: Path) -> Path:
         (s.url("/yahoo.xml"), "Yahoo Finance"),
         (s.url("/dawn.xml"), "Dawn"),
     ]
-    return write_sources(tmp_path / "sources.yaml", feeds)
+    return write_sources(
+        tmp_path / "sources.yaml",
+        feeds,
+        extra="digest:\n  max_stories_per_topic: 100\n  max_age_days: 0",
+    )
 
 
 def statuses(db: Path) -> list[str]:
+    return [r[0] for r in rows(db, "SELECT status FROM digests ORDER BY created_at")]
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return [
-            r[0] for r in con.execute("SELECT status FROM digests ORDER BY created_at").fetchall()
-        ]
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+class StoryTitles(HTMLParser):
+    """The titles of the stories a digest shows (the text of each div.story-title)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.titles: list[str] = []
+        self.links: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "div" and a.get("class") == "story-title":
+            self._depth = 1
+            self.titles.append("")
+        elif self._depth:
+            self._depth += tag != "br"
+            if tag == "a":
+                self.links.append(a.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.titles[-1] += data
+
+
+SUBJECT = re.compile(
+    r"^newswatch — (\d{1,2} [A-Z][a-z]{2} \d{4}): (\d+) stor(?:y|ies) \(((?:[^,()]+ \d+)(?:, [^,()]+ \d+)*)\)$"
+)
+
+
+def check_headers(message: EmailMessage, recipients: list[str]) -> tuple[int, dict[str, int]]:
+    """Headers as a mail client reads them; returns the subject's total and per-topic counts."""
+    assert [a.addr_spec for a in message["To"].addresses] == recipients
+    assert [a.addr_spec for a in message["From"].addresses] == ["news@example.org"]
+    subject = SUBJECT.match(str(message["Subject"]))
+    assert subject is not None, message["Subject"]
+    counts = {
+        name: int(n) for name, n in (part.rsplit(" ", 1) for part in subject.group(3).split(", "))
+    }
+    assert sum(counts.values()) == int(subject.group(2))  # the parts add up to the total
+    sent = email.utils.parsedate_to_datetime(str(message["Date"]))
+    assert sent.tzinfo is not None and abs(datetime.now(UTC) - sent) < timedelta(minutes=10)
+    assert subject.group(1) == f"{sent.astimezone().day} {sent.astimezone():%b %Y}"
+    assert re.fullmatch(r"<[^<>@\s]+@example\.org>", str(message["Message-ID"]))
+    return int(subject.group(2)), counts
 
 
 def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure(
@@ -116,34 +175,135 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     assert sorted(received.rcpt_tos) == ["desk@example.org", "editor@example.net"]
 
     message = email.message_from_bytes(received.content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
     assert message.get_content_type() == "multipart/alternative"
     parts = [p.get_content_type() for p in message.iter_parts()]
     assert parts == ["text/plain", "text/html"]
-    subject = str(message["Subject"])
-    assert subject.startswith("newswatch — ") and "stor" in subject and "Turkey" in subject
-    assert message["Message-ID"] and message["Date"] and "news@example.org" in str(message["From"])
+    total, counts = check_headers(message, ["desk@example.org", "editor@example.net"])
+    assert "Turkey" in counts
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    # Each story once: as many story titles as the warehouse has stories (clusters) among
+    # the matched articles, none shown twice, and the subject's count is that number.
+    shown = StoryTitles()
+    shown.feed(html)
+    [(clusters,)] = rows(
+        db,
+        "SELECT count(DISTINCT coalesce(c.cluster_id, a.id)) FROM articles a "
+        "LEFT JOIN article_clusters c ON c.article_id = a.id "
+        "WHERE a.id IN (SELECT article_id FROM article_topics)",
+    )
+    assert isinstance(clusters, int) and clusters > 3
+    assert len(shown.titles) == len(set(shown.titles)) == clusters == total
+    assert len(shown.links) == len(set(shown.links)) == total
+    for title in shown.titles:
+        assert text.count(title) == 1, title
     # The seed story and its syndicated copy are one story: shown once, the copy as "also".
+    seed = [t for t in shown.titles if "Purchase to Top Agenda" in t]
+    assert len(seed) == 1
     preheader = re.search(r'<(\w+)[^>]*class="preheader"[^>]*>.*?</\1>', html, re.S)
     assert preheader is not None  # the inbox preview line, hidden in the body
     body = html.replace(preheader.group(0), "")
     assert body.count("Purchase to Top Agenda") == 1
-    assert text.count("Purchase to Top Agenda") == 1
     assert "Yahoo Finance" in html and "also reported by" in html.lower()
     assert "utm_source" not in html
     # The .eml written beside the HTML is the message that was sent.
     [eml] = out.glob("digest-*.eml")
     assert email.message_from_bytes(eml.read_bytes())["Message-ID"] == message["Message-ID"]
+    [html_file] = out.glob("digest-*.html")
+    sent_files = {p: p.read_bytes() for p in out.glob("digest-*")}
 
-    # 3. Running it again the same day does not send twice; --force does.
+    # 3. Running it again the same day does not send twice, and neither a skipped send nor a
+    #    plain render touches the files of the digest that went out; both report that digest.
     again = io.StringIO()
     assert cli.main(["digest", "--send", *base], out=again) == 0
     assert "already sent" in again.getvalue()
+    assert str(message["Subject"]) in again.getvalue()
     assert len(server.handler.received) == 1
+    rendered = io.StringIO()
+    assert cli.main(["digest", *base], out=rendered) == 0
+    assert str(message["Subject"]) in rendered.getvalue()
+    assert "no matching stories" not in rendered.getvalue()
+    assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
+    assert html_file.read_text(encoding="utf-8").count("Purchase to Top Agenda") >= 1
+
+    # 4. --force sends the same day's digest again: same window, same stories.
     assert cli.main(["digest", "--send", "--force", *base], out=io.StringIO()) == 0
     assert len(server.handler.received) == 2
+    forced = email.message_from_bytes(
+        server.handler.received[1].content, policy=email.policy.default
+    )
+    assert isinstance(forced, EmailMessage)
+    assert str(forced["Subject"]) == str(message["Subject"])
+    assert forced["Message-ID"] != message["Message-ID"]
+    forced_titles = StoryTitles()
+    forced_titles.feed(forced.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert forced_titles.titles == shown.titles
     assert statuses(db) == ["failed", "sent", "sent"]
+    windows = rows(
+        db, "SELECT window_start, window_end FROM digests WHERE status = 'sent' ORDER BY created_at"
+    )
+    assert windows[0] == windows[1]
+
+
+def test_quiet_day_mail_says_nothing_matched_and_names_the_failing_feed(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    start_server: StartServer,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness: None,
+) -> None:
+    quiet = rss("Oslo Weather", [{"title": "Rain again in Oslo", "link": "https://oslo.example/1",
+                                  "guid": "o1", "description": "Umbrellas out.",
+                                  "pubDate": datetime.now(UTC)}])  # fmt: skip
+    feed_server.route("/oslo.xml", body=quiet)
+    feed_server.route("/gone.xml", status=404, body=b"not here")
+    sources = write_sources(
+        tmp_path / "sources.yaml",
+        [(feed_server.url("/oslo.xml"), "Oslo Weather"), (feed_server.url("/gone.xml"), "Gone Gazette")],
+    )  # fmt: skip
+    server = start_server()
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
+    monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
+    db = tmp_path / "quiet.duckdb"
+    argv = ["run", "--send", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
+    assert cli.main(argv, out=io.StringIO()) == 0
+    [received] = server.handler.received
+    message = email.message_from_bytes(received.content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    assert re.fullmatch(
+        r"newswatch — \d{1,2} [A-Z][a-z]{2} \d{4}: no matching stories, 1 feed failing",
+        str(message["Subject"]),
+    )
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        visible = " ".join(re.sub(r"<[^>]+>", " ", body).split())
+        assert "Nothing matched your topics" in visible
+        assert "1 of 2 feeds failed" in visible
+        assert "Gone Gazette" in visible and "404" in visible
+        assert "Oslo Weather" not in visible.split("Feed health")[0]  # healthy: not an alert
+    assert statuses(db) == ["sent"]
+
+
+def test_draft_eml_is_addressed_to_the_to_option_or_mail_to(
+    sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    for name in ("NEWSWATCH_SMTP_URL", "NEWSWATCH_SMTP_BLOCK", "NEWSWATCH_MAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
+    db = tmp_path / "d.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    base = ["digest", "--sources", str(sources), "--db", str(db)]
+    assert cli.main([*base, "--out", str(tmp_path / "a")], out=io.StringIO()) == 0
+    [eml] = (tmp_path / "a").glob("*.eml")
+    assert email.message_from_bytes(eml.read_bytes())["To"] == "desk@example.org"
+    argv = [*base, "--out", str(tmp_path / "b"), "--to", "ana@example.net", "--to", "b@example.net"]
+    assert cli.main(argv, out=io.StringIO()) == 0
+    [eml] = (tmp_path / "b").glob("*.eml")
+    assert email.message_from_bytes(eml.read_bytes())["To"] == "ana@example.net, b@example.net"
+    assert statuses(db) == ["rendered", "rendered"]  # nothing was sent
 
 
 def test_send_without_smtp_settings_is_a_one_line_error(

@@ -202,18 +202,12 @@ def _parse_date(text: str | None) -> date | None:
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     if not args.send:
         return None
-    from newswatch.mail import (
-        MailConfigError,
-        load_settings_from_prefect_block,
-        smtp_settings_from_env,
-    )
+    from newswatch.mail import BLOCK_VAR, MailConfigError, smtp_settings
 
     try:
-        settings = smtp_settings_from_env(os.environ, recipients_override=args.to or ())
-        block = os.environ.get("NEWSWATCH_SMTP_BLOCK")
-        if settings is None and block:
-            _prefect_defaults()
-            settings = load_settings_from_prefect_block(block, recipients_override=args.to or ())
+        if os.environ.get(BLOCK_VAR, "").strip():
+            _prefect_defaults()  # the block lives in the Prefect API
+        settings = smtp_settings(os.environ, recipients_override=args.to or ())
     except MailConfigError as exc:
         raise UserError(str(exc)) from None
     if settings is None:
@@ -239,6 +233,8 @@ def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) -> int:
+    # `smtp` was resolved and checked against the server up front; the flow resolves the
+    # same settings itself (they are never a flow parameter, Prefect stores those).
     _load(args)
     on_date = _parse_date(args.date)
     db = resolve_db_path(args.db)
@@ -246,21 +242,26 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         _check_db_writable(db)
     _check_warehouse(db)
     _prefect_defaults()
-    from newswatch.flows.digest import digest_flow
+    from newswatch.flows.digest import DigestFailed, digest_flow, quiet_expected_failure
 
-    summary = asyncio.run(
-        digest_flow(
-            sources=args.sources,
-            db=str(db),
-            on_date=on_date,
-            out=args.out,
-            send_mail=args.send,
-            force=args.force,
-            smtp=smtp,
-        )
-    )
+    try:
+        with quiet_expected_failure():
+            summary = asyncio.run(
+                digest_flow(
+                    sources=args.sources,
+                    db=str(db),
+                    on_date=on_date,
+                    out=args.out,
+                    send_mail=args.send,
+                    force=args.force,
+                    to=args.to or None,
+                )
+            )
+    except DigestFailed as exc:
+        print_digest_summary(exc.summary, out)
+        return EXIT_FAILED
     print_digest_summary(summary, out)
-    return EXIT_FAILED if summary.status == "failed" else EXIT_OK
+    return EXIT_OK
 
 
 def print_digest_summary(summary: Any, out: TextIO) -> None:
@@ -268,13 +269,15 @@ def print_digest_summary(summary: Any, out: TextIO) -> None:
         out.write(f"warning: {warning}\n")
     out.write(f"digest {summary.date}: {summary.subject}\n")
     out.write(f"  {summary.stories} stories from {summary.articles} matched articles\n")
+    for note in summary.notes:
+        out.write(f"  note: {note}\n")
     out.write(f"  html: {summary.files.html}\n  text: {summary.files.text}\n")
     if summary.files.eml:
         out.write(f"  eml:  {summary.files.eml}\n")
     verdict = {
         "rendered": "rendered (not sent; add --send to email it)",
         "sent": "sent",
-        "skipped": "not sent",
+        "skipped": "not sent again",
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
@@ -404,12 +407,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--send", action="store_true", help="email the digest (SMTP settings from env)"
         )
-        p.add_argument("--force", action="store_true", help="send even if today's digest was sent")
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="with --send: send the day's digest again even if it was sent (same window)",
+        )
         p.add_argument(
             "--to",
             metavar="ADDR",
             action="append",
-            help="recipient instead of $NEWSWATCH_MAIL_TO (repeatable)",
+            help="recipient instead of $NEWSWATCH_MAIL_TO (repeatable); also the To of the draft .eml",
         )
 
     p = add("digest", cmd_digest, "Render the digest of matched stories (and --send it).")

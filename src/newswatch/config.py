@@ -94,6 +94,9 @@ class DigestSettings:
     # ~3 KB of inlined HTML per story: 3 topics x 10 stays under Gmail's ~102 KB clipping.
     max_stories_per_topic: int = 10
     snippet_chars: int = 280
+    # Leave out articles published more than this many days before the digest's window
+    # (a first poll stores each feed's whole backlog as new); 0 keeps everything.
+    max_age_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +418,15 @@ class _Validator:
     def digest(self, value: Any) -> DigestSettings:
         at: Path_ = ("digest",)
         d = DigestSettings()
-        data = self._mapping(value, at, {"title", "max_stories_per_topic", "snippet_chars"})
+        data = self._mapping(
+            value, at, {"title", "max_stories_per_topic", "snippet_chars", "max_age_days"}
+        )
         return DigestSettings(
             title=self._str(data, (*at, "title"), d.title),
             max_stories_per_topic=self._opt_int(data, (*at, "max_stories_per_topic"), 1)
             or d.max_stories_per_topic,
             snippet_chars=self._opt_int(data, (*at, "snippet_chars"), 40) or d.snippet_chars,
+            max_age_days=_default(self._opt_int(data, (*at, "max_age_days"), 0), d.max_age_days),
         )
 
     def runner(self, value: Any) -> RunnerSettings:

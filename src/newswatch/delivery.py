@@ -1,14 +1,22 @@
 """The stages of a digest run: plan the window, gather, render, write files, send exactly once.
 
-Exactly once, in practice:
-- the window starts where the last delivered digest ended, so a day whose send failed is
-  carried into the next digest instead of being lost;
-- a digest is recorded as `sending` (committed) before the SMTP transaction and `sent` after;
-  a run that finds a `sending` row (a crash after SMTP may have accepted it) marks it
-  `unknown` and treats it as delivered, with a warning: we choose at-most-once, because a
-  duplicate mail is noise users learn to distrust, while the warning and `--force` let a
-  person resend the rare lost one;
-- a second run for the same local date does not send again unless forced.
+Windows are over the time poll batches were merged into the warehouse (`polls.stored_at`),
+from just after `start` up to and including `end`:
+- the digest of a day covers everything stored since the last delivered digest ended, up to
+  the latest stored poll (never "now": a batch still being merged carries an earlier time
+  than its commit, and would fall between two digests);
+- with no digest delivered yet, it starts at the earliest failed digest's start, so a first
+  send that failed is carried into the next one; with no digest at all, at local midnight;
+- a day whose digest was delivered (`sent`, or `unknown` after an interrupted send) keeps
+  that digest: a second send is skipped, `--force` sends the same window again, and a
+  render-only run shows what was sent instead of overwriting its files.
+
+Delivery: a digest is recorded as `sending` (committed) before the SMTP transaction and
+`sent` after; a failure (any exception) is recorded as `failed` and carried into the next
+run. A run that finds a `sending` row (the process died mid-send, the server may have the
+message) marks it `unknown` and treats it as delivered, with a warning: we choose
+at-most-once, because a duplicate mail is noise users learn to distrust, while the warning
+and `--force` let a person resend the rare lost one.
 """
 
 from __future__ import annotations
@@ -23,10 +31,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from newswatch import resources, warehouse
+from newswatch.cluster import assign_clusters
 from newswatch.config import Config
 from newswatch.digest import Digest, DigestItem, build_digest, render_html, render_text, subject
 from newswatch.health import feeds_health
-from newswatch.mail import SmtpSettings, build_message, send_message
+from newswatch.mail import MailError, SmtpSettings, build_message, send_message
 from newswatch.models import FeedHealth
 from newswatch.schedule import resolve_timezone
 
@@ -35,29 +44,62 @@ DELIVERED = ("sent", "unknown")
 
 @dataclass(frozen=True)
 class DigestWindow:
-    start: datetime
-    end: datetime
-    date: date
+    start: datetime  # exclusive, UTC
+    end: datetime  # inclusive, UTC
+    date: date  # the local day the digest is for
     timezone: str
+    # first: since local midnight, nothing sent before; since_last: since the last delivered
+    # digest; carried: since a failed first send; day: an explicit past day; delivered: the
+    # window of the digest already delivered for this day
+    basis: str
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The first instant of a local day, in UTC (days are 23 or 25 hours across DST)."""
+    return datetime.combine(day, time(0), ZoneInfo(timezone)).astimezone(UTC)
 
 
 def plan_window(
-    *, now: datetime, timezone: str, on_date: date | None, last_delivered_end: datetime | None
-) -> DigestWindow:
-    """Which articles a digest covers (pure).
+    *,
+    now: datetime,
+    timezone: str,
+    on_date: date | None,
+    history: Sequence[warehouse.DigestRecord],
+    stored_up_to: datetime | None,
+) -> tuple[DigestWindow, warehouse.DigestRecord | None]:
+    """Which articles a digest covers (pure), and the digest already delivered for that day.
 
-    An explicit date covers that local day. Otherwise: everything since the last delivered
-    digest, or since local midnight when none was ever delivered.
+    `history`: digests sent or tried (any status but render-only); `stored_up_to`: when the
+    latest poll batch was merged (None: never).
     """
-    tz = ZoneInfo(timezone)
-    if on_date is not None:
-        start = datetime.combine(on_date, time(0), tz).astimezone(UTC)
-        end = min(datetime.combine(on_date + timedelta(days=1), time(0), tz).astimezone(UTC), now)
-        return DigestWindow(start, max(start, end), on_date, timezone)
-    today = now.astimezone(tz).date()
-    midnight = datetime.combine(today, time(0), tz).astimezone(UTC)
-    start = last_delivered_end if last_delivered_end is not None else midnight
-    return DigestWindow(min(start, now), now, today, timezone)
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    day = on_date or today
+    delivered = sorted(
+        (r for r in history if r.status in DELIVERED), key=lambda r: r.window_end, reverse=True
+    )
+    same_day = next((r for r in delivered if r.digest_date == day), None)
+    if same_day is not None:
+        window = DigestWindow(
+            same_day.window_start, same_day.window_end, day, timezone, "delivered"
+        )
+        return window, same_day
+    midnight = local_midnight(day, timezone)
+    # Only what is committed: nothing stored means an empty window. (Not capped at `now`: a
+    # clock set back must not hold stored articles out of the digest.)
+    data_end = stored_up_to
+    if day != today:
+        end = local_midnight(day + timedelta(days=1), timezone)
+        end = min(end, data_end) if data_end is not None else midnight
+        return DigestWindow(midnight, max(midnight, end), day, timezone, "day"), None
+    failed = [r for r in history if r.status == "failed"]
+    if delivered:
+        start, basis = delivered[0].window_end, "since_last"
+    elif failed:
+        start, basis = min(midnight, *(r.window_start for r in failed)), "carried"
+    else:
+        start, basis = midnight, "first"
+    end = max(start, data_end) if data_end is not None else start
+    return DigestWindow(start, end, day, timezone, basis), None
 
 
 @dataclass
@@ -68,6 +110,11 @@ class DigestPlan:
     volume: dict[str, list[tuple[date, int]]]
     already_delivered: warehouse.DigestRecord | None = None
     warnings: list[str] = field(default_factory=list)
+    # Matched articles stored in the window but published more than max_age_days earlier.
+    too_old: int = 0
+    max_age_days: int = 0
+    # Matched articles stored after the delivered digest shown (they wait for the next one).
+    waiting: int = 0
 
 
 def gather(
@@ -80,12 +127,14 @@ def gather(
     wait_seconds: float = 30.0,
 ) -> DigestPlan:
     timezone = resolve_timezone(config.schedule.timezone).key
+    max_age = config.digest.max_age_days
     if not db_path.exists():
-        window = plan_window(now=now, timezone=timezone, on_date=on_date, last_delivered_end=None)
-        health = feeds_health(config, None, now)
-        return DigestPlan(
-            window, [], health, {t: _days(window.date, {}) for t in config.topic_names}
+        window, _ = plan_window(
+            now=now, timezone=timezone, on_date=on_date, history=(), stored_up_to=None
         )
+        health = feeds_health(config, None, now)
+        empty = {t: _days(window.date, {}) for t in config.topic_names}
+        return DigestPlan(window, [], health, empty, max_age_days=max_age)
     warnings: list[str] = []
     with warehouse.connect(db_path, wait_seconds=wait_seconds, read_only=not for_sending) as con:
         if for_sending:
@@ -93,22 +142,51 @@ def gather(
                 warehouse.update_digest(con, rec.id, status="unknown")
                 warnings.append(
                     f"digest {rec.id} ({rec.digest_date}) was interrupted while sending; assuming it "
-                    "was delivered (at-most-once). Use --force to send that window again."
+                    "was delivered (at-most-once). Use --force to send that window again "
+                    f"(newswatch digest --send --force --date {rec.digest_date})."
                 )
-        delivered = warehouse.digests_with_status(con, *DELIVERED)
-        last_end = delivered[0].window_end if delivered else None
-        window = plan_window(
-            now=now, timezone=timezone, on_date=on_date, last_delivered_end=last_end
+        window, same_day = plan_window(
+            now=now,
+            timezone=timezone,
+            on_date=on_date,
+            history=warehouse.digest_history(con),
+            stored_up_to=warehouse.last_stored_at(con),
         )
-        same_day = next((d for d in delivered if d.digest_date == window.date), None)
-        rows = warehouse.matched_articles_between(con, window.start, window.end)
-        items = [DigestItem(a, m, c or a.id) for a, m, c in rows]
+        rows = warehouse.matched_articles_stored(con, window.start, window.end)
+        waiting = 0
+        if same_day is not None:
+            last = warehouse.last_stored_at(con)
+            if last is not None and last > window.end:
+                waiting = len(warehouse.matched_articles_stored(con, window.end, last))
         volume_raw = warehouse.topic_volume(
             con, timezone, window.date - timedelta(days=6), window.date
         )
         health = feeds_health(config, con, now)
+    oldest = window.start - timedelta(days=max_age) if max_age else None
+    kept = [r for r in rows if oldest is None or r[0].published_at >= oldest]
+    items = _clustered(kept)
     volume = {t: _days(window.date, volume_raw.get(t, {})) for t in config.topic_names}
-    return DigestPlan(window, items, health, volume, same_day, warnings)
+    return DigestPlan(
+        window,
+        items,
+        health,
+        volume,
+        same_day,
+        warnings,
+        too_old=len(rows) - len(kept),
+        max_age_days=max_age,
+        waiting=waiting,
+    )
+
+
+def _clustered(rows: Sequence[warehouse.MatchedRow]) -> list[DigestItem]:
+    """DigestItems with their stored story clusters. Clusters are recomputed after each
+    poll's merge; an article stored but not clustered yet (the digest ran in between) would
+    stand alone, so then the window's articles are clustered here instead."""
+    if any(cluster is None for _, _, cluster in rows):
+        clusters = assign_clusters([a for a, _, _ in rows])
+        return [DigestItem(a, m, clusters.get(a.id, a.id)) for a, m, _ in rows]
+    return [DigestItem(a, m, c or a.id) for a, m, c in rows]
 
 
 def _days(last: date, counts: dict[date, int]) -> list[tuple[date, int]]:
@@ -134,6 +212,7 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         feed_health=plan.feed_health,
         volume=plan.volume,
         settings=config.digest,
+        too_old=plan.too_old,
     )
     templates = resources.templates_dir()
     return RenderedDigest(
@@ -146,26 +225,46 @@ class DigestFiles:
     html: Path
     text: Path
     eml: Path | None
+    kept: bool = False  # the files of a delivered digest were left as they were
+
+
+def digest_stem(out_dir: Path, on: date) -> Path:
+    return out_dir / f"digest-{on.isoformat()}"
 
 
 def write_files(
-    rendered: RenderedDigest, out_dir: Path, on: date, message: EmailMessage | None
+    rendered: RenderedDigest,
+    out_dir: Path,
+    on: date,
+    message: EmailMessage | None,
+    *,
+    keep_existing: bool = False,
 ) -> DigestFiles:
+    """Write digest-DATE.html/.txt (and .eml). With `keep_existing` (the day's digest was
+    delivered) files already there are what was sent and are left alone; missing ones are
+    written from `rendered`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"digest-{on.isoformat()}"
+    stem = digest_stem(out_dir, on)
     html = stem.with_suffix(".html")
     text = stem.with_suffix(".txt")
-    html.write_text(rendered.html, encoding="utf-8")
-    text.write_text(rendered.text, encoding="utf-8")
-    eml = None
-    if message is not None:
-        eml = stem.with_suffix(".eml")
-        eml.write_bytes(bytes(message))
-    return DigestFiles(html, text, eml)
+    eml = stem.with_suffix(".eml")
+    kept = False
+    for path, data in (
+        (html, rendered.html.encode("utf-8")),
+        (text, rendered.text.encode("utf-8")),
+        (eml, bytes(message) if message is not None else None),
+    ):
+        if data is None:
+            continue
+        if keep_existing and path.exists():
+            kept = True
+            continue
+        path.write_bytes(data)
+    return DigestFiles(html, text, eml if eml.exists() else None, kept)
 
 
 def compose(rendered: RenderedDigest, settings: SmtpSettings, now: datetime) -> EmailMessage:
-    domain = settings.sender.rpartition("@")[2] or "newswatch.local"
+    domain = settings.sender.rpartition("@")[2].rstrip(">") or "newswatch.local"
     return build_message(
         subject=rendered.subject,
         html=rendered.html,
@@ -178,32 +277,48 @@ def compose(rendered: RenderedDigest, settings: SmtpSettings, now: datetime) -> 
 
 
 def draft_message(
-    rendered: RenderedDigest, now: datetime, recipients: Sequence[str] = ()
+    rendered: RenderedDigest,
+    now: datetime,
+    recipients: Sequence[str] = (),
+    sender: str = "newswatch@localhost",
 ) -> EmailMessage:
     """A complete .eml for a digest that is only rendered (no SMTP settings needed)."""
+    domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
     return build_message(
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        sender="newswatch@localhost",
+        sender=sender,
         recipients=list(recipients) or ["newswatch@localhost"],
         date=now,
-        message_id=make_msgid("digest", domain="localhost"),
+        message_id=make_msgid("digest", domain=domain),
     )
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
     digest_id: str
-    status: str  # sent | failed | rendered
+    status: str  # sent | rendered
     message_id: str | None
-    error: str | None = None
+
+
+class SendFailed(Exception):
+    """The send failed and was recorded as `failed`; `transient` when a retry may work."""
+
+    def __init__(self, digest_id: str, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.digest_id = digest_id
+        self.transient = transient
+
+
+def new_digest_id() -> str:
+    return uuid.uuid4().hex
 
 
 def record_rendered(
     db_path: Path, plan: DigestPlan, rendered: RenderedDigest, files: DigestFiles, now: datetime
 ) -> DeliveryResult:
-    digest_id = uuid.uuid4().hex
+    digest_id = new_digest_id()
     with warehouse.connect(db_path) as con:
         warehouse.insert_digest(
             con, **_row(digest_id, plan, rendered, files, now, "rendered", None, ())
@@ -219,25 +334,31 @@ def deliver(
     message: EmailMessage,
     settings: SmtpSettings,
     now: datetime,
+    *,
+    digest_id: str | None = None,
 ) -> DeliveryResult:
-    """Record `sending`, send, then record `sent` or `failed` (never `sent` on failure)."""
-    from newswatch.mail import MailError
-
-    digest_id = uuid.uuid4().hex
+    """Record `sending`, send, then record `sent`; on any failure record `failed` and raise
+    SendFailed. A retry passes the same `digest_id`, so one digest stays one row."""
+    digest_id = digest_id or new_digest_id()
     message_id = str(message["Message-ID"])
     with warehouse.connect(db_path) as con:
-        warehouse.insert_digest(
-            con,
-            **_row(
+        if warehouse.digest_exists(con, digest_id):
+            warehouse.update_digest(con, digest_id, status="sending", error=None)
+        else:
+            row = _row(
                 digest_id, plan, rendered, files, now, "sending", message_id, settings.recipients
-            ),
-        )
+            )
+            warehouse.insert_digest(con, **row)
     try:
         send_message(message, settings)
-    except MailError as exc:
+    except Exception as exc:
+        # Any exception we live to see means the send did not complete: failed, carried into
+        # the next run. (Only a process that dies leaves `sending`, read as `unknown`.)
+        error = str(exc) if isinstance(exc, MailError) else f"{type(exc).__name__}: {exc}"
         with warehouse.connect(db_path) as con:
-            warehouse.update_digest(con, digest_id, status="failed", error=str(exc))
-        return DeliveryResult(digest_id, "failed", message_id, str(exc))
+            warehouse.update_digest(con, digest_id, status="failed", error=error)
+        transient = isinstance(exc, MailError) and exc.transient
+        raise SendFailed(digest_id, error, transient=transient) from exc
     with warehouse.connect(db_path) as con:
         warehouse.update_digest(con, digest_id, status="sent", sent_at=datetime.now(UTC))
     return DeliveryResult(digest_id, "sent", message_id)
@@ -259,7 +380,7 @@ def _row(
         "timezone": plan.window.timezone,
         "window_start": plan.window.start,
         "window_end": plan.window.end,
-        "article_count": len(plan.items),
+        "article_count": rendered.digest.article_count,
         "story_count": rendered.digest.story_count,
         "recipients": ", ".join(recipients) or None,
         "subject": rendered.subject,

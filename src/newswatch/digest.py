@@ -4,9 +4,16 @@
 cluster, in its strongest topic, ranked); `render_html` / `render_text` turn that value into
 an email-safe HTML body and its plain-text alternative; `subject` gives the mail subject.
 
-Feed content is untrusted: templates autoescape everything, links pass `safe_link`
-(absolute http/https only), and any feed HTML must go through `sanitize_html` (nh3).
-No I/O besides reading the templates.
+Feed content is untrusted. A story's snippet comes from the feed's HTML summary cleaned by
+`sanitize_html` (nh3: no scripts, handlers, frames, forms, styles or images; text inside
+dropped elements goes too), then reduced to text; every value the templates print is
+autoescaped, so no feed markup reaches the mail as markup; links pass `safe_link`
+(absolute http/https only). No I/O besides reading the templates.
+
+Counting rule (header, sections, subject, plain text and the flow's artifact alike): a story
+is counted once, under the topic whose section lists it (its strongest topic). Stories that
+also carry a topic but are listed under another one are shown beside that topic's count as
+"+N under X", never added to it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import nh3
 
 from newswatch.config import DigestSettings
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
+from newswatch.text import html_to_text
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -85,7 +93,7 @@ class Story:
     terms: tuple[str, ...]  # matched terms as written in the rules
     also: tuple[OtherReport, ...]
     outlets: int
-    published_label: str  # local time, e.g. "24 Nov 07:15"
+    published_label: str  # local time, e.g. "24 Nov 07:15" ("5 Jan 2020 00:00" another year)
     score: float
 
     @property
@@ -101,7 +109,13 @@ class Story:
 class Section:
     topic: str
     stories: tuple[Story, ...]  # at most settings.max_stories_per_topic
-    total: int
+    total: int  # stories listed under this topic (its strongest topic)
+    # Stories tagged with this topic too but listed under another: ((topic, count), ...).
+    elsewhere: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def elsewhere_label(self) -> str:
+        return _elsewhere_label(self.elsewhere)
 
     @property
     def more(self) -> int:
@@ -115,19 +129,42 @@ class VolumeBar:
     height_px: int  # 0..BAR_MAX_PX
     label: str  # one-letter weekday
 
+    @property
+    def space_px(self) -> int:
+        """Empty cell above the bar: the chart is table cells with height attributes,
+        which Outlook's Word renderer honours (it ignores heights on divs)."""
+        return BAR_MAX_PX - max(self.height_px, 1)
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSummary:
     topic: str
-    # Stories tagged with this topic (a story listed under another, stronger topic counts too,
-    # so the header never says "0" for a topic whose stories are shown elsewhere).
-    stories: int
     listed: int  # stories listed in this topic's section (their strongest topic)
+    # Stories tagged with this topic too but listed under another: ((topic, count), ...).
+    elsewhere: tuple[tuple[str, int], ...]
     volume: tuple[VolumeBar, ...]  # the last VOLUME_DAYS days, oldest first
 
     @property
     def volume_total(self) -> int:
         return sum(b.count for b in self.volume)
+
+    @property
+    def tagged(self) -> int:
+        """Stories carrying this topic, wherever they are listed."""
+        return self.listed + sum(n for _, n in self.elsewhere)
+
+    @property
+    def elsewhere_label(self) -> str:
+        return _elsewhere_label(self.elsewhere)
+
+
+def _elsewhere_label(elsewhere: Sequence[tuple[str, int]]) -> str:
+    """ "+1 under Turkey, +2 under NATO" (empty when there are none)."""
+    return ", ".join(f"+{n} under {topic}" for topic, n in elsewhere)
+
+
+def stories_label(n: int) -> str:
+    return f"{n} stor{'ies' if n != 1 else 'y'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +185,9 @@ class Digest:
     timezone: str
     window_start: datetime  # local time
     window_end: datetime
-    window_label: str  # "24 Nov 07:00 – 25 Nov 07:00 (Europe/Istanbul)"
+    # What the window is, in words: "new since 24 Nov 07:00, up to 25 Nov 06:55
+    # (Europe/Istanbul)": articles whose poll stored them in that time, whatever their date.
+    window_label: str
     generated_at: datetime
     generated_label: str
     topics: tuple[TopicSummary, ...]
@@ -161,6 +200,10 @@ class Digest:
     feeds_total: int
     feeds_ok: int
     preheader: str
+    # Matched articles stored in the window but published more than max_age_days earlier
+    # (a first poll stores each feed's backlog): left out, and said so.
+    too_old: int = 0
+    max_age_days: int = 0
 
     @property
     def quiet(self) -> bool:
@@ -333,8 +376,39 @@ def _day_label(d: date) -> str:
     return f"{d:%A} {d.day} {d:%B %Y}"
 
 
-def _time_label(t: datetime) -> str:
+def _time_label(t: datetime, year: int | None = None) -> str:
+    """ "24 Nov 07:15"; with the year ("5 Jan 2020 00:00") when it is not `year`."""
+    if year is not None and t.year != year:
+        return f"{t.day} {t:%b %Y %H:%M}"
     return f"{t.day} {t:%b %H:%M}"
+
+
+def feed_text(article: Article) -> str:
+    """The text of an article's summary as the digest shows it: the feed's HTML cleaned by
+    nh3 (`sanitize_html`), then reduced to text. Feeds without HTML give the stored text."""
+    if not article.summary_html:
+        return article.summary
+    return html_to_text(sanitize_html(article.summary_html))
+
+
+def _moved_hits(hits: Sequence[TermHit], old: str, new: str) -> list[TermHit]:
+    """Summary hits found on `old` moved onto `new` (the sanitised text): the n-th
+    occurrence of a hit's words in `old` becomes the n-th one in `new`, if there is one."""
+    if old == new:
+        return list(hits)
+    moved = []
+    for h in hits:
+        if h.field != "summary" or not h.text or old[h.start : h.end] != h.text:
+            continue
+        nth = old.count(h.text, 0, h.start)
+        pos = -1
+        for _ in range(nth + 1):
+            pos = new.find(h.text, pos + 1)
+            if pos == -1:
+                break
+        if pos != -1:
+            moved.append(TermHit(h.field, pos, pos + len(h.text), h.term, h.text))
+    return moved
 
 
 def _hits(matches: Sequence[TopicMatch]) -> list[TermHit]:
@@ -404,6 +478,8 @@ def _story(
     lead = _lead(cluster.items)
     art = lead.article
     hits = _hits(lead.matches)
+    summary = feed_text(art)
+    summary_hits = _moved_hits(hits, art.summary, summary)
     others: dict[str, OtherReport] = {}
     for item in sorted(cluster.items, key=lambda i: (i.article.published_at, i.article.id)):
         a = item.article
@@ -420,14 +496,14 @@ def _story(
         url=safe_link(art.url),
         title=highlight(art.title, _valid_spans(art.title, hits, "title")),
         snippet=snippet(
-            art.summary, _valid_spans(art.summary, hits, "summary"), settings.snippet_chars
+            summary, _valid_spans(summary, summary_hits, "summary"), settings.snippet_chars
         ),
         topic=ranked[0],
         topics=tuple(ranked),
         terms=tuple(terms),
         also=tuple(others.values()),
         outlets=outlets,
-        published_label=_time_label(art.published_at.astimezone(zone)),
+        published_label=_time_label(art.published_at.astimezone(zone), end.astimezone(zone).year),
         score=_score(cluster.items, ranked[0], outlets, start, end),
     )
 
@@ -446,21 +522,24 @@ def _volume(series: Sequence[tuple[date, int]], last_day: date) -> tuple[VolumeB
     return tuple(bars)
 
 
-def _feed_notes(feed_health: Sequence[FeedHealth], zone: tzinfo) -> dict[str, list[FeedNote]]:
+def _feed_notes(
+    feed_health: Sequence[FeedHealth], zone: tzinfo, year: int
+) -> dict[str, list[FeedNote]]:
     notes: dict[str, list[FeedNote]] = defaultdict(list)
     for f in sorted(feed_health, key=lambda f: (f.name.casefold(), f.url)):
         if f.status == "failing":
             when = (
-                f"; last worked {_time_label(f.last_success_at.astimezone(zone))}"
+                f"; last worked {_time_label(f.last_success_at.astimezone(zone), year)}"
                 if f.last_success_at
                 else "; has never worked"
             )
-            fails = f"{f.consecutive_failures} failed polls" if f.consecutive_failures else ""
+            n = f.consecutive_failures
+            fails = f"{n} failed poll{'s' if n != 1 else ''}" if n else ""
             error = (f.last_error or "unknown error").strip().splitlines()[0][:200]
             detail = f"{error} ({fails}{when})" if fails else f"{error} ({when[2:]})"
         elif f.status == "quiet":
             since = (
-                f"no new items since {_time_label(f.last_success_at.astimezone(zone))}"
+                f"no new items since {_time_label(f.last_success_at.astimezone(zone), year)}"
                 if f.last_success_at
                 else "no new items"
             )
@@ -476,13 +555,13 @@ def _feed_notes(feed_health: Sequence[FeedHealth], zone: tzinfo) -> dict[str, li
     return notes
 
 
-def _preheader(sections: Sequence[Section], topics: Sequence[TopicSummary], failing: int) -> str:
+def _preheader(sections: Sequence[Section], failing: int) -> str:
     if not sections:
         text = "Nothing matched your topics today."
         if failing:
             text += f" {failing} feed{'s' if failing != 1 else ''} failing."
         return text
-    counts = ", ".join(f"{t.topic} {t.listed}" for t in topics if t.listed)
+    counts = ", ".join(f"{s.topic} {s.total}" for s in sections)
     top = max((s.stories[0] for s in sections), key=lambda s: s.score)
     text = f"{counts}. Top: {top.title_text}"
     return text if len(text) <= 140 else text[:139].rstrip() + "…"
@@ -499,6 +578,7 @@ def build_digest(
     feed_health: Sequence[FeedHealth],
     volume: Mapping[str, Sequence[tuple[date, int]]],
     settings: DigestSettings,
+    too_old: int = 0,
 ) -> Digest:
     """Group matched articles into one story per cluster, each in its strongest topic.
 
@@ -523,6 +603,14 @@ def build_digest(
             by_topic[story.topic].append(story)
             article_count += len(cluster.items)
 
+    elsewhere: dict[str, tuple[tuple[str, int], ...]] = {}
+    for topic in topics:
+        under = [
+            (other, sum(1 for st in by_topic.get(other, []) if topic in st.topics))
+            for other in topics
+            if other != topic
+        ]
+        elsewhere[topic] = tuple((other, n) for other, n in under if n)
     sections = []
     for topic in topics:
         stories = sorted(
@@ -531,7 +619,12 @@ def build_digest(
         )
         if stories:
             sections.append(
-                Section(topic, tuple(stories[: settings.max_stories_per_topic]), len(stories))
+                Section(
+                    topic,
+                    tuple(stories[: settings.max_stories_per_topic]),
+                    len(stories),
+                    elsewhere[topic],
+                )
             )
 
     local_end = window_end.astimezone(zone)
@@ -539,13 +632,13 @@ def build_digest(
     summaries = tuple(
         TopicSummary(
             topic=t,
-            stories=sum(1 for ss in by_topic.values() for st in ss if t in st.topics),
             listed=len(by_topic.get(t, [])),
+            elsewhere=elsewhere[t],
             volume=_volume(volume.get(t, ()), local_end.date()),
         )
         for t in topics
     )
-    notes = _feed_notes(feed_health, zone)
+    notes = _feed_notes(feed_health, zone, local_end.year)
     tz_label = timezone or (local_end.tzname() or "local time")
     return Digest(
         title=settings.title,
@@ -554,7 +647,10 @@ def build_digest(
         timezone=tz_label,
         window_start=local_start,
         window_end=local_end,
-        window_label=f"{_time_label(local_start)} – {_time_label(local_end)} ({tz_label})",
+        window_label=(
+            f"New since {_time_label(local_start, local_end.year)}, "
+            f"up to {_time_label(local_end)} ({tz_label})"
+        ),
         generated_at=generated_at.astimezone(zone),
         generated_label=f"{_time_label(generated_at.astimezone(zone))} ({tz_label})",
         topics=summaries,
@@ -566,7 +662,9 @@ def build_digest(
         unpolled=tuple(notes["never_polled"]),
         feeds_total=len(feed_health),
         feeds_ok=sum(1 for f in feed_health if f.status == "ok"),
-        preheader=_preheader(sections, summaries, len(notes["failing"])),
+        preheader=_preheader(sections, len(notes["failing"])),
+        too_old=too_old,
+        max_age_days=settings.max_age_days,
     )
 
 
@@ -583,10 +681,12 @@ def subject(digest: Digest) -> str:
             n = len(digest.failing)
             tail += f", {n} feed{'s' if n != 1 else ''} failing"
         return f"{head}: {tail}"
-    n = digest.story_count
-    # Section counts, so the parts add up to the total.
-    counts = ", ".join(f"{t.topic} {t.listed}" for t in digest.topics if t.listed)
-    return f"{head}: {n} stor{'ies' if n != 1 else 'y'} ({counts})"
+    return f"{head}: {stories_label(digest.story_count)} ({count_line(digest)})"
+
+
+def count_line(digest: Digest) -> str:
+    """ "Turkey 7, NATO 5": stories per section, adding up to the digest's story count."""
+    return ", ".join(f"{s.topic} {s.total}" for s in digest.sections)
 
 
 def _wrap(text: str, width: int = 76, indent: str = "") -> str:
@@ -614,6 +714,7 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = _wrap
+    env.globals["stories_label"] = stories_label
     return env
 
 

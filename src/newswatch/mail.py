@@ -1,6 +1,8 @@
 """Deliver the digest by SMTP (stdlib smtplib and email only).
 
-Settings come from the environment so that secrets stay out of sources.yaml:
+Settings come from the environment (or a Prefect Secret block) so that secrets stay out of
+sources.yaml; `smtp_settings` is the one place every caller (CLI, serve, the digest flow)
+resolves them:
 
     NEWSWATCH_SMTP_URL    smtp://user:password@host:587   STARTTLS (see below)
                           smtps://user:password@host:465  implicit TLS
@@ -8,6 +10,8 @@ Settings come from the environment so that secrets stay out of sources.yaml:
                           when it is an address)
     NEWSWATCH_MAIL_TO     recipients, comma-separated
     NEWSWATCH_SMTP_CAFILE optional extra CA bundle (PEM) trusted in addition to the system's
+    NEWSWATCH_SMTP_BLOCK  instead of NEWSWATCH_SMTP_URL: the name of a Prefect Secret block
+                          holding that URL (loaded from the Prefect API the process talks to)
 
 User name and password are percent-decoded, so `@`, `:`, `/` and friends must be written
 as %40, %3A, %2F (Gmail app passwords need no escaping; spaces become %20).
@@ -42,6 +46,7 @@ URL_VAR = "NEWSWATCH_SMTP_URL"
 FROM_VAR = "NEWSWATCH_MAIL_FROM"
 TO_VAR = "NEWSWATCH_MAIL_TO"
 CAFILE_VAR = "NEWSWATCH_SMTP_CAFILE"
+BLOCK_VAR = "NEWSWATCH_SMTP_BLOCK"
 
 DEFAULT_TIMEOUT = 30.0
 MAILER = "newswatch"
@@ -60,7 +65,16 @@ class MailConfigError(Exception):
 
 
 class MailError(Exception):
-    """Delivery failed; the message is one line and never contains the password."""
+    """Delivery failed; the message is one line and never contains the password.
+
+    `transient` is True when trying again later may work (the server said 4xx, the
+    connection dropped or timed out); False for a refusal that will not change by itself.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, answered: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.answered = answered  # False: the connection broke or timed out without a reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +248,76 @@ def _redact_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def smtp_settings(
+    env: Mapping[str, str] | None = None, *, recipients_override: Sequence[str] = ()
+) -> SmtpSettings | None:
+    """SMTP settings from NEWSWATCH_SMTP_URL, else from the Prefect Secret block named by
+    NEWSWATCH_SMTP_BLOCK; None when neither is set. Raises MailConfigError for bad values.
+
+    The block is loaded from the Prefect API this process talks to (PREFECT_API_URL), so a
+    scheduled digest run by `newswatch serve` or a worker finds it where it was saved.
+    """
+    env = os.environ if env is None else env
+    if env.get(URL_VAR, "").strip():
+        return smtp_settings_from_env(env, recipients_override=recipients_override)
+    block = env.get(BLOCK_VAR, "").strip()
+    if block:
+        return load_settings_from_prefect_block(
+            block, env=env, recipients_override=recipients_override
+        )
+    return None
+
+
+def smtp_configured(env: Mapping[str, str]) -> bool:
+    """Whether sending is set up at all (a URL or a block name is given)."""
+    return bool(env.get(URL_VAR, "").strip() or env.get(BLOCK_VAR, "").strip())
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Validate the mail settings that can be checked without the Prefect API.
+
+    With NEWSWATCH_SMTP_URL that is everything; with only NEWSWATCH_SMTP_BLOCK the recipients
+    (and the sender, when given) are checked here and the block when a digest is sent.
+    Raises MailConfigError naming the variable.
+    """
+    if env.get(URL_VAR, "").strip():
+        smtp_settings_from_env(env)
+        return
+    if not env.get(BLOCK_VAR, "").strip():
+        raise MailConfigError(
+            f"sending needs {URL_VAR} (e.g. smtp://user:password@smtp.example.org:587) or "
+            f"{BLOCK_VAR}, plus {TO_VAR}; see README 'Sending the digest by email'"
+        )
+    to = env.get(TO_VAR, "").strip()
+    if not to:
+        raise MailConfigError(
+            f"{TO_VAR} is not set; set it to one or more comma-separated recipient "
+            f"addresses, e.g. {TO_VAR}='ana@example.org, desk@example.org'"
+        )
+    _parse_addresses(to, TO_VAR)
+    sender = env.get(FROM_VAR, "").strip()
+    if sender:
+        _parse_addresses(sender, FROM_VAR, single=True)
+
+
+def draft_addresses(
+    env: Mapping[str, str], recipients_override: Sequence[str] = ()
+) -> tuple[str, tuple[str, ...]]:
+    """Sender and recipients for a draft .eml (no SMTP needed): --to / NEWSWATCH_MAIL_TO and
+    NEWSWATCH_MAIL_FROM when they are set and valid, else a local placeholder."""
+    placeholder = "newswatch@localhost"
+    try:
+        sender = _parse_addresses(env.get(FROM_VAR, ""), FROM_VAR, single=True)[0]
+    except MailConfigError:
+        sender = placeholder
+    to = ", ".join(recipients_override) or env.get(TO_VAR, "")
+    try:
+        recipients = tuple(_parse_addresses(to, TO_VAR))
+    except MailConfigError:
+        recipients = (placeholder,)
+    return sender, recipients
+
+
 def load_settings_from_prefect_block(
     name: str,
     *,
@@ -323,8 +407,17 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
     """
     envelope_from = email.utils.parseaddr(settings.sender)[1]
     envelope_to = [email.utils.parseaddr(r)[1] for r in settings.recipients]
-    with _session(settings) as client:
-        refused = client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
+    in_transaction = False
+    try:
+        with _session(settings) as client:
+            in_transaction = True
+            refused = client.send_message(message, from_addr=envelope_from, to_addrs=envelope_to)
+    except MailError as exc:
+        if in_transaction and exc.transient and not exc.answered:
+            # The connection broke during the transaction without an answer: the server may
+            # have kept the message, and a retry could deliver it twice (we send at most once).
+            exc.transient = False
+        raise
     if refused:
         detail = "; ".join(
             f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items()
@@ -362,7 +455,25 @@ def _session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
     except MailError:
         raise
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(_scrub(_describe(exc, settings), settings.password)) from None
+        raise MailError(
+            _scrub(_describe(exc, settings), settings.password),
+            transient=_transient(exc),
+            answered=isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused),
+        ) from None
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether the same send may work a little later: 4xx replies, dropped or refused
+    connections, time-outs. Bad credentials, 5xx refusals and TLS trust errors are not."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(400 <= c < 500 for c, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, ssl.SSLError | smtplib.SMTPException):
+        return False
+    return isinstance(exc, OSError)  # refused, reset, unreachable, timed out, DNS
 
 
 @contextmanager

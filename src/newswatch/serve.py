@@ -601,21 +601,20 @@ def _raise_stop(signum: int, frame: Any) -> None:
 def _send_default(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
     if args.send is not None:
         return bool(args.send)
-    return bool(environ.get("NEWSWATCH_SMTP_URL", "").strip())
+    from newswatch.mail import smtp_configured
+
+    return smtp_configured(environ)
 
 
 def _check_smtp(environ: Mapping[str, str]) -> None:
-    from newswatch.mail import MailConfigError, smtp_settings_from_env
+    # NEWSWATCH_SMTP_URL is checked in full; a NEWSWATCH_SMTP_BLOCK is loaded by each digest
+    # run from the Prefect API it runs against (a failure there fails that run, logged).
+    from newswatch.mail import MailConfigError, check_environment
 
     try:
-        settings = smtp_settings_from_env(environ)
+        check_environment(environ)
     except MailConfigError as exc:
-        raise ServeError(str(exc)) from None
-    if settings is None:
-        raise ServeError(
-            "--send needs NEWSWATCH_SMTP_URL, NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO in the "
-            "environment; see README 'Sending the digest by email'"
-        )
+        raise ServeError(f"--send: {exc}") from None
 
 
 def _supervise(plan: ServePlan, env: Mapping[str, str], stdout: TextIO) -> int:
@@ -711,7 +710,7 @@ def add_serve_command(sub: Any, sources_opt: Any, db_opt: Any) -> None:
     send = p.add_mutually_exclusive_group()
     send.add_argument(
         "--send", dest="send", action="store_true", default=None,
-        help="email each digest (default when NEWSWATCH_SMTP_URL is set)",
+        help="email each digest (default when NEWSWATCH_SMTP_URL or NEWSWATCH_SMTP_BLOCK is set)",
     )  # fmt: skip
     send.add_argument(
         "--no-send", dest="send", action="store_false",

@@ -659,15 +659,60 @@ class DigestRecord:
     message_id: str | None
     sent_at: datetime | None
     error: str | None
+    created_at: datetime | None = None
+    subject: str | None = None
+    recipients: str | None = None
 
 
-_DIGEST_COLUMNS = "id, digest_date, window_start, window_end, status, message_id, sent_at, error"
+_DIGEST_COLUMNS = (
+    "id, digest_date, window_start, window_end, status, message_id, sent_at, error, "
+    "created_at, subject, recipients"
+)
 
 
 def _digest(row: Sequence[Any]) -> DigestRecord:
     return DigestRecord(
-        row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7]
-    )
+        row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7],
+        _utc(row[8]), row[9], row[10],
+    )  # fmt: skip
+
+
+def last_stored_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the latest poll batch visible to this connection was merged (`polls.stored_at`).
+
+    Merges are serialised (one writer, the poll lock) and each takes its time before it
+    commits, so every batch committed later carries a later time: a digest that covers
+    polls stored up to this moment can never miss a batch still being written.
+    """
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    return _utc(row[0]) if row and row[0] is not None else None
+
+
+MatchedRow = tuple[Article, tuple[TopicMatch, ...], str | None]
+
+
+def matched_articles_stored(
+    con: duckdb.DuckDBPyConnection, after: datetime, up_to: datetime
+) -> list[MatchedRow]:
+    """Matched articles whose poll batch was merged in (after, up_to], with explanations and
+    cluster. Selecting by merge time, not first_seen_at (the poll's start), means an article
+    stamped before a digest ran but committed after it is in the next digest, not lost."""
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS}, c.cluster_id FROM articles a "
+        "JOIN polls p ON p.id = a.poll_id "
+        "LEFT JOIN article_clusters c ON c.article_id = a.id "
+        "WHERE p.stored_at > ? AND p.stored_at <= ? "
+        "AND a.id IN (SELECT article_id FROM article_topics) ORDER BY a.published_at DESC, a.id",
+        [after, up_to],
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    matches = _matches_for(con, ids)
+    return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
+
+
+def digest_history(con: duckdb.DuckDBPyConnection) -> list[DigestRecord]:
+    """Every digest that was sent or tried (not render-only ones), latest window first."""
+    return digests_with_status(con, "sending", "sent", "unknown", "failed")
 
 
 def digests_with_status(con: duckdb.DuckDBPyConnection, *statuses: str) -> list[DigestRecord]:
@@ -677,6 +722,10 @@ def digests_with_status(con: duckdb.DuckDBPyConnection, *statuses: str) -> list[
         [list(statuses)],
     ).fetchall()
     return [_digest(r) for r in rows]
+
+
+def digest_exists(con: duckdb.DuckDBPyConnection, digest_id: str) -> bool:
+    return con.execute("SELECT 1 FROM digests WHERE id = ?", [digest_id]).fetchone() is not None
 
 
 def insert_digest(con: duckdb.DuckDBPyConnection, **values: Any) -> None:

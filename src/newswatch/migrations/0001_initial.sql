@@ -100,7 +100,7 @@ CREATE TABLE digests (
     story_count     INTEGER NOT NULL,
     recipients      VARCHAR,
     subject         VARCHAR,
-    status          VARCHAR NOT NULL,   -- rendered | sending | sent | failed
+    status          VARCHAR NOT NULL,   -- rendered | sending | sent | failed | unknown
     message_id      VARCHAR,
     created_at      TIMESTAMPTZ NOT NULL,
     sent_at         TIMESTAMPTZ,
