@@ -781,23 +781,6 @@ def feed_rows(con: duckdb.DuckDBPyConnection) -> list[FeedRow]:
     ]
 
 
-def item_times(
-    con: duckdb.DuckDBPyConnection, since: datetime, per_feed: int = 200
-) -> dict[str, list[datetime]]:
-    """Recent publication times per feed (newest first), for cadence and "gone quiet" checks."""
-    rows = con.execute(
-        "SELECT feed_url, published_at FROM articles WHERE published_at >= ? AND published_at_known "
-        "QUALIFY row_number() OVER (PARTITION BY feed_url ORDER BY published_at DESC) <= ?",
-        [since, per_feed],
-    ).fetchall()
-    out: dict[str, list[datetime]] = {}
-    for url, ts in rows:
-        out.setdefault(url, []).append(_utc(ts))
-    for times in out.values():
-        times.sort(reverse=True)
-    return out
-
-
 def feed_cadence(
     con: duckdb.DuckDBPyConnection, now: datetime, *, recent: int = 50, days: int = 7
 ) -> dict[str, FeedCadence]:
