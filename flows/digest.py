@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ class DigestSummary:
     message: str | None = None
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Wall seconds of the stages: gather_s, render_s, write_s (files and the digests row),
+    # send_s, flow_s (the flow's own time, without Prefect's start-up around it).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class DigestFailed(Exception):
@@ -161,6 +165,8 @@ async def digest_flow(
     force: bool = False,
     to: list[str] | None = None,
 ) -> DigestSummary:
+    flow_start = time.monotonic()
+    timings: dict[str, float] = {}
     logger = get_run_logger()
     # SMTP settings (a password) are never a parameter: Prefect stores parameters. They are
     # resolved here, from the environment or the Secret block, by every caller alike.
@@ -172,10 +178,20 @@ async def digest_flow(
     config = load_config(sources)
     db_path = resolve_db_path(db)
     out_dir = resolve_out_dir(out)
+    stage_start = time.monotonic()
+
+    def stage_done(name: str) -> None:
+        nonlocal stage_start
+        now = time.monotonic()
+        timings[name] = round(timings.get(name, 0.0) + now - stage_start, 3)
+        stage_start = now
+
     plan = gather(db_path, config, on_date, send_mail)
+    stage_done("gather_s")
     for warning in plan.warnings:
         logger.warning(warning)
     rendered = render(plan, config)
+    stage_done("render_s")
     notes: list[str] = []
     if plan.too_old:
         notes.append(
@@ -187,6 +203,8 @@ async def digest_flow(
     async def finish(
         files: delivery.DigestFiles, status: str, message: str | None
     ) -> DigestSummary:
+        stage_done("send_s" if status in ("sent", "failed") else "write_s")
+        timings["flow_s"] = round(time.monotonic() - flow_start, 3)
         summary = DigestSummary(
             date=plan.window.date,
             subject=rendered.subject,
@@ -197,6 +215,7 @@ async def digest_flow(
             message=message,
             warnings=tuple(plan.warnings),
             notes=tuple(notes),
+            timings=dict(timings),
         )
         await acreate_markdown_artifact(
             key=ARTIFACT_KEY,
@@ -249,6 +268,7 @@ async def digest_flow(
     assert smtp is not None
     message = delivery.compose(rendered, smtp, utcnow())
     files = delivery.write_files(rendered, out_dir, plan.window.date, message)
+    stage_done("write_s")
     digest_id = delivery.new_digest_id()
     try:
         result = send(db_path, plan, rendered, files, message, smtp, digest_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +98,14 @@ def test_run_stores_matches_records_failures_and_writes_digest(
     text = out.getvalue()
     for _, name in FEEDS:
         assert name in text
+    # Both halves report their stages' times (the poll's, then the digest's).
+    poll_line, digest_line = re.findall(r"timings \(s\): (.*)", text)
+    assert {"fetch_s", "store_s", "refresh_s", "flow_s"} <= {
+        p.split()[0] for p in poll_line.split(", ")
+    }
+    stages = {p.split()[0]: float(p.split()[1]) for p in digest_line.split(", ")}
+    assert {"gather_s", "render_s", "write_s", "flow_s"} <= set(stages)
+    assert stages["flow_s"] >= stages["gather_s"] + stages["render_s"]
 
     # The digest: the seed story appears once, tagged with all three topics; feed content escaped.
     [html_file] = digests.glob("digest-*.html")

@@ -281,6 +281,9 @@ def print_digest_summary(summary: Any, out: TextIO) -> None:
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
+    if summary.timings:
+        timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
+        out.write(f"  timings (s): {timing}\n")
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
