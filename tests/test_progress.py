@@ -23,7 +23,7 @@ def test_real_poll_reports_every_feed_once_as_plain_lines(
     from newswatch.flows.poll import poll_flow
 
     feed_server.route("/a.xml", body=rss("A", [{"title": "NATO", "link": "https://e.org/1"}]))
-    feed_server.route("/b.xml", status=500, body=b"no")
+    feed_server.route("/b.xml", status=503, body=b"busy", headers={"Retry-After": "3600"})
     sources = write_sources(
         tmp_path / "s.yaml",
         [(feed_server.url("/a.xml"), "Feed A"), (feed_server.url("/b.xml"), "Feed B")],
@@ -42,9 +42,9 @@ def test_real_poll_reports_every_feed_once_as_plain_lines(
     a = next(line for line in lines if "Feed A" in line)
     b = next(line for line in lines if "Feed B" in line)
     assert "ok" in a and "1 entries" in a
-    assert "FAIL" in b and "500" in b
+    assert "FAIL" in b and "503" in b
 
-    # Polled again by hand: the failing feed is backing off; its line says so and when.
+    # Polled again by hand: the server asked for a pause; its line says so and when.
     stream = io.StringIO()
     with poll_progress(2, stream) as on_feed_done:
         summary = asyncio.run(

@@ -434,3 +434,19 @@ def test_a_tag_cut_off_by_the_feed_is_not_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
     matcher = compile_topics([{"name": "NATO"}, {"name": "Turkey", "terms": ["Turkey", "Ankara"]}])
     assert matcher.match("", html_to_text(markup)) == []
+
+
+def test_naming_hits_keep_the_topics_own_words_not_the_context_its_rules_required() -> None:
+    from newswatch.config import load_config
+
+    matcher = load_config().matcher  # the shipped watch list
+    title = "Turkey and NATO agree on air defence talks"
+    summary = "Ankara and NATO allies discussed the S-400 deal."
+    found = {m.topic: m for m in matcher.match(title, summary)}
+    s400 = found["S-400"]
+    # The explanation keeps the context that made this S-400 the weapon ...
+    assert {"Turkey", "air defence"} <= {h.text for h in s400.hits}
+    # ... but only the designation names the topic.
+    assert {h.text for h in matcher.naming_hits(s400).hits} == {"S-400"}
+    assert {h.text for h in matcher.naming_hits(found["Turkey"]).hits} == {"Turkey", "Ankara"}
+    assert {h.text for h in matcher.naming_hits(found["NATO"]).hits} == {"NATO"}

@@ -202,8 +202,14 @@ class RenderedDigest:
 
 
 def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
+    # Highlight and rank by the words that name each topic, not the context its rules
+    # required ("military" beside "Turkey"); the warehouse keeps every hit as the explanation.
+    items = [
+        DigestItem(i.article, tuple(config.matcher.naming_hits(m) for m in i.matches), i.cluster_id)
+        for i in plan.items
+    ]
     digest = build_digest(
-        plan.items,
+        items,
         topics=config.topic_names,
         window_start=plan.window.start,
         window_end=plan.window.end,

@@ -38,6 +38,9 @@ class FeedState:
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    # Of the last attempt, as stored (read back for decisions; a new state leaves them unset).
+    last_http_status: int | None = None
+    last_error_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ number (S-400s). `=Term` (or `{term: X, case_sensitive: true}`) matches only in 
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import functools
 import itertools
 import json
 import re
@@ -1185,6 +1187,28 @@ class Matcher:
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
 
+    def naming_hits(self, found: TopicMatch) -> TopicMatch:
+        """`found` with only the hits of terms that name its topic (the digest highlights
+        and ranks by these); the other hits are context a rule required ("military" beside
+        "Turkey", "Turkey" beside "S-400"). A match with no naming hit is kept whole."""
+        names = self._names.get(found.topic)
+        if not names:
+            return found
+        kept = tuple(h for h in found.hits if h.term in names)
+        if not kept or len(kept) == len(found.hits):
+            return found
+        return dataclasses.replace(found, hits=kept)
+
+    @functools.cached_property
+    def _names(self) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        for topic in self.topics:
+            indexes: set[int] = set()
+            for rule in topic.rules:
+                _naming_terms(rule.node, indexes)
+            out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
+        return out
+
     def match(self, title: str, summary: str) -> list[TopicMatch]:
         title = title or ""
         summary = summary or ""
@@ -1211,6 +1235,24 @@ class Matcher:
             if found is not None:
                 out.append(found)
         return out
+
+
+def _naming_terms(node: _Node, out: set[int]) -> None:
+    """The terms of a rule that name its topic: in an AND (`all:`, `near:`) the first part
+    names the subject and the rest are conditions on it; NOT parts name nothing."""
+    if isinstance(node, _TermNode):
+        out.add(node.term)
+    elif isinstance(node, _Or):
+        for child in node.children:
+            _naming_terms(child, out)
+    elif isinstance(node, _And):
+        if node.children:
+            _naming_terms(node.children[0], out)
+    elif isinstance(node, _Near):
+        if node.groups:
+            out.update(node.groups[0])
+    elif isinstance(node, _NotNear):
+        out.update(node.terms)
 
 
 def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:

@@ -212,7 +212,7 @@ def _first_line(exc: BaseException) -> str:
 def load_feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
     rows = con.execute(
         "SELECT url, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, "
-        "last_success_at, next_poll_at FROM feeds"
+        "last_success_at, next_poll_at, last_http_status, last_error_kind FROM feeds"
     ).fetchall()
     return {
         r[0]: FeedState(
@@ -224,6 +224,8 @@ def load_feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
             last_attempt_at=_utc(r[5]),
             last_success_at=_utc(r[6]),
             next_poll_at=_utc(r[7]),
+            last_http_status=r[8],
+            last_error_kind=r[9],
         )
         for r in rows
     }
