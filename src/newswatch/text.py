@@ -200,9 +200,20 @@ class _FoldTable:
 @functools.cache
 def _fold_table(lower: bool) -> _FoldTable:
     table: dict[int, str] = {}
+    is_normalized, category = unicodedata.is_normalized, unicodedata.category
     for lo, hi in _SCAN_RANGES:
         for cp in range(lo, hi):
             ch = chr(cp)
+            # Most code points (CJK, Hangul, ...) fold to themselves: already decomposed, no
+            # mark, nothing to lower. Skipping them halves the build (~0.35 -> ~0.2 s), which
+            # every process that matches non-ASCII text pays once.
+            if (
+                ch not in _SPECIAL_LETTERS
+                and is_normalized("NFKD", ch)
+                and category(ch) not in _DROP_CATEGORIES
+                and (not lower or ch.lower() == ch)
+            ):
+                continue
             out = _fold_char(ch, lower)
             if out != ch:
                 table[cp] = out
