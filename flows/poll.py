@@ -21,6 +21,7 @@ from newswatch import poll, runners, spool, warehouse
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
+from newswatch.prefect_args import as_is
 from newswatch.schedule import FeedDecider, policy_for_schedule
 
 
@@ -240,10 +241,12 @@ async def poll_flow(
             )
         else:
             batches = [
+                # quote(): Prefect would otherwise walk all 1,000 feeds, their states and
+                # the compiled topics looking for futures before the task starts.
                 await collect(
-                    config,
-                    feeds,
-                    state.states,
+                    as_is(config),
+                    as_is(feeds),
+                    as_is(state.states),
                     spool_dir,
                     poll_id,
                     "b0",

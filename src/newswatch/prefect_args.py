@@ -1,0 +1,20 @@
+"""Passing big values to Prefect tasks without Prefect walking through them."""
+
+from __future__ import annotations
+
+from typing import TypeVar, cast
+
+from prefect.utilities.annotations import quote
+
+T = TypeVar("T")
+
+
+def as_is(value: T) -> T:
+    """`value`, marked for Prefect to hand to a task unchanged.
+
+    Before a task runs Prefect visits every object inside its arguments looking for futures
+    to resolve: for a 1,000-feed config with its compiled topics, their states, or a digest
+    of 975 stories that visit cost 0.3-1.5 s per task here. None of these values holds a
+    future. (Not for tasks submitted to Dask, whose runner hands the wrapper over as is.)
+    """
+    return cast(T, quote(value))
