@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +30,6 @@ except ImportError:  # run as a script outside the test package
 
 CORPUS = _CONFTEST_CORPUS if _CONFTEST_CORPUS.exists() else Path("/work/shared/corpus")
 REALNEWS = CORPUS / "realnews"
-CHROMIUM = Path("/usr/bin/chromium")
 
 TOPIC_PATTERNS = {
     "Turkey": re.compile(r"\b(?:Turkey|Türkiye|Turkiye|Turkish|Erdogan|Erdoğan|Ankara)\b", re.I),
@@ -178,30 +176,3 @@ def real_digest(max_per_topic: int = 6, days: int = 7) -> Digest:
         volume=volume,
         settings=DigestSettings(max_stories_per_topic=max_per_topic),
     )
-
-
-def chromium_flags(profile: Path) -> list[str]:
-    return [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ]
-
-
-def screenshot(html_file: Path, png: Path, width: int, height: int, profile: Path) -> None:
-    """Render `html_file` in headless Chromium at `width` x `height` CSS px into `png`."""
-    cmd = [
-        *chromium_flags(profile),
-        f"--window-size={width},{height}",
-        f"--screenshot={png}",
-        html_file.as_uri(),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=90)
