@@ -561,13 +561,19 @@ def _term_list(value: Any, path: Path_, table: _TermTable, nested: bool = False)
     return nodes
 
 
-def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
+def _terms_within_mapping(value: Any, path: Path_) -> Mapping[str, Any]:
+    """`near:` and `not_near:` take a mapping of exactly `terms` and `within`."""
     if not isinstance(value, Mapping):
         raise _Invalid("must be a mapping with `terms` and `within`", path)
     unknown = set(value) - {"terms", "within"}
     if unknown:
         key = sorted(unknown)[0]
         raise _Invalid(f"unknown key {key!r}; expected terms, within", (*path, key))
+    return value
+
+
+def _near(value: Any, path: Path_, table: _TermTable) -> _Near:
+    value = _terms_within_mapping(value, path)
     groups_raw = value.get("terms")
     if not isinstance(groups_raw, list) or len(groups_raw) < 2:
         raise _Invalid("needs at least two terms (or lists of alternatives)", (*path, "terms"))
@@ -593,12 +599,7 @@ def _within(value: Mapping[str, Any], path: Path_) -> int | None:
 def _not_near(value: Any, path: Path_, table: _TermTable, terms: _Node) -> _NotNear:
     """`not_near: {terms: [...], within: n}`: the rule's `any` terms count only where none
     of these terms is within n words (or in the same sentence)."""
-    if not isinstance(value, Mapping):
-        raise _Invalid("must be a mapping with `terms` and `within`", path)
-    unknown = set(value) - {"terms", "within"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _Invalid(f"unknown key {key!r}; expected terms, within", (*path, key))
+    value = _terms_within_mapping(value, path)
     if "terms" not in value:
         raise _Invalid("needs `terms`: the words that must not be close", (*path, "terms"))
     away = _term_list(value["terms"], (*path, "terms"), table)
