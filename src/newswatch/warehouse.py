@@ -455,22 +455,6 @@ def _article(row: Sequence[Any]) -> Article:
     )
 
 
-def matched_articles_between(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
-) -> list[tuple[Article, tuple[TopicMatch, ...], str | None]]:
-    """Articles first seen in [start, end) that match any topic, with explanations and cluster."""
-    rows = con.execute(
-        f"SELECT {_ARTICLE_COLUMNS}, c.cluster_id FROM articles a "
-        "LEFT JOIN article_clusters c ON c.article_id = a.id "
-        "WHERE a.first_seen_at >= ? AND a.first_seen_at < ? "
-        "AND a.id IN (SELECT article_id FROM article_topics) ORDER BY a.published_at DESC, a.id",
-        [start, end],
-    ).fetchall()
-    ids = [r[0] for r in rows]
-    matches = _matches_for(con, ids)
-    return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
-
-
 def _matches_for(
     con: duckdb.DuckDBPyConnection, ids: Sequence[str]
 ) -> dict[str, tuple[TopicMatch, ...]]:
@@ -639,7 +623,6 @@ __all__ = [
     "articles_since",
     "connect",
     "load_feed_states",
-    "matched_articles_between",
     "merge_batch",
     "migrate",
     "replace_clusters",
