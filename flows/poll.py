@@ -22,7 +22,6 @@ from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
 from newswatch.prefect_args import as_is
-from newswatch.schedule import FeedDecider, policy_for_schedule
 
 
 @dataclass(frozen=True)
@@ -124,47 +123,6 @@ def _run_log_only(
     return PrefectLogAdapter(quiet, extra=getattr(run_logger, "extra", None) or {})
 
 
-# A manual poll respects backoff once a feed has failed this many times in a row.
-HOLD_BACK_AFTER = 3
-# Failures decided here, before any server was contacted.
-LOCAL_FAILURES = frozenset({"refused_address", "url", "scheme"})
-
-
-def held_back_feeds(
-    config: Config, states: dict[str, FeedState], now: datetime
-) -> dict[str, tuple[int, datetime]]:
-    """Enabled feeds a manual poll leaves alone: url -> (consecutive failures, next try).
-
-    Those whose server asked for a pause (429/503, Retry-After) and those failing
-    HOLD_BACK_AFTER times in a row, while not yet due again. A feed that failed once or
-    twice is tried again (its URL may just have been fixed), and so is one refused here
-    before any server was contacted (an address not allowed, a bad URL): retrying costs
-    nobody anything, and the user may just have changed sources.yaml."""
-    policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
-    out = {}
-    for feed in config.feeds:
-        state = states.get(feed.url)
-        if state is None or state.consecutive_failures == 0 or state.next_poll_at is None:
-            continue
-        if state.last_error_kind in LOCAL_FAILURES:
-            continue
-        asked_to_wait = state.last_http_status in (429, 503)
-        if not asked_to_wait and state.consecutive_failures < HOLD_BACK_AFTER:
-            continue
-        if feed.enabled and not FeedDecider(feed, state, policy, now).is_due():
-            out[feed.url] = (state.consecutive_failures, state.next_poll_at)
-    return out
-
-
-def _held_back_report(feed: FeedSource, failures: int, next_try: datetime) -> poll.FeedReport:
-    # `error` carries why the feed was skipped; the progress display and summary show it.
-    reason = (
-        f"backing off after {failures} failure{'s' if failures != 1 else ''} "
-        f"(or the server's Retry-After); next try {next_try:%Y-%m-%d %H:%M} UTC"
-    )
-    return poll.FeedReport(feed.url, feed.name, "skipped", None, reason, 0, 0.0, 0)
-
-
 async def _collect_on_dask(
     config: Config,
     feeds: list[FeedSource],
@@ -227,11 +185,11 @@ async def poll_flow(
         state = read_state(db_path)
         if state.warning:
             logger.warning(state.warning)
-        held = {} if due_only or poll_all else held_back_feeds(config, state.states, started)
+        held = {} if due_only or poll_all else poll.held_back_feeds(config, state.states, started)
         held_reports = []
         for feed in config.feeds:
             if feed.url in held:
-                held_reports.append(_held_back_report(feed, *held[feed.url]))
+                held_reports.append(poll.held_back_report(feed, *held[feed.url]))
                 if on_feed_done is not None:
                     on_feed_done(held_reports[-1])
         feeds = [f for f in config.feeds if f.url not in held]
@@ -241,7 +199,7 @@ async def poll_flow(
             )
         else:
             batches = [
-                # quote(): Prefect would otherwise walk all 1,000 feeds, their states and
+                # as_is(): Prefect would otherwise walk all 1,000 feeds, their states and
                 # the compiled topics looking for futures before the task starts.
                 await collect(
                     as_is(config),

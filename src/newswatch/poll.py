@@ -328,6 +328,47 @@ async def collect_batch(
     return result
 
 
+# A manual poll respects backoff once a feed has failed this many times in a row.
+HOLD_BACK_AFTER = 3
+# Failures decided here, before any server was contacted.
+LOCAL_FAILURES = frozenset({"refused_address", "url", "scheme"})
+
+
+def held_back_feeds(
+    config: Config, states: dict[str, FeedState], now: datetime
+) -> dict[str, tuple[int, datetime]]:
+    """Enabled feeds a manual poll leaves alone: url -> (consecutive failures, next try).
+
+    Those whose server asked for a pause (429/503, Retry-After) and those failing
+    HOLD_BACK_AFTER times in a row, while not yet due again. A feed that failed once or
+    twice is tried again (its URL may just have been fixed), and so is one refused here
+    before any server was contacted (an address not allowed, a bad URL): retrying costs
+    nobody anything, and the user may just have changed sources.yaml."""
+    policy = policy_for_schedule(config.schedule.poll, config.schedule.timezone, now)
+    out = {}
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        if state is None or state.consecutive_failures == 0 or state.next_poll_at is None:
+            continue
+        if state.last_error_kind in LOCAL_FAILURES:
+            continue
+        asked_to_wait = state.last_http_status in (429, 503)
+        if not asked_to_wait and state.consecutive_failures < HOLD_BACK_AFTER:
+            continue
+        if feed.enabled and not FeedDecider(feed, state, policy, now).is_due():
+            out[feed.url] = (state.consecutive_failures, state.next_poll_at)
+    return out
+
+
+def held_back_report(feed: FeedSource, failures: int, next_try: datetime) -> FeedReport:
+    # `error` carries why the feed was skipped; the progress display and summary show it.
+    reason = (
+        f"backing off after {failures} failure{'s' if failures != 1 else ''} "
+        f"(or the server's Retry-After); next try {next_try:%Y-%m-%d %H:%M} UTC"
+    )
+    return FeedReport(feed.url, feed.name, "skipped", None, reason, 0, 0.0, 0)
+
+
 async def _collect_in_processes(
     config: Config,
     feeds: Sequence[FeedSource],
