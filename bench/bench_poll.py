@@ -42,6 +42,8 @@ for _p in (str(REPO / "src"), str(REPO)):
 
 from bench.farm import Farm, FarmSpec  # noqa: E402
 
+from newswatch.config import FetchSettings  # noqa: E402
+
 NEWSBOAT = shutil.which("newsboat") or "/usr/bin/newsboat"
 TIMINGS_LINE = re.compile(r"^timings \(s\): (.*)$", re.MULTILINE)
 
@@ -315,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-etag", action="store_true", help="no ETag/Last-Modified (re-poll gets 200s)"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=200, help="feeds in flight (newsboat: reload-threads)"
+        "--concurrency",
+        type=int,
+        default=FetchSettings().concurrency,
+        help="feeds in flight (newsboat: reload-threads); default: newswatch's default",
     )
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--runner", choices=("default", "dask"), default="default")

@@ -56,10 +56,13 @@ def transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-def read_state(db_path: Path) -> poll.StateRead:
+async def read_state(db_path: Path) -> poll.StateRead:
     # An unusable warehouse fails the poll here, before anything is fetched.
-    warehouse.check_usable(db_path)
-    return poll.read_states(db_path)
+    def read() -> poll.StateRead:
+        warehouse.check_usable(db_path)
+        return poll.read_states(db_path)
+
+    return await asyncio.to_thread(read)
 
 
 @task(name="fetch-parse-match", cache_policy=NO_CACHE)
@@ -94,8 +97,8 @@ async def collect(
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
-    return poll.store(db_path, spool_dir)
+async def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
+    return await asyncio.to_thread(poll.store, db_path, spool_dir)
 
 
 @task(
@@ -105,8 +108,10 @@ def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
-    return poll.refresh(db_path, retention_days=retention_days, changed=changed)
+async def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
+    return await asyncio.to_thread(
+        poll.refresh, db_path, retention_days=retention_days, changed=changed
+    )
 
 
 def _run_log_only(
@@ -175,14 +180,14 @@ async def poll_flow(
     logger = get_run_logger()
     config = load_config(sources)
     if not dask_batches:
-        poll.warm_up_shard_processes(len(config.feeds))
+        poll.warm_up_shard_processes(len(config.feeds), config.path)
     db_path = resolve_db_path(db)
     spool_dir = poll.spool_root(db_path)
     started = poll.utcnow()
     poll_id = spool.new_poll_id(started)
     with poll.poll_lock(db_path):
         spool.discard_incomplete(spool_dir)
-        state = read_state(db_path)
+        state = await read_state(db_path)
         if state.warning:
             logger.warning(state.warning)
         held = {} if due_only or poll_all else poll.held_back_feeds(config, state.states, started)
@@ -218,13 +223,15 @@ async def poll_flow(
             timings=dict(manifest.timings),
             matched_articles=sum(b.matched_articles for b in batches),
         )
-        stored = store(db_path, spool_dir)
+        stored = await store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
         refresh_start = time.monotonic()
         # Matches are stored only with new articles, so no new article means nothing changed.
         changed = stored.new_articles > 0
-        clusters = refresh(db_path, config.retention_days, changed) if not stored.waiting else 0
+        clusters = (
+            await refresh(db_path, config.retention_days, changed) if not stored.waiting else 0
+        )
         refresh_s = time.monotonic() - refresh_start
     timings = {
         **batch.timings,

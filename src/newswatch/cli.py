@@ -119,7 +119,7 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     if (runner or config.runner.kind) == "default" and address is None:
         from newswatch.poll import warm_up_shard_processes
 
-        warm_up_shard_processes(len(config.feeds))  # overlaps Prefect's start-up
+        warm_up_shard_processes(len(config.feeds), config.path)  # overlaps Prefect's start-up
     _prefect_defaults()
     from newswatch.flows.poll import run_poll
     from newswatch.progress import poll_progress

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from newswatch import runners, spool, warehouse
 from newswatch.cluster import assign_clusters
-from newswatch.config import Config
+from newswatch.config import Config, config_from_source, config_source
 from newswatch.dbwait import db_wait_seconds
 from newswatch.fetch import FetchRequest, Resolver, fetch_stream
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
@@ -44,9 +44,10 @@ PARSE_BACKLOG = 16
 CLUSTER_WINDOW = timedelta(days=3)
 
 
-def warm_up_shard_processes(feeds: int) -> None:
+def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> None:
     """Start, in the background, the fork server the poll's shard processes come from, with
-    newswatch's modules already imported in it.
+    newswatch's modules imported, the TLS trust store loaded and `sources` (the poll's
+    sources file) parsed in it (newswatch.shard_preload).
 
     Each shard process would otherwise import httpx, feedparser, pyarrow and the rest itself
     (~1 s of CPU each, measured here) after the poll has started; forked from a warm server
@@ -57,12 +58,34 @@ def warm_up_shard_processes(feeds: int) -> None:
     if feeds < SHARD_MIN_FEEDS or (os.cpu_count() or 1) < 2:
         return  # this poll runs in one process
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload(["newswatch.shard_preload"])
+    named = str(Path(sources).resolve()) if sources is not None else None
+    threading.Thread(
+        target=_start_fork_server, args=(named,), name="newswatch-forkserver-warm-up", daemon=True
+    ).start()
+
+
+# The sources file the fork server parses ahead of the shards (see newswatch.shard_preload).
+SHARD_SOURCES_ENV = "NEWSWATCH_SHARD_SOURCES"
+_fork_server_env = threading.Lock()
+
+
+def _start_fork_server(sources: str | None) -> None:
     from multiprocessing import forkserver
 
-    threading.Thread(
-        target=forkserver.ensure_running, name="newswatch-forkserver-warm-up", daemon=True
-    ).start()
+    # The server inherits this process's environment when it starts; nothing else is read
+    # from it, so the variable is set only for that moment.
+    with _fork_server_env:
+        before = os.environ.get(SHARD_SOURCES_ENV)
+        if sources is not None:
+            os.environ[SHARD_SOURCES_ENV] = sources
+        try:
+            forkserver.ensure_running()
+        finally:
+            if before is None:
+                os.environ.pop(SHARD_SOURCES_ENV, None)
+            else:
+                os.environ[SHARD_SOURCES_ENV] = before
 
 
 class PollAlreadyRunning(Exception):
@@ -384,9 +407,9 @@ async def _collect_in_processes(
     feeds finish; each shard stages its own Parquet parts (label <label>s<i>)."""
     shards = runners.split_batches(feeds, processes)
     share = max(1, -(-config.fetch.concurrency // len(shards)))
-    shard_config = dataclasses.replace(
-        config, fetch=dataclasses.replace(config.fetch, concurrency=share)
-    )
+    # A config read from a file travels as that file's text: the shard finds it already
+    # compiled in the fork server, instead of unpickling every feed and compiled topic.
+    shard_config: Config | tuple[str, str] = config_source(config) or config
     # forkserver: never fork a process that runs an event loop and Prefect's threads.
     ctx = multiprocessing.get_context("forkserver")
     loop = asyncio.get_running_loop()
@@ -397,7 +420,16 @@ async def _collect_in_processes(
             shard_states = {f.url: states[f.url] for f in shard if f.url in states}
             proc: multiprocessing.process.BaseProcess = ctx.Process(
                 target=_shard_main,
-                args=(shard_config, shard, shard_states, spool_dir, poll_id, f"{label}s{i}", child),
+                args=(
+                    shard_config,
+                    share,
+                    shard,
+                    shard_states,
+                    spool_dir,
+                    poll_id,
+                    f"{label}s{i}",
+                    child,
+                ),
                 name=f"newswatch-poll-shard-{i}",
                 daemon=True,
             )
@@ -420,7 +452,8 @@ async def _collect_in_processes(
 
 
 def _shard_main(
-    config: Config,
+    config_or_source: Config | tuple[str, str],
+    concurrency: int,
     feeds: list[FeedSource],
     states: dict[str, FeedState],
     spool_dir: Path,
@@ -430,6 +463,14 @@ def _shard_main(
 ) -> None:
     """A shard process: collect its feeds, sending each report as it is made, then the result."""
     try:
+        config = (
+            config_or_source
+            if isinstance(config_or_source, Config)
+            else config_from_source(*config_or_source)
+        )
+        config = dataclasses.replace(
+            config, fetch=dataclasses.replace(config.fetch, concurrency=concurrency)
+        )
         result = asyncio.run(
             collect_batch(
                 config,
