@@ -216,3 +216,19 @@ def test_20k_synthetic_articles_cluster_as_generated() -> None:
     assert len(clusters) == 20_000
     wrong = [a.id for a in articles if clusters[a.id] != truth[a.id]]
     assert len(wrong) == 0, wrong[:10]
+
+
+def test_a_stream_of_narrow_rows_clusters_as_the_articles_do() -> None:
+    """The poll streams rows with only what clustering reads (warehouse.ClusterRow), the
+    summary cut to SUMMARY_CHARS; read once, they give the same stories."""
+    from newswatch.cluster import SUMMARY_CHARS
+    from newswatch.warehouse import ClusterRow
+
+    articles = seed_copies() + unrelated_turkey()
+    rows = (
+        ClusterRow(a.id, a.title, a.source, a.url, a.published_at, a.summary[:SUMMARY_CHARS])
+        for a in reversed(articles)
+    )
+    streamed = assign_clusters(rows)
+    assert streamed == assign_clusters(articles)
+    assert streamed["portal"] == streamed["rewrite"] == "bbg"

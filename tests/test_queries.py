@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -289,3 +290,20 @@ def test_ids_follow_the_recipe_in_the_schema_doc(db: Path) -> None:
     assert members
     for cluster_id, ids in members.items():
         assert cluster_id == min(ids, key=lambda i: (published[i], i))
+
+
+def test_the_polls_streamed_cluster_rows_cluster_as_whole_articles_do(db: Path) -> None:
+    """The refresh clusters narrow rows streamed in batches; the stories are the ones whole
+    articles give, and the ones the poll stored."""
+    from datetime import datetime, timedelta
+
+    from newswatch.cluster import assign_clusters
+
+    since = datetime.now(UTC) - timedelta(days=3)
+    with warehouse.connect(db, read_only=True) as con:
+        whole = assign_clusters(warehouse.articles_since(con, since, only_matched=True))
+        streamed = assign_clusters(warehouse.cluster_rows_since(con, since, batch=7))
+        stored = dict(con.execute("SELECT article_id, cluster_id FROM article_clusters").fetchall())
+    assert len(whole) > 7  # several batches
+    assert streamed == whole
+    assert {k: stored[k] for k in whole} == whole

@@ -1,6 +1,7 @@
 """Story clustering: the same story from several feeds becomes one cluster.
 
-Pure: takes Article values, returns `{article id: cluster id}`; no I/O.
+Pure: takes article values (anything with an Article's id, title, source, url, published_at
+and summary), returns `{article id: cluster id}`; no I/O.
 
 Two articles are the same story when, within `WINDOW` of each other, they have
 - the same canonical URL (tracking parameters, fragment, scheme and `www.` ignored), or
@@ -22,14 +23,34 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from newswatch.models import Article
-
 WINDOW = timedelta(hours=48)
+# Only this much of a summary is compared (its start carries the story).
+SUMMARY_CHARS = 2000
+
+
+class ClusterInput(Protocol):
+    """What clustering reads of an article (models.Article has it, and so do the narrow rows
+    the warehouse streams for the poll)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def published_at(self) -> datetime: ...
+    @property
+    def summary(self) -> str: ...
+
 
 # Syndicated copies: title word sets this similar are the same story on their own.
 NEAR_TITLE_JACCARD = 0.75
@@ -150,7 +171,7 @@ def strip_outlet(title: str, source: str = "") -> str:
     return title.strip()
 
 
-def _doc(index: int, article: Article) -> _Doc:
+def _doc(index: int, article: ClusterInput) -> _Doc:
     title_words = _words(strip_outlet(article.title, article.source))
     return _Doc(
         index=index,
@@ -159,7 +180,7 @@ def _doc(index: int, article: Article) -> _Doc:
         url_key=canonical_url(article.url) if article.url else "",
         title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
         title_words=frozenset(title_words),
-        summary=article.summary[:2000],
+        summary=article.summary[:SUMMARY_CHARS],
     )
 
 
@@ -239,18 +260,22 @@ def _within_window(posting: list[_Doc]) -> Iterable[tuple[_Doc, _Doc]]:
             yield a, b
 
 
-def assign_clusters(articles: Sequence[Article]) -> dict[str, str]:
+def assign_clusters(articles: Iterable[ClusterInput]) -> dict[str, str]:
     """Map each article id to its cluster id (the id of the cluster's earliest article).
 
     Deterministic and independent of input order. Articles sharing an id are one article.
+    `articles` is read once, and only what clustering needs is kept of each (a stream of
+    rows never has to be held in full).
     """
-    unique: dict[str, Article] = {}
+    unique: dict[str, tuple[datetime, str, _Doc]] = {}
     for art in articles:
         kept = unique.get(art.id)
-        if kept is None or (art.published_at, art.url) < (kept.published_at, kept.url):
-            unique[art.id] = art
-    ordered = sorted(unique.values(), key=lambda a: (a.published_at, a.id))
-    docs = [_doc(i, a) for i, a in enumerate(ordered)]
+        if kept is None or (art.published_at, art.url) < kept[:2]:
+            unique[art.id] = (art.published_at, art.url, _doc(-1, art))
+    ordered = sorted((entry[2] for entry in unique.values()), key=lambda d: (d.published_at, d.id))
+    unique.clear()
+    docs = [replace(d, index=i) for i, d in enumerate(ordered)]
+    del ordered
     n = len(docs)
     uf = _UnionFind(n)
 

@@ -655,8 +655,7 @@ def refresh(
     wait = db_wait_seconds() if wait_seconds is None else wait_seconds
     with warehouse.connect(db_path, wait_seconds=wait, threads=warehouse.ALL_CORES) as con:
         if changed:
-            recent = warehouse.articles_since(con, since, only_matched=True)
-            assignment = assign_clusters(recent)
+            assignment = assign_clusters(warehouse.cluster_rows_since(con, since))
             if assignment:
                 warehouse.replace_clusters(con, assignment, now)
             stories = len(set(assignment.values()))
