@@ -418,10 +418,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     for run in (cold, repoll):
         print(f"stages {run.label:<7} {stage_line(run)}")
-    parse_cpu = cold.timings.get("parse_cpu_s", 0.0) + cold.timings.get("match_cpu_s", 0.0)
+    parse_cpu = sum(
+        cold.timings.get(k, 0.0) for k in ("parse_cpu_s", "normalise_cpu_s", "match_cpu_s")
+    )
     floor = max(floor_fetch, parse_cpu / cores)
     print(
-        f"floor: max(fetch {floor_fetch:.2f} s, parse+match cpu {parse_cpu:.2f} s / {cores} cores)"
+        f"floor: max(fetch {floor_fetch:.2f} s, parse+normalise+match cpu {parse_cpu:.2f} s"
+        f" / {cores} cores)"
         f" = {floor:.2f} s; cold poll / floor = {cold.flow_s / floor:.2f}x"
     )
     where = "a running prefect server" if args.prefect == "server" else "the ephemeral API"

@@ -45,7 +45,7 @@ def test_bench_poll_prints_its_figures(tmp_path: Path) -> None:
     assert "ok 30, 304 0" in line("cold ")
     assert "ok 0, 304 30" in line("repoll ")  # every feed answered 304 the second time
     assert int(repoll[8]) == 0
-    for stage in ("fetch", "parse_cpu", "match_cpu", "store"):
+    for stage in ("fetch", "parse_cpu", "normalise_cpu", "match_cpu", "store", "refresh"):
         assert f" {stage} " in line("stages cold")
     assert line("floor:")
     assert "on a running prefect server" in line("overhead:")

@@ -113,7 +113,7 @@ def test_generated_feeds_go_through_parse_and_match_safely(
 ) -> None:
     body = atom_doc(items) if atom else rss_doc(items)
     url = "https://feeds.example.org/feed.xml"
-    parsed, matches, _, _ = parse_and_match(
+    parsed, matches, _ = parse_and_match(
         body, url, "Fuzz", NOW, None, content_type, matcher=MATCHER
     )
     assert parsed.error is None or parsed.articles == ()
@@ -139,5 +139,5 @@ def test_generated_feeds_go_through_parse_and_match_safely(
                 assert 0 <= hit.start < hit.end <= len(field_text)
                 assert field_text[hit.start : hit.end] == hit.text
     # The same body always gives the same ids (a re-poll must not duplicate anything).
-    again, _, _, _ = parse_and_match(body, url, "Fuzz", NOW, None, content_type, matcher=MATCHER)
+    again, _, _ = parse_and_match(body, url, "Fuzz", NOW, None, content_type, matcher=MATCHER)
     assert [a.id for a in again.articles] == [a.id for a in parsed.articles]

@@ -29,6 +29,7 @@ import html
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -93,9 +94,34 @@ def parse_feed(
     """Parse one fetched body into articles. Never raises, never fetches.
 
     `final_url` (the URL after redirects) is the base for relative links; `content_type` is the
-    HTTP Content-Type header (its charset is honoured, see the module notes).
+    HTTP Content-Type header (its charset is honoured, see the module notes). The two steps,
+    `read_feed` then `normalise_feed`, are also callable apart (the poll times each).
     """
-    now = to_utc(now, now)[0]
+    raw = read_feed(body, feed_url=feed_url, final_url=final_url, content_type=content_type)
+    if isinstance(raw, ParsedFeed):
+        return raw
+    return normalise_feed(raw, feed_url=feed_url, source=source, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class RawFeed:
+    """A body read as RSS/Atom and not yet normalised: feedparser's result (or the RSS fast
+    path's, which has the same shape), with the base URL and media type it was read with."""
+
+    parsed: Mapping[str, Any]
+    base: str
+    media_type: str
+
+
+def read_feed(
+    body: bytes,
+    *,
+    feed_url: str,
+    final_url: str | None = None,
+    content_type: str | None = None,
+) -> RawFeed | ParsedFeed:
+    """Step 1 of parse_feed: read the body as a feed. A body that is not one comes back as a
+    ParsedFeed whose `error` says why; never raises."""
     base = final_url or feed_url
     if not body or not body.strip():
         return _failed(feed_url, "not a feed: the response body is empty")
@@ -115,9 +141,7 @@ def parse_feed(
     }
     parsed = rss_fastpath.parse_rss(body, base=base, content_type=headers["content-type"])
     if parsed is not None:
-        return _to_parsed_feed(
-            parsed, feed_url=feed_url, source=source, now=now, base=base, media_type=media_type
-        )
+        return RawFeed(parsed, base, media_type)
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),
@@ -127,8 +151,20 @@ def parse_feed(
         )
     except Exception as exc:  # feedparser is lenient, but one odd body must not stop a poll
         return _failed(feed_url, f"not a feed: the parser failed ({_one_line(exc)})")
+    return RawFeed(parsed, base, media_type)
+
+
+def normalise_feed(raw: RawFeed, *, feed_url: str, source: str, now: datetime) -> ParsedFeed:
+    """Step 2 of parse_feed: articles with clean titles, text summaries, absolute links,
+    UTC dates and stable ids."""
+    now = to_utc(now, now)[0]
     return _to_parsed_feed(
-        parsed, feed_url=feed_url, source=source, now=now, base=base, media_type=media_type
+        raw.parsed,
+        feed_url=feed_url,
+        source=source,
+        now=now,
+        base=raw.base,
+        media_type=raw.media_type,
     )
 
 
