@@ -156,3 +156,30 @@ def test_a_hard_open_files_limit_lowers_concurrency_with_a_warning() -> None:
     assert "soft 300" in out
     assert "fetching 172 feeds at a time instead of 500" in out
     assert "ulimit -n" in out
+
+
+def test_an_article_repeated_in_one_poll_is_stored_with_its_topics_once(
+    two_hosts: tuple[FeedServer, FeedServer], tmp_path: Path
+) -> None:
+    server = two_hosts[0]
+    item = {
+        "title": "NATO ministers meet",
+        "link": "http://example.org/n",
+        "guid": "same-guid",
+        "pubDate": NOW,
+    }
+    url = server.route("/dup.xml", body=rss("Dup", [item, item, dict(item, title="NATO again")]))
+    sources = write_sources(tmp_path / "dup.yaml", [(url, "dup")], topics=TOPICS)
+    db = tmp_path / "dup.duckdb"
+    _outcomes, rows = _poll_into(db, sources, processes=1)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = con.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM article_topics"
+        ).fetchone()
+        stored = con.execute("SELECT count(*) FROM articles").fetchone()
+    finally:
+        con.close()
+    assert stored == (1,)
+    assert counts == (1, 1)
+    assert rows == {"http://example.org/n NATO"}

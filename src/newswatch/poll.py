@@ -641,6 +641,7 @@ def store(
             f"{exc}; {left} poll batch(es) kept in {spool_dir} and merged by the next poll",
             time.monotonic() - t0,
         )
+    _release_freed_memory()
     return StoreResult(tuple(merged), 0, None, time.monotonic() - t0)
 
 
@@ -665,6 +666,11 @@ def refresh(
     since = now - CLUSTER_WINDOW
     wait = db_wait_seconds() if wait_seconds is None else wait_seconds
     with warehouse.connect(db_path, wait_seconds=wait, threads=warehouse.ALL_CORES) as con:
+        # The index first: DuckDB's memory for it is freed before clustering builds its own
+        # in Python, so the two peaks do not add up (4,000 feeds: 443 -> ~390 MB).
+        if changed or not warehouse.has_search_index(con):
+            warehouse.refresh_search_index(con)
+            _release_freed_memory()
         if changed:
             assignment = assign_clusters(warehouse.cluster_rows_since(con, since))
             if assignment:
@@ -672,8 +678,6 @@ def refresh(
             stories = len(set(assignment.values()))
         else:
             stories = warehouse.cluster_count_since(con, since)
-        if changed or not warehouse.has_search_index(con):
-            warehouse.refresh_search_index(con)
         if retention_days is not None:
             warehouse.prune_fetch_log(con, now - timedelta(days=retention_days))
     return stories
