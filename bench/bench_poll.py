@@ -10,7 +10,8 @@ file: a cold poll, then a re-poll (every feed answers 304; with --no-etag, 200 w
 body, which must not be parsed again). For each it prints wall time, the flow's own time
 (the rest is Prefect API start-up and imports), per-stage timings, CPU seconds and peak RSS of
 the command and its children (os.wait4), and articles per second. It also times a plain fetch
-of the farm (the network floor) and states the floor: max(fetch time, parse CPU / cores).
+of the farm (the network floor) and states the floor: max(fetch time, parse+normalise+match
+CPU / cores), and the lower one that counts parse CPU alone.
 With --compare, newsboat (`-x reload`, `reload-threads` = concurrency) polls the same farm
 with a temporary config and cache, and the ratios are printed side by side.
 
@@ -426,6 +427,12 @@ def main(argv: list[str] | None = None) -> int:
         f"floor: max(fetch {floor_fetch:.2f} s, parse+normalise+match cpu {parse_cpu:.2f} s"
         f" / {cores} cores)"
         f" = {floor:.2f} s; cold poll / floor = {cold.flow_s / floor:.2f}x"
+    )
+    # The issue's own wording counts parse CPU alone; that floor is lower, the ratio higher.
+    parse_only = max(floor_fetch, cold.timings.get("parse_cpu_s", 0.0) / cores)
+    print(
+        f"floor counting parse cpu alone: {parse_only:.2f} s; "
+        f"cold poll / that floor = {cold.flow_s / max(parse_only, 1e-9):.2f}x"
     )
     where = "a running prefect server" if args.prefect == "server" else "the ephemeral API"
     print(
