@@ -57,35 +57,23 @@ def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> No
     """
     if feeds < SHARD_MIN_FEEDS or (os.cpu_count() or 1) < 2:
         return  # this poll runs in one process
+    named = str(Path(sources).resolve()) if sources is not None else None
+    if named is not None and os.environ.get(SHARD_SOURCES_ENV) != named:
+        # Read by the fork server when it starts (it inherits this environment). Set here, in
+        # the calling thread, before anything runs beside it: changing os.environ while
+        # another thread reads it (as Prefect's settings do on import) can fail that thread.
+        os.environ[SHARD_SOURCES_ENV] = named
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["newswatch.shard_preload"])
-    named = str(Path(sources).resolve()) if sources is not None else None
+    from multiprocessing import forkserver
+
     threading.Thread(
-        target=_start_fork_server, args=(named,), name="newswatch-forkserver-warm-up", daemon=True
+        target=forkserver.ensure_running, name="newswatch-forkserver-warm-up", daemon=True
     ).start()
 
 
 # The sources file the fork server parses ahead of the shards (see newswatch.shard_preload).
 SHARD_SOURCES_ENV = "NEWSWATCH_SHARD_SOURCES"
-_fork_server_env = threading.Lock()
-
-
-def _start_fork_server(sources: str | None) -> None:
-    from multiprocessing import forkserver
-
-    # The server inherits this process's environment when it starts; nothing else is read
-    # from it, so the variable is set only for that moment.
-    with _fork_server_env:
-        before = os.environ.get(SHARD_SOURCES_ENV)
-        if sources is not None:
-            os.environ[SHARD_SOURCES_ENV] = sources
-        try:
-            forkserver.ensure_running()
-        finally:
-            if before is None:
-                os.environ.pop(SHARD_SOURCES_ENV, None)
-            else:
-                os.environ[SHARD_SOURCES_ENV] = before
 
 
 class PollAlreadyRunning(Exception):
