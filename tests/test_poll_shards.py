@@ -80,15 +80,20 @@ def _poll_into(db: Path, config_path: Path, processes: int) -> tuple[list[str], 
     poll.finish_poll(spool_dir, poll_id, NOW, NOW, [batch])
     poll.store(db, spool_dir)
     outcomes = sorted(f"{r.name} {r.outcome} {r.entries}" for r in batch.reports)
+    (rows,) = _read(
+        db,
+        "SELECT a.url || ' ' || coalesce(t.topic, '-') FROM articles a "
+        "LEFT JOIN article_topics t ON t.article_id = a.id",
+    )
+    return outcomes + labels, {r[0] for r in rows}
+
+
+def _read(db: Path, *queries: str) -> list[list[tuple[object, ...]]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute(
-            "SELECT a.url || ' ' || coalesce(t.topic, '-') FROM articles a "
-            "LEFT JOIN article_topics t ON t.article_id = a.id"
-        ).fetchall()
+        return [con.execute(q).fetchall() for q in queries]
     finally:
         con.close()
-    return outcomes + labels, {r[0] for r in rows}
 
 
 def test_sharded_collect_stores_what_one_process_stores(
@@ -172,14 +177,11 @@ def test_an_article_repeated_in_one_poll_is_stored_with_its_topics_once(
     sources = write_sources(tmp_path / "dup.yaml", [(url, "dup")], topics=TOPICS)
     db = tmp_path / "dup.duckdb"
     _outcomes, rows = _poll_into(db, sources, processes=1)
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        counts = con.execute(
-            "SELECT count(*), count(DISTINCT article_id) FROM article_topics"
-        ).fetchone()
-        stored = con.execute("SELECT count(*) FROM articles").fetchone()
-    finally:
-        con.close()
-    assert stored == (1,)
-    assert counts == (1, 1)
+    counts, stored = _read(
+        db,
+        "SELECT count(*), count(DISTINCT article_id) FROM article_topics",
+        "SELECT count(*) FROM articles",
+    )
+    assert stored == [(1,)]
+    assert counts == [(1, 1)]
     assert rows == {"http://example.org/n NATO"}
