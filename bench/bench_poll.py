@@ -134,7 +134,8 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
                 rss, pss = _rss_kb(pids)
                 peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
                 for pid in pids:
-                    cpu[pid] = table[pid][1]
+                    if pid in table:  # the command itself may end between the two reads
+                        cpu[pid] = table[pid][1]
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
