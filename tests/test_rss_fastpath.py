@@ -16,7 +16,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from newswatch import parse, rss_fastpath
@@ -276,6 +276,10 @@ _DATE_PARTS = st.tuples(
 
 @settings(max_examples=2000, deadline=None)
 @given(parts=_DATE_PARTS)
+# The edges of datetime's range, where the offset takes the time out of it (found by this test).
+@example(parts=("Mon", 1, "Jan", 1, 0, 0, 0, "+0530"))
+@example(parts=("Fri", 31, "Dec", 9999, 23, 0, 0, "-1200"))
+@example(parts=("Fri", 31, "Dec", 9999, 23, 59, 59, "-0000"))
 def test_house_style_dates_parse_exactly_as_feedparser_parses_them(
     parts: tuple[str, int, str, int, int, int, int, str],
 ) -> None:

@@ -375,10 +375,12 @@ def parse_date(value: str) -> time.struct_time | None:
         )
     except ValueError:
         return _feedparser_date(value)  # type: ignore[no-any-return]
-    if zone[0] in "+-":
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:]))
-        stamp -= offset if zone[0] == "+" else -offset
     try:
+        if zone[0] in "+-":
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:]))
+            # Year 1 east of UTC (or 9999 west of it) leaves datetime's range: feedparser
+            # decides what such a date means.
+            stamp -= offset if zone[0] == "+" else -offset
         return stamp.utctimetuple()
     except (OverflowError, ValueError):
         return _feedparser_date(value)  # type: ignore[no-any-return]
