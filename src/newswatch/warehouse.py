@@ -492,16 +492,12 @@ def _matches_for(
     return {k: tuple(v) for k, v in out.items()}
 
 
-def articles_since(
-    con: duckdb.DuckDBPyConnection, since: datetime | None, only_matched: bool = False
-) -> list[Article]:
+def articles_since(con: duckdb.DuckDBPyConnection, since: datetime | None) -> list[Article]:
     where = ["1=1"]
     params: list[Any] = []
     if since is not None:
         where.append("a.first_seen_at >= ?")
         params.append(since)
-    if only_matched:
-        where.append("a.id IN (SELECT article_id FROM article_topics)")
     rows = con.execute(
         f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {' AND '.join(where)} ORDER BY a.id",
         params,
