@@ -48,6 +48,13 @@ def test_bench_poll_prints_its_figures(tmp_path: Path) -> None:
     for stage in ("fetch", "parse_cpu", "normalise_cpu", "match_cpu", "store", "refresh"):
         assert f" {stage} " in line("stages cold")
     assert line("floor:")
+    reference = re.search(
+        r"feedparser alone, ([\d.]+) ms cpu a feed on (\d+) of the farm's bodies.*"
+        r"cold poll / that floor = ([\d.]+)x",
+        line("reference floor"),
+    )
+    assert reference, line("reference floor")
+    assert float(reference.group(1)) > 0 and int(reference.group(2)) == 30
     assert "on a running prefect server" in line("overhead:")
     assert re.search(r"ephemeral API took [\d.]+ s", line("prefect start-up:"))
     served = re.search(r"(\d+) x 304", line("farm served:"))
