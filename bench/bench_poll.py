@@ -266,7 +266,6 @@ def feedparser_ms_per_feed(spec: FarmSpec, sample: int = 40) -> tuple[float, int
     from datetime import UTC, datetime
 
     import feedparser
-
     from bench.farm import feed_body
 
     indexes = list(range(0, spec.feeds, max(1, spec.feeds // sample)))
