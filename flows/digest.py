@@ -6,11 +6,8 @@ every run, skipped ones included, publishes a markdown artifact saying what happ
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from newswatch import delivery
+from newswatch import delivery, run_console
 from newswatch.config import Config, load_config
 from newswatch.digest import count_line
 from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
@@ -57,35 +54,10 @@ class DigestFailed(Exception):
         self.summary = summary
 
 
-class _DropExpectedFailure(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, DigestFailed | delivery.SendFailed):
-            return False
-        text = record.getMessage()
-        return "DigestFailed" not in text and "SendFailed" not in text
-
-
-@contextmanager
-def quiet_expected_failure() -> Iterator[None]:
-    """For the CLI, which reports a failed send in one line: keep Prefect from also printing
-    the failure's traceback on the console (the run's logs in the API keep everything)."""
-    drop = _DropExpectedFailure()
-    from prefect.logging.handlers import APILogHandler
-
-    handlers = [
-        h
-        for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs")
-        for h in logging.getLogger(name).handlers
-        if not isinstance(h, APILogHandler)
-    ]
-    for handler in handlers:
-        handler.addFilter(drop)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(drop)
+# For the CLI, which reports a failed send in one line (the run's API log keeps everything).
+quiet_expected_failure = run_console.quiet_console
+# In a scheduled run's process under `newswatch serve`: the same, for the process's life.
+run_console.quiet_served_run()
 
 
 @task(name="gather-digest", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

@@ -17,11 +17,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging.loggers import PrefectLogAdapter
 
-from newswatch import poll, runners, spool, warehouse
+from newswatch import poll, run_console, runners, spool, warehouse
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
 from newswatch.prefect_args import as_is
+
+# In a scheduled run's process under `newswatch serve`: no traceback on the terminal when
+# serve stops the run (the run's API log keeps everything).
+run_console.quiet_served_run()
 
 
 @dataclass(frozen=True)

@@ -416,3 +416,83 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
     left = sorted(pid for pid in seen if _alive(pid))
     assert left == [], (tmp_path / "serve.out").read_text()
     assert "stopped" in (tmp_path / "serve.out").read_text()
+
+
+def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the_api(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """SMTP is down: each scheduled digest says so in one line; the tracebacks Prefect writes
+    for the failed task and flow (and for a run that stopping serve interrupts) stay in the
+    run's log in the API and never reach the terminal."""
+    now = datetime.now(UTC)
+    items = [
+        {"title": f"NATO ministers meet, day {i}", "link": f"https://example.org/{i}",
+         "guid": f"g{i}", "pubDate": now - timedelta(hours=i)}
+        for i in range(3)
+    ]  # fmt: skip
+    feed_server.route("/nato.xml", body=rss("Wire", items))
+    sources = write_sources(
+        tmp_path / "sources.yaml", [(feed_server.url("/nato.xml"), "Wire")],
+        extra="schedule:\n  poll: 5\n  digest: 5\n  timezone: UTC\n",
+    )  # fmt: skip
+    db = tmp_path / "wh" / "news.duckdb"
+    env = _serve_env(tmp_path)
+    env.update(
+        NEWSWATCH_SMTP_URL=f"smtp://127.0.0.1:{_closed_port()}/?starttls=off",
+        NEWSWATCH_MAIL_FROM="newswatch@example.org",
+        NEWSWATCH_MAIL_TO="desk@example.org",
+    )
+    command = [sys.executable, "-m", "newswatch.cli", "serve", "--sources", str(sources),
+               "--db", str(db), "--out", str(tmp_path / "digests"), "--send"]  # fmt: skip
+    out_path = tmp_path / "serve.out"
+    failed_line = re.compile(
+        r"sending the digest for \d{4}-\d\d-\d\d failed \(recorded as failed; the next run "
+        r"includes this window\): SMTP server 127\.0\.0\.1:\d+ unreachable: connection refused$",
+        re.MULTILINE,
+    )
+    with out_path.open("w+b") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and not failed_line.search(out_path.read_text()):
+                assert proc.poll() is None, out_path.read_text()
+                time.sleep(0.5)
+            output = out_path.read_text()
+            assert failed_line.search(output), output
+            api = next(
+                line.split()[-1] for line in output.splitlines() if line.startswith("Prefect API")
+            )
+            # The runs ship their log lines to the API in batches, every few seconds.
+            messages: list[str] = []
+            until = time.monotonic() + 30
+            while time.monotonic() < until and not any("SendFailed" in m for m in messages):
+                time.sleep(1)
+                messages = [
+                    entry["message"]
+                    for entry in httpx.post(
+                        f"{api}/logs/filter",
+                        json={"logs": {"level": {"ge_": 40}}, "limit": 200},
+                        timeout=10,
+                    ).json()
+                ]
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    output = out_path.read_text()
+    assert "Traceback" not in output, output
+    assert "DigestFailed" not in output and "SendFailed" not in output, output
+    assert "Finished in state" not in output, output
+    assert "stopped." in output
+    # Nothing is lost: the run's log in the API still has the failure's traceback.
+    assert any("Traceback" in m and "SendFailed" in m for m in messages), messages
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        statuses = [r[0] for r in con.execute("SELECT status FROM digests").fetchall()]
+    finally:
+        con.close()
+    assert "failed" in statuses, statuses

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newswatch.config import Config, ScheduleSettings
+from newswatch.run_console import SERVED_RUN_ENV
 from newswatch.schedule import (
     EPOCH,
     ScheduleError,
@@ -641,6 +642,8 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
     plan = make_plan(config, db, out, send)
     home = newswatch_home()
     env = quiet_prefect_env(os.environ)
+    # The runner and the run processes it starts keep expected failures to one line each.
+    env[SERVED_RUN_ENV] = "1"
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with serve_lock(home / "serve.lock", f"warehouse {plan.db}"):
