@@ -122,9 +122,15 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
         warm_up_shard_processes(len(config.feeds), config.path)  # overlaps Prefect's start-up
     _prefect_defaults()
     from newswatch.flows.poll import run_poll
+    from newswatch.interrupt import prompt_exit_on_interrupt
     from newswatch.progress import poll_progress
 
-    with poll_progress(len(config.feeds)) as on_feed_done:
+    with (
+        prompt_exit_on_interrupt(
+            "newswatch: interrupted; the next poll fetches again what this one had not stored"
+        ),
+        poll_progress(len(config.feeds)) as on_feed_done,
+    ):
         summary = asyncio.run(
             run_poll(
                 sources=args.sources,
@@ -243,9 +249,10 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
     _check_warehouse(db)
     _prefect_defaults()
     from newswatch.flows.digest import DigestFailed, digest_flow, quiet_expected_failure
+    from newswatch.interrupt import prompt_exit_on_interrupt
 
     try:
-        with quiet_expected_failure():
+        with prompt_exit_on_interrupt("newswatch: interrupted"), quiet_expected_failure():
             summary = asyncio.run(
                 digest_flow(
                     sources=args.sources,
