@@ -312,20 +312,27 @@ def _check_missed_runs_are_dropped_but_the_newest(api: str) -> None:
         assert scheduled() == [planned[3], planned[4]]
 
 
+def _nato_wire(feed_server: FeedServer, tmp_path: Path, items: int, schedule: str) -> Path:
+    """A sources file with one feed of `items` recent NATO stories and this `schedule:`."""
+    now = datetime.now(UTC)
+    entries = [
+        {"title": f"NATO ministers meet, day {i}", "link": f"https://example.org/{i}",
+         "guid": f"g{i}", "pubDate": now - timedelta(hours=i)}
+        for i in range(items)
+    ]  # fmt: skip
+    feed_server.route("/nato.xml", body=rss("Wire", entries))
+    return write_sources(
+        tmp_path / "sources.yaml", [(feed_server.url("/nato.xml"), "Wire")],
+        extra="schedule:\n" + schedule,
+    )  # fmt: skip
+
+
 def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC)
-    items = [
-        {"title": f"NATO ministers meet, day {i}", "link": f"https://example.org/{i}",
-         "guid": f"g{i}", "pubDate": now - timedelta(hours=i)}
-        for i in range(5)
-    ]  # fmt: skip
-    feed_server.route("/nato.xml", body=rss("Wire", items))
-    sources = write_sources(
-        tmp_path / "sources.yaml", [(feed_server.url("/nato.xml"), "Wire")],
-        extra="schedule:\n  poll: 5\n  digest: '0 7 * * *'\n  timezone: Europe/Berlin\n",
-    )  # fmt: skip
+    sources = _nato_wire(
+        feed_server, tmp_path, 5, "  poll: 5\n  digest: '0 7 * * *'\n  timezone: Europe/Berlin\n"
+    )
     db = tmp_path / "wh" / "news.duckdb"
     env = _serve_env(tmp_path)
     command = [sys.executable, "-m", "newswatch.cli", "serve", "--sources", str(sources),
@@ -424,17 +431,7 @@ def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the
     """SMTP is down: each scheduled digest says so in one line; the tracebacks Prefect writes
     for the failed task and flow (and for a run that stopping serve interrupts) stay in the
     run's log in the API and never reach the terminal."""
-    now = datetime.now(UTC)
-    items = [
-        {"title": f"NATO ministers meet, day {i}", "link": f"https://example.org/{i}",
-         "guid": f"g{i}", "pubDate": now - timedelta(hours=i)}
-        for i in range(3)
-    ]  # fmt: skip
-    feed_server.route("/nato.xml", body=rss("Wire", items))
-    sources = write_sources(
-        tmp_path / "sources.yaml", [(feed_server.url("/nato.xml"), "Wire")],
-        extra="schedule:\n  poll: 5\n  digest: 5\n  timezone: UTC\n",
-    )  # fmt: skip
+    sources = _nato_wire(feed_server, tmp_path, 3, "  poll: 5\n  digest: 5\n  timezone: UTC\n")
     db = tmp_path / "wh" / "news.duckdb"
     env = _serve_env(tmp_path)
     env.update(
