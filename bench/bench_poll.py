@@ -102,6 +102,29 @@ def _tree(root: int, table: dict[int, tuple[int, float]]) -> list[int]:
     return out
 
 
+def wait_until_idle(
+    root: int, *, below: float = 0.1, window: float = 1.0, most: float = 60.0
+) -> float:
+    """Wait until the process tree of `root` uses less than `below` of a core over `window`
+    seconds (at most `most` seconds); returns the seconds waited. A `prefect server` answers
+    its health check while its services still start (~2 s of CPU on this VM), and a poll
+    timed meanwhile shares the cores with it."""
+    start = time.perf_counter()
+
+    def tree_cpu() -> float:
+        table = _proc_table()
+        return sum(table[pid][1] for pid in _tree(root, table) if pid in table)
+
+    before = tree_cpu()
+    while time.perf_counter() - start < most:
+        time.sleep(window)
+        now = tree_cpu()
+        if now - before < below * window:
+            break
+        before = now
+    return time.perf_counter() - start
+
+
 def _rss_kb(pids: list[int]) -> tuple[int, int]:
     """(sum of RSS, sum of PSS) in KiB over `pids`."""
     rss = pss = 0
@@ -405,7 +428,12 @@ def main(argv: list[str] | None = None) -> int:
                     server = stack.enter_context(local_prefect_server(work / "prefect-server"))
                     server_start = time.perf_counter() - t0
                     api_url = server.api_url
-                    print(f"prefect server:      {server_start:6.2f} s to healthy", flush=True)
+                    settled = wait_until_idle(server.process.pid)
+                    print(
+                        f"prefect server:      {server_start:6.2f} s to healthy, "
+                        f"{settled:.1f} s more until idle",
+                        flush=True,
+                    )
                 cold = run_poll("cold", sources, db, work, api_url)
                 repoll = run_poll("repoll", sources, db, work, api_url)
             if args.prefect == "server":
