@@ -54,8 +54,6 @@ class DigestFailed(Exception):
         self.summary = summary
 
 
-# For the CLI, which reports a failed send in one line (the run's API log keeps everything).
-quiet_expected_failure = run_console.quiet_console
 # In a scheduled run's process under `newswatch serve`: the same, for the process's life.
 run_console.quiet_served_run()
 

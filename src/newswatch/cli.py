@@ -248,11 +248,12 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         _check_db_writable(db)
     _check_warehouse(db)
     _prefect_defaults()
-    from newswatch.flows.digest import DigestFailed, digest_flow, quiet_expected_failure
+    from newswatch.flows.digest import DigestFailed, digest_flow
     from newswatch.interrupt import prompt_exit_on_interrupt
+    from newswatch.run_console import quiet_console
 
     try:
-        with prompt_exit_on_interrupt("newswatch: interrupted"), quiet_expected_failure():
+        with prompt_exit_on_interrupt("newswatch: interrupted"), quiet_console():
             summary = asyncio.run(
                 digest_flow(
                     sources=args.sources,

@@ -28,11 +28,11 @@ EXIT_INTERRUPTED = 130
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
-def stop_own_processes(pid: int | None = None) -> None:
-    """SIGTERM every live descendant of `pid` (default: this process)."""
+def stop_own_processes() -> None:
+    """SIGTERM every live descendant of this process."""
     from newswatch.serve import descendants
 
-    for child in descendants(os.getpid() if pid is None else pid):
+    for child in descendants(os.getpid()):
         with suppress(ProcessLookupError):
             os.kill(child, signal.SIGTERM)
 
