@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newswatch.cluster import assign_clusters, canonical_url, strip_outlet
+from newswatch.cluster import SUMMARY_BATCH, assign_clusters, canonical_url, strip_outlet
 from newswatch.models import Article
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -219,16 +221,67 @@ def test_20k_synthetic_articles_cluster_as_generated() -> None:
 
 
 def test_a_stream_of_narrow_rows_clusters_as_the_articles_do() -> None:
-    """The poll streams rows with only what clustering reads (warehouse.ClusterRow), the
-    summary cut to SUMMARY_CHARS; read once, they give the same stories."""
+    """The poll streams rows with only what clustering reads (warehouse.ClusterRow, no
+    summary) and gives the summaries on request; read once, they give the same stories."""
     from newswatch.cluster import SUMMARY_CHARS
     from newswatch.warehouse import ClusterRow
 
     articles = seed_copies() + unrelated_turkey()
-    rows = (
-        ClusterRow(a.id, a.title, a.source, a.url, a.published_at, a.summary[:SUMMARY_CHARS])
-        for a in reversed(articles)
-    )
-    streamed = assign_clusters(rows)
+    by_id = {a.id: a for a in articles}
+    asked: list[str] = []
+
+    def summaries(ids: Sequence[str]) -> dict[str, str]:
+        asked.extend(ids)
+        return {i: by_id[i].summary[:SUMMARY_CHARS] for i in ids}
+
+    rows = (ClusterRow(a.id, a.title, a.source, a.url, a.published_at) for a in reversed(articles))
+    streamed = assign_clusters(rows, summaries)
     assert streamed == assign_clusters(articles)
     assert streamed["portal"] == streamed["rewrite"] == "bbg"
+    # Only articles whose titles left the question open, each asked once.
+    assert "rewrite" in asked
+    assert len(asked) == len(set(asked)) < len(articles)
+
+
+def rewrites(stories: int, seed: int = 11) -> tuple[list[Article], dict[str, str]]:
+    """Per story an original, a rewrite whose title only its summary confirms, and a decoy
+    with the rewrite's kind of title but another story's words in its summary."""
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choices("bcdfghklmnprstvz", k=4)) + f"{i:05d}" for i in range(50_000)]
+    articles: list[Article] = []
+    truth: dict[str, str] = {}
+    for story in range(stories):
+        words = rng.sample(vocab, 12)
+        summary = " ".join(rng.sample(vocab, 30))
+        hours = rng.uniform(0, 24 * 14)
+        kept = words[:3]
+        copies = [
+            (f"o{story}", " ".join(words[:6]), summary),
+            (f"r{story}", " ".join(kept + words[6:9]), summary),
+            (f"d{story}", " ".join(kept + words[9:12]), " ".join(rng.sample(vocab, 30))),
+        ]
+        for n, (aid, title, text) in enumerate(copies):
+            articles.append(art(aid, title, text, source=f"Outlet{n}", hours=hours + n))
+        truth.update({f"o{story}": f"o{story}", f"r{story}": f"o{story}", f"d{story}": f"d{story}"})
+    return articles, truth
+
+
+def test_summaries_on_request_give_the_stories_whole_articles_do_at_scale() -> None:
+    articles, truth = rewrites(2_000)
+    by_id = {a.id: a.summary for a in articles}
+    asked: list[Sequence[str]] = []
+
+    def summaries(ids: Sequence[str]) -> dict[str, str]:
+        asked.append(ids)
+        return {i: by_id[i] for i in ids}
+
+    whole = assign_clusters(articles)
+    assert [a.id for a in articles if whole[a.id] != truth[a.id]] == []
+    narrow = [replace(a, summary="") for a in articles]
+    assert assign_clusters(narrow, summaries) == whole
+    # Asked in batches, each article at most once (here every one has a pair left open).
+    ids = [i for batch in asked for i in batch]
+    assert len(asked) > 1 and max(len(batch) for batch in asked) <= SUMMARY_BATCH
+    assert len(ids) == len(set(ids)) == 3 * 2_000
+    # Without the summaries the rewrites stay apart: the summaries were needed.
+    assert assign_clusters(narrow) != whole

@@ -303,7 +303,10 @@ def test_the_polls_streamed_cluster_rows_cluster_as_whole_articles_do(db: Path) 
     with warehouse.connect(db, read_only=True) as con:
         matched = {r[0] for r in con.execute("SELECT article_id FROM article_topics").fetchall()}
         whole = assign_clusters(a for a in warehouse.articles_since(con, since) if a.id in matched)
-        streamed = assign_clusters(warehouse.cluster_rows_since(con, since, batch=7))
+        streamed = assign_clusters(
+            warehouse.cluster_rows_since(con, since, batch=7),
+            lambda ids: warehouse.cluster_summaries(con, ids),
+        )
         stored = dict(con.execute("SELECT article_id, cluster_id FROM article_clusters").fetchall())
     assert len(whole) > 7  # several batches
     assert streamed == whole

@@ -23,7 +23,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain
@@ -172,7 +172,7 @@ def strip_outlet(title: str, source: str = "") -> str:
     return title.strip()
 
 
-def _doc(index: int, article: ClusterInput) -> _Doc:
+def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Doc:
     title_words = _words(strip_outlet(article.title, article.source))
     return _Doc(
         index=index,
@@ -181,7 +181,7 @@ def _doc(index: int, article: ClusterInput) -> _Doc:
         url_key=canonical_url(article.url) if article.url else "",
         title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
         title_words=frozenset(title_words),
-        summary=article.summary[:SUMMARY_CHARS],
+        summary=article.summary[:SUMMARY_CHARS] if with_summary else "",
     )
 
 
@@ -217,9 +217,9 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def _same_story(
-    a: _Doc, b: _Doc, rare: frozenset[str], summary_words: Callable[[_Doc], frozenset[str]]
-) -> bool:
+def _title_verdict(a: _Doc, b: _Doc, rare: frozenset[str]) -> bool | float:
+    """True or False when the titles decide; else the title similarity, for the summaries
+    to decide (`_summary_verdict`)."""
     title_sim = _jaccard(a.title_words, b.title_words)
     if title_sim >= NEAR_TITLE_JACCARD and min(len(a.title_words), len(b.title_words)) >= (
         MIN_TITLE_WORDS
@@ -232,7 +232,10 @@ def _same_story(
         return False
     if title_sim >= TITLE_ONLY_JACCARD and len(shared) >= TITLE_ONLY_SHARED:
         return True
-    sa, sb = summary_words(a), summary_words(b)
+    return title_sim
+
+
+def _summary_verdict(title_sim: float, sa: frozenset[str], sb: frozenset[str]) -> bool:
     if min(len(sa), len(sb)) < 5:
         return False
     summary_sim = max(_jaccard(sa, sb), 0.8 * _overlap(sa, sb))
@@ -261,18 +264,31 @@ def _within_window(posting: list[_Doc]) -> Iterable[tuple[_Doc, _Doc]]:
             yield a, b
 
 
-def assign_clusters(articles: Iterable[ClusterInput]) -> dict[str, str]:
+# Summaries asked of `summaries` at a time.
+SUMMARY_BATCH = 2000
+
+
+def assign_clusters(
+    articles: Iterable[ClusterInput],
+    summaries: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
+) -> dict[str, str]:
     """Map each article id to its cluster id (the id of the cluster's earliest article).
 
     Deterministic and independent of input order. Articles sharing an id are one article.
     `articles` is read once, and only what clustering needs is kept of each (a stream of
     rows never has to be held in full).
+
+    With `summaries` (ids -> their summaries), the articles' own summaries are not read:
+    only the few articles whose titles leave the question open are asked for, in batches,
+    so that the summaries of the others are never held (most of the memory clustering
+    needs: a summary is ~10x a title).
     """
+    lazy = summaries is not None
     unique: dict[str, tuple[datetime, str, _Doc]] = {}
     for art in articles:
         kept = unique.get(art.id)
         if kept is None or (art.published_at, art.url) < kept[:2]:
-            unique[art.id] = (art.published_at, art.url, _doc(-1, art))
+            unique[art.id] = (art.published_at, art.url, _doc(-1, art, with_summary=not lazy))
     ordered = sorted((entry[2] for entry in unique.values()), key=lambda d: (d.published_at, d.id))
     unique.clear()
     docs = [replace(d, index=i) for i, d in enumerate(ordered)]
@@ -313,15 +329,11 @@ def assign_clusters(articles: Iterable[ClusterInput]) -> dict[str, str]:
             else:
                 postings[key] = [held, d]
 
-    summaries: dict[int, frozenset[str]] = {}
-
-    def summary_words(d: _Doc) -> frozenset[str]:
-        words = summaries.get(d.index)
-        if words is None:
-            words = summaries[d.index] = frozenset(_words(d.summary))
-        return words
-
     seen: set[tuple[int, int]] = set()
+    # Pairs the titles leave open, with their title similarity, for the summaries to decide
+    # once every pair has been through the titles: the components come out the same, as a
+    # pair is only ever skipped when it is already connected.
+    open_pairs: list[tuple[int, int, float]] = []
     for key, posting in postings.items():
         if not isinstance(posting, list):
             continue
@@ -343,8 +355,31 @@ def assign_clusters(articles: Iterable[ClusterInput]) -> dict[str, str]:
             if pair in seen:
                 continue
             seen.add(pair)
-            if uf.find(a.index) != uf.find(b.index) and _same_story(a, b, rare, summary_words):
+            if uf.find(a.index) == uf.find(b.index):
+                continue
+            verdict = _title_verdict(a, b, rare)
+            if verdict is True:
                 uf.union(a.index, b.index)
+            elif verdict is not False:
+                open_pairs.append((a.index, b.index, verdict))
+    del seen, postings
+
+    words_of: dict[int, frozenset[str]] = {}
+    wanted = sorted({i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)})
+    for offset in range(0, len(wanted), SUMMARY_BATCH):
+        chunk = wanted[offset : offset + SUMMARY_BATCH]
+        if summaries is not None:
+            texts = summaries([docs[i].id for i in chunk])
+            for i in chunk:
+                words_of[i] = frozenset(_words(texts.get(docs[i].id, "")[:SUMMARY_CHARS]))
+        else:
+            for i in chunk:
+                words_of[i] = frozenset(_words(docs[i].summary))
+    for a_index, b_index, title_sim in open_pairs:
+        if uf.find(a_index) != uf.find(b_index) and _summary_verdict(
+            title_sim, words_of[a_index], words_of[b_index]
+        ):
+            uf.union(a_index, b_index)
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
     return {d.id: docs[uf.find(d.index)].id for d in docs}

@@ -141,6 +141,15 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 WRITER_MEMORY_LIMIT = "128MB"
+# Rows per row group the writer stores. DuckDB compresses a whole row group at once, outside
+# its memory cap: at its default (122,880 rows) a poll bringing 200,000 articles peaked
+# ~40 MB higher than one bringing 50,000 (merge 330-343 MB against 288 MB). At 16,384 that
+# work no longer grows with the poll (305-320 MB), and the merge is no slower.
+WRITER_ROW_GROUP_SIZE = 16_384
+# What DuckDB may cache while Python works beside it (clustering reads rows, then builds its
+# own structures): at the writer's cap, the blocks left cached by the index update and the
+# clustering's own memory added up (4,000 feeds: 342-401 MB, against 278-311 MB).
+SCAN_MEMORY_LIMIT = "32MB"
 # The merge is no faster on more threads, only bigger; the search-index update is (50,000
 # articles: 3.6 s on one thread, 2.9 s on two, +40 MB), so poll.refresh asks for all cores.
 ALL_CORES = max(1, min(4, os.cpu_count() or 1))
@@ -173,7 +182,7 @@ def connect(
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _open(path, read_only=read_only)
             break
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
@@ -201,6 +210,36 @@ def connect(
         yield con
     finally:
         con.close()
+
+
+def _open(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the file; a writable one attaches it with the writer's row group size
+    (an option of ATTACH only), under the name a plain connect would give it."""
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(":memory:")
+    try:
+        alias = path.stem if path.stem.lower() not in ("memory", "system", "temp") else "warehouse"
+        quoted = '"' + alias.replace('"', '""') + '"'
+        con.execute(
+            f"ATTACH '{_sql_path(path)}' AS {quoted} (ROW_GROUP_SIZE {WRITER_ROW_GROUP_SIZE})"
+        )
+        con.execute(f"USE {quoted}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Evict what DuckDB has cached and keep its cache small while Python holds the rows it
+    reads (see SCAN_MEMORY_LIMIT); the writer's cap comes back afterwards."""
+    con.execute(f"SET memory_limit = '{SCAN_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -506,30 +545,40 @@ def articles_since(con: duckdb.DuckDBPyConnection, since: datetime | None) -> li
 
 
 class ClusterRow(NamedTuple):
-    """The part of an article that clustering reads (cluster.ClusterInput)."""
+    """The part of an article that clustering's blocking reads (cluster.ClusterInput): no
+    summary, which `cluster_summaries` gives for the few articles that need one."""
 
     id: str
     title: str
     source: str
     url: str
     published_at: datetime
-    summary: str  # its first cluster.SUMMARY_CHARS characters
+    summary: str = ""
 
 
 def cluster_rows_since(
     con: duckdb.DuckDBPyConnection, since: datetime, *, batch: int = 5000
 ) -> Iterator[ClusterRow]:
     """Matched articles first seen since `since`, streamed in batches with only what
-    clustering reads: the poll's refresh clusters them without holding every recent
-    article's full row (4,000 feeds: ~140 MB less)."""
+    clustering reads first: the poll's refresh clusters them without holding every recent
+    article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at, left(a.summary, ?) "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
-        [SUMMARY_CHARS, since],
+        [since],
     )
     while rows := cursor.fetchmany(batch):
         yield from (ClusterRow(*row) for row in rows)
+
+
+def cluster_summaries(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, str]:
+    """The first cluster.SUMMARY_CHARS characters of these articles' summaries."""
+    rows = con.execute(
+        "SELECT id, left(summary, ?) FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        [SUMMARY_CHARS, list(ids)],
+    ).fetchall()
+    return {str(i): str(text or "") for i, text in rows}
 
 
 def cluster_count_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
@@ -958,6 +1007,8 @@ _FTS_LAYOUT: dict[str, tuple[tuple[str, str], ...]] = {
     "terms": (("docid", "BIGINT"), ("fieldid", "BIGINT"), ("termid", "BIGINT")),
 }
 _FTS_FIELDS = [(0, "title"), (1, "summary")]
+# Documents whose term frequencies one statement of the append counts.
+FTS_DOCS_PER_PASS = 50_000
 
 
 def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -1039,51 +1090,15 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
             # Field ids as the extension numbers them: title 0, summary 1. Stopwords are
             # dropped before stemming, and empty tokens never count. Stemming is most of the
             # extension's build time and news text repeats its words, so each distinct word
-            # is stemmed once; tokens stream into the index as term ids, never materialised
+            # of a slice is stemmed once; tokens stream into the index as term ids, never materialised
             # as strings (the writer's memory cap would spill them to disk).
             # Text is read from articles itself (a temporary copy costs memory, and loses
             # DuckDB's per-dictionary evaluation of repeated values).
-            new_text = "_fts_new n JOIN articles a ON a.rowid = n.rid"
-            tokens = (
-                f"SELECT n.docid, 0 AS fieldid, unnest({_tokenize('a.title')}) AS w "
-                f"FROM {new_text} UNION ALL "
-                f"SELECT n.docid, 1, unnest({_tokenize('a.summary')}) FROM {new_text}"
-            )
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _fts_words AS "
-                "SELECT w, stem(w, 'porter') AS term "
-                f"FROM (SELECT DISTINCT w FROM ({tokens})) "
-                f"WHERE w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)"
-            )
-            con.execute(
-                f"INSERT INTO {fts}.dict "
-                f"SELECT (SELECT coalesce(max(termid), -1) FROM {fts}.dict) "
-                "+ row_number() OVER (ORDER BY t.term), t.term, 0 "
-                f"FROM (SELECT DISTINCT term FROM _fts_words) t ANTI JOIN {fts}.dict d "
-                "ON d.term = t.term"
-            )
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _fts_word_ids AS "
-                f"SELECT w.w, d.termid FROM _fts_words w JOIN {fts}.dict d ON d.term = w.term"
-            )
-            con.execute(
-                f"INSERT INTO {fts}.terms SELECT t.docid, t.fieldid, i.termid "
-                f"FROM ({tokens}) t JOIN _fts_word_ids i ON i.w = t.w"
-            )
-            con.execute(
-                f"UPDATE {fts}.dict SET df = df + n.c FROM "
-                "(SELECT termid, count(DISTINCT docid) AS c "
-                f" FROM {fts}.terms WHERE docid >= ? GROUP BY termid) n "
-                f"WHERE {fts}.dict.termid = n.termid",
-                [first],
-            )
-            con.execute(
-                f"INSERT INTO {fts}.docs SELECT n.docid, n.name, coalesce(c.len, 0) "
-                "FROM _fts_new n LEFT JOIN "
-                f"(SELECT docid, count(*) AS len FROM {fts}.terms WHERE docid >= ? "
-                " GROUP BY docid) c ON c.docid = n.docid",
-                [first],
-            )
+            # One slice of new documents at a time: over a whole 4,000-feed poll at once
+            # (200,000 articles, 7.2 M tokens) the distinct words and (term, document) pairs
+            # outgrew the writer's cap, and the peak was ~40-55 MB above a 1,000-feed poll's.
+            for low in range(first, first + new, FTS_DOCS_PER_PASS):
+                _append_slice(con, low, low + FTS_DOCS_PER_PASS)
             con.execute(
                 f"UPDATE {fts}.stats SET num_docs = s.n, avgdl = s.total / s.n FROM "
                 f"(SELECT count(*) AS n, sum(len) AS total FROM {fts}.docs) s"
@@ -1096,6 +1111,54 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
         for table in ("_fts_new", "_fts_words", "_fts_word_ids"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return True
+
+
+def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
+    """Index the new documents with low <= docid < high (see `_append_to_search_index`)."""
+    fts = FTS_SCHEMA
+    new_text = (
+        "_fts_new n JOIN articles a ON a.rowid = n.rid "
+        f"WHERE n.docid >= {int(low)} AND n.docid < {int(high)}"
+    )
+    tokens = (
+        f"SELECT n.docid, 0 AS fieldid, unnest({_tokenize('a.title')}) AS w "
+        f"FROM {new_text} UNION ALL "
+        f"SELECT n.docid, 1, unnest({_tokenize('a.summary')}) FROM {new_text}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fts_words AS "
+        "SELECT w, stem(w, 'porter') AS term "
+        f"FROM (SELECT DISTINCT w FROM ({tokens})) "
+        f"WHERE w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)"
+    )
+    con.execute(
+        f"INSERT INTO {fts}.dict "
+        f"SELECT (SELECT coalesce(max(termid), -1) FROM {fts}.dict) "
+        "+ row_number() OVER (ORDER BY t.term), t.term, 0 "
+        f"FROM (SELECT DISTINCT term FROM _fts_words) t ANTI JOIN {fts}.dict d "
+        "ON d.term = t.term"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fts_word_ids AS "
+        f"SELECT w.w, d.termid FROM _fts_words w JOIN {fts}.dict d ON d.term = w.term"
+    )
+    con.execute(
+        f"INSERT INTO {fts}.terms SELECT t.docid, t.fieldid, i.termid "
+        f"FROM ({tokens}) t JOIN _fts_word_ids i ON i.w = t.w"
+    )
+    in_slice = f"FROM {fts}.terms WHERE docid >= ? AND docid < ?"
+    con.execute(
+        f"UPDATE {fts}.dict SET df = df + n.c FROM "
+        f"(SELECT termid, count(DISTINCT docid) AS c {in_slice} GROUP BY termid) n "
+        f"WHERE {fts}.dict.termid = n.termid",
+        [low, high],
+    )
+    con.execute(
+        f"INSERT INTO {fts}.docs SELECT n.docid, n.name, coalesce(c.len, 0) "
+        f"FROM _fts_new n LEFT JOIN (SELECT docid, count(*) AS len {in_slice} GROUP BY docid) c "
+        "ON c.docid = n.docid WHERE n.docid >= ? AND n.docid < ?",
+        [low, high, low, high],
+    )
 
 
 @dataclass(frozen=True)
