@@ -1,0 +1,56 @@
+"""How the writer's connection is set up: what keeps its memory flat as polls grow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newswatch import warehouse
+
+
+def test_the_writer_stores_small_row_groups_under_the_files_own_name(tmp_path: Path) -> None:
+    db = tmp_path / "news.duckdb"
+    rows = 3 * warehouse.WRITER_ROW_GROUP_SIZE + 5
+    with warehouse.connect(db) as con:
+        # Users' SQL may name the database as a plain connect would: after the file.
+        assert con.execute("SELECT current_database()").fetchone() == ("news",)
+        con.execute(
+            f"CREATE TABLE big AS SELECT range AS n, repeat('x', 50) AS s FROM range({rows})"
+        )
+        con.execute("INSERT INTO news.big VALUES (-1, 'qualified')")
+    with duckdb.connect(str(db), read_only=True) as plain:
+        groups = plain.execute(
+            "SELECT row_group_id, max(count) FROM pragma_storage_info('big') GROUP BY ALL"
+        ).fetchall()
+        assert plain.execute("SELECT count(*) FROM big").fetchone() == (rows + 1,)
+    assert len(groups) == 4
+    assert max(count for _, count in groups) <= warehouse.WRITER_ROW_GROUP_SIZE
+
+
+def test_a_file_named_like_a_builtin_catalog_still_opens(tmp_path: Path) -> None:
+    with warehouse.connect(tmp_path / "memory.duckdb") as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() != (0,)
+    with warehouse.connect(tmp_path / "memory.duckdb", read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() != (0,)
+
+
+def test_scan_memory_lowers_the_cap_while_python_reads_and_gives_it_back(tmp_path: Path) -> None:
+    """What that saves is measured by bench/bench_poll.py; here, that the cap comes back."""
+
+    def limit(con: duckdb.DuckDBPyConnection) -> str:
+        row = con.execute("SELECT memory_limit FROM pragma_database_size()").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with warehouse.connect(tmp_path / "news.duckdb") as con:
+        capped = limit(con)
+        con.execute("CREATE TABLE big AS SELECT md5(range::VARCHAR) AS s FROM range(200000)")
+        with warehouse.scan_memory(con):
+            assert limit(con) == "30.5 MiB" != capped  # 32 MB, as DuckDB prints it
+            assert con.execute("SELECT count(DISTINCT s) FROM big").fetchone() == (200_000,)
+        assert limit(con) == capped
+        with pytest.raises(RuntimeError), warehouse.scan_memory(con):
+            raise RuntimeError("clustering failed")
+        assert limit(con) == capped
