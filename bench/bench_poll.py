@@ -159,7 +159,7 @@ def measure(label: str, argv: list[str], env: dict[str, str], cwd: Path) -> Run:
 
     Not wait4's ru_maxrss: the kernel carries the forking process's peak over the exec
     into it, so it reported this benchmark's own memory (8,000 feeds: 502 MB for a command
-    whose largest process peaked at 372 MB, and for newsboat too)."""
+    whose largest process peaked at 372 MB)."""
     out_path = cwd / f"{label}.out"
     with open(out_path, "wb") as out:
         start = time.perf_counter()

@@ -240,12 +240,16 @@ def test_snippet_windows_around_first_stemmed_match() -> None:
     assert first_match("nothing here", []) is None
 
 
+@pytest.mark.parametrize("docs_per_pass", [None, 40])
 def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_per_pass: int | None
 ) -> None:
     # Real feed text (the captured feeds' titles and summaries, plus text that stresses the
     # tokenizer), indexed in three appends from an empty index, must rank and score every
     # query exactly as one build by the extension itself does; so must `rebuild=True`.
+    # With small slices each append commits several times.
+    if docs_per_pass is not None:
+        monkeypatch.setattr(warehouse, "FTS_DOCS_PER_PASS", docs_per_pass)
     from newswatch.parse import parse_feed
     from tests.conftest import CORPUS
 

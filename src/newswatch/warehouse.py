@@ -1090,8 +1090,8 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
             # Field ids as the extension numbers them: title 0, summary 1. Stopwords are
             # dropped before stemming, and empty tokens never count. Stemming is most of the
             # extension's build time and news text repeats its words, so each distinct word
-            # of a slice is stemmed once; tokens stream into the index as term ids, never materialised
-            # as strings (the writer's memory cap would spill them to disk).
+            # of a slice is stemmed once; tokens stream into the index as term ids, never
+            # materialised as strings (the writer's memory cap would spill them to disk).
             # Text is read from articles itself (a temporary copy costs memory, and loses
             # DuckDB's per-dictionary evaluation of repeated values).
             # One slice of new documents at a time: over a whole 4,000-feed poll at once
