@@ -247,7 +247,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     # Real feed text (the captured feeds' titles and summaries, plus text that stresses the
     # tokenizer), indexed in three appends from an empty index, must rank and score every
     # query exactly as one build by the extension itself does; so must `rebuild=True`.
-    # With small slices each append commits several times.
+    # With small slices each append works in several of them.
     if docs_per_pass is not None:
         monkeypatch.setattr(warehouse, "FTS_DOCS_PER_PASS", docs_per_pass)
     from newswatch.parse import parse_feed

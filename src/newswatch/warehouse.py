@@ -1007,7 +1007,7 @@ _FTS_LAYOUT: dict[str, tuple[tuple[str, str], ...]] = {
     "terms": (("docid", "BIGINT"), ("fieldid", "BIGINT"), ("termid", "BIGINT")),
 }
 _FTS_FIELDS = [(0, "title"), (1, "summary")]
-# Documents whose term frequencies one statement of the append counts.
+# New documents one slice of the index append covers (`_append_slice`).
 FTS_DOCS_PER_PASS = 50_000
 
 
