@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -22,6 +23,17 @@ def _record(message: str, exc: BaseException | None = None) -> logging.LogRecord
     return logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, message, (), exc_info)
 
 
+def _cancelled_on_exit() -> asyncio.CancelledError:
+    """A CancelledError raised while the process exits (as the runner's loop does on SIGTERM)."""
+    try:
+        try:
+            raise SystemExit(0)
+        except SystemExit:
+            raise asyncio.CancelledError() from None
+    except asyncio.CancelledError as exc:
+        return exc
+
+
 def test_expected_failures_are_dropped_and_everything_else_kept() -> None:
     drop = DropExpectedFailure()
     assert not drop.filter(_record("Encountered exception", SendFailed("refused")))
@@ -39,10 +51,17 @@ def test_expected_failures_are_dropped_and_everything_else_kept() -> None:
         _record("Finished in state Running()"),
         _record("Crash detected! Execution was aborted by a termination signal."),
         _record("unhandled exception during asyncio.run() shutdown", TerminationSignal(15)),
+        _record("Crash detected! Execution was cancelled by the runtime environment."),
+        _record("Finished in state Crashed('Execution was cancelled by the runtime environment.')"),
+        _record("Exception in callback StreamReaderProtocol...callback()", _cancelled_on_exit()),
     ]
     assert all(drop.filter(r) for r in stopped)
     assert not any(DropExpectedFailure(stopping=True).filter(r) for r in stopped)
     assert DropExpectedFailure(stopping=True).filter(_record("Finished in state Completed()"))
+    # A cancellation that is not the process exiting is kept.
+    assert DropExpectedFailure(stopping=True).filter(
+        _record("Exception in callback", asyncio.CancelledError())
+    )
 
 
 def test_served_run_filters_the_console_handlers_only_when_marked() -> None:

@@ -15,6 +15,7 @@ SERVED_RUN_ENV, and the flow modules call `quiet_served_run()` when they are imp
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -30,9 +31,11 @@ EXPECTED_FAILURES = frozenset({"DigestFailed", "SendFailed", "MailError"})
 # Raised by Prefect in a run's process when serve stops it (SIGTERM): serve says "stopping".
 STOPPED = "TerminationSignal"
 # What Prefect says of a run serve stopped: the state it was in, or that it was "aborted by a
-# termination signal" (Crashed).
+# termination signal" or, for a task still working, "cancelled by the runtime environment"
+# (Crashed).
 _STOPPED_RUN = re.compile(
     r"^Finished in state (Scheduled|Pending|Submitting|Running)\b|by a termination signal"
+    r"|Execution was cancelled by the runtime environment"
 )
 
 
@@ -48,6 +51,14 @@ class DropExpectedFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and type(exc).__name__ in self.names:
+            return False
+        if (
+            self.stopping
+            and isinstance(exc, asyncio.CancelledError)
+            and isinstance(exc.__context__, SystemExit)
+        ):
+            # The runner's exit on SIGTERM cancels what its loop still ran (asyncio logs
+            # "Exception in callback ..." for Prefect's control channel).
             return False
         text = record.getMessage()
         if any(name in text for name in self.names):
