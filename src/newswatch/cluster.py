@@ -283,12 +283,12 @@ def assign_clusters(
     so that the summaries of the others are never held (most of the memory clustering
     needs: a summary is ~10x a title).
     """
-    lazy = summaries is not None
+    keep_summaries = summaries is None
     unique: dict[str, tuple[datetime, str, _Doc]] = {}
     for art in articles:
         kept = unique.get(art.id)
         if kept is None or (art.published_at, art.url) < kept[:2]:
-            unique[art.id] = (art.published_at, art.url, _doc(-1, art, with_summary=not lazy))
+            unique[art.id] = (art.published_at, art.url, _doc(-1, art, with_summary=keep_summaries))
     ordered = sorted((entry[2] for entry in unique.values()), key=lambda d: (d.published_at, d.id))
     unique.clear()
     docs = [replace(d, index=i) for i, d in enumerate(ordered)]
@@ -364,17 +364,16 @@ def assign_clusters(
                 open_pairs.append((a.index, b.index, verdict))
     del seen, postings
 
-    words_of: dict[int, frozenset[str]] = {}
     wanted = sorted({i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)})
-    for offset in range(0, len(wanted), SUMMARY_BATCH):
-        chunk = wanted[offset : offset + SUMMARY_BATCH]
-        if summaries is not None:
+    if summaries is None:
+        words_of = {i: frozenset(_words(docs[i].summary)) for i in wanted}
+    else:
+        words_of = {}
+        for offset in range(0, len(wanted), SUMMARY_BATCH):
+            chunk = wanted[offset : offset + SUMMARY_BATCH]
             texts = summaries([docs[i].id for i in chunk])
             for i in chunk:
                 words_of[i] = frozenset(_words(texts.get(docs[i].id, "")[:SUMMARY_CHARS]))
-        else:
-            for i in chunk:
-                words_of[i] = frozenset(_words(docs[i].summary))
     for a_index, b_index, title_sim in open_pairs:
         if uf.find(a_index) != uf.find(b_index) and _summary_verdict(
             title_sim, words_of[a_index], words_of[b_index]
