@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -470,6 +471,10 @@ def _shard_main(
         config = dataclasses.replace(
             config, fetch=dataclasses.replace(config.fetch, concurrency=concurrency)
         )
+        # Everything alive now (the modules imported by the fork server, the config, the
+        # feeds' states) lives as long as the shard: out of the collector's sight, a full
+        # collection no longer walks it (~10% of a shard's parse CPU, measured here).
+        gc.freeze()
         result = asyncio.run(
             collect_batch(
                 config,

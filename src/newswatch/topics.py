@@ -108,18 +108,25 @@ class _ChunkPresence:
     """The runs of letters and of digits in an article's folded text, found once (only for
     articles past the gate): each term then costs a set look-up, not a scan of the text."""
 
-    __slots__ = ("_prefixes", "_runs", "_sorted", "text")
+    __slots__ = ("_heads", "_prefixes", "_runs", "_sorted", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._runs: frozenset[str] | None = None
         self._sorted: list[str] | None = None
+        self._heads: frozenset[str] | None = None
         self._prefixes: dict[str, bool] = {}
 
     def runs(self) -> frozenset[str]:
         if self._runs is None:
             self._runs = frozenset(_ALNUM_RUNS.findall(self.text))
         return self._runs
+
+    def heads(self) -> frozenset[str]:
+        """The first `_HEAD` characters of every run (whole runs if shorter)."""
+        if self._heads is None:
+            self._heads = frozenset(run[:_HEAD] for run in self.runs())
+        return self._heads
 
     def has_run_starting(self, prefix: str) -> bool:
         known = self._prefixes.get(prefix)
@@ -904,15 +911,9 @@ class _Occurrences:
         narrowed to the terms whose runs are in the text with one set intersection."""
         if len(indexes) < _GROUP_MIN:
             return [o for i in indexes for o in self.get(i)]
-        group = self._topic.group(indexes)
-        runs = self._present.runs()
         out: list[_Occurrence] = []
-        for run in group.keys & runs:
-            for i in group.by_run[run]:
-                out.extend(self.get(i))
-        for prefix, i in group.by_prefix:
-            if self._present.has_run_starting(prefix):
-                out.extend(self.get(i))
+        for i in self._topic.group(indexes).candidates(self._present):
+            out.extend(self.get(i))
         return out
 
     def _find(self, index: int) -> list[_Occurrence]:
@@ -954,6 +955,9 @@ class _InFields:
 
 # Lists at least this long are looked up through a _TermGroup.
 _GROUP_MIN = 6
+# Characters of a wildcard prefix a _TermGroup indexes it by (a run shorter than this is
+# its own head, and a prefix shorter than this is looked up on its own).
+_HEAD = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -963,22 +967,49 @@ class _TermGroup:
 
     keys: frozenset[str]
     by_run: Mapping[str, tuple[int, ...]]
-    by_prefix: tuple[tuple[str, int], ...]
+    # Wildcard prefixes of `_HEAD` characters or more, by their first `_HEAD`; shorter ones.
+    heads: frozenset[str]
+    by_head: Mapping[str, tuple[tuple[str, int], ...]]
+    short_prefixes: tuple[tuple[str, int], ...]
 
     @staticmethod
     def of(indexes: Sequence[int], terms: Sequence[_Term]) -> _TermGroup:
         by_run: dict[str, list[int]] = {}
-        by_prefix: list[tuple[str, int]] = []
+        by_head: dict[str, list[tuple[str, int]]] = {}
+        short: list[tuple[str, int]] = []
         for i in dict.fromkeys(indexes):
             term = terms[i]
             if term.whole_runs:
                 by_run.setdefault(max(term.whole_runs, key=len), []).append(i)
+                continue
+            prefix = term.run_prefix
+            assert prefix is not None
+            if len(prefix) >= _HEAD:
+                by_head.setdefault(prefix[:_HEAD], []).append((prefix, i))
             else:
-                assert term.run_prefix is not None
-                by_prefix.append((term.run_prefix, i))
+                short.append((prefix, i))
         return _TermGroup(
-            frozenset(by_run), {k: tuple(v) for k, v in by_run.items()}, tuple(by_prefix)
+            frozenset(by_run),
+            {k: tuple(v) for k, v in by_run.items()},
+            frozenset(by_head),
+            {k: tuple(v) for k, v in by_head.items()},
+            tuple(short),
         )
+
+    def candidates(self, present: _ChunkPresence) -> Iterator[int]:
+        """The terms whose runs are in the text (each may still not occur)."""
+        for run in self.keys & present.runs():
+            yield from self.by_run[run]
+        if self.by_head:
+            # Most wildcard prefixes (recipe*, summit*) start no run of the text: one set
+            # intersection on their first characters leaves the few worth a sorted look-up.
+            for head in self.heads & present.heads():
+                for prefix, i in self.by_head[head]:
+                    if present.has_run_starting(prefix):
+                        yield i
+        for prefix, i in self.short_prefixes:
+            if present.has_run_starting(prefix):
+                yield i
 
 
 _Lookup = _Occurrences | _InFields
@@ -1106,6 +1137,12 @@ class _Topic:
     ignore: tuple[_Term, ...]
     gate: _Gate  # passed by every article some rule can match
     groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
+    ignore_group: _TermGroup = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "ignore_group", _TermGroup.of(range(len(self.ignore)), self.ignore)
+        )
 
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
         found = self.groups.get(indexes)
@@ -1141,7 +1178,8 @@ class _Topic:
     ) -> list[tuple[int, int]]:
         spans = []
         folded = field_text.folded.text
-        for term in self.ignore:
+        for i in self.ignore_group.candidates(present):
+            term = self.ignore[i]
             if not term.may_occur(present):
                 continue
             for m in term.folded_re.finditer(folded):
