@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -10,7 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.normalize import article_id, canonical_url, clean_title, to_utc, truncate
+from newswatch.normalize import (
+    TITLE_MAX_CHARS,
+    article_id,
+    canonical_url,
+    clean_title,
+    to_utc,
+    truncate,
+)
+from newswatch.text import one_line
 
 FALLBACK = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 
@@ -203,6 +213,31 @@ def test_clean_title() -> None:
     long = clean_title("word " * 500)
     assert len(long) <= 1_000
     assert long.endswith("word…")
+
+
+# Titles as feeds write them: mostly printable ASCII, with the whitespace, control and
+# invisible characters the cleaning exists for.
+TITLE_TEXT = st.text(
+    st.one_of(
+        st.sampled_from("ab Z1-:'  \t\n\r\x0b\x0c\x1c\x1f\x00\x7f\x85\xa0\u2028\u200b\ufeff\u3000"),
+        st.characters(),
+    )
+)
+
+
+@given(TITLE_TEXT)
+def test_one_line_folds_whitespace_exactly_as_splitting_on_it(text: str) -> None:
+    assert one_line(text) == " ".join(text.split())
+
+
+@given(TITLE_TEXT)
+def test_clean_title_equals_its_regex_definition(text: str) -> None:
+    # The definition the fast path for printable ASCII must not change.
+    cleaned = re.sub(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]", "", text)
+    cleaned = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", cleaned)
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    expected = truncate(unicodedata.normalize("NFC", cleaned), TITLE_MAX_CHARS)
+    assert clean_title(text) == expected
 
 
 @given(st.text())

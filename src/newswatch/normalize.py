@@ -14,6 +14,8 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
+from newswatch.text import one_line
+
 # Query keys that only say how a reader arrived (analytics, campaigns, share buttons), never which
 # page it is. Compared case-insensitively. Deliberately NOT here: id, p, story, page, mod-like keys
 # some CMSs use to pick content. `ref` is dropped: news sites use it only as a referrer tag.
@@ -36,7 +38,6 @@ _QUERY_SAFE = "/%:@!$&'()*+,;=-._~?"
 _HOST_OK = re.compile(r"[^\s/\\?#@:\[\]%<>\"'`{}|^]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_WS = re.compile(r"\s+")
 
 # An absolute http(s) URL that canonical_url returns unchanged, tracking parameters aside:
 # lower-case host without port or user, a path, only characters the steps below keep as they
@@ -199,8 +200,9 @@ def plausible_date(value: datetime, now: datetime) -> bool:
 def clean_title(text: str) -> str:
     """Return a one-line title: control and zero-width characters removed, whitespace folded,
     Unicode NFC, at most TITLE_MAX_CHARS (cut at a word boundary with an ellipsis)."""
-    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
-    text = _WS.sub(" ", text).strip()
+    if not (text.isascii() and text.isprintable()):  # else there is nothing to remove
+        text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
+    text = one_line(text)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     return truncate(text, TITLE_MAX_CHARS)

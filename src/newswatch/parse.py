@@ -46,7 +46,7 @@ from newswatch.normalize import (
     to_utc,
     truncate,
 )
-from newswatch.text import html_to_text
+from newswatch.text import html_to_text, one_line
 
 SUMMARY_MAX_CHARS = 20_000
 SUMMARY_HTML_MAX_CHARS = 100_000
@@ -226,7 +226,7 @@ def _to_article(
         summary = html_to_text(summary_raw)
     else:
         summary_html = html.escape(summary_raw, quote=False)[:SUMMARY_HTML_MAX_CHARS]
-        summary = _WS.sub(" ", summary_raw).strip()
+        summary = one_line(summary_raw)
     published_at, known = _published(entry, now)
     author = _author(entry)
     return Article(
@@ -248,7 +248,7 @@ def _author(entry: Mapping[str, Any]) -> str:
     """The author's name; feedparser's `author` may be "email (Name)" when RSS gives both."""
     detail = entry.get("author_detail")
     name = _str(detail.get("name")) if isinstance(detail, Mapping) else ""
-    return _WS.sub(" ", name or _str(entry.get("author"))).strip()
+    return one_line(name or _str(entry.get("author")))
 
 
 def _summary_source(entry: Mapping[str, Any]) -> tuple[str, str]:
