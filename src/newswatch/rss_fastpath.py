@@ -406,7 +406,8 @@ def _text(
     value = (raw or "").strip()
     if relative and value and not _PLAIN_ABSOLUTE_URL.match(value):
         value = _urljoin(base, value)
-    if kind == "text/plain" and _looks_like_html(value):
+    # feedparser's test needs a close tag or an entity: text with neither is not scanned.
+    if kind == "text/plain" and ("</" in value or "&" in value) and _looks_like_html(value):
         kind = "text/html"
     # feedparser's repair of UTF-8 that was decoded as Latin-1, then its cp1252 mapping.
     if not value.isascii():
