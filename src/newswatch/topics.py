@@ -66,6 +66,7 @@ _SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
 _APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
 _TERM_TOKENS = re.compile(f"\\w+|\\s+|{_DASH}+|{_APOSTROPHE}|[^\\w\\s]")
 _ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
+_ASCII_RUNS = re.compile(r"[A-Za-z]+|[0-9]+|_+")  # the same runs in ASCII text, twice as fast
 # Endings written after an apostrophe (Russia's, it's, don't, we'd, I'm, we'll, they're,
 # we've): a term starting with one of these never starts right after "letter + apostrophe".
 # Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
@@ -119,7 +120,8 @@ class _ChunkPresence:
 
     def runs(self) -> frozenset[str]:
         if self._runs is None:
-            self._runs = frozenset(_ALNUM_RUNS.findall(self.text))
+            pattern = _ASCII_RUNS if self.text.isascii() else _ALNUM_RUNS
+            self._runs = frozenset(pattern.findall(self.text))
         return self._runs
 
     def heads(self) -> frozenset[str]:
