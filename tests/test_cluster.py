@@ -285,3 +285,35 @@ def test_summaries_on_request_give_the_stories_whole_articles_do_at_scale() -> N
     assert len(ids) == len(set(ids)) == 3 * 2_000
     # Without the summaries the rewrites stay apart: the summaries were needed.
     assert assign_clusters(narrow) != whole
+
+
+def test_titles_sharing_only_common_words_are_still_compared() -> None:
+    # Each of these words heads hundreds of titles, too many to block on alone; only the
+    # two copies of the story have all four, so their pairs of words bring them together.
+    common = ["alpha", "bravo", "charlie", "delta"]
+    fillers = [
+        art(f"f{i}", f"{common[i % 4]} filler{i} story{i} words{i}", hours=i * 0.01)
+        for i in range(1_200)
+    ]
+    a = art("a", "Alpha bravo charlie delta", hours=1.0)
+    b = art("b", "Delta charlie bravo alpha", hours=2.0)
+    clusters = assign_clusters([*fillers, a, b])
+    assert clusters["a"] == clusters["b"] == "a"
+    assert sum(1 for i, c in clusters.items() if c == "a") == 2
+
+
+def test_blocking_on_pairs_of_common_words_only_finds_the_same_stories(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The former blocking keyed every pair of title words; pairs with a rarer word are
+    # compared through that word's posting anyway, so the stories must be the same.
+    from newswatch import cluster
+
+    def every_pair(doc: cluster._Doc, common: frozenset[str]) -> list[str]:
+        words = sorted(doc.title_words)
+        return words + [f"{w} {v}" for i, w in enumerate(words) for v in words[i + 1 :]]
+
+    articles = synthetic(6_000)[0] + rewrites(500)[0]
+    now = assign_clusters(articles)
+    monkeypatch.setattr(cluster, "_block_keys", every_pair)
+    assert assign_clusters(articles) == now

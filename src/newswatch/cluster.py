@@ -247,9 +247,12 @@ def _distinctive(word: str) -> bool:
     return not word.isdigit() and word not in _CALENDAR
 
 
-def _block_keys(doc: _Doc) -> Iterable[str]:
-    words = sorted(doc.title_words)
-    yield from words
+def _block_keys(doc: _Doc, common: frozenset[str]) -> Iterable[str]:
+    """Each title word, and each pair of its `common` words (those too frequent to block on
+    alone). A pair with a rarer word needs no key of its own: every two articles sharing
+    that word are compared through its posting already."""
+    yield from doc.title_words
+    words = sorted(w for w in doc.title_words if w in common)
     for i, w in enumerate(words):
         for v in words[i + 1 :]:
             yield f"{w} {v}"
@@ -313,13 +316,16 @@ def assign_clusters(
     # Posting lists longer than this are too common to block on (their pairs, if the same
     # story, share a rarer key too); the bound keeps the work near-linear.
     max_posting = max(50, int(math.sqrt(n) * 4))
+    # Only these words are paired into keys (most title words are rarer: pairs of them were
+    # most of the keys, and a posting to fill each).
+    common = frozenset(w for w, c in df.items() if c > max_posting)
 
     # Most keys (word pairs above all) belong to one article only: such a key keeps that
     # article itself, and becomes a list with its second one (a list per key was most of
     # clustering's memory: 20,000 articles, ~25 MB).
     postings: dict[str, _Doc | list[_Doc]] = {}
     for d in docs:
-        keys = _block_keys(d)
+        keys = _block_keys(d, common)
         for key in chain(("=" + d.title_key,), keys) if d.title_key else keys:
             held = postings.get(key)
             if held is None:
