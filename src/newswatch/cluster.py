@@ -320,7 +320,7 @@ def assign_clusters(
     # most of the keys, and a posting to fill each).
     common = frozenset(w for w, c in df.items() if c > max_posting)
 
-    # Most keys (word pairs above all) belong to one article only: such a key keeps that
+    # Most keys belong to one article only: such a key keeps that
     # article itself, and becomes a list with its second one (a list per key was most of
     # clustering's memory: 20,000 articles, ~25 MB).
     postings: dict[str, _Doc | list[_Doc]] = {}

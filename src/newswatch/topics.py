@@ -965,7 +965,8 @@ _HEAD = 3
 @dataclass(frozen=True, slots=True)
 class _TermGroup:
     """A list of terms indexed by the run each needs: whole runs for a set intersection,
-    wildcard prefixes (recipe*) for a sorted look-up."""
+    wildcard prefixes (recipe*) by their first characters for another, then a sorted
+    look-up for the few whose first characters are there."""
 
     keys: frozenset[str]
     by_run: Mapping[str, tuple[int, ...]]
