@@ -112,7 +112,7 @@ async def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-async def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
+async def refresh(db_path: Path, retention_days: float | None, changed: bool = True) -> int:
     return await asyncio.to_thread(
         poll.refresh, db_path, retention_days=retention_days, changed=changed
     )

@@ -120,7 +120,7 @@ class Config:
     digest: DigestSettings = field(default_factory=DigestSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     allow_hosts: tuple[str, ...] = ()
-    retention_days: int | None = None
+    retention_days: float | None = None  # days; fractions allowed (0.5 = 12 hours)
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -297,7 +297,7 @@ class _Validator:
             digest=self.digest(data.get("digest", {})),
             runner=self.runner(data.get("runner", {})),
             allow_hosts=self.allow_hosts(data.get("allow_hosts", [])),
-            retention_days=self._opt_int(data, ("retention_days",), minimum=1),
+            retention_days=self._opt_positive(data, ("retention_days",)),
         )
 
     # -- helpers -------------------------------------------------------------------
@@ -320,6 +320,14 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.doc.error(at, f"must be a whole number >= {minimum}, got {value!r}")
         return value
+
+    def _opt_positive(self, data: Mapping[str, Any], at: Path_) -> float | None:
+        value = self._get(data, at)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise self.doc.error(at, f"must be a number of days > 0, got {value!r}")
+        return float(value)
 
     def _number(self, data: Mapping[str, Any], at: Path_, default: float, minimum: float) -> float:
         value = self._get(data, at)

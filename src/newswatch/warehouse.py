@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -304,6 +304,10 @@ def merge_batch(
         return MergeResult(m.poll_id, 0, 0, already_merged=True)
     con.execute("BEGIN TRANSACTION")
     try:
+        # stored_at only ever grows: a clock set back (NTP, a VM restored, DST done wrong)
+        # would otherwise stamp this batch before the last digest's window end, and no
+        # digest would ever cover it (windows are over stored_at).
+        now = _after_last_stored(con, now)
         new_articles = new_matches = 0
         by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
@@ -367,6 +371,15 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """`now`, or just after the latest polls.stored_at when the clock reads earlier."""
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    last: datetime | None = _utc(row[0]) if row and row[0] is not None else None
+    if last is not None and now <= last:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def _new_per_feed(
