@@ -335,14 +335,17 @@ def merge_batch(
             by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
+            # Columns the spool has and this warehouse's schema not (yet): left out.
+            extra = _missing_columns(con, "fetch_log", spool.FETCH_SCHEMA.names)
+            exclude = f" EXCLUDE ({', '.join(extra)})" if extra else ""
             # new_articles per feed is only known now, against what the warehouse already had.
             con.execute(
-                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"INSERT INTO fetch_log BY NAME SELECT f.*{exclude} REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
                 f"FROM read_parquet({_parquet_list(fetch)}) f "
                 "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
                 "ON n.feed_url = f.feed_url"
                 if art
-                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+                else f"INSERT INTO fetch_log BY NAME SELECT *{exclude} FROM read_parquet({_parquet_list(fetch)})"
             )
         feeds = batch.files("feeds")
         if feeds:
@@ -371,6 +374,18 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those `table` does not have (a warehouse on an older schema version)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [table],
+        ).fetchall()
+    }
+    return [name for name in names if name not in have]
 
 
 def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
