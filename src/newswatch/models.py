@@ -84,6 +84,7 @@ class Article:
     guid: str | None = None
     author: str | None = None
     summary_html: str = ""  # as delivered by the feed (untrusted; sanitise before display)
+    language: str | None = None  # ISO 639-1 code, detected (newswatch.language); None: unknown
 
 
 @dataclass(frozen=True, slots=True)
