@@ -348,7 +348,7 @@ def _content_words(
 ) -> frozenset[str]:
     """The distinctive words of a text (as `_words`) outside its outlet's boilerplate runs."""
     if boilerplate:
-        masked = set()
+        masked: set[int] = set()
         for i, h in enumerate(runs):
             if h in boilerplate:
                 masked.update((i, i + 1, i + 2))
