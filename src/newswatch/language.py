@@ -50,7 +50,7 @@ RTL = frozenset({"ar", "fa", "he", "ur"})
 
 
 def language_name(code: str | None) -> str | None:
-    """"Turkish" for "tr"; None for None."""
+    """The English name of a language code ("tr" -> "Turkish"); None for None."""
     if code is None:
         return None
     return NAMES.get(code, code)
