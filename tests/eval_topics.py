@@ -101,7 +101,9 @@ def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
         )
         for c in raw["cases"]
     ]
-    pairs = [Pair(str(p["topic"]), str(p["about"]), str(p["passing"])) for p in raw.get("pairs") or ()]
+    pairs = [
+        Pair(str(p["topic"]), str(p["about"]), str(p["passing"])) for p in raw.get("pairs") or ()
+    ]
     return cases, pairs
 
 
@@ -140,9 +142,7 @@ def has_relevance() -> bool:
     return "relevance" in getattr(models.TopicMatch, "__dataclass_fields__", {})
 
 
-def evaluate(
-    name: str, cases: Sequence[Case], pairs: Sequence[Pair], predict: Predict
-) -> Report:
+def evaluate(name: str, cases: Sequence[Case], pairs: Sequence[Pair], predict: Predict) -> Report:
     got = {c.id: predict(c) for c in cases}
     scores: list[Score] = []
     errors: list[str] = []

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from newswatch import cli, warehouse
+from newswatch import cli, spool, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import write_sources
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, poll_once, run_cli, serve_farm
@@ -35,8 +36,39 @@ def objects(con: duckdb.DuckDBPyConnection) -> Objects:
     return out
 
 
-def contents(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list[object]]:
-    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+def contents(
+    con: duckdb.DuckDBPyConnection, tables: list[str], columns: Objects | None = None
+) -> dict[str, list[object]]:
+    """Every row of `tables`; with `columns` (objects() of an older schema), only the
+    columns those tables had then."""
+
+    def select(t: str) -> str:
+        if columns is None:
+            return "*"
+        return ", ".join(f'"{c}"' for c, _ in columns[("BASE TABLE", t)])
+
+    return {t: con.execute(f"SELECT {select(t)} FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+def as_of_version_1(m: pytest.MonkeyPatch) -> None:
+    """Make this newswatch write what one that knew only migration 1 wrote: the columns of
+    version 1 in its batches, and a search index over title and summary."""
+    v1_columns = {
+        "articles": {"content", "content_html"},
+        "article_topics": {"relevance"},
+    }
+    tables = {
+        name: pa.schema([f for f in schema if f.name not in v1_columns.get(name, set())])
+        for name, schema in spool.TABLES.items()
+    }
+    m.setattr(spool, "TABLES", tables)
+    m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
+    m.setattr(
+        warehouse,
+        "_ARTICLE_COLUMNS",
+        warehouse._ARTICLE_COLUMNS.replace("a.content, a.content_html", "'', ''"),
+    )
+    m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
 
 
 def test_a_polled_version_1_warehouse_upgrades_in_place(
@@ -56,6 +88,7 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
     # A newswatch that knew only the first migration polls and renders a digest.
     with monkeypatch.context() as m:
         m.setattr(warehouse, "migrations", lambda directory=None: steps[:1])
+        as_of_version_1(m)
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
@@ -76,7 +109,7 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
     # The current newswatch opens it: every later migration is applied, nothing is lost.
     with warehouse.connect(db) as con:
         assert warehouse.schema_version(con) == latest
-        assert contents(con, v1_tables) == before
+        assert contents(con, v1_tables, v1) == before
         upgraded = objects(con)
         applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert applied == [(s.version,) for s in steps]

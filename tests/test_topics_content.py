@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.eval_topics import DATA, REPO, TOPICS, evaluate, format_report, load_matcher, load_set
-from tests.eval_topics import predictor
+from tests.eval_topics import (
+    DATA,
+    REPO,
+    TOPICS,
+    evaluate,
+    format_report,
+    load_matcher,
+    load_set,
+    predictor,
+)
 
 CONTENT_SET = DATA / "topics_content.yaml"
 MIN_SCORE = 0.97
@@ -39,7 +47,9 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
         assert pair.topic not in by_id[pair.passing].about, pair
 
 
-@pytest.mark.parametrize("name", ["topics_content", "topics_eval", "topics_heldout", "topics_fresh"])
+@pytest.mark.parametrize(
+    "name", ["topics_content", "topics_eval", "topics_heldout", "topics_fresh"]
+)
 def test_precision_recall_and_pair_order(name: str) -> None:
     cases, pairs = load_set(DATA / f"{name}.yaml")
     report = evaluate(name, cases, pairs, predictor(load_matcher(REPO / "sources.yaml")))

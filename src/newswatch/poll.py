@@ -173,7 +173,7 @@ def parse_and_match(
         return raw, [], StageCpu(t1 - t0, 0.0, 0.0)
     parsed = normalise_feed(raw, feed_url=feed_url, source=source, now=now)
     t2 = time.thread_time()
-    matches = [matcher.match(a.title, a.summary) for a in parsed.articles]
+    matches = [matcher.match(a.title, a.summary, a.content) for a in parsed.articles]
     return parsed, matches, StageCpu(t1 - t0, t2 - t1, time.thread_time() - t2)
 
 
