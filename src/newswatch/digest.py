@@ -22,6 +22,7 @@ import functools
 import math
 import re
 import textwrap
+import unicodedata
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ import jinja2
 import nh3
 
 from newswatch.config import DigestSettings
+from newswatch.language import is_rtl, language_name
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.text import html_to_text
 
@@ -79,6 +81,7 @@ class OtherReport:
     source: str
     title: str
     url: str | None
+    language: str | None = None  # ISO 639-1 (newswatch.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +494,9 @@ def _story(
         a = item.article
         if item is lead or a.source == art.source or a.source in others:
             continue
-        others[a.source] = OtherReport(source=a.source, title=a.title, url=safe_link(a.url))
+        others[a.source] = OtherReport(
+            source=a.source, title=a.title, url=safe_link(a.url), language=a.language
+        )
     terms = sorted(
         {h.term for item in cluster.items for m in item.matches if m.topic in order for h in m.hits}
     )
@@ -708,6 +713,22 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
     )
 
 
+def _isolate(text: str, code: str | None) -> str:
+    """Plain text: a right-to-left title set apart (Unicode first-strong isolate), so that in
+    a left-to-right line ("1. <title>") it reads right to left without reordering the rest."""
+    return f"\u2068{text}\u2069" if is_rtl(code) or _first_strong_rtl(text) else text
+
+
+def _first_strong_rtl(text: str) -> bool:
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(templates_dir: str) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -720,7 +741,9 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = _wrap
+    env.filters["isolate"] = _isolate
     env.globals["stories_label"] = stories_label
+    env.globals["language_name"] = language_name
     return env
 
 

@@ -84,6 +84,7 @@ class Article:
     guid: str | None = None
     author: str | None = None
     summary_html: str = ""  # as delivered by the feed (untrusted; sanitise before display)
+    language: str | None = None  # ISO 639-1 code, detected (newswatch.language); None: unknown
     # The entry's full content (RSS content:encoded, Atom <content>; later also the text
     # extracted from the article page) as plain text, HTML removed; "" when there is none.
     content: str = ""

@@ -44,6 +44,7 @@ ARTICLE_SCHEMA = pa.schema(
         ("author", pa.string()),
         ("first_seen_at", _TS),
         ("poll_id", pa.string()),
+        ("language", pa.string()),
     ]
 )
 TOPIC_SCHEMA = pa.schema(

@@ -482,9 +482,9 @@ def _json(value: Any) -> str:
 # -- reads for clustering, digests and rematch ------------------------------------------------
 
 
-_ARTICLE_COLUMNS = (
+_ARTICLE_COLUMNS = (  # read by _article, in this order
     "a.id, a.feed_url, a.source, a.url, a.title, a.summary, a.published_at, a.published_at_known, "
-    "a.guid, a.author, a.summary_html, a.content, a.content_html"
+    "a.guid, a.author, a.summary_html, a.language, a.content, a.content_html"
 )
 
 
@@ -504,8 +504,9 @@ def _article(row: Sequence[Any]) -> Article:
         guid=row[8],
         author=row[9],
         summary_html=row[10],
-        content=row[11],
-        content_html=row[12],
+        language=row[11],
+        content=row[12],
+        content_html=row[13],
     )
 
 
@@ -789,7 +790,7 @@ def matched_articles_stored(
     ).fetchall()
     ids = [r[0] for r in rows]
     matches = _matches_for(con, ids)
-    return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
+    return [(_article(r), matches.get(r[0], ()), r[-1]) for r in rows]
 
 
 def digest_history(con: duckdb.DuckDBPyConnection) -> list[DigestRecord]:

@@ -1,4 +1,4 @@
--- Schema version 3: the entry's full content (plain text and sanitised HTML) beside its
+-- Schema version 4: the entry's full content (plain text and sanitised HTML) beside its
 -- summary, and a relevance score per (article, topic) match. Older rows get empty content
 -- and no score (NULL): `newswatch rematch` scores them.
 ALTER TABLE articles ADD COLUMN content VARCHAR DEFAULT '';
