@@ -61,14 +61,28 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
     )
 
     # A newswatch that knew only the first migration polls and renders a digest. It staged
-    # articles without the columns later versions added (language, version 3), nor read them.
-    v1_articles = pa.schema([f for f in spool.ARTICLE_SCHEMA if f.name != "language"])
+    # rows without the columns later versions added (language, version 3; content and
+    # relevance, version 4), nor read them, and indexed title and summary only.
+    later = {
+        "articles": {"language", "content", "content_html"},
+        "article_topics": {"relevance"},
+    }
+    v1_schemas = {
+        name: pa.schema([f for f in schema if f.name not in later.get(name, set())])
+        for name, schema in spool.TABLES.items()
+    }
     with monkeypatch.context() as m:
         m.setattr(warehouse, "migrations", lambda directory=None: steps[:1])
-        m.setattr(spool, "TABLES", {**spool.TABLES, "articles": v1_articles})
+        m.setattr(spool, "TABLES", v1_schemas)
         m.setattr(
-            warehouse, "_ARTICLE_COLUMNS", warehouse._ARTICLE_COLUMNS.replace("a.language", "NULL")
+            warehouse,
+            "_ARTICLE_COLUMNS",
+            warehouse._ARTICLE_COLUMNS.replace("a.language", "NULL").replace(
+                "a.content, a.content_html", "'', ''"
+            ),
         )
+        m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
+        m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]

@@ -98,6 +98,9 @@ class Story:
     outlets: int
     published_label: str  # local time, e.g. "24 Nov 07:15" ("5 Jan 2020 00:00" another year)
     score: float
+    # How much the story is about its section's topic (the best of its reports), in [0, 1];
+    # 1.0 for matches stored before relevance was scored.
+    relevance: float = 1.0
 
     @property
     def title_text(self) -> str:
@@ -111,10 +114,13 @@ class Story:
 @dataclass(frozen=True, slots=True)
 class Section:
     topic: str
-    stories: tuple[Story, ...]  # at most settings.max_stories_per_topic
-    total: int  # stories listed under this topic (its strongest topic)
+    stories: tuple[Story, ...]  # at most settings.max_stories_per_topic, most relevant first
+    total: int  # stories listed under this topic (its strongest topic), mentioned ones too
     # Stories tagged with this topic too but listed under another: ((topic, count), ...).
     elsewhere: tuple[tuple[str, int], ...] = ()
+    # Stories that only mention the topic (relevance below settings.also_mentioned_below),
+    # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic.
+    mentioned: tuple[Story, ...] = ()
 
     @property
     def elsewhere_label(self) -> str:
@@ -122,7 +128,7 @@ class Section:
 
     @property
     def more(self) -> int:
-        return self.total - len(self.stories)
+        return self.total - len(self.stories) - len(self.mentioned)
 
 
 @dataclass(frozen=True, slots=True)
