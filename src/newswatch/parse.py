@@ -276,8 +276,10 @@ def _to_article(
         if summary_raw.strip():
             content_key = summary_raw
             title = derived_title(summary, url)
-        elif url or guid:
+        elif url or guid or link.strip():
             title = derived_title("", url)  # the link's file name, else "(untitled)"
+            # A link that is no web address (mailto:...) still tells the entry apart.
+            content_key = "" if url or guid else f"link:{link.strip()}"
         else:
             content_key = _fingerprint(entry)
             title = derived_title(_other_text(entry), url)
