@@ -562,6 +562,7 @@ class ClusterRow(NamedTuple):
     url: str
     published_at: datetime
     summary: str = ""
+    language: str | None = None  # for the cross-language pass (newswatch.crosslang)
 
 
 def cluster_rows_since(
@@ -571,7 +572,7 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
