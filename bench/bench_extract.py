@@ -41,9 +41,12 @@ FURNITURE = ("Accept all cookies", "Sign in to comment", "Most read today", "All
 def furniture(n_links: int = 400) -> tuple[str, str]:
     """(before, after) the article: a heavy news site's page around it."""
     nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(n_links))
-    script = "<script>" + "window.__STATE__ = {" + ",".join(
-        f'"k{i}": "{"x" * 40}"' for i in range(600)
-    ) + "};</script>"
+    script = (
+        "<script>"
+        + "window.__STATE__ = {"
+        + ",".join(f'"k{i}": "{"x" * 40}"' for i in range(600))
+        + "};</script>"
+    )
     style = "<style>" + "".join(f".c{i}{{margin:{i}px}}" for i in range(800)) + "</style>"
     related = "".join(
         f'<li><a href="/story/{i}">Most read today: story number {i} of the day</a></li>'
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     t0 = time.process_time()
-    import trafilatura  # noqa: F401
+    import trafilatura
 
     import_s = time.process_time() - t0
     from newswatch.config import ArticlePageSettings

@@ -34,9 +34,10 @@ for _p in (str(REPO / "src"), str(REPO)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from tests.feedserver import FeedServer  # noqa: E402
+
 from newswatch import pages, warehouse  # noqa: E402
 from newswatch.config import parse_config  # noqa: E402
-from tests.feedserver import FeedServer  # noqa: E402
 
 TOPICS = "topics:\n  - name: NATO\n    terms: [NATO]\n"
 
