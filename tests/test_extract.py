@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newswatch.extract import MAX_TEXT_CHARS, MIN_TEXT_CHARS, article_text, clean_text
+from newswatch.extract import MAX_TEXT_CHARS, MIN_TEXT_CHARS, article_text, clean_text, text_html
 from tests.conftest import DATA
 
 PAGE = (DATA / "article_page.html").read_bytes()
@@ -92,3 +92,9 @@ def test_a_very_long_article_is_cut_at_a_word() -> None:
 def test_clean_text_folds_spaces_and_drops_control_characters_and_blank_lines() -> None:
     assert clean_text("a\u00a0 \tb\r\n\r\n\x07c  \n  ") == "a b\nc"
     assert clean_text("e\u0301") == "é"  # NFC
+
+
+def test_text_html_is_one_escaped_paragraph_per_line() -> None:
+    assert text_html("a < b & c\n<script>x</script>") == (
+        "<p>a &lt; b &amp; c</p><p>&lt;script&gt;x&lt;/script&gt;</p>"
+    )

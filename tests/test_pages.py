@@ -229,3 +229,20 @@ def test_pages_left_when_the_budget_runs_out_get_no_record(feed_server: FeedServ
     assert time.monotonic() - start < 2.0
     assert [r.article_id for r in records] == ["q"] and set(texts) == {"q"}
     assert left == 1
+
+
+def test_page_text_replaces_only_shorter_feed_content(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        for aid, content in (("teaser", ""), ("full", "A full body from the feed. " * 40)):
+            con.execute(
+                "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+                "published_at, published_at_known, first_seen_at, poll_id, content) "
+                "VALUES (?, 'F', 's', 'https://x.example/', 't', '', '', ?, true, ?, 'p', ?)",
+                [aid, now, now, content],
+            )
+        page = ("Page text.", "<p>Page text.</p>")
+        assert warehouse.store_page_content(con, {"teaser": page, "full": page}) == 1
+        got = dict(con.execute("SELECT id, content_html FROM articles").fetchall())
+        assert got["teaser"] == "<p>Page text.</p>"
+        assert got["full"] == ""  # the feed's own (longer) content and its HTML are kept

@@ -140,6 +140,26 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     # The entries were stored (and matched) before any page was asked for.
     assert all(r[8] >= stored_at for r in rows)
 
+    # The good page's article text became the article's content, and the article, whose title
+    # and teaser name no topic, now matches NATO on its body; the others keep the feed's text.
+    with duckdb.connect(str(db), read_only=True) as con:
+        content = dict(con.execute("SELECT title, content FROM articles").fetchall())
+        topics = con.execute(
+            "SELECT a.title, t.topic FROM article_topics t JOIN articles a ON a.id = t.article_id"
+        ).fetchall()
+        fields = con.execute(
+            "SELECT DISTINCT h.field FROM match_hits h JOIN articles a ON a.id = h.article_id "
+            "WHERE a.title = 'Leaders gather in The Hague' AND h.topic = 'NATO'"
+        ).fetchall()
+    assert content["Leaders gather in The Hague"].startswith("Heads of government arrived")
+    assert "Nato Secretary General Mark Rutte" in content["Leaders gather in The Hague"]
+    assert "cookies" not in content["Leaders gather in The Hague"]
+    assert all(
+        not text for title, text in content.items() if title != "Leaders gather in The Hague"
+    )
+    assert topics == [("Leaders gather in The Hague", "NATO")]
+    assert fields == [("content",)]
+
     # Pages are asked for as the feeds are: the configured User-Agent, HTML accepted, and
     # only for the feed that enables it; the refused address was never contacted.
     seen = {r.path: r.headers for r in feed_server.requests}

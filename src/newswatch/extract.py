@@ -11,6 +11,7 @@ trafilatura is imported on first use: polls that fetch no page never pay its imp
 from __future__ import annotations
 
 import codecs
+import html
 import re
 import unicodedata
 from email.message import Message
@@ -46,6 +47,11 @@ def article_text(
     if len(text) < MIN_TEXT_CHARS:
         return None
     return _cut(text, MAX_TEXT_CHARS)
+
+
+def text_html(text: str) -> str:
+    """The article text as HTML: one escaped `<p>` per line (safe to render as it is)."""
+    return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in text.split("\n"))
 
 
 def clean_text(text: str) -> str:

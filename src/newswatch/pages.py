@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 from newswatch import warehouse
 from newswatch.config import ArticlePageSettings, Config, FetchSettings
 from newswatch.dbwait import db_wait_seconds
-from newswatch.extract import article_text
+from newswatch.extract import article_text, text_html
 from newswatch.fetch import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream, utc_now
 from newswatch.models import FetchResult
+from newswatch.rematch import diff_matches
 
 if TYPE_CHECKING:
     import duckdb
@@ -216,8 +217,10 @@ async def fetch_article_pages(
     )
     try:
         with warehouse.connect(db_path, wait_seconds=wait) as con:
-            warehouse.record_article_fetches(con, records)
-            rematched = store_page_texts(con, config, texts, clock())
+            warehouse.record_article_fetches(
+                con, records, {aid: (t, text_html(t)) for aid, t in texts.items()}
+            )
+            rematched = match_page_texts(con, config, sorted(texts), clock())
     except warehouse.WarehouseLocked as exc:
         return PageStepResult(
             fetched=len({r.url for r in records}),
@@ -249,13 +252,21 @@ async def fetch_article_pages(
     return result
 
 
-def store_page_texts(
-    con: duckdb.DuckDBPyConnection,
-    config: Config,
-    texts: dict[str, str],
-    now: datetime,
+def match_page_texts(
+    con: duckdb.DuckDBPyConnection, config: Config, ids: Sequence[str], now: datetime
 ) -> int:
-    """Store each article's page text as its content and match it again on title, summary
-    and content; returns how many articles' matches changed."""
-    del con, config, texts, now
-    return 0
+    """Match the articles `ids` again on title, summary and content (their page's text, now
+    stored) and store what changed; returns how many articles' matches changed."""
+    if not ids:
+        return 0
+    articles = warehouse.articles_by_id(con, ids)
+    old = warehouse.stored_matches(con, [a.id for a in articles])
+    new = {a.id: config.matcher.match(a.title, a.summary, a.content) for a in articles}
+    changes = diff_matches(articles, old, new)
+    warehouse.apply_match_changes(
+        con,
+        [(c.article_id, c.match) for c in changes if c.match is not None],
+        [(c.article_id, c.topic) for c in changes if c.change == "removed"],
+        now,
+    )
+    return len({c.article_id for c in changes})

@@ -1440,9 +1440,46 @@ def articles_by_id(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[A
     return [_article(r) for r in rows]
 
 
-def record_article_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[ArticleFetch]) -> int:
+def store_page_content(
+    con: duckdb.DuckDBPyConnection, contents: Mapping[str, tuple[str, str]]
+) -> int:
+    """Set `content` and `content_html` of the articles in `contents` (id -> (text, html))
+    from their fetched page, where the page's text is longer than the content the feed gave
+    (a feed's full text is kept over a page that yields less); returns the articles changed."""
+    import pyarrow as pa
+
+    if not contents:
+        return 0
+    ids = list(contents)
+    con.register(
+        "_page_content_in",
+        pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "content": pa.array([contents[i][0] for i in ids], pa.string()),
+                "content_html": pa.array([contents[i][1] for i in ids], pa.string()),
+            }
+        ),
+    )
+    try:
+        row = con.execute(
+            "UPDATE articles SET content = p.content, content_html = p.content_html "
+            "FROM _page_content_in p "
+            "WHERE articles.id = p.id AND length(articles.content) < length(p.content)"
+        ).fetchone()
+    finally:
+        con.unregister("_page_content_in")
+    return int(row[0]) if row else 0
+
+
+def record_article_fetches(
+    con: duckdb.DuckDBPyConnection,
+    fetches: Sequence[ArticleFetch],
+    contents: Mapping[str, tuple[str, str]] | None = None,
+) -> int:
     """Insert `article_fetches` rows (one per article; an article already recorded keeps its
-    first row); returns the rows added."""
+    first row) and store the pages' `contents` (store_page_content), in one transaction;
+    returns the rows added."""
     import pyarrow as pa
 
     if not fetches:
@@ -1469,6 +1506,7 @@ def record_article_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[Art
         ),
     )
     con.register("_article_fetches_in", table)
+    con.execute("BEGIN TRANSACTION")
     try:
         before = _count(con, "article_fetches")
         con.execute(
@@ -1476,6 +1514,12 @@ def record_article_fetches(con: duckdb.DuckDBPyConnection, fetches: Sequence[Art
             "WHERE i.article_id NOT IN (SELECT article_id FROM article_fetches) "
             "QUALIFY row_number() OVER (PARTITION BY i.article_id ORDER BY i.started_at) = 1"
         )
-        return _count(con, "article_fetches") - before
+        added = _count(con, "article_fetches") - before
+        store_page_content(con, contents or {})
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.unregister("_article_fetches_in")
+    return added
