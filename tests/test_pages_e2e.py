@@ -151,7 +151,9 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
             "SELECT DISTINCT h.field FROM match_hits h JOIN articles a ON a.id = h.article_id "
             "WHERE a.title = 'Leaders gather in The Hague' AND h.topic = 'NATO'"
         ).fetchall()
-    assert content["Leaders gather in The Hague"].startswith("Heads of government arrived")
+    page_lines = content["Leaders gather in The Hague"].split("\n")
+    assert page_lines[0] == "Leaders gather in The Hague as alliance weighs spending"  # its h1
+    assert page_lines[1].startswith("Heads of government arrived")
     assert "Nato Secretary General Mark Rutte" in content["Leaders gather in The Hague"]
     assert "cookies" not in content["Leaders gather in The Hague"]
     assert all(
