@@ -69,7 +69,8 @@ def sources(feed_server: FeedServer, tmp_path: Path) -> Path:
     return write_sources(
         tmp_path / "sources.yaml",
         feeds,
-        extra="digest:\n  max_stories_per_topic: 100\n  max_age_days: 0",
+        extra="digest:\n  max_stories_per_topic: 100\n  max_age_days: 0\n"
+        "  unsubscribe_url: https://news.example.org/unsubscribe?list=desk",
     )
 
 
@@ -134,6 +135,13 @@ def check_headers(message: EmailMessage, recipients: list[str]) -> tuple[int, di
     assert sent.tzinfo is not None and abs(datetime.now(UTC) - sent) < timedelta(minutes=10)
     assert subject.group(1) == f"{sent.astimezone().day} {sent.astimezone():%b %Y}"
     assert re.fullmatch(r"<[^<>@\s]+@example\.org>", str(message["Message-ID"]))
+    # Bulk-sender headers: one-click unsubscribe (RFC 8058) and the list's id.
+    assert str(message["List-Unsubscribe"]) == (
+        "<mailto:news@example.org?subject=unsubscribe>, "
+        "<https://news.example.org/unsubscribe?list=desk>"
+    )
+    assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert str(message["List-Id"]) == '"newswatch" <newswatch.example.org>'
     return int(subject.group(2)), counts
 
 
