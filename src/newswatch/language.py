@@ -36,6 +36,30 @@ LANGUAGES: tuple[str, ...] = (
     "pt", "nl", "ro",
 )  # fmt: skip
 
+# English names, for display (the digest); codes of languages lingua may be extended with
+# show as they are.
+NAMES: dict[str, str] = {
+    "en": "English", "tr": "Turkish", "ru": "Russian", "el": "Greek", "ar": "Arabic",
+    "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pl": "Polish",
+    "uk": "Ukrainian", "bg": "Bulgarian", "sr": "Serbian", "fa": "Persian", "he": "Hebrew",
+    "ur": "Urdu", "hi": "Hindi", "ka": "Georgian", "hy": "Armenian", "zh": "Chinese",
+    "ja": "Japanese", "ko": "Korean", "pt": "Portuguese", "nl": "Dutch", "ro": "Romanian",
+}  # fmt: skip
+# Written right to left.
+RTL = frozenset({"ar", "fa", "he", "ur"})
+
+
+def language_name(code: str | None) -> str | None:
+    """The English name of a language code ("tr" -> "Turkish"); None for None."""
+    if code is None:
+        return None
+    return NAMES.get(code, code)
+
+
+def is_rtl(code: str | None) -> bool:
+    return code in RTL
+
+
 # Enough text to decide: a title and the start of a summary. Longer text costs more and
 # rarely changes the answer.
 MAX_CHARS = 200
@@ -67,11 +91,18 @@ def detector() -> LanguageDetector:
     return _detector
 
 
+def warm_up() -> None:
+    """Build the detector and load the models of every script's languages now (~0.3 s of
+    CPU, ~40 MB), e.g. in a process that others are forked from."""
+    for text in ("The weather is fine today", "Сегодня хорошая погода", "الطقس جميل اليوم"):
+        detect_language(text)
+
+
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the language `text` is written in, or None when the text is
     too short or no language is likely enough."""
     text = text[:MAX_CHARS]
-    if sum(1 for ch in text if ch.isalpha()) < MIN_LETTERS:
+    if not _has_letters(text):
         return None
     found = detector().detect_language_of(text)
     if found is None:
@@ -132,6 +163,17 @@ def detect_feed_languages(texts: Sequence[str]) -> list[str | None]:
     return out
 
 
+def _has_letters(text: str) -> bool:
+    """At least MIN_LETTERS letters."""
+    seen = 0
+    for ch in text:
+        if ch.isalpha():
+            seen += 1
+            if seen >= MIN_LETTERS:
+                return True
+    return False
+
+
 def _joined(texts: Sequence[str], members: Sequence[int]) -> str:
     parts: list[str] = []
     size = 0
@@ -176,6 +218,8 @@ _SCRIPT_LETTERS = 24
 def _script(text: str) -> str | None:
     """The script most of the text's first letters are written in; None when it has too few
     letters to judge (see MIN_LETTERS)."""
+    if text.isascii() or max(text) < "\u0250":  # Latin letters only: C-speed tests
+        return "latin" if _has_letters(text) else None
     counts: dict[str, int] = {}
     seen = 0
     for ch in text:
