@@ -634,3 +634,24 @@ def test_counts_follow_one_rule_in_subject_header_sections_and_text() -> None:
     assert "== S-400 (1 story; 1 listed under Turkey) ==" in text
     assert f'S-400: see "{s400.title_text}" ({s400.article.source}) under Turkey' in text
     assert "== TURKEY (3 stories) ==" in text
+
+
+def test_a_story_is_listed_under_the_topic_it_is_most_relevant_to() -> None:
+    from dataclasses import replace as _replace
+
+    it = item(
+        "x",
+        "Turkey and NATO talks",
+        "Turkey NATO summary.",
+        topics={"Turkey": ["Turkey"], "NATO": ["NATO"]},
+    )
+    # Without scores the title-hit fallback and topic order put it under Turkey.
+    assert [s.topic for s in digest([it]).sections if s.stories] == ["Turkey"]
+    scored = _replace(
+        it,
+        matches=tuple(_replace(m, relevance=0.9 if m.topic == "NATO" else 0.2) for m in it.matches),
+    )
+    d = digest([scored])
+    assert [s.topic for s in d.sections if s.stories] == ["NATO"]
+    turkey = next(s for s in d.sections if s.topic == "Turkey")
+    assert [x.listed_under for x in turkey.see_also] == ["NATO"]

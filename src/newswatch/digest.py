@@ -476,15 +476,14 @@ def _strength(items: Sequence[DigestItem], topic: str) -> tuple[int, int, int]:
 
 
 def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
-    """Per topic, the highest relevance score of the story's matches, when the matches carry
-    one (issue 16's `TopicMatch.relevance`); empty otherwise (the placement rule then falls
+    """Per topic, the highest relevance score of the story's matches (newswatch.relevance);
+    topics whose matches were stored unscored are left out (the placement rule then falls
     back on `_strength`)."""
     out: dict[str, float] = {}
     for item in items:
         for m in item.matches:
-            score = getattr(m, "relevance", None)
-            if isinstance(score, int | float):
-                out[m.topic] = max(out.get(m.topic, 0.0), float(score))
+            if m.relevance is not None:
+                out[m.topic] = max(out.get(m.topic, 0.0), m.relevance)
     return out
 
 
