@@ -120,6 +120,11 @@ class DigestSettings:
     # Leave out articles published more than this many days before the digest's window
     # (a first poll stores each feed's whole backlog as new); 0 keeps everything.
     max_age_days: int = 7
+    # One-click unsubscribe (RFC 8058; Gmail and Yahoo require it for bulk mail): an https
+    # URL that unsubscribes on a POST, and the address that takes "unsubscribe" mails
+    # (default: the sender's own address).
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,9 +491,28 @@ class _Validator:
         at: Path_ = ("digest",)
         d = DigestSettings()
         data = self._mapping(
-            value, at, {"title", "max_stories_per_topic", "snippet_chars", "max_age_days"}
-        )
+            value,
+            at,
+            {
+                "title", "max_stories_per_topic", "snippet_chars", "max_age_days",
+                "unsubscribe_url", "unsubscribe_mailto",
+            },
+        )  # fmt: skip
+        url = data.get("unsubscribe_url")
+        if url is not None and not (
+            isinstance(url, str) and url.startswith("https://") and url_problem(url) is None
+        ):
+            raise self.doc.error((*at, "unsubscribe_url"), f"must be an https:// URL, got {url!r}")
+        mailto = data.get("unsubscribe_mailto")
+        if mailto is not None and not (
+            isinstance(mailto, str) and _EMAIL.match(mailto.removeprefix("mailto:"))
+        ):
+            raise self.doc.error(
+                (*at, "unsubscribe_mailto"), f"must be an email address, got {mailto!r}"
+            )
         return DigestSettings(
+            unsubscribe_url=url,
+            unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
             title=self._str(data, (*at, "title"), d.title),
             max_stories_per_topic=self._opt_int(data, (*at, "max_stories_per_topic"), 1)
             or d.max_stories_per_topic,
