@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging.loggers import PrefectLogAdapter
 
-from newswatch import poll, run_console, runners, spool, warehouse
+from newswatch import pages, poll, run_console, runners, spool, warehouse
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
@@ -230,6 +230,8 @@ async def poll_flow(
         stored = await store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
+        # Pages of new entries of feeds with `fetch_article`, after their entries are stored.
+        await pages.fetch_article_pages(config, db_path, poll_id)
         refresh_start = time.monotonic()
         # Matches are stored only with new articles, so no new article means nothing changed.
         changed = stored.new_articles > 0
