@@ -621,15 +621,15 @@ def main(argv: list[str] | None = None) -> int:
     if boat:
         print()
         print(f"{'':<18} {'newswatch':>10} {'newsboat':>10} {'ratio':>7}")
-        for ours, theirs in zip((cold, repoll), boat, strict=True):
+        for (ours, label), theirs in zip(polls[:2], boat, strict=True):
             print(
-                f"{ours.label + ' wall s':<18} {ours.wall_s:10.2f} {theirs.wall_s:10.2f} "
+                f"{label + ' wall s':<18} {ours.wall_s:10.2f} {theirs.wall_s:10.2f} "
                 f"{theirs.wall_s / ours.wall_s:6.1f}x   (whole command; the poll itself "
                 f"{ours.flow_s:.2f} s: {theirs.wall_s / ours.flow_s:.1f}x)"
             )
-            print(f"{ours.label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
+            print(f"{label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
             print(
-                f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
+                f"{label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
                 f"   (largest process; newswatch's whole tree: PSS {ours.tree_pss_mb:.0f} MB)"
             )
     print()
