@@ -21,6 +21,7 @@ from newswatch import pipeline, poll, run_console, runners
 from newswatch.config import Config, load_config
 from newswatch.flows import as_is
 from newswatch.models import FeedSource, FeedState
+from newswatch.pages import PageStepResult
 from newswatch.paths import resolve_db_path
 from newswatch.pipeline import PollSummary
 
@@ -80,6 +81,15 @@ def collect_one(
 @task(name="store", **_retried(pipeline.STORE_RETRY_DELAYS))
 async def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     return await asyncio.to_thread(pipeline.store, db_path, spool_dir)
+
+
+@task(name="fetch-article-pages", cache_policy=NO_CACHE)
+async def fetch_pages(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
+    return await pipeline.fetch_pages(config, db_path, poll_id)
+
+
+async def _fetch_pages_task(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
+    return await fetch_pages(as_is(config), db_path, poll_id)
 
 
 @task(name="refresh-clusters", **_retried(pipeline.REFRESH_RETRY_DELAYS))
@@ -156,6 +166,7 @@ async def poll_flow(
         read_state=read_state,
         collect=_dask_collect(dask_batches) if dask_batches else _collect_task,
         store=store,
+        fetch_pages=_fetch_pages_task,
         refresh=refresh,
         shards=not dask_batches,
     )

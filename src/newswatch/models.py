@@ -24,6 +24,9 @@ class FeedSource:
     # Per-feed override of the poll interval; None means "every poll".
     interval_seconds: int | None = None
     enabled: bool = True
+    # Fetch the linked page of each new entry and match on its article text (sources.yaml
+    # `fetch_article`, else `article_pages.enabled`).
+    fetch_article: bool = False
 
 
 @dataclass(frozen=True, slots=True)

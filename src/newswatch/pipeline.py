@@ -5,6 +5,9 @@ between their steps. Nothing here imports Prefect.
 reachable; `flows/` wraps the same functions in Prefect flows, passing its tasks in as the
 steps (`PollSteps`, `DigestSteps`), so a flow run does exactly what an in-process run does and
 Prefect adds names, retries, task runs and artifacts around it.
+
+A digest needs none of the poll's modules (HTTP, feed parsing, page extraction): they are
+imported when a poll runs, so `newswatch digest` does not pay for them.
 """
 
 from __future__ import annotations
@@ -15,23 +18,37 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from newswatch import delivery, poll, spool, warehouse
+from newswatch import delivery, spool, warehouse
 from newswatch.config import Config
 from newswatch.digest import count_line
 from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
 from newswatch.models import FeedSource, FeedState
+
+if TYPE_CHECKING:
+    from newswatch import poll
+    from newswatch.pages import PageStepResult
+
+    Collect = Callable[
+        [Config, list[FeedSource], dict[str, FeedState], Path, str, bool, "FeedDone | None"],
+        Awaitable[list[poll.BatchResult]],
+    ]
 
 log = logging.getLogger("newswatch.pipeline")
 log.addHandler(logging.NullHandler())  # the CLI prints summaries; flows pass their run logger
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 Clock = Callable[[], datetime]
-FeedDone = Callable[[poll.FeedReport], None]
+FeedDone = Callable[["poll.FeedReport"], None]
 T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
 
 # Transient failures are tried again after these delays (seconds): the flows declare them as
 # their tasks' retries, the in-process path waits the same.
@@ -144,15 +161,28 @@ def retrying(
 
 def read_state(db_path: Path) -> poll.StateRead:
     """What we remember per feed; an unusable warehouse fails here, before any fetch."""
+    from newswatch import poll
+
     warehouse.check_usable(db_path)
     return poll.read_states(db_path)
 
 
 def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
+    from newswatch import poll
+
     return poll.store(db_path, spool_dir)
 
 
+async def fetch_pages(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
+    """The linked pages of new entries of feeds with `fetch_article`, once they are stored."""
+    from newswatch import pages
+
+    return await pages.fetch_article_pages(config, db_path, poll_id)
+
+
 def refresh(db_path: Path, retention_days: int | None, changed: bool) -> int:
+    from newswatch import poll
+
     return poll.refresh(db_path, retention_days=retention_days, changed=changed)
 
 
@@ -166,6 +196,8 @@ async def collect(
     on_feed_done: FeedDone | None,
 ) -> list[poll.BatchResult]:
     """Every feed in one batch, in this process or (many feeds) its shard processes."""
+    from newswatch import poll
+
     return [
         await poll.collect_batch(
             config,
@@ -180,12 +212,6 @@ async def collect(
     ]
 
 
-Collect = Callable[
-    [Config, list[FeedSource], dict[str, FeedState], Path, str, bool, "FeedDone | None"],
-    Awaitable[list[poll.BatchResult]],
-]
-
-
 @dataclass(frozen=True)
 class PollSteps:
     """The steps a poll runs, each awaited: plain (in-process, retried here) by default; the
@@ -194,6 +220,7 @@ class PollSteps:
     read_state: Callable[[Path], Awaitable[poll.StateRead]]
     collect: Collect
     store: Callable[[Path, Path], Awaitable[poll.StoreResult]]
+    fetch_pages: Callable[[Config, Path, str], Awaitable[PageStepResult]]
     refresh: Callable[[Path, int | None, bool], Awaitable[int]]
     # Whether `collect` may run shard processes (their fork server is started ahead).
     shards: bool = True
@@ -222,7 +249,11 @@ async def _refresh_plain(db_path: Path, retention_days: int | None, changed: boo
 
 
 PLAIN_POLL_STEPS = PollSteps(
-    read_state=_read_state_plain, collect=collect, store=_store_plain, refresh=_refresh_plain
+    read_state=_read_state_plain,
+    collect=collect,
+    store=_store_plain,
+    fetch_pages=fetch_pages,
+    refresh=_refresh_plain,
 )
 
 
@@ -246,6 +277,8 @@ def select_feeds(
     """due_only (scheduled runs): every feed goes to the batch, which polls only the due ones.
     Otherwise (a poll by hand) every enabled feed, except failing ones still backing off
     (their server asked for a pause, or backoff says wait) - unless poll_all."""
+    from newswatch import poll
+
     held = {} if due_only or poll_all else poll.held_back_feeds(config, states, now)
     reports = [poll.held_back_report(f, *held[f.url]) for f in config.feeds if f.url in held]
     return PollSelection([f for f in config.feeds if f.url not in held], held, reports)
@@ -269,10 +302,13 @@ async def run_poll(
     on_feed_done: FeedDone | None = None,
     steps: PollSteps = PLAIN_POLL_STEPS,
     logger: Logger = log,
-    clock: Clock = poll.utcnow,
+    clock: Clock = utcnow,
 ) -> PollSummary:
     """Poll the feeds of `config` into the warehouse `db_path`: read the feeds' state, fetch,
-    parse and match (staged on disk), store, refresh clusters and the search index."""
+    parse and match (staged on disk), store, fetch the linked pages of new entries (feeds with
+    `fetch_article`), refresh clusters and the search index."""
+    from newswatch import poll
+
     flow_start = time.monotonic()
     if steps.shards:
         poll.warm_up_shard_processes(len(config.feeds), config.path)
@@ -295,6 +331,10 @@ async def run_poll(
         stored = await steps.store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
+        # Pages of new entries of feeds with `fetch_article`, after their entries are stored.
+        pages = await steps.fetch_pages(config, db_path, poll_id)
+        if pages.message:
+            logger.warning(pages.message)
         refresh_start = time.monotonic()
         # Matches are stored only with new articles, so no new article means nothing changed;
         # batches left spooled (a locked warehouse) are merged and clustered by the next poll.
@@ -452,13 +492,11 @@ class DigestSteps:
 def gather(
     db_path: Path, config: Config, on_date: date | None, for_sending: bool
 ) -> delivery.DigestPlan:
-    return delivery.gather(
-        db_path, config, now=poll.utcnow(), on_date=on_date, for_sending=for_sending
-    )
+    return delivery.gather(db_path, config, now=utcnow(), on_date=on_date, for_sending=for_sending)
 
 
 def render(plan: delivery.DigestPlan, config: Config) -> delivery.RenderedDigest:
-    return delivery.render(plan, config, poll.utcnow())
+    return delivery.render(plan, config, utcnow())
 
 
 def send(
@@ -471,7 +509,7 @@ def send(
     digest_id: str,
 ) -> delivery.DeliveryResult:
     return delivery.deliver(
-        db_path, plan, rendered, files, message, smtp, poll.utcnow(), digest_id=digest_id
+        db_path, plan, rendered, files, message, smtp, utcnow(), digest_id=digest_id
     )
 
 
@@ -503,7 +541,7 @@ def run_digest(
     to: Sequence[str] | None = None,
     steps: DigestSteps = PLAIN_DIGEST_STEPS,
     logger: Logger = log,
-    clock: Clock = poll.utcnow,
+    clock: Clock = utcnow,
 ) -> DigestSummary:
     """Gather what was stored since the last digest, render it, write it, send it.
 
@@ -619,6 +657,8 @@ def collect_batch_sync(
     due_only: bool,
 ) -> poll.BatchResult:
     """One batch in a Dask worker's process (workers are the parallelism: no shards)."""
+    from newswatch import poll
+
     return asyncio.run(
         poll.collect_batch(
             config,
