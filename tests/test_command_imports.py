@@ -1,6 +1,7 @@
 """A command imports only what it uses, measured in a fresh interpreter through sys.modules:
-`query`, `feeds`, `search` and `match` never load Prefect or httpx, and `poll`, `digest` and
-`run` load no Prefect when they run in-process (no Prefect server about)."""
+`query`, `feeds`, `search` and `match` never load Prefect or httpx, `poll`, `digest` and `run`
+load no Prefect when they run in-process (no Prefect server about), and `digest` loads none of
+the poll's modules."""
 
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def test_in_process_poll_digest_and_run_load_no_prefect(
     for argv in (["poll", *common], ["digest", *common, *out], ["run", *common, *out]):
         top = _top(_loaded(argv, tmp_path))
         assert "prefect" not in top, (argv[0], sorted(top))
+        if argv[0] == "digest":  # nothing of the poll's: HTTP, feed parsing, page extraction
+            assert not {"httpx", "feedparser", "trafilatura", "lingua"} & top, sorted(top)
     # The same commands, asked to run on Prefect with no server about, say so in one line.
     done = subprocess.run(
         [sys.executable, "-m", "newswatch.cli", "poll", "--prefect", *common],
