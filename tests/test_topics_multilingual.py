@@ -74,7 +74,9 @@ def load_cases(path: Path = CASES_PATH) -> list[Case]:
 def classify(config: Config, cases: Iterable[Case]) -> list[Outcome]:
     out = []
     for case in cases:
-        found = config.matcher.match(html_to_text(case.title), html_to_text(case.summary))
+        found = config.matcher.match(
+            html_to_text(case.title), html_to_text(case.summary), language=case.lang
+        )
         why = tuple(f"{m.topic}: {', '.join(repr(h.text) for h in m.hits)}" for m in found)
         out.append(Outcome(case, frozenset(m.topic for m in found), why))
     return out
