@@ -366,6 +366,7 @@ def stage_line(run: Run) -> str:
         "parse_cpu_s",
         "normalise_cpu_s",
         "match_cpu_s",
+        "language_cpu_s",
         "spool_s",
         "store_s",
         "refresh_s",

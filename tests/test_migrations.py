@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from newswatch import cli, warehouse
+from newswatch import cli, spool, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import write_sources
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, poll_once, run_cli, serve_farm
@@ -35,8 +36,14 @@ def objects(con: duckdb.DuckDBPyConnection) -> Objects:
     return out
 
 
-def contents(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list[object]]:
-    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+def contents(con: duckdb.DuckDBPyConnection, shape: Objects) -> dict[str, list[object]]:
+    """The rows of the tables in `shape`, of the columns `shape` names (later versions may add
+    columns to a table)."""
+    out: dict[str, list[object]] = {}
+    for (_, table), columns in shape.items():
+        names = ", ".join(f'"{name}"' for name, _ in columns)
+        out[table] = con.execute(f"SELECT {names} FROM {table} ORDER BY ALL").fetchall()
+    return out
 
 
 def test_a_polled_version_1_warehouse_upgrades_in_place(
@@ -53,9 +60,29 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         tmp_path / "sources.yaml", serve_farm(feed_server, datetime.now(UTC)), timeout=3
     )
 
-    # A newswatch that knew only the first migration polls and renders a digest.
+    # A newswatch that knew only the first migration polls and renders a digest. It staged
+    # rows without the columns later versions added (language, version 3; content and
+    # relevance, version 4), nor read them, and indexed title and summary only.
+    later = {
+        "articles": {"language", "content", "content_html"},
+        "article_topics": {"relevance"},
+    }
+    v1_schemas = {
+        name: pa.schema([f for f in schema if f.name not in later.get(name, set())])
+        for name, schema in spool.TABLES.items()
+    }
     with monkeypatch.context() as m:
         m.setattr(warehouse, "migrations", lambda directory=None: steps[:1])
+        m.setattr(spool, "TABLES", v1_schemas)
+        m.setattr(
+            warehouse,
+            "_ARTICLE_COLUMNS",
+            warehouse._ARTICLE_COLUMNS.replace("a.language", "NULL").replace(
+                "a.content, a.content_html", "'', ''"
+            ),
+        )
+        m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
+        m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
@@ -65,7 +92,7 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         assert warehouse.schema_version(con) == 1
         v1 = objects(con)
         assert all(kind == "BASE TABLE" for kind, _ in v1)
-        v1_tables = sorted(name for _, name in v1 if name != "schema_migrations")
+        v1_tables = {k: v for k, v in v1.items() if k[1] != "schema_migrations"}
         before = contents(con, v1_tables)
     finally:
         con.close()
@@ -77,6 +104,9 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
     with warehouse.connect(db) as con:
         assert warehouse.schema_version(con) == latest
         assert contents(con, v1_tables) == before
+        # Articles stored before version 3 have no language (it is never guessed afterwards).
+        unknown = con.execute("SELECT count(*) FROM articles WHERE language IS NULL").fetchone()
+        assert unknown == (len(before["articles"]),)
         upgraded = objects(con)
         applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert applied == [(s.version,) for s in steps]

@@ -80,7 +80,8 @@ OFFLINE_SCRIPT = textwrap.dedent(
         ]
         for id_, title, summary in rows:
             con.execute(
-                "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
+                "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+                "published_at, published_at_known, guid, author, first_seen_at, poll_id) VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
                 [id_, title, summary, now, now],
             )
         warehouse.refresh_search_index(con)
@@ -199,7 +200,8 @@ def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
 
     def add(con: object, id_: str, title: str) -> None:
         con.execute(  # type: ignore[attr-defined]
-            "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, '', '', ?, true, NULL, NULL, ?, 'p')",
+            "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+            "published_at, published_at_known, guid, author, first_seen_at, poll_id) VALUES (?, 'f', 'src', 'u', ?, '', '', ?, true, NULL, NULL, ?, 'p')",
             [id_, title, now, now],
         )
 
@@ -285,9 +287,11 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     def insert(con: object, batch: list[object]) -> None:
         for a in batch:
             con.execute(  # type: ignore[attr-defined]
-                "INSERT OR IGNORE INTO articles VALUES "
-                "(?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
-                [a.id, a.title, a.summary, now, now],  # type: ignore[attr-defined]
+                "INSERT OR IGNORE INTO articles (id, feed_url, source, url, title, summary, "
+                "summary_html, content, published_at, published_at_known, guid, author, "
+                "first_seen_at, poll_id) "
+                "VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, ?, true, NULL, NULL, ?, 'p')",
+                [a.id, a.title, a.summary, a.content, now, now],  # type: ignore[attr-defined]
             )
 
     def scores(con: object) -> dict[str, list[tuple[str, float]]]:
@@ -472,7 +476,8 @@ def test_reindex_is_the_extensions_own_build(tmp_path: Path) -> None:
 
 def _insert(con: object, id_: str, title: str, summary: str, now: datetime) -> None:
     con.execute(  # type: ignore[attr-defined]
-        "INSERT INTO articles VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
+        "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+        "published_at, published_at_known, guid, author, first_seen_at, poll_id) VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
         [id_, title, summary, now, now],
     )
 

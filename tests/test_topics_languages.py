@@ -177,11 +177,11 @@ def test_hits_are_slices_of_the_original_text_in_every_script() -> None:
 
 
 def test_match_jsonl_says_which_language_it_saw() -> None:
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
 
-    def detect(text: str) -> str | None:
-        seen.append(text)
-        return "de" if "Nato" in text else None
+    def detect(title: str, summary: str) -> str | None:
+        seen.append((title, summary))
+        return "de" if "Nato" in title else None
 
     m = compile_topics([{"name": "NATO", "any": ["=Nato"], "languages": ["de"]}])
     lines = [
@@ -195,4 +195,4 @@ def test_match_jsonl_says_which_language_it_saw() -> None:
     assert out[1]["language"] == "it" and out[1]["topics"] == []  # given, not detected
     assert out[2]["language"] is None and out[2]["topics"] == []
     assert "language" in out[3]["error"]
-    assert seen == ["Nato-Gipfel\nDie Allianz", "?\n"]
+    assert seen == [("Nato-Gipfel", "Die Allianz"), ("?", "")]

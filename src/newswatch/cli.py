@@ -307,10 +307,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
+    from newswatch.language import detect_article_language
     from newswatch.topics import match_jsonl
 
     config = _load(args)
-    for line in match_jsonl(sys.stdin, config.matcher):
+    for line in match_jsonl(sys.stdin, config.matcher, detect_article_language):
         out.write(line + "\n")
     return EXIT_OK
 

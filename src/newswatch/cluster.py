@@ -9,24 +9,31 @@ Two articles are the same story when, within `WINDOW` of each other, they have
   ("... - Reuters") are removed (syndicated copies), or
 - nearly the same title words (syndicated copies with a word changed), or
 - titles that share at least two distinctive words and summaries with much the same words
-  (rewrites of one story by several outlets).
+  (rewrites of one story by several outlets), or
+- near-duplicate text whatever the titles: the opening of their text (summary) is the same
+  run of words once each outlet's own boilerplate is dropped (wire copies under a new
+  headline; see `_join_same_texts`).
 Clusters are the connected components of that relation; a cluster's id is the id of its
 earliest article by (published_at, id), so the result does not depend on input order.
 
 Speed: candidate pairs come only from posting lists of title words and word pairs that are
-rare in the batch (blocking), compared within the time window, never all pairs.
+rare in the batch (blocking), and for text from bottom-k MinHash sketches of word
+shingles (LSH), compared within the time window, never all pairs.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
-from collections import defaultdict
+import zlib
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, islice
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -69,6 +76,27 @@ TITLE_ONLY_SHARED = 4
 # A title needs this many content words before title equality alone merges it; shorter
 # titles ("Live updates", "World news") say too little to identify a story.
 MIN_TITLE_WORDS = 3
+
+# Near-duplicate text (`_join_same_texts`): wire copies under a rewritten headline carry the same
+# opening paragraphs. An article's text is cut into overlapping runs of SHINGLE_WORDS words
+# (its first TEXT_WORDS words); runs one outlet repeats in BOILERPLATE_ARTICLES or more
+# of its articles in the batch (datelines, newsletter promos, "Most Read" blocks, reporting
+# credits) are that outlet's boilerplate and dropped from its articles; the first
+# LEDE_SHINGLES distinct runs left are the article's lede. Two ledes are one story when
+# their run sets are TEXT_JACCARD alike, or the smaller (a teaser, a truncated copy) lies
+# TEXT_CONTAINMENT inside the other. A lede of fewer than MIN_LEDE_SHINGLES runs says too
+# little ("Read more", a one-line teaser) and is not compared.
+SHINGLE_WORDS = 3
+TEXT_WORDS = 130
+LEDE_SHINGLES = 60
+MIN_LEDE_SHINGLES = 12
+TEXT_JACCARD = 0.5
+TEXT_CONTAINMENT = 0.8
+BOILERPLATE_ARTICLES = 3
+# Bottom-k MinHash: each lede is sketched by its TEXT_SKETCH smallest run hashes; articles
+# sharing one are candidates (LSH with bands of one value), checked on their exact run sets.
+# Two ledes with Jaccard J share none of their sketches with probability ~(1 - J)^k.
+TEXT_SKETCH = 8
 
 _TRACKING_TEXT = """
     _ga at_campaign at_custom1 at_custom2 at_custom3 at_custom4 at_medium campaign_id cmp
@@ -120,6 +148,7 @@ class _Doc:
     title_key: str  # normalised title words joined by spaces ("" when too short)
     title_words: frozenset[str]
     summary: str
+    source: str
 
 
 def canonical_url(url: str) -> str:
@@ -182,6 +211,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
         title_words=frozenset(title_words),
         summary=article.summary[:SUMMARY_CHARS] if with_summary else "",
+        source=sys.intern(article.source or ""),
     )
 
 
@@ -270,6 +300,115 @@ def _within_window(posting: list[_Doc]) -> Iterable[tuple[_Doc, _Doc]]:
 # Summaries asked of `summaries` at a time.
 SUMMARY_BATCH = 2000
 
+_MASK32 = 0xFFFFFFFF
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(_fold(text))
+
+
+class _WordCodes(dict[str, int]):
+    """crc32 of each word, computed once per word."""
+
+    def __missing__(self, word: str) -> int:
+        code = self[word] = zlib.crc32(word.encode())
+        return code
+
+
+def _shingles(tokens: Sequence[str], codes: _WordCodes) -> array[int]:
+    """Hashes of the runs of SHINGLE_WORDS words in the first TEXT_WORDS `tokens`, in order.
+
+    Stable across processes (crc32 of each word; the hash of a tuple of ints is not
+    salted), so clustering gives the same stories on every run; stopwords are kept (they
+    make a run a phrase)."""
+    ids = list(map(codes.__getitem__, tokens[:TEXT_WORDS]))
+    return array("I", [h & _MASK32 for h in map(hash, zip(ids, ids[1:], ids[2:], strict=False))])
+
+
+def _boilerplate(docs: Sequence[_Doc], shingles: Sequence[array[int]]) -> dict[str, frozenset[int]]:
+    """Per outlet, the runs it repeats in BOILERPLATE_ARTICLES or more of its articles."""
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for d in docs:
+        if shingles[d.index]:
+            by_source[d.source].append(d.index)
+    out: dict[str, frozenset[int]] = {}
+    for source, indexes in by_source.items():
+        if len(indexes) >= BOILERPLATE_ARTICLES:
+            counts: Counter[int] = Counter()
+            for i in indexes:
+                counts.update(set(shingles[i]))
+            found = frozenset(h for h, n in counts.items() if n >= BOILERPLATE_ARTICLES)
+            if found:
+                out[source] = found
+    return out
+
+
+def _content_words(
+    tokens: Sequence[str], runs: array[int], boilerplate: frozenset[int]
+) -> frozenset[str]:
+    """The distinctive words of a text (as `_words`) outside its outlet's boilerplate runs."""
+    if boilerplate:
+        masked: set[int] = set()
+        for i, h in enumerate(runs):
+            if h in boilerplate:
+                masked.update((i, i + 1, i + 2))
+        tokens = [t for i, t in enumerate(tokens) if i not in masked]
+    out = set()
+    for w in tokens:
+        w = w.removesuffix("'s").strip("'")
+        if w and w not in _STOPWORDS:
+            out.add(w)
+    return frozenset(out)
+
+
+def _lede(runs: array[int], boilerplate: frozenset[int]) -> frozenset[int] | None:
+    """The first LEDE_SHINGLES distinct runs that are not the outlet's boilerplate (None
+    when fewer than MIN_LEDE_SHINGLES are left)."""
+    kept = (
+        dict.fromkeys(h for h in runs if h not in boilerplate)
+        if boilerplate
+        else (dict.fromkeys(runs))
+    )
+    if len(kept) < MIN_LEDE_SHINGLES:
+        return None
+    return frozenset(islice(kept, LEDE_SHINGLES))
+
+
+def _same_text(a: frozenset[int], b: frozenset[int]) -> bool:
+    shared = len(a & b)
+    if not shared:
+        return False
+    return (
+        shared / (len(a) + len(b) - shared) >= TEXT_JACCARD
+        or shared / min(len(a), len(b)) >= TEXT_CONTAINMENT
+    )
+
+
+def _join_same_texts(
+    docs: Sequence[_Doc], ledes: Mapping[int, frozenset[int]], max_posting: int, uf: _UnionFind
+) -> None:
+    """Join articles within WINDOW whose ledes are near-duplicates (`_same_text`).
+
+    Candidates share one of their TEXT_SKETCH smallest run hashes (bottom-k MinHash,
+    LSH with bands of one value); a hash held by more than `max_posting` articles is a
+    stock phrase and is not used."""
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for i, lede in ledes.items():
+        for h in sorted(lede)[:TEXT_SKETCH]:
+            buckets[h].append(i)
+    for members in buckets.values():
+        if len(members) < 2 or len(members) > max_posting:
+            continue
+        if len({uf.find(i) for i in members}) == 1:
+            continue  # one story already (copies share most of their bins)
+        members.sort()  # indexes follow (published_at, id)
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                if docs[j].published_at - docs[i].published_at > WINDOW:
+                    break
+                if uf.find(i) != uf.find(j) and _same_text(ledes[i], ledes[j]):
+                    uf.union(i, j)
+
 
 def assign_clusters(
     articles: Iterable[ClusterInput],
@@ -282,9 +421,9 @@ def assign_clusters(
     rows never has to be held in full).
 
     With `summaries` (ids -> their summaries), the articles' own summaries are not read:
-    only the few articles whose titles leave the question open are asked for, in batches,
-    so that the summaries of the others are never held (most of the memory clustering
-    needs: a summary is ~10x a title).
+    they are asked for in batches of SUMMARY_BATCH, and of each only its run hashes (for
+    near-duplicate text) are kept, plus its words when its title left a pair open: the
+    summaries themselves are never all held (a summary is ~10x a title).
     """
     keep_summaries = summaries is None
     unique: dict[str, tuple[datetime, str, _Doc]] = {}
@@ -370,21 +509,51 @@ def assign_clusters(
                 open_pairs.append((a.index, b.index, verdict))
     del seen, postings
 
-    wanted = sorted({i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)})
+    # Every article's text is read (for near-duplicate text), in batches when a callable
+    # gives them; of most only the run hashes of its start are kept, and the words only of
+    # those in the pairs the titles left open.
+    wanted = {i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)}
+    tokens_of: dict[int, list[str]] = {}
+    codes = _WordCodes()
+    shingles: list[array[int]] = []
+
+    def read(d: _Doc, text: str) -> None:
+        tokens = _tokens(text[:SUMMARY_CHARS])
+        shingles.append(_shingles(tokens, codes))
+        if d.index in wanted:
+            tokens_of[d.index] = tokens
+
     if summaries is None:
-        words_of = {i: frozenset(_words(docs[i].summary)) for i in wanted}
+        for d in docs:
+            read(d, d.summary)
     else:
-        words_of = {}
-        for offset in range(0, len(wanted), SUMMARY_BATCH):
-            chunk = wanted[offset : offset + SUMMARY_BATCH]
-            texts = summaries([docs[i].id for i in chunk])
-            for i in chunk:
-                words_of[i] = frozenset(_words(texts.get(docs[i].id, "")[:SUMMARY_CHARS]))
+        for offset in range(0, n, SUMMARY_BATCH):
+            chunk = docs[offset : offset + SUMMARY_BATCH]
+            texts = summaries([d.id for d in chunk])
+            for d in chunk:
+                read(d, texts.get(d.id, ""))
+    codes.clear()
+    boilerplate = _boilerplate(docs, shingles)
+    none: frozenset[int] = frozenset()
+    words_of = {
+        i: _content_words(tokens, shingles[i], boilerplate.get(docs[i].source, none))
+        for i, tokens in tokens_of.items()
+    }
+    tokens_of.clear()
     for a_index, b_index, title_sim in open_pairs:
         if uf.find(a_index) != uf.find(b_index) and _summary_verdict(
             title_sim, words_of[a_index], words_of[b_index]
         ):
             uf.union(a_index, b_index)
+    del words_of
+    ledes = {}
+    for d in docs:
+        lede = _lede(shingles[d.index], boilerplate.get(d.source, none))
+        if lede is not None:
+            ledes[d.index] = lede
+    shingles.clear()
+    del boilerplate
+    _join_same_texts(docs, ledes, max_posting, uf)
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
     return {d.id: docs[uf.find(d.index)].id for d in docs}

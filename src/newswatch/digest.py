@@ -22,6 +22,7 @@ import functools
 import math
 import re
 import textwrap
+import unicodedata
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ import jinja2
 import nh3
 
 from newswatch.config import DigestSettings
+from newswatch.language import is_rtl, language_name
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.text import html_to_text
 
@@ -79,6 +81,7 @@ class OtherReport:
     source: str
     title: str
     url: str | None
+    language: str | None = None  # ISO 639-1 (newswatch.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ class Story:
     outlets: int
     published_label: str  # local time, e.g. "24 Nov 07:15" ("5 Jan 2020 00:00" another year)
     score: float
+    # How much the story is about its section's topic (the best of its reports), in [0, 1];
+    # 1.0 for matches stored before relevance was scored.
+    relevance: float = 1.0
 
     @property
     def title_text(self) -> str:
@@ -108,10 +114,13 @@ class Story:
 @dataclass(frozen=True, slots=True)
 class Section:
     topic: str
-    stories: tuple[Story, ...]  # at most settings.max_stories_per_topic
-    total: int  # stories listed under this topic (its strongest topic)
+    stories: tuple[Story, ...]  # at most settings.max_stories_per_topic, most relevant first
+    total: int  # stories listed under this topic (its strongest topic), mentioned ones too
     # Stories tagged with this topic too but listed under another: ((topic, count), ...).
     elsewhere: tuple[tuple[str, int], ...] = ()
+    # Stories that only mention the topic (relevance below settings.also_mentioned_below),
+    # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic.
+    mentioned: tuple[Story, ...] = ()
 
     @property
     def elsewhere_label(self) -> str:
@@ -119,7 +128,7 @@ class Section:
 
     @property
     def more(self) -> int:
-        return self.total - len(self.stories)
+        return self.total - len(self.stories) - len(self.mentioned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,7 +494,9 @@ def _story(
         a = item.article
         if item is lead or a.source == art.source or a.source in others:
             continue
-        others[a.source] = OtherReport(source=a.source, title=a.title, url=safe_link(a.url))
+        others[a.source] = OtherReport(
+            source=a.source, title=a.title, url=safe_link(a.url), language=a.language
+        )
     terms = sorted(
         {h.term for item in cluster.items for m in item.matches if m.topic in order for h in m.hits}
     )
@@ -702,6 +713,22 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
     )
 
 
+def _isolate(text: str, code: str | None) -> str:
+    """Plain text: a right-to-left title set apart (Unicode first-strong isolate), so that in
+    a left-to-right line ("1. <title>") it reads right to left without reordering the rest."""
+    return f"\u2068{text}\u2069" if is_rtl(code) or _first_strong_rtl(text) else text
+
+
+def _first_strong_rtl(text: str) -> bool:
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(templates_dir: str) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -714,7 +741,9 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = _wrap
+    env.filters["isolate"] = _isolate
     env.globals["stories_label"] = stories_label
+    env.globals["language_name"] = language_name
     return env
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 FetchOutcome = Literal["ok", "not_modified", "error"]
-Field = Literal["title", "summary"]
+Field = Literal["title", "summary", "content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,12 @@ class Article:
     guid: str | None = None
     author: str | None = None
     summary_html: str = ""  # as delivered by the feed (untrusted; sanitise before display)
+    language: str | None = None  # ISO 639-1 code, detected (newswatch.language); None: unknown
+    # The entry's full content (RSS content:encoded, Atom <content>; later also the text
+    # extracted from the article page) as plain text, HTML removed; "" when there is none.
+    content: str = ""
+    # The same content as HTML, already sanitised (nh3: no scripts, styles, frames or forms).
+    content_html: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,9 @@ class TopicMatch:
     topic: str
     rule: str  # the rule that fired, in the form the user wrote it
     hits: tuple[TermHit, ...] = field(default_factory=tuple)
+    # How much the article is about the topic, in [0, 1] (newswatch.relevance); None when
+    # not scored (matches stored before relevance existed).
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

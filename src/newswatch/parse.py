@@ -16,8 +16,12 @@ Decisions worth knowing:
   field is always HTML.
 - Dates: published, else updated, else created. A date before 1990 or more than a day after `now`
   is a generator bug and is treated as missing: published_at = now, published_at_known = False.
+- Full content (RSS content:encoded, Atom <content>: the first non-empty one) is kept as well, as
+  plain text in `content` and as nh3-sanitised HTML in `content_html`, also when a summary exists
+  (the summary is then the teaser, the content the story). An entry with only content:encoded
+  has the same text in both (feedparser copies it into the summary).
 - Sizes: title <= 1,000 chars, summary <= 20,000, summary_html <= 100,000 (cut, possibly inside a
-  tag; the sanitiser copes), author <= 200, guid <= 1,000 (the id hashes the full guid), URLs longer
+  tag; the sanitiser copes), content <= 100,000 (its HTML is cut at 200,000 before cleaning), author <= 200, guid <= 1,000 (the id hashes the full guid), URLs longer
   than 4,096 chars are dropped.
 - Entries with no link, no guid and no title are skipped; duplicate ids keep the first entry.
 """
@@ -34,6 +38,7 @@ from datetime import datetime
 from typing import Any
 
 import feedparser
+import nh3
 
 from newswatch import rss_fastpath
 from newswatch.models import Article, ParsedFeed
@@ -50,6 +55,8 @@ from newswatch.text import html_to_text, one_line
 
 SUMMARY_MAX_CHARS = 20_000
 SUMMARY_HTML_MAX_CHARS = 100_000
+CONTENT_MAX_CHARS = 100_000
+CONTENT_HTML_MAX_CHARS = 200_000
 AUTHOR_MAX_CHARS = 200
 GUID_MAX_CHARS = 1_000
 URL_MAX_CHARS = 4_096
@@ -227,6 +234,7 @@ def _to_article(
     else:
         summary_html = html.escape(summary_raw, quote=False)[:SUMMARY_HTML_MAX_CHARS]
         summary = one_line(summary_raw)
+    content, content_html = _content(entry)
     published_at, known = _published(entry, now)
     author = _author(entry)
     return Article(
@@ -241,7 +249,28 @@ def _to_article(
         guid=guid[:GUID_MAX_CHARS] if guid else None,
         author=truncate(author, AUTHOR_MAX_CHARS) or None,
         summary_html=summary_html,
+        content=content,
+        content_html=content_html,
     )
+
+
+def _content(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The entry's full content as (plain text, sanitised HTML); ("", "") when it has none."""
+    for item in entry.get("content") or ():
+        if not isinstance(item, Mapping):
+            continue
+        value = _str(item.get("value"))[:CONTENT_HTML_MAX_CHARS]
+        if not value.strip():
+            continue
+        if _is_html(_str(item.get("type")) or "text/html"):
+            text = html_to_text(value)
+            cleaned = nh3.clean(value, strip_comments=True, link_rel="noopener noreferrer nofollow")
+        else:
+            text = one_line(value)
+            cleaned = html.escape(value, quote=False)
+        if text:
+            return truncate(text, CONTENT_MAX_CHARS), cleaned
+    return "", ""
 
 
 def _author(entry: Mapping[str, Any]) -> str:

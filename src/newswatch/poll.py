@@ -31,6 +31,7 @@ from newswatch.cluster import assign_clusters
 from newswatch.config import Config, config_from_source, config_source
 from newswatch.dbwait import db_wait_seconds
 from newswatch.fetch import FetchRequest, Resolver, fetch_stream
+from newswatch.language import article_text, detect_feed_languages
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
 from newswatch.parse import normalise_feed, read_feed
 from newswatch.schedule import FeedDecider, policy_for_schedule
@@ -163,8 +164,8 @@ def parse_and_match(
     content_type: str | None,
     matcher: Matcher,
 ) -> tuple[ParsedFeed, list[list[TopicMatch]], StageCpu]:
-    """Parse, normalise and match one body; returns the feed, its matches and the CPU
-    seconds of each step."""
+    """Parse, normalise, detect the language of and match one body; returns the feed (each
+    article with its language), its matches and the CPU seconds of each step."""
     # thread_time: parsing shares the process with the event loop (and Prefect's threads).
     t0 = time.thread_time()
     raw = read_feed(body, feed_url=feed_url, final_url=final_url, content_type=content_type)
@@ -173,8 +174,24 @@ def parse_and_match(
         return raw, [], StageCpu(t1 - t0, 0.0, 0.0)
     parsed = normalise_feed(raw, feed_url=feed_url, source=source, now=now)
     t2 = time.thread_time()
-    matches = [matcher.match(a.title, a.summary) for a in parsed.articles]
-    return parsed, matches, StageCpu(t1 - t0, t2 - t1, time.thread_time() - t2)
+    parsed = with_languages(parsed)
+    t3 = time.thread_time()
+    matches = [
+        matcher.match(a.title, a.summary, a.content, language=a.language) for a in parsed.articles
+    ]
+    return parsed, matches, StageCpu(t1 - t0, t2 - t1, time.thread_time() - t3, t3 - t2)
+
+
+def with_languages(parsed: ParsedFeed) -> ParsedFeed:
+    """The feed with each article's language detected (judged together: one feed)."""
+    if not parsed.articles:
+        return parsed
+    languages = detect_feed_languages([article_text(a.title, a.summary) for a in parsed.articles])
+    articles = tuple(
+        dataclasses.replace(a, language=lang)
+        for a, lang in zip(parsed.articles, languages, strict=True)
+    )
+    return dataclasses.replace(parsed, articles=articles)
 
 
 @dataclass
@@ -184,11 +201,13 @@ class StageCpu:
     parse: float = 0.0
     normalise: float = 0.0
     match: float = 0.0
+    language: float = 0.0
 
     def add(self, other: StageCpu) -> None:
         self.parse += other.parse
         self.normalise += other.normalise
         self.match += other.match
+        self.language += other.language
 
 
 async def collect_batch(
@@ -345,6 +364,7 @@ async def collect_batch(
         "parse_cpu_s": round(cpu.parse, 3),
         "normalise_cpu_s": round(cpu.normalise, 3),
         "match_cpu_s": round(cpu.match, 3),
+        "language_cpu_s": round(cpu.language, 3),
         "spool_s": round(time.monotonic() - t0, 3),
         "collect_s": round(time.monotonic() - t_start, 3),
     }

@@ -306,6 +306,12 @@ def _entry(item: ET.Element, names: _Names, base: str, channel_has_content: bool
         if detail:
             entry["author_detail"] = detail
     extras.check(entry, position, has_content="content" in found or channel_has_content)
+    if extras.descriptions and "content" not in found:
+        # What check() allowed: nested media:description that feedparser stores as content.
+        entry["content"] = [
+            dict(zip(("value", "type"), _text(d.text, base=base, kind="text/plain"), strict=True))
+            for d in extras.descriptions
+        ]
     return entry
 
 
@@ -316,9 +322,14 @@ class _Extras:
     def __init__(self) -> None:
         self.image = False
         self.media: list[tuple[str, int, bool]] = []  # (name, index of the item child, nested)
+        self.descriptions: list[ET.Element] = []  # nested media:description, in order
 
-    def add(self, name: str, index: int, *, nested: bool) -> None:
+    def add(
+        self, name: str, index: int, *, nested: bool, element: ET.Element | None = None
+    ) -> None:
         self.media.append((name, index, nested))
+        if nested and name == "media:description" and element is not None:
+            self.descriptions.append(element)
 
     def check(self, entry: dict[str, Any], position: dict[str, int], *, has_content: bool) -> None:
         for name, index, nested in self.media:
@@ -334,7 +345,7 @@ class _Extras:
                 and position.get("summary", index) < index
             ):
                 # Only a nested media:description after a non-empty description is stored
-                # as content, which parse.py reads only when the summary is empty.
+                # as content (parse.py keeps it as the entry's content, like content:encoded).
                 raise _Decline("media:description that may replace the summary")
 
 
@@ -356,7 +367,7 @@ def _check_harmless_children(
         if name in ("media:title", "media:description"):
             if len(child):
                 raise _Decline(f"{name} with children")
-            extras.add(name, index, nested=True)
+            extras.add(name, index, nested=True, element=child)
             continue
         _check_harmless(child, name, names)
         _check_harmless_children(child, names, extras, index)

@@ -36,12 +36,15 @@ ARTICLE_SCHEMA = pa.schema(
         ("title", pa.string()),
         ("summary", pa.string()),
         ("summary_html", pa.string()),
+        ("content", pa.string()),
+        ("content_html", pa.string()),
         ("published_at", _TS),
         ("published_at_known", pa.bool_()),
         ("guid", pa.string()),
         ("author", pa.string()),
         ("first_seen_at", _TS),
         ("poll_id", pa.string()),
+        ("language", pa.string()),
     ]
 )
 TOPIC_SCHEMA = pa.schema(
@@ -50,6 +53,7 @@ TOPIC_SCHEMA = pa.schema(
         ("topic", pa.string()),
         ("rule", pa.string()),
         ("matched_at", _TS),
+        ("relevance", pa.float64()),
     ]
 )
 HIT_SCHEMA = pa.schema(
@@ -160,6 +164,7 @@ class SpoolWriter:
                         "topic": m.topic,
                         "rule": m.rule,
                         "matched_at": seen_at,
+                        "relevance": m.relevance,
                     }
                 )
                 for h in m.hits:

@@ -25,10 +25,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newswatch.models import Field, TermHit, TopicMatch
+from newswatch.relevance import relevance
 from newswatch.text import Folded, fold, html_to_text
 
 Path_ = tuple[str | int, ...]
-ALL_FIELDS: tuple[Field, ...] = ("title", "summary")
+ALL_FIELDS: tuple[Field, ...] = ("title", "summary", "content")
+# `fields: both` predates the content field and keeps meaning the feed's title and summary.
+_BOTH: tuple[Field, ...] = ("title", "summary")
 
 
 class TopicRuleError(ValueError):
@@ -615,14 +618,16 @@ def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
         out: list[Field] = []
         for name in names:
             if name == "both":
-                out.extend(ALL_FIELDS)
+                out.extend(_BOTH)
             elif name in ALL_FIELDS:
                 out.append(name)
             else:
                 break
         else:
             return tuple(f for f in ALL_FIELDS if f in out)
-    raise _Invalid(f"must be title, summary or both, got {value!r}", path)
+    raise _Invalid(
+        f"must be title, summary, content, both (title and summary) or a list, got {value!r}", path
+    )
 
 
 def _languages(value: Any, path: Path_) -> frozenset[str]:
@@ -1484,35 +1489,43 @@ class Matcher:
             out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
         return out
 
-    def match(self, title: str, summary: str, *, language: str | None = None) -> list[TopicMatch]:
-        """`language`: the article's language (ISO 639-1, "tr"), as detected by the caller
-        (nothing is detected here). A rule or topic limited to languages applies only to an
-        article known to be in one of them: with None (unknown) it is left out."""
+    def match(
+        self, title: str, summary: str, content: str = "", *, language: str | None = None
+    ) -> list[TopicMatch]:
+        """Topics of an article from its plain-text title, summary and full content (the
+        body; "" when the feed gave none). `language`: the article's language (ISO 639-1,
+        "tr"), as detected by the caller (nothing is detected here). A rule or topic limited
+        to languages applies only to an article known to be in one of them: with None
+        (unknown) it is left out."""
         language = _language_of(language)
         title = title or ""
         summary = summary or ""
+        content = content or ""
         # The cheap rejection path: fold, one gate test, no per-article objects. For ASCII
         # text folding is just lower().
-        if title.isascii() and summary.isascii():
-            joined = f"{title}\n{summary}".lower()
+        if title.isascii() and summary.isascii() and content.isascii():
+            joined = f"{title}\n{summary}\n{content}".lower()
             if not self.gate.passes(joined):
                 return []
-            folded_title, folded_summary = fold(title), fold(summary)
+            folded = fold(title), fold(summary), fold(content)
         else:
-            folded_title, folded_summary = fold(title), fold(summary)
-            joined = f"{folded_title.text}\n{folded_summary.text}"
+            folded = fold(title), fold(summary), fold(content)
+            joined = "\n".join(f.text for f in folded)
             if not self.gate.passes(joined):
                 return []
         texts: dict[Field, _FieldText] = {
-            "title": _FieldText("title", title, folded_title),
-            "summary": _FieldText("summary", summary, folded_summary),
+            "title": _FieldText("title", title, folded[0]),
+            "summary": _FieldText("summary", summary, folded[1]),
+            "content": _FieldText("content", content, folded[2]),
         }
         present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
             found = topic.match(texts, present, language)
             if found is not None:
-                out.append(found)
+                named = self.naming_hits(found).hits
+                score = relevance(title, summary, content, named)
+                out.append(dataclasses.replace(found, relevance=score))
         return out
 
 
@@ -1639,13 +1652,15 @@ def match_to_dict(found: TopicMatch) -> dict[str, Any]:
 def match_jsonl(
     lines: Iterable[str],
     matcher: Matcher,
-    detect: Callable[[str], str | None] | None = None,
+    detect: Callable[[str, str], str | None] | None = None,
 ) -> Iterator[str]:
-    """Match JSON lines `{"id", "title", "summary"}` (summary may be HTML; an optional
-    `language` gives the article's language); yield one JSON line per non-blank input line:
-    `{"id", "language", "topics", "matches"}` or `{"id", "error"}`. `language` is the one
-    given, else what `detect` says of the title and summary (None: unknown). Spans in the
-    output refer to the plain text of title and summary (HTML removed)."""
+    """Match JSON lines `{"id", "title", "summary", "content"}` (summary and content may be
+    HTML; content is optional, the article's full body as the pipeline matches it; an
+    optional `language` gives the article's language); yield one JSON line per non-blank
+    input line: `{"id", "language", "topics", "relevance", "matches"}` or `{"id", "error"}`.
+    `language` is the one given, else what `detect(title, summary)` says (None: unknown).
+    Spans in the output refer to the plain text of title, summary and content (HTML
+    removed)."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -1673,25 +1688,27 @@ def match_jsonl(
             continue
         ident = record.get("id")
         problem = None
-        for key in ("title", "summary", "language"):
+        for key in ("title", "summary", "content", "language"):
             if record.get(key) is not None and not isinstance(record.get(key), str):
                 problem = f"{key!r} must be a string, got {_json_kind(record[key])}"
-        if "title" not in record and "summary" not in record:
-            problem = "needs a 'title' and/or a 'summary'"
+        if "title" not in record and "summary" not in record and "content" not in record:
+            problem = "needs a 'title', a 'summary' or a 'content'"
         if problem:
             yield json.dumps({"id": ident, "line": number, "error": problem})
             continue
         title = html_to_text(record.get("title") or "")
         summary = html_to_text(record.get("summary") or "")
+        content = html_to_text(record.get("content") or "")
         language = record.get("language") or None
         if language is None and detect is not None:
-            language = detect(f"{title}\n{summary}")
-        found = matcher.match(title, summary, language=language)
+            language = detect(title, summary or content)
+        found = matcher.match(title, summary, content, language=language)
         yield json.dumps(
             {
                 "id": ident,
                 "language": language,
                 "topics": sorted(m.topic for m in found),
+                "relevance": {m.topic: m.relevance for m in found},
                 "matches": [match_to_dict(m) for m in found],
             },
             ensure_ascii=False,

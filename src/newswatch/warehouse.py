@@ -482,10 +482,13 @@ def _json(value: Any) -> str:
 # -- reads for clustering, digests and rematch ------------------------------------------------
 
 
-_ARTICLE_COLUMNS = (
+_ARTICLE_COLUMNS = (  # read by _article, in this order
     "a.id, a.feed_url, a.source, a.url, a.title, a.summary, a.published_at, a.published_at_known, "
-    "a.guid, a.author, a.summary_html"
+    "a.guid, a.author, a.summary_html, a.language, a.content, a.content_html"
 )
+
+
+_TOPIC_COLUMNS = "t.article_id, t.topic, t.rule, t.relevance"
 
 
 def _article(row: Sequence[Any]) -> Article:
@@ -501,6 +504,9 @@ def _article(row: Sequence[Any]) -> Article:
         guid=row[8],
         author=row[9],
         summary_html=row[10],
+        language=row[11],
+        content=row[12],
+        content_html=row[13],
     )
 
 
@@ -513,7 +519,7 @@ def _matches_for(
         "CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [list(ids)]
     )
     topics = con.execute(
-        "SELECT t.article_id, t.topic, t.rule FROM article_topics t SEMI JOIN _ids i ON i.id = t.article_id "
+        f"SELECT {_TOPIC_COLUMNS} FROM article_topics t SEMI JOIN _ids i ON i.id = t.article_id "
         "ORDER BY t.article_id, t.topic"
     ).fetchall()
     hits = con.execute(
@@ -526,8 +532,10 @@ def _matches_for(
     for aid, topic, field, start, end, term, text in hits:
         by_key.setdefault((aid, topic), []).append(TermHit(field, start, end, term, text))
     out: dict[str, list[TopicMatch]] = {}
-    for aid, topic, rule in topics:
-        out.setdefault(aid, []).append(TopicMatch(topic, rule, tuple(by_key.get((aid, topic), ()))))
+    for aid, topic, rule, relevance in topics:
+        out.setdefault(aid, []).append(
+            TopicMatch(topic, rule, tuple(by_key.get((aid, topic), ())), relevance)
+        )
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -652,7 +660,14 @@ def apply_match_changes(
         return
     keys = [(aid, m.topic) for aid, m in write] + list(delete)
     topic_rows = [
-        {"article_id": aid, "topic": m.topic, "rule": m.rule, "matched_at": now} for aid, m in write
+        {
+            "article_id": aid,
+            "topic": m.topic,
+            "rule": m.rule,
+            "matched_at": now,
+            "relevance": m.relevance,
+        }
+        for aid, m in write
     ]
     hit_rows = [
         {
@@ -775,7 +790,7 @@ def matched_articles_stored(
     ).fetchall()
     ids = [r[0] for r in rows]
     matches = _matches_for(con, ids)
-    return [(_article(r), matches.get(r[0], ()), r[11]) for r in rows]
+    return [(_article(r), matches.get(r[0], ()), r[-1]) for r in rows]
 
 
 def digest_history(con: duckdb.DuckDBPyConnection) -> list[DigestRecord]:
@@ -899,6 +914,8 @@ def feed_cadence(
 FTS_SCHEMA = "fts_main_articles"
 # Title hits weigh more than summary hits: a headline about a topic beats a passing mention.
 TITLE_WEIGHT = 2.0
+# The article's full content counts, but less than the summary: a long body mentions much.
+CONTENT_WEIGHT = 0.5
 # Letters and digits are word characters (the extension's default drops digits, so "S-400"
 # would not be searchable); everything else separates words.
 _FTS_IGNORE = r"(\\.|[^a-z0-9])+"
@@ -961,7 +978,7 @@ def prepare_search_index(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def refresh_search_index(con: duckdb.DuckDBPyConnection, *, rebuild: bool = False) -> int:
-    """Bring the BM25 index over articles' title and summary up to date; returns articles
+    """Bring the BM25 index over articles' title, summary and content up to date; returns articles
     indexed.
 
     Needs a writable connection. Call after each poll's merge (the extension's index does not
@@ -1006,7 +1023,8 @@ _FTS_LAYOUT: dict[str, tuple[tuple[str, str], ...]] = {
     "stopwords": (("sw", "VARCHAR"),),
     "terms": (("docid", "BIGINT"), ("fieldid", "BIGINT"), ("termid", "BIGINT")),
 }
-_FTS_FIELDS = [(0, "title"), (1, "summary")]
+# The article columns the index covers, in field-id order.
+FTS_COLUMNS: tuple[str, ...] = ("title", "summary", "content")
 # New documents one slice of the index append covers (`_append_slice`).
 FTS_DOCS_PER_PASS = 50_000
 
@@ -1028,8 +1046,9 @@ def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
                 "(" + ", ".join(f"{c} {k}" for c, k in columns) + ")"
             )
     fields = con.execute(f"SELECT fieldid, field FROM {FTS_SCHEMA}.fields ORDER BY 1").fetchall()
-    if fields != _FTS_FIELDS:
-        return f"{FTS_SCHEMA}.fields is {fields}, expected {_FTS_FIELDS}"
+    expected = list(enumerate(FTS_COLUMNS))
+    if fields != expected:
+        return f"{FTS_SCHEMA}.fields is {fields}, expected {expected}"
     macros = dict(
         con.execute(
             "SELECT function_name, macro_definition FROM duckdb_functions() "
@@ -1050,8 +1069,9 @@ def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _build_search_index(con: duckdb.DuckDBPyConnection) -> None:
     """The extension's own build (creates the index's tables and its match_bm25 macro)."""
+    columns = ", ".join(f"'{c}'" for c in FTS_COLUMNS)
     con.execute(
-        "PRAGMA create_fts_index('articles', 'id', 'title', 'summary', "
+        f"PRAGMA create_fts_index('articles', 'id', {columns}, "
         f"stemmer = 'porter', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
         "strip_accents = 1, lower = 1, overwrite = 1)"
     )
@@ -1087,7 +1107,7 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
             return False
         if new:
             first = _scalar(con, f"SELECT coalesce(max(docid), -1) + 1 FROM {fts}.docs")
-            # Field ids as the extension numbers them: title 0, summary 1. Stopwords are
+            # Field ids as the extension numbers them: title 0, summary 1, content 2. Stopwords are
             # dropped before stemming, and empty tokens never count. Stemming is most of the
             # extension's build time and news text repeats its words, so each distinct word
             # of a slice is stemmed once; tokens stream into the index as term ids, never
@@ -1120,10 +1140,9 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
         "_fts_new n JOIN articles a ON a.rowid = n.rid "
         f"WHERE n.docid >= {int(low)} AND n.docid < {int(high)}"
     )
-    tokens = (
-        f"SELECT n.docid, 0 AS fieldid, unnest({_tokenize('a.title')}) AS w "
-        f"FROM {new_text} UNION ALL "
-        f"SELECT n.docid, 1, unnest({_tokenize('a.summary')}) FROM {new_text}"
+    tokens = " UNION ALL ".join(
+        f"SELECT n.docid, {i} AS fieldid, unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
+        for i, column in enumerate(FTS_COLUMNS)
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fts_words AS "
@@ -1182,14 +1201,22 @@ def search_articles(
     since: datetime | None = None,
     limit: int = 20,
 ) -> list[SearchHit]:
-    """Articles ranked by BM25 over title (weighted) and summary, best first."""
+    """Articles ranked by BM25 over title (weighted), summary and content, best first."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
             "no search index yet; it is built after each poll (or run `newswatch search --reindex`)"
         )
+    indexed = {str(r[0]) for r in con.execute(f"SELECT field FROM {FTS_SCHEMA}.fields").fetchall()}
+    # An index built before the content column existed answers on title and summary until
+    # the next poll rebuilds it.
+    content_score = (
+        f"+ {CONTENT_WEIGHT} * coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'content'), 0)"
+        if "content" in indexed
+        else ""
+    )
     where = ["s.score IS NOT NULL"]
-    params: list[Any] = [terms, terms]
+    params: list[Any] = [terms, terms] + ([terms] if content_score else [])
     if topic is not None:
         where.append(
             "a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"
@@ -1204,7 +1231,8 @@ def search_articles(
         WITH s AS (
             SELECT id,
                    {TITLE_WEIGHT} * coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'title'), 0)
-                   + coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'summary'), 0) AS score
+                   + coalesce({FTS_SCHEMA}.match_bm25(id, ?, fields := 'summary'), 0)
+                   {content_score} AS score
             FROM articles
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,

@@ -1,0 +1,63 @@
+"""The shipped watch list on tests/data/topics_content.yaml: articles with full bodies
+(neutral headlines whose body names a topic, passing mentions, body-only traps, S-400 named
+the way the press names it) and (about, passing) pairs for relevance.
+
+Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.eval_topics import (
+    DATA,
+    REPO,
+    TOPICS,
+    evaluate,
+    format_report,
+    load_matcher,
+    load_set,
+    predictor,
+)
+
+CONTENT_SET = DATA / "topics_content.yaml"
+MIN_SCORE = 0.97
+MIN_PAIR_SHARE = 0.9
+
+
+def test_the_set_is_large_labelled_and_has_bodies() -> None:
+    cases, pairs = load_set(CONTENT_SET)
+    assert len(cases) >= 150
+    assert len({c.id for c in cases}) == len(cases)
+    by_id = {c.id: c for c in cases}
+    assert sum(bool(c.content) for c in cases) >= 100
+    for case in cases:
+        assert case.topics <= set(TOPICS), case.id
+        assert case.about <= case.topics, case.id
+    for topic in TOPICS:
+        assert sum(topic in c.topics for c in cases) >= 30, topic
+        # Stories that name the topic only in the body, under a title and summary that do not.
+        body_only = [c for c in cases if topic in c.topics and topic.lower() not in c.title.lower()]
+        assert len(body_only) >= 10, topic
+    assert sum(not c.topics for c in cases) >= 30  # traps
+    assert len(pairs) >= 30
+    for pair in pairs:
+        assert pair.topic in by_id[pair.about].about, pair
+        assert pair.topic in by_id[pair.passing].topics, pair
+        assert pair.topic not in by_id[pair.passing].about, pair
+
+
+@pytest.mark.parametrize(
+    "name", ["topics_content", "topics_eval", "topics_heldout", "topics_fresh"]
+)
+def test_precision_recall_and_pair_order(name: str) -> None:
+    cases, pairs = load_set(DATA / f"{name}.yaml")
+    report = evaluate(name, cases, pairs, predictor(load_matcher(REPO / "sources.yaml")))
+    print("\n" + format_report(report))
+    for score in report.scores:
+        assert score.precision >= MIN_SCORE, (score, report.errors)
+        assert score.recall >= MIN_SCORE, (score, report.errors)
+    if pairs:
+        assert report.pair_share is not None and report.pair_share >= MIN_PAIR_SHARE, (
+            report.pair_errors
+        )
