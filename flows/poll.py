@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging.loggers import PrefectLogAdapter
 
-from newswatch import poll, run_console, runners, spool, warehouse
+from newswatch import pages, poll, run_console, runners, spool, warehouse
 from newswatch.config import Config, load_config
 from newswatch.models import FeedSource, FeedState
 from newswatch.paths import resolve_db_path
@@ -112,7 +112,7 @@ async def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-async def refresh(db_path: Path, retention_days: int | None, changed: bool = True) -> int:
+async def refresh(db_path: Path, retention_days: float | None, changed: bool = True) -> int:
     return await asyncio.to_thread(
         poll.refresh, db_path, retention_days=retention_days, changed=changed
     )
@@ -230,6 +230,8 @@ async def poll_flow(
         stored = await store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)
+        # Pages of new entries of feeds with `fetch_article`, after their entries are stored.
+        await pages.fetch_article_pages(config, db_path, poll_id)
         refresh_start = time.monotonic()
         # Matches are stored only with new articles, so no new article means nothing changed.
         changed = stored.new_articles > 0

@@ -10,10 +10,17 @@ dropped elements goes too), then reduced to text; every value the templates prin
 autoescaped, so no feed markup reaches the mail as markup; links pass `safe_link`
 (absolute http/https only). No I/O besides reading the templates.
 
-Counting rule (header, sections, subject, plain text and the flow's artifact alike): a story
-is counted once, under the topic whose section lists it (its strongest topic). Stories that
-also carry a topic but are listed under another one are shown beside that topic's count as
-"+N under X", never added to it.
+Placement rule: a story is listed in full once, under the topic it is most about: the
+topic with the highest relevance score when the matches carry one (issue 16's
+`article_topics.relevance`); otherwise the topic whose terms hit its title most, then the one
+more of its reports match, then the one with more hits, then the earlier topic in the
+sources file. Under every other topic it carries, the story gets a cross-reference line
+("see 'Turkey seeks to keep …' under Turkey"), so a watched topic with any story is never
+hidden: each such topic has a section, even when all its stories are listed elsewhere.
+
+Counting rule (header, sections, subject, preheader, plain text and the flow's artifact
+alike): a topic's count is the stories that carry it, wherever they are listed; the total is
+the distinct stories, each counted once (a story about two topics counts under both).
 """
 
 from __future__ import annotations
@@ -112,12 +119,24 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossRef:
+    """A story carrying a topic but listed in full under another one."""
+
+    title: str
+    url: str | None
+    source: str
+    listed_under: str
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     topic: str
     stories: tuple[Story, ...]  # at most settings.max_stories_per_topic, most relevant first
-    total: int  # stories listed under this topic (its strongest topic), mentioned ones too
+    total: int  # stories listed under this topic (their placement topic), mentioned ones too
     # Stories tagged with this topic too but listed under another: ((topic, count), ...).
     elsewhere: tuple[tuple[str, int], ...] = ()
+    # Cross-reference lines to those stories (at most settings.max_stories_per_topic).
+    see_also: tuple[CrossRef, ...] = ()
     # Stories that only mention the topic (relevance below settings.also_mentioned_below),
     # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic.
     mentioned: tuple[Story, ...] = ()
@@ -127,16 +146,25 @@ class Section:
         return _elsewhere_label(self.elsewhere)
 
     @property
+    def tagged(self) -> int:
+        """Stories carrying this topic, wherever they are listed."""
+        return self.total + sum(n for _, n in self.elsewhere)
+
+    @property
     def more(self) -> int:
         return self.total - len(self.stories) - len(self.mentioned)
+
+    @property
+    def more_see_also(self) -> int:
+        return sum(n for _, n in self.elsewhere) - len(self.see_also)
 
 
 @dataclass(frozen=True, slots=True)
 class VolumeBar:
     day: date
     count: int
-    height_px: int  # 0..BAR_MAX_PX
-    label: str  # one-letter weekday
+    height_px: int  # 0..BAR_MAX_PX, on one scale across every topic's chart
+    label: str  # the day, dated: "Mon 23"
 
     @property
     def space_px(self) -> int:
@@ -168,8 +196,11 @@ class TopicSummary:
 
 
 def _elsewhere_label(elsewhere: Sequence[tuple[str, int]]) -> str:
-    """ "+1 under Turkey, +2 under NATO" (empty when there are none)."""
-    return ", ".join(f"+{n} under {topic}" for topic, n in elsewhere)
+    """ "1 listed under Turkey, 2 under NATO" (empty when there are none)."""
+    return ", ".join(
+        f"{n} listed under {topic}" if i == 0 else f"{n} under {topic}"
+        for i, (topic, n) in enumerate(elsewhere)
+    )
 
 
 def stories_label(n: int) -> str:
@@ -200,7 +231,7 @@ class Digest:
     generated_at: datetime
     generated_label: str
     topics: tuple[TopicSummary, ...]
-    sections: tuple[Section, ...]  # only topics with stories, in the order of `topics`
+    sections: tuple[Section, ...]  # topics carrying stories, in the order of `topics`
     story_count: int
     article_count: int
     failing: tuple[FeedNote, ...]
@@ -213,6 +244,7 @@ class Digest:
     # (a first poll stores each feed's backlog): left out, and said so.
     too_old: int = 0
     max_age_days: int = 0
+    volume_peak: int = 0  # the largest day's count in any topic's bars (their shared scale)
 
     @property
     def quiet(self) -> bool:
@@ -443,6 +475,18 @@ def _strength(items: Sequence[DigestItem], topic: str) -> tuple[int, int, int]:
     return (title_hits, articles, hits)
 
 
+def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
+    """Per topic, the highest relevance score of the story's matches (newswatch.relevance);
+    topics whose matches were stored unscored are left out (the placement rule then falls
+    back on `_strength`)."""
+    out: dict[str, float] = {}
+    for item in items:
+        for m in item.matches:
+            if m.relevance is not None:
+                out[m.topic] = max(out.get(m.topic, 0.0), m.relevance)
+    return out
+
+
 def _lead(items: Sequence[DigestItem]) -> DigestItem:
     """The report to show: most title hits, then most hits, then the earliest."""
 
@@ -480,9 +524,14 @@ def _story(
     matched = {m.topic for item in cluster.items for m in item.matches if m.topic in order}
     if not matched:
         return None
+    relevance = _relevance(cluster.items)
     ranked = sorted(
         matched,
-        key=lambda t: (tuple(-x for x in _strength(cluster.items, t)), order[t]),
+        key=lambda t: (
+            -relevance.get(t, 0.0),
+            tuple(-x for x in _strength(cluster.items, t)),
+            order[t],
+        ),
     )
     lead = _lead(cluster.items)
     art = lead.article
@@ -519,17 +568,22 @@ def _story(
     )
 
 
-def _volume(series: Sequence[tuple[date, int]], last_day: date) -> tuple[VolumeBar, ...]:
-    counts: dict[date, int] = defaultdict(int)
-    for day, n in series:
-        counts[day] += max(int(n), 0)
+def _day_counts(series: Sequence[tuple[date, int]], last_day: date) -> dict[date, int]:
     days = [last_day - timedelta(days=VOLUME_DAYS - 1 - i) for i in range(VOLUME_DAYS)]
-    peak = max((counts[d] for d in days), default=0)
+    counts: dict[date, int] = dict.fromkeys(days, 0)
+    for day, n in series:
+        if day in counts:
+            counts[day] += max(int(n), 0)
+    return counts
+
+
+def _volume(counts: Mapping[date, int], peak: int) -> tuple[VolumeBar, ...]:
+    """The bars of one topic on the shared scale `peak` (the largest day of any topic):
+    2 articles draw less than half as tall as 5, whichever topic they are in."""
     bars = []
-    for d in days:
-        n = counts[d]
+    for d, n in counts.items():
         height = 0 if n == 0 or peak == 0 else max(3, math.ceil(BAR_MAX_PX * n / peak))
-        bars.append(VolumeBar(day=d, count=n, height_px=height, label=f"{d:%a}"[0]))
+        bars.append(VolumeBar(day=d, count=n, height_px=height, label=f"{d:%a} {d.day}"))
     return tuple(bars)
 
 
@@ -566,14 +620,14 @@ def _feed_notes(
     return notes
 
 
-def _preheader(sections: Sequence[Section], failing: int) -> str:
+def _preheader(topics: Sequence[TopicSummary], sections: Sequence[Section], failing: int) -> str:
     if not sections:
         text = "Nothing matched your topics today."
         if failing:
             text += f" {failing} feed{'s' if failing != 1 else ''} failing."
         return text
-    counts = ", ".join(f"{s.topic} {s.total}" for s in sections)
-    top = max((s.stories[0] for s in sections), key=lambda s: s.score)
+    counts = ", ".join(f"{t.topic} {t.tagged}" for t in topics)
+    top = max((s.stories[0] for s in sections if s.stories), key=lambda s: s.score)
     text = f"{counts}. Top: {top.title_text}"
     return text if len(text) <= 140 else text[:139].rstrip() + "…"
 
@@ -622,30 +676,44 @@ def build_digest(
             if other != topic
         ]
         elsewhere[topic] = tuple((other, n) for other, n in under if n)
-    sections = []
-    for topic in topics:
-        stories = sorted(
-            by_topic.get(topic, []),
-            key=lambda s: (-s.score, -s.article.published_at.timestamp(), s.cluster_id),
+
+    def rank(stories: Sequence[Story]) -> list[Story]:
+        return sorted(
+            stories, key=lambda s: (-s.score, -s.article.published_at.timestamp(), s.cluster_id)
         )
-        if stories:
-            sections.append(
-                Section(
-                    topic,
-                    tuple(stories[: settings.max_stories_per_topic]),
-                    len(stories),
-                    elsewhere[topic],
+
+    sections = []
+    limit = settings.max_stories_per_topic
+    for topic in topics:
+        stories = rank(by_topic.get(topic, []))
+        listed_elsewhere = rank(
+            [st for other in topics if other != topic for st in by_topic.get(other, [])
+             if topic in st.topics]
+        )  # fmt: skip
+        if stories or listed_elsewhere:
+            see_also = tuple(
+                CrossRef(
+                    title=st.title_text,
+                    url=st.url,
+                    source=st.article.source,
+                    listed_under=st.topic,
                 )
+                for st in listed_elsewhere[:limit]
+            )
+            sections.append(
+                Section(topic, tuple(stories[:limit]), len(stories), elsewhere[topic], see_also)
             )
 
     local_end = window_end.astimezone(zone)
     local_start = window_start.astimezone(zone)
+    day_counts = {t: _day_counts(volume.get(t, ()), local_end.date()) for t in topics}
+    peak = max((n for counts in day_counts.values() for n in counts.values()), default=0)
     summaries = tuple(
         TopicSummary(
             topic=t,
             listed=len(by_topic.get(t, [])),
             elsewhere=elsewhere[t],
-            volume=_volume(volume.get(t, ()), local_end.date()),
+            volume=_volume(day_counts[t], peak),
         )
         for t in topics
     )
@@ -667,13 +735,14 @@ def build_digest(
         topics=summaries,
         sections=tuple(sections),
         story_count=sum(s.total for s in sections),
+        volume_peak=peak,
         article_count=article_count,
         failing=tuple(notes["failing"]),
         quiet_feeds=tuple(notes["quiet"]),
         unpolled=tuple(notes["never_polled"]),
         feeds_total=len(feed_health),
         feeds_ok=sum(1 for f in feed_health if f.status == "ok"),
-        preheader=_preheader(sections, len(notes["failing"])),
+        preheader=_preheader(summaries, sections, len(notes["failing"])),
         too_old=too_old,
         max_age_days=settings.max_age_days,
     )
@@ -683,7 +752,8 @@ def build_digest(
 
 
 def subject(digest: Digest) -> str:
-    """E.g. "newswatch — 25 Nov 2026: 12 stories (Turkey 7, NATO 5)"."""
+    """E.g. "newswatch — 25 Nov 2026: 11 stories (Turkey 9, NATO 4, S-400 2)": every topic
+    with the stories carrying it (a story about two topics counts under both)."""
     day = f"{digest.date.day} {digest.date:%b %Y}"
     head = f"{digest.title} — {day}"
     if digest.quiet:
@@ -696,8 +766,8 @@ def subject(digest: Digest) -> str:
 
 
 def count_line(digest: Digest) -> str:
-    """ "Turkey 7, NATO 5": stories per section, adding up to the digest's story count."""
-    return ", ".join(f"{s.topic} {s.total}" for s in digest.sections)
+    """ "Turkey 9, NATO 4, S-400 2": every watched topic with the stories carrying it."""
+    return ", ".join(f"{t.topic} {t.tagged}" for t in digest.topics)
 
 
 def _wrap(text: str, width: int = 76, indent: str = "") -> str:

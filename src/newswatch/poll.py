@@ -143,6 +143,8 @@ class FeedReport:
     entries: int
     duration_ms: float
     bytes: int
+    # Entries the feed listed that were not stored: (reason, count) pairs (ParsedFeed.skipped).
+    skipped: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -271,8 +273,10 @@ async def collect_batch(
         outcome: str = fetched.outcome
         entries = 0
         error = fetched.error
+        skipped: tuple[tuple[str, int], ...] = ()
         if parsed is not None:
             entries = len(parsed.articles)
+            skipped = parsed.skipped
             if parsed.error:
                 # A body that is not a feed is the feed's failure, recorded like an HTTP error.
                 fetched = _as_error(fetched, "not_a_feed", parsed.error)
@@ -286,7 +290,7 @@ async def collect_batch(
         writer.add_feed_state(
             feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched
         )
-        writer.add_fetch(fetched, entries, 0)
+        writer.add_fetch(fetched, entries, 0, skipped)
         result.reports.append(
             FeedReport(
                 feed.url,
@@ -297,6 +301,7 @@ async def collect_batch(
                 entries,
                 fetched.duration_ms,
                 fetched.bytes_received,
+                skipped,
             )
         )
         if on_feed_done is not None:
@@ -666,7 +671,7 @@ def refresh(
     *,
     clock: Callable[[], datetime] = utcnow,
     wait_seconds: float | None = None,
-    retention_days: int | None = None,
+    retention_days: float | None = None,
     changed: bool = True,
 ) -> int:
     """Recompute story clusters of recent matched articles, rebuild the full-text index (it
