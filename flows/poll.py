@@ -93,7 +93,7 @@ async def _fetch_pages_task(config: Config, db_path: Path, poll_id: str) -> Page
 
 
 @task(name="refresh-clusters", **_retried(pipeline.REFRESH_RETRY_DELAYS))
-async def refresh(db_path: Path, retention_days: int | None, changed: bool) -> int:
+async def refresh(db_path: Path, retention_days: float | None, changed: bool) -> int:
     return await asyncio.to_thread(pipeline.refresh, db_path, retention_days, changed)
 
 

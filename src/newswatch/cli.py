@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 from newswatch.config import Config, ConfigError, load_config
 from newswatch.dbwait import db_wait_seconds
 from newswatch.paths import resolve_db_path
+from newswatch.progress import entries_text
 
 if TYPE_CHECKING:
     from newswatch.mail import SmtpSettings
@@ -238,7 +239,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         elif r.outcome == "skipped":
             detail = "disabled" if r.url in disabled else r.error or "not due"
         else:
-            detail = f"{r.entries} entries" if r.entries else ""
+            detail = entries_text(r) if r.entries or r.skipped else ""
         status = str(r.http_status or "-")
         out.write(
             f"{marks.get(r.outcome, r.outcome):>4}  {r.name:<{width}}  {status:>3}  "
@@ -246,12 +247,20 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         )
     failed = sum(1 for r in summary.reports if r.outcome == "error")
     skipped = sum(1 for r in summary.reports if r.outcome == "skipped")
+    entries_skipped = sum(n for r in summary.reports for _, n in r.skipped)
     ok = len(summary.reports) - failed - skipped
     out.write(
         f"\n{len(summary.reports)} feeds: {ok} ok, {failed} failed"
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{summary.new_articles} new articles, {summary.new_matches} new topic matches, "
-        f"{summary.clusters} stories\n"
+        f"{summary.clusters} stories"
+        + (
+            f"; {entries_skipped} feed entr{'ies' if entries_skipped != 1 else 'y'} not stored "
+            "(reasons above)"
+            if entries_skipped
+            else ""
+        )
+        + "\n"
     )
     if held:
         out.write(
@@ -397,10 +406,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
+    from newswatch.language import detect_article_language
     from newswatch.topics import match_jsonl
 
     config = _load(args)
-    for line in match_jsonl(sys.stdin, config.matcher):
+    for line in match_jsonl(sys.stdin, config.matcher, detect_article_language):
         out.write(line + "\n")
     return EXIT_OK
 

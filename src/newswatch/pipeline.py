@@ -180,7 +180,7 @@ async def fetch_pages(config: Config, db_path: Path, poll_id: str) -> PageStepRe
     return await pages.fetch_article_pages(config, db_path, poll_id)
 
 
-def refresh(db_path: Path, retention_days: int | None, changed: bool) -> int:
+def refresh(db_path: Path, retention_days: float | None, changed: bool) -> int:
     from newswatch import poll
 
     return poll.refresh(db_path, retention_days=retention_days, changed=changed)
@@ -221,7 +221,7 @@ class PollSteps:
     collect: Collect
     store: Callable[[Path, Path], Awaitable[poll.StoreResult]]
     fetch_pages: Callable[[Config, Path, str], Awaitable[PageStepResult]]
-    refresh: Callable[[Path, int | None, bool], Awaitable[int]]
+    refresh: Callable[[Path, float | None, bool], Awaitable[int]]
     # Whether `collect` may run shard processes (their fork server is started ahead).
     shards: bool = True
 
@@ -240,7 +240,7 @@ async def _store_plain(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     )
 
 
-async def _refresh_plain(db_path: Path, retention_days: int | None, changed: bool) -> int:
+async def _refresh_plain(db_path: Path, retention_days: float | None, changed: bool) -> int:
     return await retrying_async(
         lambda: asyncio.to_thread(refresh, db_path, retention_days, changed),
         REFRESH_RETRY_DELAYS,
