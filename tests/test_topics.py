@@ -420,7 +420,7 @@ def test_match_jsonl() -> None:
     assert "error" in out[1] and out[1]["line"] == 3
     assert "object" in out[2]["error"]
     assert out[3]["id"] == 4 and "title" in out[3]["error"]
-    assert out[4] == {"id": "5", "topics": [], "relevance": {}, "matches": []}
+    assert out[4] == {"id": "5", "language": None, "topics": [], "relevance": {}, "matches": []}
 
 
 def test_html_to_text_strips_markup_and_decodes_entities() -> None:

@@ -178,7 +178,9 @@ def parse_and_match(
     t2 = time.thread_time()
     parsed = with_languages(parsed)
     t3 = time.thread_time()
-    matches = [matcher.match(a.title, a.summary, a.content) for a in parsed.articles]
+    matches = [
+        matcher.match(a.title, a.summary, a.content, language=a.language) for a in parsed.articles
+    ]
     return parsed, matches, StageCpu(t1 - t0, t2 - t1, time.thread_time() - t3, t3 - t2)
 
 
