@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 POLL_DEPLOYMENT = "poll"
 DIGEST_DEPLOYMENT = "digest"
+# How long the private Prefect server keeps finished flow runs (and their logs).
+PREFECT_RUN_RETENTION_S = 7 * 24 * 3600
 # What a process group gets between SIGTERM and SIGKILL.
 STOP_GRACE_SECONDS = 10.0
 
@@ -252,6 +254,13 @@ def _server_env(home: Path, environ: Mapping[str, str]) -> dict[str, str]:
     env.pop("PREFECT_API_URL", None)
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["PREFECT_UI_ENABLED"] = env.get("PREFECT_UI_ENABLED", "true")
+    # Runs of a months-long serve must not pile up forever (Prefect keeps flow runs, their task
+    # runs and logs indefinitely by default): its vacuum service deletes finished runs and
+    # events older than a week, hourly. The warehouse keeps newswatch's own record (polls).
+    env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
+    env.setdefault(
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(PREFECT_RUN_RETENTION_S)
+    )
     return env
 
 
