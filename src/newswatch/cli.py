@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -612,6 +613,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except Exception as exc:  # known failure types from deeper layers
+        fault = storage_fault(exc)
+        if fault is not None:
+            print(f"newswatch: error: {fault}", file=sys.stderr)
+            return EXIT_FAILED
         message = _expected_message(exc)
         if message is None:
             raise
@@ -625,6 +630,43 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 def console_main() -> NoReturn:
     """The `newswatch` console script."""
     raise SystemExit(main())
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+# How DuckDB and Arrow word the same failures in their own exceptions.
+_DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded")
+_NOT_WRITABLE_TEXT = ("read-only file system", "permission denied")
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """One line for a write that failed because the disk is full or the folder is not writable
+    (anywhere in the exception's chain), else None. Writes are transactions (the spool batch
+    is complete or discarded, the warehouse merge commits or rolls back), so what was stored
+    before is intact and the next run picks up what this one could not store."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = " ".join(str(current).split())
+        code = current.errno if isinstance(current, OSError) else None
+        where = getattr(current, "filename", None) or "the warehouse or its spool folder"
+        lowered = text.lower()
+        if code in _DISK_FULL or any(t in lowered for t in _DISK_FULL_TEXT):
+            return (
+                f"the disk is full: could not write {where} (No space left on device); "
+                "everything stored before is intact; free some space and run the command "
+                "again: it stores what this run could not"
+            )
+        if code in _NOT_WRITABLE or any(t in lowered for t in _NOT_WRITABLE_TEXT):
+            reason = os.strerror(code) if code is not None else text[:200]
+            return (
+                f"cannot write {where} ({reason}); everything stored before is intact; make "
+                "the folder writable and run the command again: it stores what this run "
+                "could not"
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _expected_message(exc: BaseException) -> str | None:

@@ -424,6 +424,15 @@ def _time_label(t: datetime, year: int | None = None) -> str:
     return f"{t.day} {t:%b %H:%M}"
 
 
+def _published_label(article: Article, zone: tzinfo, end: datetime) -> str:
+    """When the story was published; for an article whose feed gave no usable date (none, or
+    one in the future or before 1990), when newswatch first saw it, saying so."""
+    label = _time_label(article.published_at.astimezone(zone), end.astimezone(zone).year)
+    if article.published_at_known:
+        return label
+    return f"first seen {label} (no usable date from the feed)"
+
+
 def feed_text(article: Article) -> str:
     """The text of an article's summary as the digest shows it: the feed's HTML cleaned by
     nh3 (`sanitize_html`), then reduced to text. Feeds without HTML give the stored text."""
@@ -563,7 +572,7 @@ def _story(
         terms=tuple(terms),
         also=tuple(others.values()),
         outlets=outlets,
-        published_label=_time_label(art.published_at.astimezone(zone), end.astimezone(zone).year),
+        published_label=_published_label(art, zone, end),
         score=_score(cluster.items, ranked[0], outlets, start, end),
     )
 

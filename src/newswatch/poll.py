@@ -95,15 +95,21 @@ def poll_lock(db_path: Path) -> Iterator[None]:
     """Overlapping polls of one warehouse are refused (a second one would fetch everything twice)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     path = db_path.parent / f".{db_path.name}.poll.lock"
-    with open(path, "a+") as fh:
+    # Opened read-only (flock needs no write access): a lock held for the whole poll is then
+    # no open writer on the warehouse's filesystem, which could otherwise not be remounted
+    # read-only (or unmounted cleanly) while a long poll runs.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise PollAlreadyRunning(f"another poll of {db_path} is running") from None
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 # -- 1. state -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ as long as the operation takes, and opening retries with backoff for a bounded t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -129,7 +130,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[i
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
         applied.append(step.version)
     return applied
@@ -369,11 +370,19 @@ def merge_batch(
         )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure without hiding it: after an I/O error (a full disk, a folder
+    turned read-only) DuckDB may have ended the transaction or invalidated the connection, and
+    a failing ROLLBACK would replace the error that says what happened."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
@@ -649,7 +658,7 @@ def replace_clusters(
         )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     finally:
         con.unregister("_clusters_in")
@@ -733,7 +742,7 @@ def apply_match_changes(
         con.execute("INSERT INTO match_hits BY NAME SELECT * FROM _hits_in")
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     finally:
         for name in ("_keys_in", "_topics_in", "_hits_in"):
@@ -1154,7 +1163,7 @@ def _append_to_search_index(con: duckdb.DuckDBPyConnection) -> bool:
             )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     finally:
         for table in ("_fts_new", "_fts_words", "_fts_word_ids"):
@@ -1575,7 +1584,7 @@ def record_article_fetches(
         store_page_content(con, contents or {})
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     finally:
         con.unregister("_article_fetches_in")
