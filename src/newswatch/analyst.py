@@ -11,6 +11,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -43,7 +44,20 @@ def _wait() -> float:
 # -- query ----------------------------------------------------------------------------
 
 
+_SQL_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
+
+
+def sql_is_empty(sql: str) -> bool:
+    """True for SQL with no statement: blank, only ';', only comments."""
+    return not _SQL_COMMENTS.sub(" ", sql).replace(";", " ").strip()
+
+
 def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    if sql_is_empty(args.sql):
+        raise AnalystError(
+            "query: the SQL has no statement (it is empty, ';' or only comments); "
+            'e.g. newswatch query "SELECT * FROM feed_health"'
+        )
     if args.format == "parquet" and not args.out:
         raise AnalystError("--format parquet writes a file: add --out FILE")
     target = _output_file(args.out) if args.out else None  # before a long query, not after

@@ -1270,7 +1270,10 @@ def search_stems(con: duckdb.DuckDBPyConnection, terms: str) -> list[str]:
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     """Run one analyst query and return its result as a pyarrow Table."""
     try:
-        return con.execute(sql).to_arrow_table()
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
+        return result.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from None
 
