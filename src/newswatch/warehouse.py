@@ -1200,8 +1200,11 @@ def search_articles(
     topic: str | None = None,
     since: datetime | None = None,
     limit: int = 20,
+    boost_topics: Sequence[str] = (),
 ) -> list[SearchHit]:
-    """Articles ranked by BM25 over title (weighted), summary and content, best first."""
+    """Articles ranked by BM25 over title (weighted), summary and content, best first;
+    articles that matched one of `boost_topics` first (a topic match outranks an incidental
+    hit: a Mercedes S 400 review is not an S-400 story)."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
@@ -1225,6 +1228,15 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    on_topic = "0"
+    if boost_topics:
+        on_topic = (
+            "CASE WHEN a.id IN (SELECT article_id FROM article_topics WHERE topic IN "
+            f"({', '.join('?' for _ in boost_topics)})) THEN 1 ELSE 0 END"
+        )
+    params = (
+        params[: 2 + bool(content_score)] + list(boost_topics) + params[2 + bool(content_score) :]
+    )
     params.append(limit)
     rows = con.execute(
         f"""
@@ -1236,7 +1248,8 @@ def search_articles(
             FROM articles
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
-               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id)
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
+               {on_topic} AS on_topic
         FROM (SELECT * FROM s WHERE score > 0) s
         JOIN articles a ON a.id = s.id
         LEFT JOIN (
@@ -1245,7 +1258,7 @@ def search_articles(
         ) m ON m.article_id = a.id
         LEFT JOIN article_clusters c ON c.article_id = a.id
         WHERE {" AND ".join(where)}
-        ORDER BY s.score DESC, a.published_at DESC, a.id
+        ORDER BY on_topic DESC, s.score DESC, a.published_at DESC, a.id
         LIMIT ?
         """,
         params,
