@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -304,6 +304,10 @@ def merge_batch(
         return MergeResult(m.poll_id, 0, 0, already_merged=True)
     con.execute("BEGIN TRANSACTION")
     try:
+        # stored_at only ever grows: a clock set back (NTP, a VM restored, DST done wrong)
+        # would otherwise stamp this batch before the last digest's window end, and no
+        # digest would ever cover it (windows are over stored_at).
+        now = _after_last_stored(con, now)
         new_articles = new_matches = 0
         by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
@@ -331,14 +335,17 @@ def merge_batch(
             by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
+            # Columns the spool has and this warehouse's schema not (yet): left out.
+            extra = _missing_columns(con, "fetch_log", spool.FETCH_SCHEMA.names)
+            exclude = f" EXCLUDE ({', '.join(extra)})" if extra else ""
             # new_articles per feed is only known now, against what the warehouse already had.
             con.execute(
-                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"INSERT INTO fetch_log BY NAME SELECT f.*{exclude} REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
                 f"FROM read_parquet({_parquet_list(fetch)}) f "
                 "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
                 "ON n.feed_url = f.feed_url"
                 if art
-                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+                else f"INSERT INTO fetch_log BY NAME SELECT *{exclude} FROM read_parquet({_parquet_list(fetch)})"
             )
         feeds = batch.files("feeds")
         if feeds:
@@ -367,6 +374,27 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those `table` does not have (a warehouse on an older schema version)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [table],
+        ).fetchall()
+    }
+    return [name for name in names if name not in have]
+
+
+def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """`now`, or just after the latest polls.stored_at when the clock reads earlier."""
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    last: datetime | None = _utc(row[0]) if row and row[0] is not None else None
+    if last is not None and now <= last:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def _new_per_feed(
@@ -562,6 +590,7 @@ class ClusterRow(NamedTuple):
     url: str
     published_at: datetime
     summary: str = ""
+    language: str | None = None  # for the cross-language pass (newswatch.crosslang)
 
 
 def cluster_rows_since(
@@ -571,7 +600,7 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
@@ -1327,6 +1356,11 @@ _EXPORTS: tuple[tuple[str, str, str | None], ...] = (
         "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM fetch_log f",
         "day",
     ),
+    (
+        "article_fetches",
+        "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM article_fetches f",
+        "day",
+    ),
     ("feeds", "SELECT * FROM feeds", None),
     ("polls", "SELECT * FROM polls", None),
     ("digests", "SELECT * FROM digests", None),
@@ -1413,3 +1447,152 @@ def prune_fetch_log(con: duckdb.DuckDBPyConnection, older_than: datetime) -> int
     """
     row = con.execute("DELETE FROM fetch_log WHERE started_at < ?", [older_than]).fetchone()
     return int(row[0]) if row else 0
+
+
+# -- article pages (sources.yaml `fetch_article`) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PageCandidate:
+    """A stored article whose linked page is still to be fetched."""
+
+    article_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ArticleFetch:
+    """One row of `article_fetches`: what fetching an article's page came to."""
+
+    article_id: str
+    poll_id: str
+    url: str
+    final_url: str | None
+    started_at: datetime
+    duration_ms: float
+    outcome: str  # extracted | no_text | error
+    http_status: int | None
+    error_kind: str | None
+    error: str | None
+    bytes: int
+    content_type: str | None
+    extract_ms: float | None
+    text_chars: int
+
+
+_ARTICLE_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleFetch))
+
+
+def article_page_candidates(
+    con: duckdb.DuckDBPyConnection, feed_urls: Sequence[str], since: datetime, limit: int
+) -> list[PageCandidate]:
+    """Articles of `feed_urls` first seen at or after `since`, with a link and no page fetch
+    recorded yet, newest first, at most `limit`."""
+    if not feed_urls:
+        return []
+    rows = con.execute(
+        "SELECT a.id, a.url FROM articles a "
+        "WHERE a.feed_url IN (SELECT unnest(?::VARCHAR[])) AND a.first_seen_at >= ? "
+        "AND a.url <> '' "
+        "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
+        "ORDER BY a.first_seen_at DESC, a.published_at DESC, a.id LIMIT ?",
+        [list(feed_urls), since, limit],
+    ).fetchall()
+    return [PageCandidate(str(aid), str(url)) for aid, url in rows]
+
+
+def articles_by_id(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Article]:
+    """The stored articles of `ids` (those that exist), ordered by id."""
+    if not ids:
+        return []
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+        "WHERE a.id IN (SELECT unnest(?::VARCHAR[])) ORDER BY a.id",
+        [list(ids)],
+    ).fetchall()
+    return [_article(r) for r in rows]
+
+
+def store_page_content(
+    con: duckdb.DuckDBPyConnection, contents: Mapping[str, tuple[str, str]]
+) -> int:
+    """Set `content` and `content_html` of the articles in `contents` (id -> (text, html))
+    from their fetched page, where the page's text is longer than the content the feed gave
+    (a feed's full text is kept over a page that yields less); returns the articles changed."""
+    import pyarrow as pa
+
+    if not contents:
+        return 0
+    ids = list(contents)
+    con.register(
+        "_page_content_in",
+        pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "content": pa.array([contents[i][0] for i in ids], pa.string()),
+                "content_html": pa.array([contents[i][1] for i in ids], pa.string()),
+            }
+        ),
+    )
+    try:
+        row = con.execute(
+            "UPDATE articles SET content = p.content, content_html = p.content_html "
+            "FROM _page_content_in p "
+            "WHERE articles.id = p.id AND length(articles.content) < length(p.content)"
+        ).fetchone()
+    finally:
+        con.unregister("_page_content_in")
+    return int(row[0]) if row else 0
+
+
+def record_article_fetches(
+    con: duckdb.DuckDBPyConnection,
+    fetches: Sequence[ArticleFetch],
+    contents: Mapping[str, tuple[str, str]] | None = None,
+) -> int:
+    """Insert `article_fetches` rows (one per article; an article already recorded keeps its
+    first row) and store the pages' `contents` (store_page_content), in one transaction;
+    returns the rows added."""
+    import pyarrow as pa
+
+    if not fetches:
+        return 0
+    table = pa.Table.from_pylist(
+        [{name: getattr(f, name) for name in _ARTICLE_FETCH_FIELDS} for f in fetches],
+        schema=pa.schema(
+            [
+                ("article_id", pa.string()),
+                ("poll_id", pa.string()),
+                ("url", pa.string()),
+                ("final_url", pa.string()),
+                ("started_at", pa.timestamp("us", tz="UTC")),
+                ("duration_ms", pa.float64()),
+                ("outcome", pa.string()),
+                ("http_status", pa.int32()),
+                ("error_kind", pa.string()),
+                ("error", pa.string()),
+                ("bytes", pa.int64()),
+                ("content_type", pa.string()),
+                ("extract_ms", pa.float64()),
+                ("text_chars", pa.int32()),
+            ]
+        ),
+    )
+    con.register("_article_fetches_in", table)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = _count(con, "article_fetches")
+        con.execute(
+            "INSERT INTO article_fetches BY NAME SELECT * FROM _article_fetches_in i "
+            "WHERE i.article_id NOT IN (SELECT article_id FROM article_fetches) "
+            "QUALIFY row_number() OVER (PARTITION BY i.article_id ORDER BY i.started_at) = 1"
+        )
+        added = _count(con, "article_fetches") - before
+        store_page_content(con, contents or {})
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_article_fetches_in")
+    return added
