@@ -162,6 +162,15 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     assert topics == [("Leaders gather in The Hague", "NATO")]
     assert fields == [("content",)]
 
+    # ... and so the story, a teaser in its feed, reaches the digest under NATO.
+    out = io.StringIO()
+    argv = ["digest", "--sources", str(src), "--db", str(db), "--out", str(tmp_path / "d")]
+    assert cli.main(argv, out=out) == 0, out.getvalue()
+    [plain] = (tmp_path / "d").glob("digest-*.txt")
+    text = plain.read_text(encoding="utf-8")
+    assert "Leaders gather in The Hague" in text
+    assert "Story that was taken down" not in text
+
     # Pages are asked for as the feeds are: the configured User-Agent, HTML accepted, and
     # only for the feed that enables it; the refused address was never contacted.
     seen = {r.path: r.headers for r in feed_server.requests}

@@ -209,7 +209,9 @@ async def fetch_article_pages(
         with warehouse.connect(db_path, wait_seconds=wait) as con:
             candidates = warehouse.article_page_candidates(con, feeds, since, settings.max_per_poll)
     except warehouse.WarehouseLocked as exc:
-        return PageStepResult(message=f"{exc}; article pages are fetched by the next poll")
+        message = f"{exc}; article pages are fetched by the next poll"
+        log.warning("article pages: %s", message)
+        return PageStepResult(message=message)
     if not candidates:
         return PageStepResult(seconds=time.monotonic() - start)
     records, texts, left = await fetch_pages(
@@ -222,11 +224,13 @@ async def fetch_article_pages(
             )
             rematched = match_page_texts(con, config, sorted(texts), clock())
     except warehouse.WarehouseLocked as exc:
+        message = f"{exc}; the {len(records)} page(s) fetched are fetched again by the next poll"
+        log.warning("article pages: %s", message)
         return PageStepResult(
             fetched=len({r.url for r in records}),
             left=len(candidates),
             seconds=time.monotonic() - start,
-            message=f"{exc}; the {len(records)} page(s) fetched are fetched again by the next poll",
+            message=message,
         )
     result = PageStepResult(
         fetched=len({r.url for r in records}),
