@@ -207,7 +207,8 @@ async def fetch_article_pages(
     wait = db_wait_seconds() if wait_seconds is None else wait_seconds
     since = clock() - timedelta(hours=settings.max_age_hours)
     try:
-        with warehouse.connect(db_path, wait_seconds=wait) as con:
+        # A short wait: when the poll's own merge found the file locked, this would wait again.
+        with warehouse.connect(db_path, wait_seconds=min(10.0, wait)) as con:
             candidates = warehouse.article_page_candidates(
                 con,
                 feeds,
