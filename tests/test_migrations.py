@@ -107,6 +107,11 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         # Articles stored before version 3 have no language (it is never guessed afterwards).
         unknown = con.execute("SELECT count(*) FROM articles WHERE language IS NULL").fetchone()
         assert unknown == (len(before["articles"]),)
+        # Columns added later hold their defaults in the old rows.
+        skipped = con.execute(
+            "SELECT DISTINCT entries_skipped, skipped_reasons FROM fetch_log"
+        ).fetchall()
+        assert skipped == [(0, None)]
         upgraded = objects(con)
         applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert applied == [(s.version,) for s in steps]

@@ -33,7 +33,7 @@ from tests.warehouse_helpers import poll_once
 FEEDS = [
     ("/tr.xml", "Hürriyet", "windows-1254", "application/rss+xml; charset=windows-1254", [
         ("Türkiye, S-400 konusunda Washington ile yeni bir görüşme yapacak",
-         "Dışişleri Bakanlığı, hava savunma sistemleriyle ilgili müzakerelerin önümüzdeki hafta Ankara'da süreceğini açıkladı.",
+         "Dışişleri Bakanlığı, 2,5 milyar dolara alınan 36 fırlatıcıyla ilgili müzakerelerin önümüzdeki hafta Ankara'da süreceğini açıkladı.",
          {"Turkey", "S-400"}),
         ("İstanbul'da kar yağışı ulaşımı aksattı",
          "Meteoroloji, soğuk havanın hafta sonuna kadar etkili olacağını bildirdi.", set()),
@@ -48,7 +48,7 @@ FEEDS = [
     # The encoding only in the XML declaration: the header names none.
     ("/ru.xml", "ТАСС", "windows-1251", "application/rss+xml", [
         ("Турция может вернуть российские С-400",
-         "Анкара и Вашингтон обсуждают судьбу зенитных ракетных комплексов, сообщили источники.",
+         "Анкара и Вашингтон обсуждают судьбу 36 пусковых установок, купленных за 2,5 млрд долларов.",
          {"Turkey", "S-400"}),
         ("В Москве ожидается сильный снегопад",
          "Синоптики предупреждают о заторах на дорогах в выходные.", set()),
@@ -61,7 +61,7 @@ FEEDS = [
     ]),
     ("/el.xml", "Η Καθημερινή", "iso-8859-7", "application/rss+xml; charset=ISO-8859-7", [
         ("Η Τουρκία εξετάζει την επιστροφή των S-400",
-         "Η Άγκυρα συνομιλεί με την Ουάσιγκτον για το μέλλον των ρωσικών πυραυλικών συστημάτων.",
+         "Η Άγκυρα συνομιλεί με την Ουάσιγκτον για τους 36 εκτοξευτές που αγόρασε έναντι 2,5 δισ. δολαρίων.",
          {"Turkey", "S-400"}),
         ("Χιονοπτώσεις στην Αττική το Σαββατοκύριακο",
          "Η ΕΜΥ εξέδωσε έκτακτο δελτίο επιδείνωσης του καιρού.", set()),
@@ -74,7 +74,7 @@ FEEDS = [
     ]),
     ("/ar.xml", "الجزيرة نت", "utf-8", "application/rss+xml; charset=utf-8", [
         ("تركيا تدرس إعادة منظومة إس-400 الروسية",
-         "قالت مصادر في أنقرة إن المحادثات مع واشنطن بشأن منظومات الدفاع الجوي مستمرة.",
+         "قالت مصادر في أنقرة إن المحادثات مع واشنطن بشأن 36 منصة إطلاق بقيمة 2.5 مليار دولار مستمرة.",
          {"Turkey", "S-400"}),
         ("أمطار غزيرة تضرب عدة مدن في المنطقة",
          "حذرت الأرصاد الجوية من سيول في المناطق المنخفضة.", set()),
@@ -169,6 +169,25 @@ def test_every_article_is_stored_with_its_text_and_its_language(polled: tuple[Pa
             assert lang == LANGUAGE[path], (title, lang)
 
 
+def test_the_same_event_in_four_languages_is_one_story(polled: tuple[Path, Path]) -> None:
+    # The S-400 reports share their figures (36 launchers, $2.5 billion): one cluster; the
+    # four Erdoğan reports share none: four stories.
+    db, _ = polled
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT a.title, c.cluster_id FROM articles a JOIN article_clusters c ON c.article_id = a.id"
+        ).fetchall()
+    finally:
+        con.close()
+    cluster = dict(rows)
+    s400 = {items[0][0] for *_, items in FEEDS}
+    others = {items[4][0] for *_, items in FEEDS}
+    assert len({cluster[t] for t in s400}) == 1
+    assert len({cluster[t] for t in others}) == 4
+    assert not {cluster[t] for t in s400} & {cluster[t] for t in others}
+
+
 def test_topics_written_in_those_languages_match(polled: tuple[Path, Path]) -> None:
     db, _ = polled
     con = duckdb.connect(str(db), read_only=True)
@@ -199,7 +218,8 @@ window.addEventListener("load", () => {
     out.push({text: el.textContent.trim(), lang: el.getAttribute("lang"),
               direction: s.direction, align: s.textAlign,
               x: r.left, y: r.top, w: r.width, h: r.height,
-              meta: el.parentElement.querySelector(".meta").textContent});
+              meta: el.parentElement.querySelector(".meta").textContent,
+              also: (el.parentElement.querySelector(".also") || {textContent: ""}).textContent});
   }
   document.title = JSON.stringify(out);
 });
@@ -289,16 +309,24 @@ def test_the_digest_renders_every_script_and_arabic_right_to_left(
 ) -> None:
     _, page = polled
     titles = layout(page, profile)
-    # One story per language leads (the S-400 one), the other matches follow.
+    # The S-400 story (one report leads, the three others are "also reported by" with their
+    # language), then the four Erdoğan stories, one per language.
     assert {t["lang"] for t in titles} == {"tr", "ru", "el", "ar"}
-    assert len(titles) == 8, [t["text"] for t in titles]
+    assert len(titles) == 5, [t["text"] for t in titles]
+    s400 = {items[0][0] for *_, items in FEEDS}
+    (lead,) = [t for t in titles if t["text"] in s400]
+    also = str(lead["also"])
+    for path, outlet, *_ in FEEDS:
+        name = {"tr": "Turkish", "ru": "Russian", "el": "Greek", "ar": "Arabic"}[LANGUAGE[path]]
+        if LANGUAGE[path] != lead["lang"]:
+            assert f"{outlet} ({name})" in also, also
     for t in titles:
         rtl = t["lang"] == "ar"
         assert t["direction"] == ("rtl" if rtl else "ltr"), t
         name = {"tr": "Turkish", "ru": "Russian", "el": "Greek", "ar": "Arabic"}[str(t["lang"])]
         assert f"· {name}" in str(t["meta"]), t
-    expected = {t for *_, items in FEEDS for t, _, topics in items if topics}
-    assert {t["text"] for t in titles} == expected  # every script intact in the page
+    others = {items[4][0] for *_, items in FEEDS}
+    assert {t["text"] for t in titles} == others | {lead["text"]}  # every script intact
 
     shots = Path(os.environ.get("NEWSWATCH_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,7 @@ class Config:
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     article_pages: ArticlePageSettings = field(default_factory=ArticlePageSettings)
     allow_hosts: tuple[str, ...] = ()
-    retention_days: int | None = None
+    retention_days: float | None = None  # days; fractions allowed (0.5 = 12 hours)
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -328,7 +328,7 @@ class _Validator:
             runner=self.runner(data.get("runner", {})),
             article_pages=article_pages,
             allow_hosts=self.allow_hosts(data.get("allow_hosts", [])),
-            retention_days=self._opt_int(data, ("retention_days",), minimum=1),
+            retention_days=self._opt_positive(data, ("retention_days",)),
         )
 
     # -- helpers -------------------------------------------------------------------
@@ -351,6 +351,14 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.doc.error(at, f"must be a whole number >= {minimum}, got {value!r}")
         return value
+
+    def _opt_positive(self, data: Mapping[str, Any], at: Path_) -> float | None:
+        value = self._get(data, at)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise self.doc.error(at, f"must be a number of days > 0, got {value!r}")
+        return float(value)
 
     def _number(self, data: Mapping[str, Any], at: Path_, default: float, minimum: float) -> float:
         value = self._get(data, at)

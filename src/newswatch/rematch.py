@@ -75,7 +75,10 @@ def rematch(
     with warehouse.connect(db_path, read_only=dry_run) as con:
         articles = warehouse.articles_published_since(con, since)
         old = warehouse.stored_matches(con, [a.id for a in articles])
-        new = {a.id: matcher.match(a.title, a.summary, a.content) for a in articles}
+        new = {
+            a.id: matcher.match(a.title, a.summary, a.content, language=a.language)
+            for a in articles
+        }
         changes = diff_matches(articles, old, new, topic)
         if not dry_run:
             warehouse.apply_match_changes(

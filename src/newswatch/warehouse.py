@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -304,6 +304,10 @@ def merge_batch(
         return MergeResult(m.poll_id, 0, 0, already_merged=True)
     con.execute("BEGIN TRANSACTION")
     try:
+        # stored_at only ever grows: a clock set back (NTP, a VM restored, DST done wrong)
+        # would otherwise stamp this batch before the last digest's window end, and no
+        # digest would ever cover it (windows are over stored_at).
+        now = _after_last_stored(con, now)
         new_articles = new_matches = 0
         by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
@@ -331,14 +335,17 @@ def merge_batch(
             by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
+            # Columns the spool has and this warehouse's schema not (yet): left out.
+            extra = _missing_columns(con, "fetch_log", spool.FETCH_SCHEMA.names)
+            exclude = f" EXCLUDE ({', '.join(extra)})" if extra else ""
             # new_articles per feed is only known now, against what the warehouse already had.
             con.execute(
-                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"INSERT INTO fetch_log BY NAME SELECT f.*{exclude} REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
                 f"FROM read_parquet({_parquet_list(fetch)}) f "
                 "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
                 "ON n.feed_url = f.feed_url"
                 if art
-                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+                else f"INSERT INTO fetch_log BY NAME SELECT *{exclude} FROM read_parquet({_parquet_list(fetch)})"
             )
         feeds = batch.files("feeds")
         if feeds:
@@ -367,6 +374,27 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those `table` does not have (a warehouse on an older schema version)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [table],
+        ).fetchall()
+    }
+    return [name for name in names if name not in have]
+
+
+def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """`now`, or just after the latest polls.stored_at when the clock reads earlier."""
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    last: datetime | None = _utc(row[0]) if row and row[0] is not None else None
+    if last is not None and now <= last:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def _new_per_feed(
@@ -562,6 +590,7 @@ class ClusterRow(NamedTuple):
     url: str
     published_at: datetime
     summary: str = ""
+    language: str | None = None  # for the cross-language pass (newswatch.crosslang)
 
 
 def cluster_rows_since(
@@ -571,7 +600,7 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
