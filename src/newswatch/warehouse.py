@@ -1484,19 +1484,28 @@ _ARTICLE_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleFetch))
 
 
 def article_page_candidates(
-    con: duckdb.DuckDBPyConnection, feed_urls: Sequence[str], since: datetime, limit: int
+    con: duckdb.DuckDBPyConnection,
+    feed_urls: Sequence[str],
+    since: datetime,
+    limit: int,
+    *,
+    teaser_feeds: Sequence[str] = (),
+    teaser_chars: int = 0,
 ) -> list[PageCandidate]:
-    """Articles of `feed_urls` first seen at or after `since`, with a link and no page fetch
-    recorded yet, newest first, at most `limit`."""
-    if not feed_urls:
+    """Articles of `feed_urls`, and those of `teaser_feeds` whose summary and content together
+    are shorter than `teaser_chars`, first seen at or after `since`, with a link and no page
+    fetch recorded yet; newest first, at most `limit`."""
+    if not feed_urls and not teaser_feeds:
         return []
     rows = con.execute(
         "SELECT a.id, a.url FROM articles a "
-        "WHERE a.feed_url IN (SELECT unnest(?::VARCHAR[])) AND a.first_seen_at >= ? "
-        "AND a.url <> '' "
+        "WHERE (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "OR (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "AND length(a.summary) + length(a.content) < ?)) "
+        "AND a.first_seen_at >= ? AND a.url <> '' "
         "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
         "ORDER BY a.first_seen_at DESC, a.published_at DESC, a.id LIMIT ?",
-        [list(feed_urls), since, limit],
+        [list(feed_urls), list(teaser_feeds), teaser_chars, since, limit],
     ).fetchall()
     return [PageCandidate(str(aid), str(url)) for aid, url in rows]
 
