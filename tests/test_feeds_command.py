@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from newswatch import cli
 from newswatch.config import load_config
 from newswatch.health import collect_health, format_table
+from newswatch.schedule import resolve_timezone
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -146,6 +147,19 @@ def test_quiet_is_judged_on_each_feeds_own_history_in_feeds_and_digest(
     assert {n: h.status for n, h in in_feeds.items()} == expected
     assert {n: h.status for n, h in in_digest.items()} == expected
     assert in_feeds["silent61"].last_item_at == now - 61 * day
+    # The digest says when the newest item was published and the feed's usual rhythm, not
+    # when it was last polled.
+    rendered = delivery.render(plan, config, now)
+    quiet = {f.name: f.detail for f in rendered.digest.quiet_feeds}
+    zone = resolve_timezone(config.schedule.timezone)
+    newest = (now - 61 * day).astimezone(zone)
+    year = "" if newest.year == now.astimezone(zone).year else f" {newest.year}"
+    when = f"{newest.day} {newest:%b}{year} {newest:%H:%M}"
+    assert quiet["silent61"] == (
+        f"newest item published {when} (2 months ago); it usually publishes every 1 day"
+    )
+    assert quiet["weekly_gone"].endswith("(1 month ago); it usually publishes every 1 week")
+    assert f"newest item published {when} (2 months ago)" in rendered.text
 
     out = io.StringIO()
     assert cli.main(["feeds", "--sources", str(sources), "--db", str(db)], out=out) == 0

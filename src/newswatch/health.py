@@ -57,6 +57,7 @@ def feeds_health(
                 url=health.url, name=health.name, status="disabled",
                 last_attempt_at=health.last_attempt_at, last_success_at=health.last_success_at,
                 items_per_day=health.items_per_day, last_item_at=health.last_item_at,
+                usual_gap_s=health.usual_gap_s,
             )  # fmt: skip
         out.append(health)
     return out
