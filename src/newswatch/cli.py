@@ -387,6 +387,14 @@ def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
         "skipped": "not sent again",
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
+    window = getattr(summary, "window", None)
+    if summary.status == "rendered" and window is not None and window.basis == "delivered":
+        # Not a fresh render: this window's digest went out already (the note says when);
+        # its files are the ones sent.
+        verdict = (
+            "already sent (not sent again; its files are kept as sent; "
+            "--send --force sends it again)"
+        )
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
