@@ -90,7 +90,9 @@ def main() -> None:
     for q, (_, forms) in QUERIES.items():
         pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, forms)) + r")(?!\w)", re.I)
         truth[q] = {d for d, t, s, _ in docs if pattern.search(f"{t} {s}")}
-    print(f"{len(docs)} documents, {len(QUERIES)} queries, {sum(map(len, truth.values()))} relevant")
+    print(
+        f"{len(docs)} documents, {len(QUERIES)} queries, {sum(map(len, truth.values()))} relevant"
+    )
     for name, (ignore, stem) in CONFIGS.items():
         # Per language: each document's words by its language's stemmer; the query's words
         # (language unknown) by every stemmer, all forms searched for.
@@ -123,7 +125,8 @@ def main() -> None:
         per_lang: dict[str, list[int]] = {}
         for q, (lang, _) in QUERIES.items():
             query = con.execute(
-                f"SELECT array_to_string(list_transform({tok.replace('COL', '?')}, w -> {query_stem}), ' ')", [q]
+                f"SELECT array_to_string(list_transform({tok.replace('COL', '?')}, w -> {query_stem}), ' ')",
+                [q],
             ).fetchone()[0]
             rows = con.execute(
                 "SELECT id FROM (SELECT id, fts_main_docs.match_bm25(id, ?) AS s FROM docs) "
@@ -139,9 +142,12 @@ def main() -> None:
             acc[1] += len(truth[q])
             acc[2] += len(got)
         langs = "  ".join(
-            f"{lang} R {f / r:.2f} P {f / h if h else 1:.2f}" for lang, (f, r, h) in per_lang.items()
+            f"{lang} R {f / r:.2f} P {f / h if h else 1:.2f}"
+            for lang, (f, r, h) in per_lang.items()
         )
-        print(f"{name:50s} recall {found / relevant:.3f} precision {found / hits if hits else 1:.3f}   {langs}")
+        print(
+            f"{name:50s} recall {found / relevant:.3f} precision {found / hits if hits else 1:.3f}   {langs}"
+        )
 
 
 if __name__ == "__main__":
