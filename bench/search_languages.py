@@ -80,6 +80,8 @@ def by_language(word: str) -> str:
 
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file (the multilingual labelled set; pass its path)")
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
     docs = [(c["id"], c["title"], c.get("summary", ""), c["lang"]) for c in cases]
     con = duckdb.connect()
