@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -304,6 +304,10 @@ def merge_batch(
         return MergeResult(m.poll_id, 0, 0, already_merged=True)
     con.execute("BEGIN TRANSACTION")
     try:
+        # stored_at only ever grows: a clock set back (NTP, a VM restored, DST done wrong)
+        # would otherwise stamp this batch before the last digest's window end, and no
+        # digest would ever cover it (windows are over stored_at).
+        now = _after_last_stored(con, now)
         new_articles = new_matches = 0
         by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
@@ -331,14 +335,17 @@ def merge_batch(
             by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
+            # Columns the spool has and this warehouse's schema not (yet): left out.
+            extra = _missing_columns(con, "fetch_log", spool.FETCH_SCHEMA.names)
+            exclude = f" EXCLUDE ({', '.join(extra)})" if extra else ""
             # new_articles per feed is only known now, against what the warehouse already had.
             con.execute(
-                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"INSERT INTO fetch_log BY NAME SELECT f.*{exclude} REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
                 f"FROM read_parquet({_parquet_list(fetch)}) f "
                 "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
                 "ON n.feed_url = f.feed_url"
                 if art
-                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+                else f"INSERT INTO fetch_log BY NAME SELECT *{exclude} FROM read_parquet({_parquet_list(fetch)})"
             )
         feeds = batch.files("feeds")
         if feeds:
@@ -367,6 +374,27 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those `table` does not have (a warehouse on an older schema version)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [table],
+        ).fetchall()
+    }
+    return [name for name in names if name not in have]
+
+
+def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """`now`, or just after the latest polls.stored_at when the clock reads earlier."""
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    last: datetime | None = _utc(row[0]) if row and row[0] is not None else None
+    if last is not None and now <= last:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def _new_per_feed(
@@ -1250,8 +1278,11 @@ def search_articles(
     topic: str | None = None,
     since: datetime | None = None,
     limit: int = 20,
+    boost_topics: Sequence[str] = (),
 ) -> list[SearchHit]:
-    """Articles ranked by BM25 over title (weighted), summary and content, best first."""
+    """Articles ranked by BM25 over title (weighted), summary and content, best first;
+    articles that matched one of `boost_topics` first (a topic match outranks an incidental
+    hit: a Mercedes S 400 review is not an S-400 story)."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
@@ -1277,6 +1308,15 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    on_topic = "0"
+    if boost_topics:
+        on_topic = (
+            "CASE WHEN a.id IN (SELECT article_id FROM article_topics WHERE topic IN "
+            f"({', '.join('?' for _ in boost_topics)})) THEN 1 ELSE 0 END"
+        )
+    params = (
+        params[: 2 + bool(content_score)] + list(boost_topics) + params[2 + bool(content_score) :]
+    )
     params.append(limit)
     rows = con.execute(
         f"""
@@ -1288,7 +1328,8 @@ def search_articles(
             FROM articles
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
-               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id)
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
+               {on_topic} AS on_topic
         FROM (SELECT * FROM s WHERE score > 0) s
         JOIN articles a ON a.id = s.id
         LEFT JOIN (
@@ -1297,7 +1338,7 @@ def search_articles(
         ) m ON m.article_id = a.id
         LEFT JOIN article_clusters c ON c.article_id = a.id
         WHERE {" AND ".join(where)}
-        ORDER BY s.score DESC, a.published_at DESC, a.id
+        ORDER BY on_topic DESC, s.score DESC, a.published_at DESC, a.id
         LIMIT ?
         """,
         params,
@@ -1319,7 +1360,10 @@ def search_stems(con: duckdb.DuckDBPyConnection, terms: str) -> list[str]:
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     """Run one analyst query and return its result as a pyarrow Table."""
     try:
-        return con.execute(sql).to_arrow_table()
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
+        return result.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from None
 
@@ -1488,19 +1532,28 @@ _ARTICLE_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleFetch))
 
 
 def article_page_candidates(
-    con: duckdb.DuckDBPyConnection, feed_urls: Sequence[str], since: datetime, limit: int
+    con: duckdb.DuckDBPyConnection,
+    feed_urls: Sequence[str],
+    since: datetime,
+    limit: int,
+    *,
+    teaser_feeds: Sequence[str] = (),
+    teaser_chars: int = 0,
 ) -> list[PageCandidate]:
-    """Articles of `feed_urls` first seen at or after `since`, with a link and no page fetch
-    recorded yet, newest first, at most `limit`."""
-    if not feed_urls:
+    """Articles of `feed_urls`, and those of `teaser_feeds` whose summary and content together
+    are shorter than `teaser_chars`, first seen at or after `since`, with a link and no page
+    fetch recorded yet; newest first, at most `limit`."""
+    if not feed_urls and not teaser_feeds:
         return []
     rows = con.execute(
         "SELECT a.id, a.url FROM articles a "
-        "WHERE a.feed_url IN (SELECT unnest(?::VARCHAR[])) AND a.first_seen_at >= ? "
-        "AND a.url <> '' "
+        "WHERE (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "OR (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "AND length(a.summary) + length(a.content) < ?)) "
+        "AND a.first_seen_at >= ? AND a.url <> '' "
         "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
         "ORDER BY a.first_seen_at DESC, a.published_at DESC, a.id LIMIT ?",
-        [list(feed_urls), since, limit],
+        [list(feed_urls), list(teaser_feeds), teaser_chars, since, limit],
     ).fetchall()
     return [PageCandidate(str(aid), str(url)) for aid, url in rows]
 
