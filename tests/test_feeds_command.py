@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -227,3 +228,34 @@ def test_sql_cadence_equals_the_pure_one(tmp_path: Path, offsets: list[list[int]
         assert (got.items, got.newest, got.last_days, got.oldest) == (
             pure.items, pure.newest, pure.last_days, pure.oldest
         )  # fmt: skip
+
+
+def test_feeds_warns_of_feeds_the_warehouse_holds_but_the_sources_file_does_not_list(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    items = [{"title": "Story", "link": "https://example.org/1", "guid": "1",
+              "pubDate": datetime.now(UTC)}]  # fmt: skip
+    polled = [
+        (feed_server.route(f"/{name}.xml", body=rss(name, items)), name)
+        for name in ("Alpha", "Beta", "Gamma")
+    ]
+    db = tmp_path / "wh" / "n.duckdb"
+    big = write_sources(tmp_path / "big.yaml", polled)
+    assert cli.main(["poll", "--sources", str(big), "--db", str(db)], out=io.StringIO()) == 0
+    small = write_sources(tmp_path / "small.yaml", polled[:1])
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(small), "--db", str(db)], out=out) == 0
+    text = out.getvalue()
+    assert " ok " in _row(text, "Alpha") and "Beta" not in text.split("warning:")[0]
+    assert f"warning: the warehouse {db} also holds 2 feeds that {small} does not list" in text
+    assert "`--unlisted` lists them" in text
+    assert re.search(r"Times are [\w/]+, UTC[+-]\d\d:\d\d\.", text)
+    out = io.StringIO()
+    args = ["feeds", "--sources", str(small), "--db", str(db), "--unlisted"]
+    assert cli.main(args, out=out) == 0
+    listed = [line.split()[0] for line in out.getvalue().splitlines() if line.startswith("  ")]
+    assert listed == ["Beta", "Gamma"]
+    # With the file they were polled with, nothing is unlisted.
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(big), "--db", str(db)], out=out) == 0
+    assert "warning" not in out.getvalue()
