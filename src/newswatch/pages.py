@@ -270,7 +270,10 @@ def match_page_texts(
         return 0
     articles = warehouse.articles_by_id(con, ids)
     old = warehouse.stored_matches(con, [a.id for a in articles])
-    new = {a.id: config.matcher.match(a.title, a.summary, a.content) for a in articles}
+    new = {
+        a.id: config.matcher.match(a.title, a.summary, a.content, language=a.language)
+        for a in articles
+    }
     changes = diff_matches(articles, old, new)
     warehouse.apply_match_changes(
         con,

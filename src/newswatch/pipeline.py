@@ -22,11 +22,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from newswatch import delivery, spool, warehouse
+from newswatch import delivery, spool, timefmt, warehouse
 from newswatch.config import Config
 from newswatch.digest import count_line
 from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
 from newswatch.models import FeedSource, FeedState
+from newswatch.schedule import resolve_timezone
 
 if TYPE_CHECKING:
     from newswatch import poll
@@ -459,7 +460,10 @@ def decide_delivery(
     done = plan.already_delivered
     if done is not None and not (send and force):
         sent_at = done.sent_at or done.created_at
-        when = f" at {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
+        when = ""
+        if sent_at:
+            zone = resolve_timezone(plan.window.timezone)
+            when = f" at {timefmt.local(sent_at, zone)} ({timefmt.zone_label(zone, sent_at)})"
         if sent_at and sent_at > now:
             when += " (later than this machine's clock says it is now)"
         what = "was sent" if done.status == "sent" else "was probably sent (interrupted)"
