@@ -79,6 +79,8 @@ class PollSummary:
     held_back: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     # url -> (new articles, new topic matches) stored by this poll.
     new_by_feed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The article-page step (feeds with `fetch_article`); all zero when none asks for pages.
+    pages: PageStepResult | None = None
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for r in self.reports if r.outcome in outcomes)
@@ -352,6 +354,7 @@ async def run_poll(
         timings={
             **manifest.timings,
             "store_s": round(stored.seconds, 3),
+            **({"pages_s": round(pages.seconds, 3)} if pages.seconds else {}),
             "refresh_s": round(refresh_s, 3),
         },
         new_articles=stored.new_articles,
@@ -362,6 +365,7 @@ async def run_poll(
         waiting_batches=stored.waiting,
         held_back=chosen.held,
         new_by_feed=new_by_feed(stored),
+        pages=pages,
     )
     logger.info(
         "poll %s: %d feeds, %d failed, %d skipped; %d new articles, %d new matches",
