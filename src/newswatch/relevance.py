@@ -57,7 +57,6 @@ _ABBREVIATIONS = frozenset(
         "ltd",
         "co",
         "corp",
-        "no",
         "vs",
         "etc",
         "jan",

@@ -515,7 +515,16 @@ class _QueryParser:
 # -- Rules and topics -------------------------------------------------------------------
 
 _RULE_KEYS = ("terms", "any", "all", "none", "query", "near", "not_near")
-_TOPIC_KEYS = {"name", "description", "fields", "rules", "ignore", "exclude", *_RULE_KEYS}
+_TOPIC_KEYS = {
+    "name",
+    "description",
+    "fields",
+    "rules",
+    "ignore",
+    "exclude",
+    "min_relevance",
+    *_RULE_KEYS,
+}
 _RULE_ONLY_KEYS = {"fields", *_RULE_KEYS}
 
 
@@ -1144,6 +1153,8 @@ class _Topic:
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
     gate: _Gate  # passed by every article some rule can match
+    # Matches scored below this stay in the warehouse but are left out of the digest.
+    min_relevance: float | None = None
     groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
     ignore_group: _TermGroup = field(init=False, compare=False)
 
@@ -1233,6 +1244,11 @@ class Matcher:
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
+
+    @property
+    def min_relevance(self) -> dict[str, float]:
+        """Each topic's `min_relevance` setting (topics without one are left out)."""
+        return {t.name: t.min_relevance for t in self.topics if t.min_relevance is not None}
 
     def naming_hits(self, found: TopicMatch) -> TopicMatch:
         """`found` with only the hits of terms that name its topic (the digest highlights
@@ -1346,6 +1362,13 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
             )
     if "description" in item and not isinstance(item["description"], str):
         raise _Invalid("must be a string", ("description",))
+    min_relevance = item.get("min_relevance")
+    if min_relevance is not None and (
+        isinstance(min_relevance, bool)
+        or not isinstance(min_relevance, int | float)
+        or not 0 <= min_relevance <= 1
+    ):
+        raise _Invalid(f"must be a number from 0 to 1, got {min_relevance!r}", ("min_relevance",))
     fields = _fields(item["fields"], ("fields",)) if "fields" in item else ALL_FIELDS
     table = _TermTable()
     rules: list[_Rule] = []
@@ -1397,6 +1420,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude_fields=fields,
         ignore=tuple(ignore),
         gate=_Gate.covering(table.terms[t] for t in sorted(required)),
+        min_relevance=None if min_relevance is None else float(min_relevance),
     )
 
 
