@@ -8,6 +8,15 @@ plus matching, which is what `newswatch match` and a poll pay per article. A thi
 the same for the benchmark farm's articles (1 KB lorem summaries, 10% topical), the poll
 benchmark's workload.
 
+A fourth and fifth run match 100,000 articles of which half are in the nine other languages
+of the default watch list (tr, ru, el, ar, fr, de, es, it, pl: Cyrillic, Greek and Arabic
+script among them), each passed with its language, and the other half the English corpus
+articles above; then the same number all in those nine languages. The non-English articles
+are made from the multilingual evaluation set (tests/data/topics_multilingual.yaml): a
+headline and a summary of three of its summaries in the same language, words shuffled. Most
+of them name a topic or a look-alike, so far more pass the gate than in a real feed: a
+pessimistic load.
+
     PYTHONPATH=src python bench/bench_match.py [--count 100000] [--corpus DIR]
 """
 
@@ -34,6 +43,7 @@ from bench import farm
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_FILE = ROOT / "sources.yaml"  # the shipped default watch list
+MULTILINGUAL_SET = ROOT / "tests" / "data" / "topics_multilingual.yaml"
 DEFAULT_CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS", "/work/shared/corpus")) / "realnews"
 INJECTIONS = (
     "Turkey's parliament",
@@ -72,6 +82,43 @@ def farm_articles(count: int) -> list[tuple[str, str]]:
         out += [(e.get("title", ""), e.get("summary", "")) for e in feed.entries]
         index += 1
     return out[:count]
+
+
+def multilingual_articles(count: int, seed: int = 11) -> list[tuple[str, str, str]]:
+    """(title, summary, language) in the nine languages other than English."""
+    cases = yaml.safe_load(MULTILINGUAL_SET.read_text(encoding="utf-8"))["cases"]
+    by_lang: dict[str, list[tuple[str, str]]] = {}
+    for case in cases:
+        if case["lang"] != "en":
+            by_lang.setdefault(case["lang"], []).append((case["title"], case["summary"]))
+    langs = sorted(by_lang)
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        lang = langs[i % len(langs)]
+        pool = by_lang[lang]
+        title = rng.choice(pool)[0]
+        summary = " ".join(rng.choice(pool)[1] for _ in range(3))
+        if i >= len(cases):
+            words = title.split()
+            rng.shuffle(words)
+            title = " ".join(words)
+            words = summary.split()
+            rng.shuffle(words)
+            summary = " ".join(words)
+        out.append((title, summary, lang))
+    return out
+
+
+def timed_languages(
+    matcher: Matcher, articles: list[tuple[str, str, str | None]]
+) -> tuple[float, dict[str, int]]:
+    matched = {name: 0 for name in matcher.topic_names}
+    start = time.process_time()
+    for title, summary, language in articles:
+        for found in matcher.match(title, summary, language=language):
+            matched[found.topic] += 1
+    return time.process_time() - start, matched
 
 
 def timed(
@@ -140,6 +187,19 @@ def main() -> None:
     elapsed, matched = timed(matcher, farmed, strip=True)
     print(f"farm: {len(farmed)} articles, matched per topic: {matched}")
     report("farm, html_to_text + matching", len(farmed), elapsed)
+    foreign = multilingual_articles(args.count)
+    half = args.count // 2
+    mixed: list[tuple[str, str, str | None]] = [
+        (t, s, "en") for t, s in plain[: args.count - half]
+    ] + foreign[:half]
+    random.Random(3).shuffle(mixed)
+    elapsed, matched = timed_languages(matcher, mixed)
+    print(f"multilingual: {len(mixed)} articles (half English), matched per topic: {matched}")
+    report("half English, half nine other languages, matching alone", len(mixed), elapsed)
+    only: list[tuple[str, str, str | None]] = list(foreign)
+    elapsed, matched = timed_languages(matcher, only)
+    print(f"nine other languages: {len(only)} articles, matched per topic: {matched}")
+    report("nine other languages, matching alone", len(only), elapsed)
 
 
 if __name__ == "__main__":

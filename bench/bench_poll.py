@@ -1,20 +1,26 @@
-"""Benchmark `newswatch poll` end to end against a loopback feed farm; optionally vs newsboat.
+"""Benchmark the `newswatch` commands a user types, end to end, against a loopback feed farm:
+in-process (no Prefect server about) and as flow runs on a running `prefect server`; optionally
+against newsboat on the same farm.
 
     .venv/bin/python bench/bench_poll.py [--feeds 1000] [--items 50] [--size 55000]
-        [--latency 0.2] [--topical 0.1] [--no-etag] [--concurrency 100] [--compare]
+        [--latency 0.2] [--topical 0.1] [--no-etag] [--concurrency 100] [--small 27]
+        [--no-server] [--compare]
 
 It starts a feed farm (bench/farm.py: every feed on its own 127.1.x.y address, raw asyncio
 HTTP in separate processes), writes a sources file with `allow_hosts: [127.0.0.0/8]`, and runs
-the real CLI (`python -m newswatch.cli poll`) as a subprocess twice against a fresh DuckDB
-file: a cold poll, then a re-poll (every feed answers 304; with --no-etag, 200 with the same
-body, which must not be parsed again). For each it prints wall time, the flow's own time
-(the rest is Prefect API start-up and imports), per-stage timings, CPU seconds and peak RSS of
-the command and its children (os.wait4), and articles per second. It also times a plain fetch
-of the farm (the network floor) and states the floor: max(fetch time, parse+normalise+match
-CPU / cores), the lower one that counts parse CPU alone, and the issue's reference floor,
-which counts feedparser's parse CPU (timed here on a sample of the farm's own bodies) / cores.
-With --compare, newsboat (`-x reload`, `reload-threads` = concurrency) polls the same farm
-with a temporary config and cache, and the ratios are printed side by side.
+the real CLI (`python -m newswatch.cli ...`) as a subprocess, timing the whole command:
+- `poll` of every feed into a fresh DuckDB file (cold), then again (re-poll: every feed answers
+  304; with --no-etag, 200 with the same body, which must not be parsed again);
+- on the first `--small` feeds (a newsroom's list) and a warehouse of their own: `run` the
+  first time, `run` with nothing new, and `digest`;
+first in-process (no Prefect server reachable, as a first-time user), then the same commands
+again with a `prefect server` running (as under `newswatch serve`), where they run as flow runs
+(and the benchmark counts the flow runs and task runs the server recorded).
+For the polls it prints wall time of the command and of the poll itself, per-stage timings,
+CPU seconds and peak RSS of the command and its children, and articles per second. It also
+times a plain fetch of the farm (the network floor) and states the floors. With --compare,
+newsboat (`-x reload`, `reload-threads` = concurrency) polls the same farm with a temporary
+config and cache. Last, it prints the targets of issue 19 and whether this run met them.
 
 Only loopback addresses are contacted.
 """
@@ -23,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -221,44 +226,109 @@ def write_sources(path: Path, urls: list[str], args: argparse.Namespace) -> None
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def poll_env(work: Path, api_url: str | None) -> dict[str, str]:
+def command_env(work: Path, api_url: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "src"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
     )
-    env["PREFECT_HOME"] = str(work / "prefect-home")
+    env["PREFECT_HOME"] = str(work / "prefect-home")  # no Prefect profile of the user's
+    env["NEWSWATCH_HOME"] = str(work / "newswatch-home")  # no `newswatch serve` of the user's
     if api_url:
         env["PREFECT_API_URL"] = api_url  # a running server, as under `newswatch serve`
     else:
-        env.pop("PREFECT_API_URL", None)  # an ephemeral API, as a first-time user gets
+        env.pop("PREFECT_API_URL", None)  # none: the commands run in-process
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
 
 
-def run_poll(label: str, sources: Path, db: Path, work: Path, api_url: str | None = None) -> Run:
-    argv = [
-        sys.executable,
-        "-m",
-        "newswatch.cli",
-        "poll",
-        "--sources",
-        str(sources),
-        "--db",
-        str(db),
-    ]
-    run = measure(label, argv, poll_env(work, api_url), work)
+def run_command(
+    label: str, args: list[str], work: Path, api_url: str | None, db: Path | None = None
+) -> Run:
+    """`newswatch ARGS` as a user types it; the poll's own timings from its summary."""
+    argv = [sys.executable, "-m", "newswatch.cli", *args]
+    run = measure(label, argv, command_env(work, api_url), work)
     found = TIMINGS_LINE.findall(run.output)
-    if run.status != 0 or not found:
+    if run.status != 0:
         tail = "\n".join(run.output.splitlines()[-30:])
-        raise SystemExit(f"newswatch poll ({label}) failed with status {run.status}:\n{tail}")
-    for part in found[-1].split(", "):
-        key, _, value = part.rpartition(" ")
-        run.timings[key] = float(value)
-    run.db = poll_row(db)
-    # Feeds whose 200 body was byte-identical to the last one (not parsed again).
-    run.db["unchanged"] = len(re.findall(r"^same  ", run.output, re.MULTILINE))
+        raise SystemExit(f"newswatch {args[0]} ({label}) failed with status {run.status}:\n{tail}")
+    if found:
+        for part in found[-1].split(", "):
+            key, _, value = part.rpartition(" ")
+            run.timings[key] = float(value)
+    if db is not None:
+        run.db = poll_row(db)
+        # Feeds whose 200 body was byte-identical to the last one (not parsed again).
+        run.db["unchanged"] = len(re.findall(r"^same  ", run.output, re.MULTILINE))
     return run
+
+
+def run_poll(label: str, sources: Path, db: Path, work: Path, api_url: str | None = None) -> Run:
+    args = ["poll", "--sources", str(sources), "--db", str(db)]
+    run = run_command(label, args, work, api_url, db)
+    if not run.timings:
+        raise SystemExit(f"newswatch poll ({label}) printed no timings:\n{run.output[-2000:]}")
+    return run
+
+
+@dataclass
+class Session:
+    """The commands timed in one setting (in-process, or on a Prefect server)."""
+
+    where: str
+    cold: Run
+    repoll: Run
+    run_first: Run
+    run_again: Run
+    digest: Run
+
+
+def time_commands(
+    where: str, work: Path, sources: Path, small: Path, api_url: str | None, tag: str
+) -> Session:
+    db = work / f"wh-{tag}" / "bench.duckdb"
+    small_db = work / f"wh-{tag}" / "small.duckdb"
+    digests = work / f"digests-{tag}"
+    small_args = ["--sources", str(small), "--db", str(small_db), "--out", str(digests)]
+    session = Session(
+        where,
+        cold=run_poll(f"cold-{tag}", sources, db, work, api_url),
+        repoll=run_poll(f"repoll-{tag}", sources, db, work, api_url),
+        run_first=run_command(f"run-first-{tag}", ["run", *small_args], work, api_url, small_db),
+        run_again=run_command(f"run-again-{tag}", ["run", *small_args], work, api_url, small_db),
+        digest=run_command(f"digest-{tag}", ["digest", *small_args], work, api_url),
+    )
+    print(
+        f"{where}: cold poll {session.cold.wall_s:.2f} s, re-poll {session.repoll.wall_s:.2f} s, "
+        f"run (first) {session.run_first.wall_s:.2f} s, run (nothing new) "
+        f"{session.run_again.wall_s:.2f} s, digest {session.digest.wall_s:.2f} s",
+        flush=True,
+    )
+    return session
+
+
+def recorded_runs(api_url: str, dbs: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Flow runs (by flow name) and task runs (by task name) the server holds for `dbs`."""
+    import httpx
+
+    flows = {f["id"]: f["name"] for f in httpx.post(f"{api_url}/flows/filter", json={}).json()}
+    runs = [
+        r
+        for r in httpx.post(f"{api_url}/flow_runs/filter", json={"limit": 200}).json()
+        if r["parameters"].get("db") in dbs
+    ]
+    by_flow: dict[str, int] = {}
+    for r in runs:
+        by_flow[flows.get(r["flow_id"], "?")] = by_flow.get(flows.get(r["flow_id"], "?"), 0) + 1
+    tasks = httpx.post(
+        f"{api_url}/task_runs/filter",
+        json={"flow_runs": {"id": {"any_": [r["id"] for r in runs]}}, "limit": 200},
+    ).json()
+    by_task: dict[str, int] = {}
+    for t in tasks:
+        name = t["name"].rsplit("-", 1)[0]
+        by_task[name] = by_task.get(name, 0) + 1
+    return by_flow, by_task
 
 
 def poll_row(db: Path) -> dict[str, Any]:
@@ -396,19 +466,22 @@ def main(argv: list[str] | None = None) -> int:
         default=FetchSettings().concurrency,
         help="feeds in flight (newsboat: reload-threads); default: newswatch's default",
     )
+    parser.add_argument(
+        "--small",
+        type=int,
+        default=27,
+        help="feeds of the `run` and `digest` timings (default 27, the bundled sources.yaml's)",
+    )
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--runner", choices=("default", "dask"), default="default")
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--compare", action="store_true", help="also run newsboat on the same farm")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument(
-        "--prefect",
-        choices=("server", "ephemeral"),
-        default="server",
-        help="server: the timed polls use a `prefect server` started once (as under newswatch "
-        "serve), and one more re-poll measures the ephemeral API; ephemeral: every poll "
-        "starts its own temporary API",
+        "--no-server",
+        action="store_true",
+        help="only the in-process commands (no `prefect server` started)",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
     if args.compare and not os.path.exists(NEWSBOAT):
@@ -434,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         f"runner {args.runner}",
         flush=True,
     )
+    served: Session | None = None
+    recorded: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    server_start = 0.0
     try:
         with Farm(spec) as farm:
             floor_fetch, ok = fetch_floor(farm.urls, args.concurrency)
@@ -443,28 +519,26 @@ def main(argv: list[str] | None = None) -> int:
             feedparser_ms, sampled = feedparser_ms_per_feed(spec)
             sources = work / "sources.yaml"
             write_sources(sources, farm.urls, args)
-            db = work / "wh" / "bench.duckdb"
-            ephemeral: Run | None = None
-            server_start = 0.0
-            with contextlib.ExitStack() as stack:
-                api_url = None
-                if args.prefect == "server":
-                    from newswatch.serve import local_prefect_server
+            small = work / "small.yaml"
+            write_sources(small, farm.urls[: args.small], args)
+            local = time_commands("in-process", work, sources, small, None, "local")
+            if not args.no_server:
+                from newswatch.serve import local_prefect_server
 
-                    t0 = time.perf_counter()
-                    server = stack.enter_context(local_prefect_server(work / "prefect-server"))
+                t0 = time.perf_counter()
+                with local_prefect_server(work / "prefect-server") as server:
                     server_start = time.perf_counter() - t0
-                    api_url = server.api_url
                     settled = wait_until_idle(server.process.pid)
                     print(
                         f"prefect server:      {server_start:6.2f} s to healthy, "
                         f"{settled:.1f} s more until idle",
                         flush=True,
                     )
-                cold = run_poll("cold", sources, db, work, api_url)
-                repoll = run_poll("repoll", sources, db, work, api_url)
-            if args.prefect == "server":
-                ephemeral = run_poll("repoll-ephemeral", sources, db, work, None)
+                    served = time_commands(
+                        "on a prefect server", work, sources, small, server.api_url, "served"
+                    )
+                    dbs = {str(work / "wh-served" / n) for n in ("bench.duckdb", "small.duckdb")}
+                    recorded = recorded_runs(server.api_url, dbs)
             boat: list[Run] = []
             if args.compare:
                 boat = [
@@ -478,12 +552,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"work folder kept: {work}")
 
+    cold, repoll = local.cold, local.repoll
+    polls = [(cold, "cold"), (repoll, "repoll")]
+    if served is not None:
+        polls += [(served.cold, "cold@srv"), (served.repoll, "repoll@srv")]
     print()
     print(
-        f"{'run':<8} {'wall s':>7} {'poll s':>7} {'prefect s':>9} {'cpu s':>6} "
+        f"{'run':<10} {'wall s':>7} {'poll s':>7} {'other s':>7} {'cpu s':>6} "
         f"{'maxrss MB':>9} {'tree RSS':>8} {'tree PSS':>8} {'articles':>8} {'art/s':>7}  outcomes"
     )
-    for run in (cold, repoll):
+    for run, label in polls:
         entries = int(run.db["entries"])
         rate = entries / run.flow_s if run.flow_s else 0.0
         outcomes = (
@@ -492,13 +570,13 @@ def main(argv: list[str] | None = None) -> int:
             f"new {run.db['new_articles']}"
         )
         print(
-            f"{run.label:<8} {run.wall_s:7.2f} {run.flow_s:7.2f} {run.wall_s - run.flow_s:9.2f} "
+            f"{label:<10} {run.wall_s:7.2f} {run.flow_s:7.2f} {run.wall_s - run.flow_s:7.2f} "
             f"{run.cpu_s:6.2f} {run.max_rss_mb:9.0f} {run.tree_rss_mb:8.0f} "
             f"{run.tree_pss_mb:8.0f} {entries:8d} "
             f"{rate:7.0f}  {outcomes}"
         )
-    for run in (cold, repoll):
-        print(f"stages {run.label:<7} {stage_line(run)}")
+    for run, label in polls[:2]:
+        print(f"stages {label:<7} {stage_line(run)}")
     parse_cpu = sum(
         cold.timings.get(k, 0.0) for k in ("parse_cpu_s", "normalise_cpu_s", "match_cpu_s")
     )
@@ -524,32 +602,80 @@ def main(argv: list[str] | None = None) -> int:
         f"max(fetch {floor_fetch:.2f} s, {feedparser_ms * spec.feeds / 1000:.2f} s / {cores} cores)"
         f" = {reference:.2f} s; cold poll / that floor = {cold.flow_s / reference:.2f}x"
     )
-    where = "a running prefect server" if args.prefect == "server" else "the ephemeral API"
     print(
         f"overhead: command wall - poll = {cold.wall_s - cold.flow_s:.2f} s (cold), "
-        f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll), on {where}: imports, flow start"
+        f"{repoll.wall_s - repoll.flow_s:.2f} s (re-poll), in-process: imports, reading "
+        "sources.yaml, the summary, exit"
     )
-    if ephemeral is not None:
+    print()
+    sessions = [local] + ([served] if served is not None else [])
+    print(f"{'whole command, wall s':<34}" + "".join(f"{s.where:>22}" for s in sessions))
+    rows = [
+        (f"poll, {spec.feeds} feeds, cold", "cold"),
+        (f"poll, {spec.feeds} feeds, re-poll", "repoll"),
+        (f"run, {args.small} feeds, first time", "run_first"),
+        (f"run, {args.small} feeds, nothing new", "run_again"),
+        (f"digest, {args.small} feeds", "digest"),
+    ]
+    for title, attr in rows:
+        print(f"{title:<34}" + "".join(f"{getattr(s, attr).wall_s:22.2f}" for s in sessions))
+    if served is not None:
+        by_flow, by_task = recorded
         print(
-            f"prefect start-up: the same re-poll on the ephemeral API took {ephemeral.wall_s:.2f} s"
-            f" (poll {ephemeral.flow_s:.2f} s, overhead {ephemeral.wall_s - ephemeral.flow_s:.2f} s,"
-            f" maxrss {ephemeral.max_rss_mb:.0f} MB with the temporary server); a `prefect server`"
-            f" took {server_start:.2f} s to become healthy"
+            f"prefect server recorded: flow runs {dict(sorted(by_flow.items()))}; "
+            f"task runs {dict(sorted(by_task.items()))}; it took {server_start:.2f} s to "
+            "become healthy"
         )
     if boat:
         print()
         print(f"{'':<18} {'newswatch':>10} {'newsboat':>10} {'ratio':>7}")
-        for ours, theirs in zip((cold, repoll), boat, strict=True):
+        for (ours, label), theirs in zip(polls[:2], boat, strict=True):
             print(
-                f"{ours.label + ' wall s':<18} {ours.flow_s:10.2f} {theirs.wall_s:10.2f} "
-                f"{theirs.wall_s / ours.flow_s:6.1f}x   (poll; command {ours.wall_s:.2f} s: "
-                f"{theirs.wall_s / ours.wall_s:.1f}x)"
+                f"{label + ' wall s':<18} {ours.wall_s:10.2f} {theirs.wall_s:10.2f} "
+                f"{theirs.wall_s / ours.wall_s:6.1f}x   (whole command; the poll itself "
+                f"{ours.flow_s:.2f} s: {theirs.wall_s / ours.flow_s:.1f}x)"
             )
-            print(f"{ours.label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
+            print(f"{label + ' cpu s':<18} {ours.cpu_s:10.2f} {theirs.cpu_s:10.2f}")
             print(
-                f"{ours.label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
+                f"{label + ' maxrss MB':<18} {ours.max_rss_mb:10.0f} {theirs.max_rss_mb:10.0f}"
                 f"   (largest process; newswatch's whole tree: PSS {ours.tree_pss_mb:.0f} MB)"
             )
+    print()
+    print("targets (issue 19; whole commands, in-process, this run):")
+
+    def target(text: str, met: bool | None, figure: str) -> None:
+        verdict = "not measured" if met is None else ("met" if met else "NOT MET")
+        print(f"  {text:<58} {figure:<34} {verdict}")
+
+    target("`run` with nothing new <= 1.5 s", local.run_again.wall_s <= 1.5,
+           f"{local.run_again.wall_s:.2f} s")  # fmt: skip
+    target("`digest` <= 1 s", local.digest.wall_s <= 1.0, f"{local.digest.wall_s:.2f} s")
+    if boat:
+        cold_x, repoll_x = boat[0].wall_s / cold.wall_s, boat[1].wall_s / repoll.wall_s
+        target(f"cold poll of {spec.feeds} feeds >= 4x newsboat", cold_x >= 4,
+               f"{cold.wall_s:.2f} s vs {boat[0].wall_s:.2f} s: {cold_x:.1f}x")  # fmt: skip
+        target(
+            f"all-304 re-poll of {spec.feeds} feeds <= 2.5 s, >= 20x newsboat",
+            repoll.wall_s <= 2.5 and repoll_x >= 20,
+            f"{repoll.wall_s:.2f} s vs {boat[1].wall_s:.2f} s: {repoll_x:.1f}x",
+        )
+    else:
+        target(f"cold poll of {spec.feeds} feeds >= 4x newsboat", None, f"{cold.wall_s:.2f} s")
+        target(
+            f"all-304 re-poll of {spec.feeds} feeds <= 2.5 s, >= 20x newsboat",
+            None if repoll.wall_s <= 2.5 else False,
+            f"{repoll.wall_s:.2f} s",
+        )
+    if served is not None:
+        by_flow, by_task = recorded
+        want_tasks = {"read-feed-state", "fetch-parse-match", "store", "refresh-clusters",
+                      "gather-digest", "render-digest"}  # fmt: skip
+        flows_ok = by_flow.get("newswatch-poll", 0) >= 4 and by_flow.get("newswatch-digest", 0) >= 3
+        target(
+            "with a server: commands appear as flow runs with task runs",
+            flows_ok and want_tasks <= set(by_task),
+            f"{sum(by_flow.values())} flow runs, {sum(by_task.values())} task runs",
+        )
     print()
     print(
         f"farm served: {int(farm_stats.get('requests', 0))} requests, {int(farm_stats.get('ok', 0))} x 200, "

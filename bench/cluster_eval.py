@@ -59,6 +59,7 @@ def load(path: Path = LABELLED) -> tuple[list[Article], dict[str, str]]:
                 title=row["title"],
                 summary=" ".join(row.get("summary", "").split()),
                 published_at=T0 + timedelta(hours=float(row["hours"])),
+                language=row.get("language"),
             )
         )
     return articles, {row["id"]: row["story"] for row in rows}

@@ -4,7 +4,9 @@ Real feeds live on distinct hosts, so per-host limits and keep-alive pools behav
 wild only if every feed has its own address. The farm is a raw asyncio HTTP/1.1 server (protocol
 callbacks, no HTTP library) with keep-alive, ETag/Last-Modified conditional GET and a fixed
 per-response delay, run in `processes` separate processes (so its CPU is not the poller's).
-Bodies are generated once per feed, deterministically from the feed number.
+Bodies are generated once per feed, deterministically from the feed number. With `churn` > 0
+a share of each feed's items is replaced every `churn_period` seconds (new guid, title and date
+at the top, the oldest dropped), as a live news feed does; ETag and Last-Modified follow.
 
     with Farm(FarmSpec(feeds=1000, items=50, size=55_000, latency=0.2)) as farm:
         farm.urls          # one URL per feed
@@ -22,6 +24,7 @@ import random
 import resource
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -69,6 +72,8 @@ class FarmSpec:
     # Bytes of full content (content:encoded, HTML paragraphs) per item; 0: none. Topical
     # items name their topic in the body too, and a few others name one only there.
     content: int = 0
+    churn: float = 0.0  # share of the items replaced every churn_period seconds
+    churn_period: float = 60.0
 
 
 _BODY_MENTIONS = (
@@ -97,9 +102,14 @@ def feed_address(index: int) -> str:
     return f"127.1.{index // 250}.{index % 250 + 1}"
 
 
-def feed_body(spec: FarmSpec, index: int, now: datetime) -> bytes:
+def feed_body(spec: FarmSpec, index: int, now: datetime, epoch: int = 0) -> bytes:
     """A deterministic RSS 2.0 document for feed `index`, about `spec.size` bytes (plus
-    `spec.content` bytes of content:encoded per item)."""
+    `spec.content` bytes of content:encoded per item).
+
+    `epoch` counts churn periods: each one adds round(churn * items) new items at the top
+    (numbered on from the previous ones) and drops as many at the bottom."""
+    if epoch:
+        return _churned_body(spec, index, now, epoch)
     rng = random.Random(spec.seed * 1_000_003 + index)
     # The content's own generator: without content the bodies are byte for byte as before.
     body_rng = random.Random(spec.seed * 7_000_003 + index)
@@ -141,6 +151,42 @@ def feed_body(spec: FarmSpec, index: int, now: datetime) -> bytes:
     return "".join(parts).encode()
 
 
+def _churned_body(spec: FarmSpec, index: int, now: datetime, epoch: int) -> bytes:
+    head = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Farm feed {index}</title><link>https://farm{index}.example/</link>"
+        f"<description>Benchmark feed {index}</description>\n"
+    )
+    tail = "</channel></rss>\n"
+    items = max(0, spec.items)
+    fresh = max(1, round(spec.churn * items))
+    skeleton = 245
+    pad = max(40, (spec.size - len(head) - len(tail)) // max(1, items) - skeleton)
+    top = epoch * fresh + items  # serial number of the newest item, plus one
+    parts = [head]
+    for serial in range(top - 1, top - 1 - items, -1):
+        rng = random.Random((spec.seed * 1_000_003 + index) * 7_919 + serial)
+        topical = rng.random() < spec.topical
+        title = rng.choice(_TOPICAL if topical else _OTHER)
+        start = rng.randrange(0, len(_LOREM))
+        words = _LOREM * (pad // len(_LOREM) + 2)
+        summary = words[start : start + pad]
+        # Items of one period share its start time, older periods further back.
+        age = (top - 1 - serial) // fresh * spec.churn_period + index % 60
+        when = now - timedelta(seconds=age)
+        parts.append(
+            "<item>"
+            f"<title>{escape(title)} ({index}-{serial})</title>"
+            f"<link>https://farm{index}.example/news/{serial}.html</link>"
+            f'<guid isPermaLink="false">farm-{index}-{serial}</guid>'
+            f"<pubDate>{format_datetime(when)}</pubDate>"
+            f"<description>{escape(summary)}</description>"
+            "</item>\n"
+        )
+    parts.append(tail)
+    return "".join(parts).encode()
+
+
 class _Counters:
     def __init__(self) -> None:
         self.requests = 0
@@ -151,7 +197,15 @@ class _Counters:
 class _FeedProtocol(asyncio.Protocol):
     """One keep-alive connection to one feed's address."""
 
-    def __init__(self, ok: bytes, etag: bytes | None, latency: float, counters: _Counters) -> None:
+    def __init__(
+        self,
+        ok: bytes | Callable[[], tuple[bytes, bytes]],
+        etag: bytes | None,
+        latency: float,
+        counters: _Counters,
+    ) -> None:
+        # `ok` is the whole 200 response, or (churning feeds) a function returning the current
+        # response and its ETag.
         self._ok = ok
         self._etag = etag
         self._latency = latency
@@ -172,21 +226,25 @@ class _FeedProtocol(asyncio.Protocol):
                 return
             head, self._buffer = self._buffer[:end].lower(), self._buffer[end + 4 :]
             self._counters.requests += 1
-            fresh = self._etag is not None and (
-                self._etag.lower() in head
-                or b"if-modified-since: " + LAST_MODIFIED.lower().encode() in head
-            )
+            if callable(self._ok):
+                ok, current = self._ok()
+                etag = current if self._etag is not None else None
+                fresh = etag is not None and b"if-none-match: " + etag.lower() in head
+            else:
+                ok, etag = self._ok, self._etag
+                fresh = etag is not None and (
+                    etag.lower() in head
+                    or b"if-modified-since: " + LAST_MODIFIED.lower().encode() in head
+                )
             if fresh:
                 self._counters.not_modified += 1
-                assert self._etag is not None
+                assert etag is not None
                 reply = (
-                    b"HTTP/1.1 304 Not Modified\r\nETag: "
-                    + self._etag
-                    + b"\r\nContent-Length: 0\r\n\r\n"
+                    b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\nContent-Length: 0\r\n\r\n"
                 )
             else:
                 self._counters.ok += 1
-                reply = self._ok
+                reply = ok
             if self._latency > 0:
                 self._loop.call_later(self._latency, self._send, reply)
             else:
@@ -200,6 +258,31 @@ class _FeedProtocol(asyncio.Protocol):
         self._transport = None
 
 
+class _ChurningFeed:
+    """One churning feed: its response for the current churn period, built when first asked."""
+
+    def __init__(self, spec: FarmSpec, index: int, now: datetime, started: float) -> None:
+        self.spec, self.index, self.now, self.started = spec, index, now, started
+        self._epoch = -1
+        self._reply = (b"", b"")
+
+    def response(self) -> tuple[bytes, bytes]:
+        epoch = 1 + int((time.time() - self.started) // self.spec.churn_period)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            when = self.now + timedelta(seconds=(epoch - 1) * self.spec.churn_period)
+            body = feed_body(self.spec, self.index, when, epoch)
+            etag = f'"farm-{self.index}-e{epoch}"'.encode()
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                b"Content-Length: %d\r\n" % len(body)
+            )
+            if self.spec.etag:
+                head += b"ETag: " + etag + b"\r\n"
+            self._reply = (head + b"\r\n" + body, etag)
+        return self._reply
+
+
 def _serve(spec: FarmSpec, indexes: list[int], conn: Connection) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
 
@@ -208,7 +291,23 @@ def _serve(spec: FarmSpec, indexes: list[int], conn: Connection) -> None:
         counters = _Counters()
         urls: dict[int, str] = {}
         servers = []
+        started = time.time()
         for i in indexes:
+            if spec.churn > 0:
+                current = _ChurningFeed(spec, i, now, started)
+
+                def churning(feed: _ChurningFeed = current) -> _FeedProtocol:
+                    return _FeedProtocol(
+                        feed.response, b"" if spec.etag else None, spec.latency, counters
+                    )
+
+                address = feed_address(i)
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((address, 0))
+                servers.append(await loop.create_server(churning, sock=sock, backlog=256))
+                urls[i] = f"http://{address}:{sock.getsockname()[1]}/feed.xml"
+                continue
             body = feed_body(spec, i, now)
             etag = f'"farm-{i}-v1"'.encode()
             head = (

@@ -206,3 +206,27 @@ def test_unreachable_smtp_server_is_one_line_exit_2_and_nothing_written(
         assert not out_dir.exists()  # no digest files
         assert db.read_bytes() == before  # no digest row, and `run` did not poll
     assert len(feed_server.requests_for("/f.xml")) == 1
+
+
+def test_unsubscribe_settings_must_be_an_https_url_and_an_address(tmp_path: Path) -> None:
+    import pytest
+
+    from newswatch.config import ConfigError, load_config
+
+    base = "feeds:\n  - url: https://example.org/feed\ntopics:\n  - name: Turkey\n    terms: [Turkey]\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(base + "digest:\n  unsubscribe_url: http://example.org/u\n")
+    with pytest.raises(ConfigError, match=r"unsubscribe_url.*https://"):
+        load_config(path)
+    path.write_text(base + "digest:\n  unsubscribe_mailto: not-an-address\n")
+    with pytest.raises(ConfigError, match=r"unsubscribe_mailto.*email address"):
+        load_config(path)
+    path.write_text(
+        base + "digest:\n  unsubscribe_url: https://example.org/u\n"
+        "  unsubscribe_mailto: mailto:leave@example.org\n"
+    )
+    settings = load_config(path).digest
+    assert (settings.unsubscribe_url, settings.unsubscribe_mailto) == (
+        "https://example.org/u",
+        "leave@example.org",
+    )

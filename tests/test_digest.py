@@ -197,8 +197,15 @@ def test_strongest_topic_is_the_one_with_title_hits() -> None:
             )
         ]
     )
-    assert [s.topic for s in d.sections] == ["NATO"]
-    assert d.sections[0].stories[0].topics == ("NATO", "Turkey")
+    assert [s.topic for s in d.sections] == ["Turkey", "NATO"]
+    turkey, nato = d.sections
+    assert [st.title_text for st in nato.stories] == ["NATO summit opens in The Hague"]
+    # Listed in full under NATO; Turkey keeps a section with a cross-reference to it.
+    assert turkey.stories == () and turkey.tagged == 1
+    assert [(x.title, x.listed_under) for x in turkey.see_also] == [
+        ("NATO summit opens in The Hague", "NATO")
+    ]
+    assert nato.stories[0].topics == ("NATO", "Turkey")
 
 
 def test_ranking_title_match_then_outlets_then_recency() -> None:
@@ -264,7 +271,7 @@ def test_max_stories_per_topic_and_more() -> None:
     assert section.more == 4
     assert "and 4 more Turkey stories" in render_html(d, TEMPLATES)
     assert "and 4 more Turkey stories" in render_text(d, TEMPLATES)
-    assert subject(d).endswith(": 7 stories (Turkey 7)")
+    assert subject(d).endswith(": 7 stories (Turkey 7, NATO 0, S-400 0)")
 
 
 def test_matches_to_unknown_topics_are_ignored() -> None:
@@ -478,14 +485,14 @@ def test_footer_reports_failing_feeds_on_a_busy_day_too() -> None:
 
 def test_subject_and_preheader() -> None:
     d = digest(sample_items(), settings=DigestSettings(title="Ankara desk"))
-    assert subject(d) == "Ankara desk — 25 Nov 2026: 4 stories (Turkey 3, NATO 1)"
-    assert d.preheader.startswith("Turkey 3, NATO 1. Top: ")
+    assert subject(d) == "Ankara desk — 25 Nov 2026: 4 stories (Turkey 3, NATO 2, S-400 1)"
+    assert d.preheader.startswith("Turkey 3, NATO 2, S-400 1. Top: ")
     page = render_html(d, TEMPLATES)
     pre = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', page, re.S)
     assert pre is not None and pre.group(1).startswith(html.escape(d.preheader, quote=True)[:20])
     assert "display: none" in page[pre.start() : pre.end()]
     single = digest([item("x", "Turkey one", topics={"Turkey": ["Turkey"]})])
-    assert subject(single) == "newswatch — 25 Nov 2026: 1 story (Turkey 1)"
+    assert subject(single) == "newswatch — 25 Nov 2026: 1 story (Turkey 1, NATO 0, S-400 0)"
 
 
 def test_date_and_times_are_local_to_the_timezone() -> None:
@@ -543,7 +550,31 @@ def test_volume_chart_has_seven_days_scaled_to_the_peak() -> None:
     ]
     assert '<div class="bar' not in page
     assert "<script" not in page and "<img" not in page
-    assert "last 7 days: 0 0 0 0 5 0 10" in render_text(d, TEMPLATES)
+    text = render_text(d, TEMPLATES)
+    assert re.search(r"Turkey\s+0\s+0\s+0\s+0\s+5\s+0\s+10\n", text)
+    # Dated day labels, not ambiguous weekday letters.
+    assert [b.label for b in turkey] == ["Thu 19", "Fri 20", "Sat 21", "Sun 22", "Mon 23",
+                                         "Tue 24", "Wed 25"]  # fmt: skip
+    assert "Mon 23" in text and "Mon 23" in page
+
+
+def test_volume_bars_share_one_scale_across_topics_with_the_count_on_each() -> None:
+    vol = {
+        "Turkey": [(date(2026, 11, 25), 5)],
+        "NATO": [(date(2026, 11, 25), 2), (date(2026, 11, 24), 5)],
+    }
+    d = digest(sample_items(), volume=vol)
+    assert d.volume_peak == 5
+    turkey, nato = d.topics[0].volume, d.topics[1].volume
+    # 2 articles draw less than half as tall as 5, whichever topic they are in.
+    assert turkey[-1].height_px == nato[-2].height_px == 28
+    assert nato[-1].height_px == 12
+    cells = _ChartCells()
+    page = render_html(d, TEMPLATES)
+    cells.feed(page)
+    assert [bar for _, bar, _ in cells.columns[7:14]][-2:] == [28, 12]
+    numbers = re.findall(r'class="chart-num"[^>]*>(\d+)<', page)
+    assert numbers[:14] == ["0"] * 6 + ["5"] + ["0"] * 5 + ["5", "2"]
 
 
 # -- html shape and the text alternative -------------------------------------------------
@@ -587,21 +618,47 @@ def test_templates_dir_is_the_top_level_folder() -> None:
 
 
 def test_counts_follow_one_rule_in_subject_header_sections_and_text() -> None:
-    """Each story counted once, under its section; other tagged stories as "+N under X"."""
+    """A topic's count is every story carrying it; the total counts each story once; a
+    story is listed once, under its placement topic, cross-referenced under the others."""
     d = digest(sample_items())
-    sections = {s.topic: s.total for s in d.sections}
-    assert sections == {"Turkey": 3, "NATO": 1}
-    assert subject(d).endswith(": 4 stories (Turkey 3, NATO 1)")
-    assert sum(sections.values()) == d.story_count
-    assert {t.topic: t.listed for t in d.topics if t.listed} == sections
+    assert {s.topic: s.total for s in d.sections} == {"Turkey": 3, "NATO": 1, "S-400": 0}
+    assert {s.topic: s.tagged for s in d.sections} == {"Turkey": 3, "NATO": 2, "S-400": 1}
+    assert d.story_count == 4
+    assert subject(d).endswith(": 4 stories (Turkey 3, NATO 2, S-400 1)")
+    assert d.preheader.startswith("Turkey 3, NATO 2, S-400 1. Top: ")
     page = html.unescape(re.sub(r"<[^>]+>", " ", render_html(d, TEMPLATES)))
     visible = " ".join(page.split())
-    assert "NATO 1 story +1 under Turkey" in visible  # header row
-    assert "S-400 0 stories +1 under Turkey" in visible
-    assert "NATO · 1 story (+1 under Turkey)" in visible  # section title
+    assert "NATO 2 stories 1 listed under Turkey" in visible  # header row
+    assert "S-400 1 story 1 listed under Turkey" in visible
+    assert "NATO · 2 stories (1 listed under Turkey)" in visible  # section title
     assert "Turkey · 3 stories" in visible and "Turkey · 3 stories (" not in visible
+    s400 = next(st for s in d.sections for st in s.stories if "S-400" in st.topics)
+    assert f"S-400: see “ {s400.title_text} ” ({s400.article.source}) under Turkey" in visible
     text = render_text(d, TEMPLATES)
-    assert re.search(r"NATO\s+1 story \(\+1 under Turkey\)", text)
-    assert re.search(r"S-400\s+0 stories \(\+1 under Turkey\)", text)
-    assert "== NATO (1 story; +1 under Turkey) ==" in text
+    assert re.search(r"NATO\s+2 stories \(1 listed under Turkey\)", text)
+    assert re.search(r"S-400\s+1 story \(1 listed under Turkey\)", text)
+    assert "== NATO (2 stories; 1 listed under Turkey) ==" in text
+    assert "== S-400 (1 story; 1 listed under Turkey) ==" in text
+    assert f'S-400: see "{s400.title_text}" ({s400.article.source}) under Turkey' in text
     assert "== TURKEY (3 stories) ==" in text
+
+
+def test_a_story_is_listed_under_the_topic_it_is_most_relevant_to() -> None:
+    from dataclasses import replace as _replace
+
+    it = item(
+        "x",
+        "Turkey and NATO talks",
+        "Turkey NATO summary.",
+        topics={"Turkey": ["Turkey"], "NATO": ["NATO"]},
+    )
+    # Without scores the title-hit fallback and topic order put it under Turkey.
+    assert [s.topic for s in digest([it]).sections if s.stories] == ["Turkey"]
+    scored = _replace(
+        it,
+        matches=tuple(_replace(m, relevance=0.9 if m.topic == "NATO" else 0.2) for m in it.matches),
+    )
+    d = digest([scored])
+    assert [s.topic for s in d.sections if s.stories] == ["NATO"]
+    turkey = next(s for s in d.sections if s.topic == "Turkey")
+    assert [x.listed_under for x in turkey.see_also] == ["NATO"]

@@ -69,7 +69,8 @@ def sources(feed_server: FeedServer, tmp_path: Path) -> Path:
     return write_sources(
         tmp_path / "sources.yaml",
         feeds,
-        extra="digest:\n  max_stories_per_topic: 100\n  max_age_days: 0",
+        extra="digest:\n  max_stories_per_topic: 100\n  max_age_days: 0\n"
+        "  unsubscribe_url: https://news.example.org/unsubscribe?list=desk",
     )
 
 
@@ -127,11 +128,20 @@ def check_headers(message: EmailMessage, recipients: list[str]) -> tuple[int, di
     counts = {
         name: int(n) for name, n in (part.rsplit(" ", 1) for part in subject.group(3).split(", "))
     }
-    assert sum(counts.values()) == int(subject.group(2))  # the parts add up to the total
+    # Every watched topic with the stories carrying it (a story about two counts under both).
+    assert list(counts) == ["Turkey", "S-400", "NATO"]
+    assert max(counts.values()) <= int(subject.group(2)) <= sum(counts.values())
     sent = email.utils.parsedate_to_datetime(str(message["Date"]))
     assert sent.tzinfo is not None and abs(datetime.now(UTC) - sent) < timedelta(minutes=10)
     assert subject.group(1) == f"{sent.astimezone().day} {sent.astimezone():%b %Y}"
     assert re.fullmatch(r"<[^<>@\s]+@example\.org>", str(message["Message-ID"]))
+    # Bulk-sender headers: one-click unsubscribe (RFC 8058) and the list's id.
+    assert str(message["List-Unsubscribe"]) == (
+        "<mailto:news@example.org?subject=unsubscribe>, "
+        "<https://news.example.org/unsubscribe?list=desk>"
+    )
+    assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert str(message["List-Id"]) == '"newswatch" <newswatch.example.org>'
     return int(subject.group(2)), counts
 
 
@@ -198,14 +208,17 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     assert len(shown.titles) == len(set(shown.titles)) == clusters == total
     assert len(shown.links) == len(set(shown.links)) == total
     for title in shown.titles:
-        assert text.count(title) == 1, title
+        # Listed in full once; other topics it carries name it in a cross-reference line.
+        assert text.count(title) - text.count(f'see "{title}"') == 1, title
     # The seed story and its syndicated copy are one story: shown once, the copy as "also".
     seed = [t for t in shown.titles if "Purchase to Top Agenda" in t]
     assert len(seed) == 1
     preheader = re.search(r'<(\w+)[^>]*class="preheader"[^>]*>.*?</\1>', html, re.S)
     assert preheader is not None  # the inbox preview line, hidden in the body
     body = html.replace(preheader.group(0), "")
-    assert body.count("Purchase to Top Agenda") == 1
+    see_also = re.findall(r'class="see-also"[^>]*>.*?</td>', body, re.S)
+    assert body.count("Purchase to Top Agenda") - len(see_also) == 1
+    assert all("Purchase to Top Agenda" in line for line in see_also)
     assert "Yahoo Finance" in html and "also reported by" in html.lower()
     assert "utm_source" not in html
     # The .eml written beside the HTML is the message that was sent.
@@ -222,9 +235,20 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     assert str(message["Subject"]) in again.getvalue()
     assert len(server.handler.received) == 1
     rendered = io.StringIO()
-    assert cli.main(["digest", *base], out=rendered) == 0
-    assert str(message["Subject"]) in rendered.getvalue()
-    assert "no matching stories" not in rendered.getvalue()
+    assert cli.main(["run", *base], out=rendered) == 0
+    printed = rendered.getvalue()
+    assert str(message["Subject"]) in printed
+    assert "no matching stories" not in printed
+    # What `run` prints after a sent digest says what happened: it was sent (when, in the
+    # digest's zone with its offset), and this run sent nothing.
+    assert "rendered (not sent" not in printed and "add --send" not in printed
+    assert re.search(
+        r"note: the digest for \d{4}-\d\d-\d\d was sent at \d{4}-\d\d-\d\d \d\d:\d\d "
+        r"\([\w/]+, UTC[+-]\d\d:\d\d\) \(message <[^>]+>\)",
+        printed,
+    ), printed
+    assert "  status: already sent (not sent again; its files are kept as sent;" in printed
+    (tmp_path / "run-after-sent.txt").write_text(printed, encoding="utf-8")
     assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
     assert html_file.read_text(encoding="utf-8").count("Purchase to Top Agenda") >= 1
 

@@ -320,6 +320,29 @@ def test_connects_to_the_vetted_address_not_a_second_lookup(feed_server: FeedSer
     assert feed_server.requests[0].headers["host"] == f"rebind.test:{feed_server.port}"
 
 
+def test_mixed_answer_connects_only_to_the_allowed_address(
+    feed_server: FeedServer, connects: list[str]
+) -> None:
+    # A name whose DNS answer holds a refused address (127.0.0.2: loopback, not in
+    # allow_hosts) beside an allowed one (127.0.0.1/32). The refused one comes first and a
+    # server really listens on it, on the feed's port: connecting there would succeed.
+    url = feed_server.route("/a", body=RSS).replace("127.0.0.1", "mixed.test")
+    decoy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    decoy.bind(("127.0.0.2", feed_server.port))
+    decoy.listen(8)
+    decoy.settimeout(0)
+    try:
+        resolver = resolver_for({"mixed.test": ["127.0.0.2", "127.0.0.1"]})
+        result = fetch_one(url, allow_hosts=["127.0.0.1/32"], resolver=resolver)
+        assert result.outcome == "ok", result.error
+        assert result.body == RSS
+        assert connects == ["127.0.0.1"]
+        with pytest.raises(BlockingIOError):
+            decoy.accept()  # nobody knocked on the refused address
+    finally:
+        decoy.close()
+
+
 # -- bodies ------------------------------------------------------------------------------
 
 

@@ -423,3 +423,23 @@ def test_naive_date_is_refused() -> None:
             recipients=["a@example.org"],
             date=datetime(2026, 5, 11, 7, 30),
         )
+
+
+def test_list_headers_carry_a_mailto_and_the_one_click_https_form_when_configured() -> None:
+    from newswatch.mail import list_headers
+
+    plain = list_headers("Desk <news@example.org>", "Ankara desk")
+    assert plain == {
+        "List-Unsubscribe": "<mailto:news@example.org?subject=unsubscribe>",
+        "List-Id": '"Ankara desk" <ankara-desk.example.org>',
+    }  # no https URL: no one-click POST header (it needs one)
+    full = list_headers(
+        "news@example.org",
+        "newswatch",
+        unsubscribe_mailto="leave@example.org",
+        unsubscribe_url="https://example.org/u?l=1",
+    )
+    assert full["List-Unsubscribe"] == (
+        "<mailto:leave@example.org?subject=unsubscribe>, <https://example.org/u?l=1>"
+    )
+    assert full["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -107,6 +107,11 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         # Articles stored before version 3 have no language (it is never guessed afterwards).
         unknown = con.execute("SELECT count(*) FROM articles WHERE language IS NULL").fetchone()
         assert unknown == (len(before["articles"]),)
+        # Columns added later hold their defaults in the old rows.
+        skipped = con.execute(
+            "SELECT DISTINCT entries_skipped, skipped_reasons FROM fetch_log"
+        ).fetchall()
+        assert skipped == [(0, None)]
         upgraded = objects(con)
         applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert applied == [(s.version,) for s in steps]
@@ -146,3 +151,10 @@ def test_a_warehouse_newer_than_the_program_is_refused_in_one_line(tmp_path: Pat
     assert_one_line_error(proc, f"schema version {latest + 1}", "upgrade newswatch")
     with duckdb.connect(str(db), read_only=True) as con:
         assert warehouse.schema_version(con) == latest + 1
+
+
+def test_migrations_are_numbered_one_to_n_without_repeats_or_gaps() -> None:
+    # Two helpers landing the same number once left two version-5 files: every new warehouse
+    # then failed on schema_migrations' primary key.
+    versions = [m.version for m in warehouse.migrations()]
+    assert versions == list(range(1, len(versions) + 1)), versions

@@ -54,6 +54,7 @@ def test_recorded_feed_matches_expected(name: str) -> None:
     assert parsed.feed_url == expected["feed_url"]
     assert parsed.title == expected["feed_title"]
     assert len(parsed.articles) == len(expected["articles"])
+    assert [list(pair) for pair in parsed.skipped] == expected.get("skipped", [])
     for article, want in zip(parsed.articles, expected["articles"], strict=True):
         assert article.title == want["title"]
         assert article.url == want["url"]
@@ -288,3 +289,90 @@ def test_rss091_with_netscape_doctype_parses_without_fetching_the_dtd() -> None:
     assert (article.title, article.url) == ("Café opens", "http://old.example.com/cafe.html")
     assert article.guid is None
     assert article.published_at_known is False
+
+
+# -- entries without the usual identity (issue 20) -------------------------------------------
+
+
+def test_description_only_entries_are_kept_with_a_stable_id_and_a_derived_title() -> None:
+    items = (
+        "<item><description>NATO allies meet in Vilnius. More later today.</description></item>"
+        "<item><description>&lt;p&gt;Second &lt;b&gt;post&lt;/b&gt;, no title.&lt;/p&gt;"
+        "</description></item>"
+    )
+    first = _parse(_rss(items), content_type="application/rss+xml")
+    assert [a.title for a in first.articles] == [
+        "NATO allies meet in Vilnius.",
+        "Second post, no title.",
+    ]
+    assert [a.url for a in first.articles] == ["", ""]
+    assert first.skipped == ()
+    # The next poll, with a new post on top, recognises both: same ids.
+    again = _parse(
+        _rss("<item><description>A third post.</description></item>" + items),
+        content_type="application/rss+xml",
+        now=NOW + timedelta(hours=1),
+    )
+    assert [a.id for a in again.articles[1:]] == [a.id for a in first.articles]
+    assert again.articles[0].id not in {a.id for a in first.articles}
+
+
+def test_a_long_description_only_title_is_cut_at_a_word() -> None:
+    text = "word " * 60
+    [article] = _parse(_rss(f"<item><description>{text}</description></item>")).articles
+    assert article.title.endswith("…") and len(article.title) <= 100
+    assert article.summary == text.strip()
+
+
+def test_content_only_atom_entry_is_kept() -> None:
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+        b'<entry><content type="html">&lt;p&gt;Only content. Nothing else.&lt;/p&gt;</content>'
+        b"</entry></feed>"
+    )
+    [article] = _parse(body, content_type="application/atom+xml").articles
+    assert article.title == "Only content."
+    assert article.summary == "Only content. Nothing else."
+
+
+def test_enclosure_only_entry_takes_the_enclosure_as_its_link() -> None:
+    body = _rss(
+        '<item><enclosure url="/audio/episode-42.mp3" length="1" type="audio/mpeg"/></item>'
+    )
+    parsed = _parse(
+        body, content_type="application/rss+xml", final_url="https://pod.example.com/feed"
+    )
+    [article] = parsed.articles
+    assert article.url == "https://pod.example.com/audio/episode-42.mp3"
+    assert article.title == "episode-42.mp3"
+    assert parsed.skipped == ()
+
+
+def test_entries_with_no_content_at_all_are_counted_not_stored() -> None:
+    items = (
+        "<item><title>kept</title></item>"
+        "<item><title> </title><description></description></item>"
+        "<item></item>"
+        "<item><title>kept</title></item>"  # the same entry again (same id)
+    )
+    parsed = _parse(_rss(items), content_type="application/rss+xml")
+    assert [a.title for a in parsed.articles] == ["kept"]
+    assert parsed.skipped == (("no content at all", 2), ("repeats an earlier entry", 1))
+    assert parsed.skipped_count == 3
+
+
+def test_an_entry_known_only_by_a_category_is_kept() -> None:
+    parsed = _parse(_rss("<item><category>Defence</category></item>"))
+    [article] = parsed.articles
+    assert article.title == "Defence"
+    assert article.id == _parse(_rss("<item><category>Defence</category></item>")).articles[0].id
+
+
+def test_feed_inside_an_html_page_that_feedparser_reads_is_read() -> None:
+    body = (
+        b"<!DOCTYPE html><html><body><feed xmlns='http://www.w3.org/2005/Atom'><title>A</title>"
+        b"<entry><title>NATO meets</title><id>urn:x:1</id></entry></feed></body></html>"
+    )
+    parsed = _parse(body, content_type="text/html")
+    assert parsed.error is None
+    assert [a.title for a in parsed.articles] == ["NATO meets"]

@@ -172,6 +172,49 @@ def test_run_stores_matches_records_failures_and_writes_digest(
     con.close()
 
 
+def _topic_rows(db: Path) -> tuple[list[tuple[str, str, int]], list[tuple[int, int, str, int]]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        topics = con.execute(
+            "SELECT a.title, t.topic, count(*) FROM article_topics t "
+            "JOIN articles a ON a.id = t.article_id GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        polls = con.execute(
+            "SELECT p.new_articles, p.new_matches, f.outcome, f.entries FROM polls p "
+            "JOIN fetch_log f ON f.poll_id = p.id ORDER BY p.id"
+        ).fetchall()
+    finally:
+        con.close()
+    return topics, polls
+
+
+def test_repoll_of_a_changed_feed_counts_only_the_new_articles_matches(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    # The second poll gets a changed body (HTTP 200, not a 304, not byte-identical) that still
+    # lists the matched article stored by the first: only the new article's match is new.
+    now = datetime.now(UTC)
+    first = {"title": "NATO summit opens", "link": "https://example.org/1", "pubDate": now}
+    second = {"title": "NATO ministers meet again", "link": "https://example.org/2", "pubDate": now}
+    url = feed_server.route("/changing.xml", body=rss("Changing", [first]))
+    sources = write_sources(tmp_path / "sources.yaml", [(url, "Changing")])
+    db = tmp_path / "news.duckdb"
+    argv = ["poll", "--sources", str(sources), "--db", str(db)]
+    out = io.StringIO()
+    assert cli.main(argv, out=out) == 0
+    assert "1 new articles, 1 new topic matches" in out.getvalue()
+    feed_server.route("/changing.xml", body=rss("Changing", [second, first]))
+    out = io.StringIO()
+    assert cli.main(argv, out=out) == 0
+    assert "1 new articles, 1 new topic matches" in out.getvalue(), out.getvalue()
+    topics, polls = _topic_rows(db)
+    assert topics == [
+        ("NATO ministers meet again", "NATO", 1),
+        ("NATO summit opens", "NATO", 1),
+    ]
+    assert polls == [(1, 1, "ok", 1), (1, 1, "ok", 2)]
+
+
 def test_bad_sources_file_is_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

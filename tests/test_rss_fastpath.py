@@ -57,8 +57,10 @@ def test_fast_path_matches_feedparser_on_every_fixture_it_accepts() -> None:
         if took:
             accepted += 1
             assert fast == slow, fixture.relpath
-    # The fixtures are mostly Atom, RDF and edge cases; the plain RSS 2.0 ones go fast.
-    assert accepted >= 200
+    # The fixtures are mostly Atom, RDF and edge cases; the plain RSS 2.0 ones go fast (195
+    # of them: items known only by a field the fast path does not read, such as a lone
+    # <category> or <comments>, are left to feedparser, whose reading identifies them).
+    assert accepted >= 190
 
 
 def test_fast_path_takes_most_real_feeds_and_matches_feedparser() -> None:

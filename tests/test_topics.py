@@ -55,6 +55,20 @@ def test_whole_word_term_never_fires_inside_words(text: str) -> None:
     assert not fires(one({"terms": ["NATO"]}), text)
 
 
+@pytest.mark.parametrize("field", ["title", "summary"])
+def test_term_inside_a_word_does_not_count_when_the_word_also_stands_alone(field: str) -> None:
+    # "NATO" occurs twice: inside "Donato" (next to "summit") and as a word of its own (far
+    # from it). Any check that only asks "is the word NATO somewhere in the text?" passes
+    # here, so only the term's own leading word boundary keeps "Donato summit" from firing.
+    text = "Donato summit opens; NATO says nothing"
+    near = one({"query": "NATO NEAR/0 summit"})
+    title, summary = (text, "") if field == "title" else ("", text)
+    assert not fires(near, title, summary)
+    assert fires(one({"query": "NATO NEAR/0 says"}), title, summary)  # the word alone still counts
+    # And the trailing boundary, mirrored: "NATOPS" is not "NATO".
+    assert not fires(one({"query": "NATO NEAR/0 review"}), "NATOPS review opens; NATO waits")
+
+
 @pytest.mark.parametrize(
     "text", ["S-400", "S400", "S 400", "S\u2011400", "S–400", "S—400", "S-400s", "s400"]
 )
@@ -406,7 +420,7 @@ def test_match_jsonl() -> None:
     assert "error" in out[1] and out[1]["line"] == 3
     assert "object" in out[2]["error"]
     assert out[3]["id"] == 4 and "title" in out[3]["error"]
-    assert out[4] == {"id": "5", "topics": [], "relevance": {}, "matches": []}
+    assert out[4] == {"id": "5", "language": None, "topics": [], "relevance": {}, "matches": []}
 
 
 def test_html_to_text_strips_markup_and_decodes_entities() -> None:

@@ -132,7 +132,9 @@ def without_prefilters(matcher: Matcher) -> Matcher:
     always = t._Gate(("",), (), ())
 
     def slow_terms(terms: tuple[t._Term, ...]) -> tuple[t._Term, ...]:
-        return tuple(dataclasses.replace(term, whole_runs=(), run_prefix="") for term in terms)
+        return tuple(
+            dataclasses.replace(term, whole_runs=(), run_prefix="", contains=None) for term in terms
+        )
 
     return t.Matcher(
         tuple(
@@ -184,6 +186,35 @@ RULE_WORDS = st.sampled_from(
         "battery",
         "NATOs",
         "Ankara",
+        # Other languages and scripts (issue 17).
+        "Турции",
+        "С-400",
+        "С\u2011400",
+        "НАТО",
+        "ΝΑΤΟ",
+        "Τουρκίας",
+        "ΤΟΥΡΚΙΑΣ",
+        "Άγκυρα",
+        "وتركيا",
+        "بالناتو",
+        "الـناتو",
+        "إس-٤٠٠",
+        "التركية",
+        "Türkiyenin",
+        "Nato'nun",
+        "Türk",
+        "Article 5",
+        "Artikel\u00a05",
+        "статья 5",
+        "المادة 5",
+        "Rutte",
+        "Триумф",
+        "комплексы",
+        "della",
+        "natomiast",
+        "turca",
+        "Turcji",
+        "Stambule",
     ]
 )
 
@@ -199,3 +230,17 @@ def rule_sentences(draw: st.DrawFn) -> str:
 @given(rule_sentences(), rule_sentences())
 def test_prefilters_never_change_a_result(title: str, summary: str) -> None:
     assert DEFAULT.match(title, summary) == DEFAULT_SLOW.match(title, summary)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rule_sentences(),
+    rule_sentences(),
+    st.sampled_from([None, "en", "tr", "ru", "el", "ar", "fr", "de", "es", "it", "pl"]),
+)
+def test_prefilters_never_change_a_result_in_any_language(
+    title: str, summary: str, language: str | None
+) -> None:
+    assert DEFAULT.match(title, summary, language=language) == DEFAULT_SLOW.match(
+        title, summary, language=language
+    )

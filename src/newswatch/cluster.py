@@ -37,6 +37,8 @@ from itertools import chain, islice
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from newswatch import crosslang
+
 WINDOW = timedelta(hours=48)
 # Only this much of a summary is compared (its start carries the story).
 SUMMARY_CHARS = 2000
@@ -427,10 +429,15 @@ def assign_clusters(
     """
     keep_summaries = summaries is None
     unique: dict[str, tuple[datetime, str, _Doc]] = {}
+    # Language and title of the articles whose language is known, for the cross-language pass.
+    languages: dict[str, tuple[str, str]] = {}
     for art in articles:
         kept = unique.get(art.id)
         if kept is None or (art.published_at, art.url) < kept[:2]:
             unique[art.id] = (art.published_at, art.url, _doc(-1, art, with_summary=keep_summaries))
+            language = getattr(art, "language", None)
+            if language:
+                languages[art.id] = (language, art.title)
     ordered = sorted((entry[2] for entry in unique.values()), key=lambda d: (d.published_at, d.id))
     unique.clear()
     docs = [replace(d, index=i) for i, d in enumerate(ordered)]
@@ -516,8 +523,13 @@ def assign_clusters(
     tokens_of: dict[int, list[str]] = {}
     codes = _WordCodes()
     shingles: list[array[int]] = []
+    told: list[crosslang.Item] = []
 
     def read(d: _Doc, text: str) -> None:
+        known = languages.get(d.id)
+        if known is not None:
+            found = crosslang.anchors(known[1], text[:SUMMARY_CHARS])
+            told.append(crosslang.Item(d.index, known[0], d.published_at, found))
         tokens = _tokens(text[:SUMMARY_CHARS])
         shingles.append(_shingles(tokens, codes))
         if d.index in wanted:
@@ -554,6 +566,12 @@ def assign_clusters(
     shingles.clear()
     del boilerplate
     _join_same_texts(docs, ledes, max_posting, uf)
+
+    # One story told in several languages: shared figures and names (newswatch.crosslang).
+    languages.clear()
+    for a_index, b_index in crosslang.links(told):
+        uf.union(a_index, b_index)
+    told.clear()
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
     return {d.id: docs[uf.find(d.index)].id for d in docs}

@@ -85,6 +85,28 @@ class FetchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticlePageSettings:
+    """sources.yaml `article_pages:`: fetching the linked page of new entries (feeds with
+    `fetch_article: true` or `teaser`, or every feed per `enabled`) and reading its article
+    text.
+
+    The pages go through the feeds' safety (fetch.py: address refusal, allow_hosts, the
+    User-Agent, redirects checked hop by hop) with their own, smaller caps: a page is one
+    article, and a publisher's host gets fewer of them at once than feeds.
+    """
+
+    enabled: str = "off"  # the default of feeds without `fetch_article`: off | all | teaser
+    teaser_chars: int = 500  # `teaser`: entries whose summary + content is shorter than this
+    concurrency: int = 16  # pages in flight at once, over all hosts
+    per_host: int = 2  # pages in flight at once on one host
+    timeout: float = 15.0  # deadline for one page, headers and body
+    max_bytes: int = 3 * 1024 * 1024  # a larger page is recorded as too_large, not read
+    max_per_poll: int = 300  # newest first; the rest wait for the next poll
+    max_age_hours: int = 24  # entries first stored longer ago are never fetched
+    budget_seconds: float = 120.0  # the whole page step of one poll
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSettings:
     poll: str | int = 900  # cron string or interval in seconds
     digest: str | int = "0 7 * * *"
@@ -103,6 +125,11 @@ class DigestSettings:
     # Stories whose relevance to their section's topic is below this are listed compactly
     # under the section ("Also mentioned") instead of with a snippet; 0 lists all in full.
     also_mentioned_below: float = 0.25
+    # One-click unsubscribe (RFC 8058; Gmail and Yahoo require it for bulk mail): an https
+    # URL that unsubscribes on a POST, and the address that takes "unsubscribe" mails
+    # (default: the sender's own address).
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +149,9 @@ class Config:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
+    article_pages: ArticlePageSettings = field(default_factory=ArticlePageSettings)
     allow_hosts: tuple[str, ...] = ()
-    retention_days: int | None = None
+    retention_days: float | None = None  # days; fractions allowed (0.5 = 12 hours)
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -268,6 +296,7 @@ _TOP_KEYS = {
     "runner",
     "allow_hosts",
     "retention_days",
+    "article_pages",
 }
 
 
@@ -281,7 +310,8 @@ class _Validator:
             raise self.doc.error(("feeds",), "missing: list the feeds to poll under `feeds:`")
         if "topics" not in data:
             raise self.doc.error(("topics",), "missing: list the watched topics under `topics:`")
-        feeds = self.feeds(data["feeds"])
+        article_pages = self.article_pages(data.get("article_pages", {}))
+        feeds = self.feeds(data["feeds"], article_pages.enabled)
         topics_raw = data["topics"]
         if not isinstance(topics_raw, list) or not topics_raw:
             raise self.doc.error(("topics",), "must be a non-empty list of topics")
@@ -299,8 +329,9 @@ class _Validator:
             fetch=self.fetch(data.get("fetch", {})),
             digest=self.digest(data.get("digest", {})),
             runner=self.runner(data.get("runner", {})),
+            article_pages=article_pages,
             allow_hosts=self.allow_hosts(data.get("allow_hosts", [])),
-            retention_days=self._opt_int(data, ("retention_days",), minimum=1),
+            retention_days=self._opt_positive(data, ("retention_days",)),
         )
 
     # -- helpers -------------------------------------------------------------------
@@ -323,6 +354,14 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.doc.error(at, f"must be a whole number >= {minimum}, got {value!r}")
         return value
+
+    def _opt_positive(self, data: Mapping[str, Any], at: Path_) -> float | None:
+        value = self._get(data, at)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise self.doc.error(at, f"must be a number of days > 0, got {value!r}")
+        return float(value)
 
     def _number(self, data: Mapping[str, Any], at: Path_, default: float, minimum: float) -> float:
         value = self._get(data, at)
@@ -349,7 +388,18 @@ class _Validator:
         return value.strip()
 
     # -- sections ------------------------------------------------------------------
-    def feeds(self, value: Any) -> tuple[FeedSource, ...]:
+    def _fetch_mode(self, data: Mapping[str, Any], at: Path_, default: str) -> str:
+        """`fetch_article` / `article_pages.enabled`: true -> "all", false -> "off", "teaser"."""
+        value = self._get(data, at)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return "all" if value else "off"
+        if value == "teaser":
+            return "teaser"
+        raise self.doc.error(at, f"must be true, false or teaser, got {value!r}")
+
+    def feeds(self, value: Any, fetch_article: str = "off") -> tuple[FeedSource, ...]:
         if not isinstance(value, list) or not value:
             raise self.doc.error(
                 ("feeds",), "must be a non-empty list of feeds (each with a `url`)"
@@ -360,7 +410,7 @@ class _Validator:
             at: Path_ = ("feeds", i)
             if isinstance(item, str):
                 item = {"url": item}
-            self._mapping(item, at, {"url", "name", "interval", "enabled"})
+            self._mapping(item, at, {"url", "name", "interval", "enabled", "fetch_article"})
             url = item.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise self.doc.error((*at, "url"), "missing or empty; every feed needs a `url`")
@@ -381,7 +431,15 @@ class _Validator:
             enabled = item.get("enabled", True)
             if not isinstance(enabled, bool):
                 raise self.doc.error((*at, "enabled"), f"must be true or false, got {enabled!r}")
-            out.append(FeedSource(url=url, name=name, interval_seconds=interval, enabled=enabled))
+            out.append(
+                FeedSource(
+                    url=url,
+                    name=name,
+                    interval_seconds=interval,
+                    enabled=enabled,
+                    fetch_article=self._fetch_mode(item, (*at, "fetch_article"), fetch_article),
+                )
+            )
         return tuple(out)
 
     def schedule(self, value: Any) -> ScheduleSettings:
@@ -460,14 +518,25 @@ class _Validator:
             value,
             at,
             {
-                "title",
-                "max_stories_per_topic",
-                "snippet_chars",
-                "max_age_days",
-                "also_mentioned_below",
+                "title", "max_stories_per_topic", "snippet_chars", "max_age_days",
+                "unsubscribe_url", "unsubscribe_mailto", "also_mentioned_below",
             },
-        )
+        )  # fmt: skip
+        url = data.get("unsubscribe_url")
+        if url is not None and not (
+            isinstance(url, str) and url.startswith("https://") and url_problem(url) is None
+        ):
+            raise self.doc.error((*at, "unsubscribe_url"), f"must be an https:// URL, got {url!r}")
+        mailto = data.get("unsubscribe_mailto")
+        if mailto is not None and not (
+            isinstance(mailto, str) and _EMAIL.match(mailto.removeprefix("mailto:"))
+        ):
+            raise self.doc.error(
+                (*at, "unsubscribe_mailto"), f"must be an email address, got {mailto!r}"
+            )
         return DigestSettings(
+            unsubscribe_url=url,
+            unsubscribe_mailto=mailto.removeprefix("mailto:") if mailto else None,
             title=self._str(data, (*at, "title"), d.title),
             max_stories_per_topic=self._opt_int(data, (*at, "max_stories_per_topic"), 1)
             or d.max_stories_per_topic,
@@ -491,6 +560,36 @@ class _Validator:
             )
         return RunnerSettings(
             kind=kind, address=address, workers=self._opt_int(data, (*at, "workers"), 1) or 2
+        )
+
+    def article_pages(self, value: Any) -> ArticlePageSettings:
+        at: Path_ = ("article_pages",)
+        d = ArticlePageSettings()
+        data = self._mapping(
+            value,
+            at,
+            {
+                "enabled",
+                "concurrency",
+                "per_host",
+                "timeout",
+                "max_bytes",
+                "max_per_poll",
+                "max_age_hours",
+                "budget_seconds",
+                "teaser_chars",
+            },
+        )
+        return ArticlePageSettings(
+            enabled=self._fetch_mode(data, (*at, "enabled"), d.enabled),
+            teaser_chars=self._opt_int(data, (*at, "teaser_chars"), 1) or d.teaser_chars,
+            concurrency=self._opt_int(data, (*at, "concurrency"), 1) or d.concurrency,
+            per_host=self._opt_int(data, (*at, "per_host"), 1) or d.per_host,
+            timeout=self._number(data, (*at, "timeout"), d.timeout, 0.1),
+            max_bytes=self._opt_int(data, (*at, "max_bytes"), 1024) or d.max_bytes,
+            max_per_poll=self._opt_int(data, (*at, "max_per_poll"), 1) or d.max_per_poll,
+            max_age_hours=self._opt_int(data, (*at, "max_age_hours"), 1) or d.max_age_hours,
+            budget_seconds=self._number(data, (*at, "budget_seconds"), d.budget_seconds, 1.0),
         )
 
     def allow_hosts(self, value: Any) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newswatch import resources, warehouse
+from newswatch import mail, resources, warehouse
 from newswatch.cluster import assign_clusters
 from newswatch.config import Config
 from newswatch.digest import (
@@ -207,6 +207,16 @@ class RenderedDigest:
     subject: str
     html: str
     text: str
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+
+    def list_headers(self, sender: str) -> dict[str, str]:
+        return mail.list_headers(
+            sender,
+            self.digest.title,
+            unsubscribe_mailto=self.unsubscribe_mailto,
+            unsubscribe_url=self.unsubscribe_url,
+        )
 
 
 def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
@@ -230,7 +240,12 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
     )
     templates = resources.templates_dir()
     return RenderedDigest(
-        digest, subject(digest), render_html(digest, templates), render_text(digest, templates)
+        digest,
+        subject(digest),
+        render_html(digest, templates),
+        render_text(digest, templates),
+        unsubscribe_url=config.digest.unsubscribe_url,
+        unsubscribe_mailto=config.digest.unsubscribe_mailto,
     )
 
 
@@ -287,6 +302,7 @@ def compose(rendered: RenderedDigest, settings: SmtpSettings, now: datetime) -> 
         recipients=settings.recipients,
         date=now,
         message_id=make_msgid("digest", domain=domain),
+        headers=rendered.list_headers(settings.sender),
     )
 
 
@@ -306,6 +322,7 @@ def draft_message(
         recipients=list(recipients) or ["newswatch@localhost"],
         date=now,
         message_id=make_msgid("digest", domain=domain),
+        headers=rendered.list_headers(sender),
     )
 
 

@@ -10,10 +10,17 @@ dropped elements goes too), then reduced to text; every value the templates prin
 autoescaped, so no feed markup reaches the mail as markup; links pass `safe_link`
 (absolute http/https only). No I/O besides reading the templates.
 
-Counting rule (header, sections, subject, plain text and the flow's artifact alike): a story
-is counted once, under the topic whose section lists it (its strongest topic). Stories that
-also carry a topic but are listed under another one are shown beside that topic's count as
-"+N under X", never added to it.
+Placement rule: a story is listed in full once, under the topic it is most about: the
+topic with the highest relevance score when the matches carry one (issue 16's
+`article_topics.relevance`); otherwise the topic whose terms hit its title most, then the one
+more of its reports match, then the one with more hits, then the earlier topic in the
+sources file. Under every other topic it carries, the story gets a cross-reference line
+("see 'Turkey seeks to keep …' under Turkey"), so a watched topic with any story is never
+hidden: each such topic has a section, even when all its stories are listed elsewhere.
+
+Counting rule (header, sections, subject, preheader, plain text and the flow's artifact
+alike): a topic's count is the stories that carry it, wherever they are listed; the total is
+the distinct stories, each counted once (a story about two topics counts under both).
 """
 
 from __future__ import annotations
@@ -114,12 +121,24 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossRef:
+    """A story carrying a topic but listed in full under another one."""
+
+    title: str
+    url: str | None
+    source: str
+    listed_under: str
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     topic: str
     stories: tuple[Story, ...]  # at most settings.max_stories_per_topic, most relevant first
-    total: int  # stories listed under this topic (its strongest topic), mentioned ones too
+    total: int  # stories listed under this topic (their placement topic), mentioned ones too
     # Stories tagged with this topic too but listed under another: ((topic, count), ...).
     elsewhere: tuple[tuple[str, int], ...] = ()
+    # Cross-reference lines to those stories (at most settings.max_stories_per_topic).
+    see_also: tuple[CrossRef, ...] = ()
     # Stories that only mention the topic (relevance below settings.also_mentioned_below),
     # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic.
     mentioned: tuple[Story, ...] = ()
@@ -129,16 +148,25 @@ class Section:
         return _elsewhere_label(self.elsewhere)
 
     @property
+    def tagged(self) -> int:
+        """Stories carrying this topic, wherever they are listed."""
+        return self.total + sum(n for _, n in self.elsewhere)
+
+    @property
     def more(self) -> int:
         return self.total - len(self.stories) - len(self.mentioned)
+
+    @property
+    def more_see_also(self) -> int:
+        return sum(n for _, n in self.elsewhere) - len(self.see_also)
 
 
 @dataclass(frozen=True, slots=True)
 class VolumeBar:
     day: date
     count: int
-    height_px: int  # 0..BAR_MAX_PX
-    label: str  # one-letter weekday
+    height_px: int  # 0..BAR_MAX_PX, on one scale across every topic's chart
+    label: str  # the day, dated: "Mon 23"
 
     @property
     def space_px(self) -> int:
@@ -170,8 +198,11 @@ class TopicSummary:
 
 
 def _elsewhere_label(elsewhere: Sequence[tuple[str, int]]) -> str:
-    """ "+1 under Turkey, +2 under NATO" (empty when there are none)."""
-    return ", ".join(f"+{n} under {topic}" for topic, n in elsewhere)
+    """ "1 listed under Turkey, 2 under NATO" (empty when there are none)."""
+    return ", ".join(
+        f"{n} listed under {topic}" if i == 0 else f"{n} under {topic}"
+        for i, (topic, n) in enumerate(elsewhere)
+    )
 
 
 def stories_label(n: int) -> str:
@@ -202,7 +233,7 @@ class Digest:
     generated_at: datetime
     generated_label: str
     topics: tuple[TopicSummary, ...]
-    sections: tuple[Section, ...]  # only topics with stories, in the order of `topics`
+    sections: tuple[Section, ...]  # topics carrying stories, in the order of `topics`
     story_count: int
     article_count: int
     failing: tuple[FeedNote, ...]
@@ -215,6 +246,7 @@ class Digest:
     # (a first poll stores each feed's backlog): left out, and said so.
     too_old: int = 0
     max_age_days: int = 0
+    volume_peak: int = 0  # the largest day's count in any topic's bars (their shared scale)
 
     @property
     def quiet(self) -> bool:
@@ -500,6 +532,18 @@ def _strength(items: Sequence[DigestItem], topic: str) -> tuple[int, int, int]:
     return (title_hits, articles, hits)
 
 
+def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
+    """Per topic, the highest relevance score of the story's matches (newswatch.relevance);
+    topics whose matches were stored unscored are left out (the placement rule then falls
+    back on `_strength`)."""
+    out: dict[str, float] = {}
+    for item in items:
+        for m in item.matches:
+            if m.relevance is not None:
+                out[m.topic] = max(out.get(m.topic, 0.0), m.relevance)
+    return out
+
+
 def _lead(items: Sequence[DigestItem]) -> DigestItem:
     """The report to show: most title hits, then most hits, then the earliest."""
 
@@ -537,9 +581,14 @@ def _story(
     matched = {m.topic for item in cluster.items for m in item.matches if m.topic in order}
     if not matched:
         return None
+    relevance = _relevance(cluster.items)
     ranked = sorted(
         matched,
-        key=lambda t: (tuple(-x for x in _strength(cluster.items, t)), order[t]),
+        key=lambda t: (
+            -relevance.get(t, 0.0),
+            tuple(-x for x in _strength(cluster.items, t)),
+            order[t],
+        ),
     )
     lead = _lead(cluster.items)
     art = lead.article
@@ -569,11 +618,11 @@ def _story(
         outlets=outlets,
         published_label=_time_label(art.published_at.astimezone(zone), end.astimezone(zone).year),
         score=_score(cluster.items, ranked[0], outlets, start, end),
-        relevance=_relevance(cluster.items, ranked[0]),
+        relevance=_topic_relevance(cluster.items, ranked[0]),
     )
 
 
-def _relevance(items: Sequence[DigestItem], topic: str) -> float:
+def _topic_relevance(items: Sequence[DigestItem], topic: str) -> float:
     """The story's relevance to `topic`: the best of its reports' (unscored matches,
     stored before relevance existed, count as fully relevant)."""
     scores = [
@@ -585,22 +634,49 @@ def _relevance(items: Sequence[DigestItem], topic: str) -> float:
     return max(scores, default=1.0)
 
 
-def _volume(series: Sequence[tuple[date, int]], last_day: date) -> tuple[VolumeBar, ...]:
-    counts: dict[date, int] = defaultdict(int)
-    for day, n in series:
-        counts[day] += max(int(n), 0)
+def _day_counts(series: Sequence[tuple[date, int]], last_day: date) -> dict[date, int]:
     days = [last_day - timedelta(days=VOLUME_DAYS - 1 - i) for i in range(VOLUME_DAYS)]
-    peak = max((counts[d] for d in days), default=0)
+    counts: dict[date, int] = dict.fromkeys(days, 0)
+    for day, n in series:
+        if day in counts:
+            counts[day] += max(int(n), 0)
+    return counts
+
+
+def _volume(counts: Mapping[date, int], peak: int) -> tuple[VolumeBar, ...]:
+    """The bars of one topic on the shared scale `peak` (the largest day of any topic):
+    2 articles draw less than half as tall as 5, whichever topic they are in."""
     bars = []
-    for d in days:
-        n = counts[d]
+    for d, n in counts.items():
         height = 0 if n == 0 or peak == 0 else max(3, math.ceil(BAR_MAX_PX * n / peak))
-        bars.append(VolumeBar(day=d, count=n, height_px=height, label=f"{d:%a}"[0]))
+        bars.append(VolumeBar(day=d, count=n, height_px=height, label=f"{d:%a} {d.day}"))
     return tuple(bars)
 
 
+def _span(seconds: float) -> str:
+    """ "3 hours", "2 days", "5 weeks", "10 months" (rounded)."""
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+                       ("day", 86400), ("hour", 3600), ("minute", 60)):  # fmt: skip
+        if seconds >= size or unit == "minute":
+            n = max(1, round(seconds / size))
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return ""  # pragma: no cover - the loop always returns
+
+
+def quiet_detail(f: FeedHealth, now: datetime, zone: tzinfo, year: int) -> str:
+    """Why a feed is "unusually quiet", judged on its items' publication dates against its
+    own rhythm: "newest item published 6 Feb 2026 09:10 (10 months ago); it usually
+    publishes every 3 hours"."""
+    if f.last_item_at is None:
+        return "no dated items"
+    newest = _time_label(f.last_item_at.astimezone(zone), year)
+    ago = _span(max((now - f.last_item_at).total_seconds(), 0.0))
+    usual = f"; it usually publishes every {_span(f.usual_gap_s)}" if f.usual_gap_s else ""
+    return f"newest item published {newest} ({ago} ago){usual}"
+
+
 def _feed_notes(
-    feed_health: Sequence[FeedHealth], zone: tzinfo, year: int
+    feed_health: Sequence[FeedHealth], zone: tzinfo, year: int, now: datetime
 ) -> dict[str, list[FeedNote]]:
     notes: dict[str, list[FeedNote]] = defaultdict(list)
     for f in sorted(feed_health, key=lambda f: (f.name.casefold(), f.url)):
@@ -615,13 +691,7 @@ def _feed_notes(
             error = (f.last_error or "unknown error").strip().splitlines()[0][:200]
             detail = f"{error} ({fails}{when})" if fails else f"{error} ({when[2:]})"
         elif f.status == "quiet":
-            since = (
-                f"no new items since {_time_label(f.last_success_at.astimezone(zone), year)}"
-                if f.last_success_at
-                else "no new items"
-            )
-            usual = f" (usually {f.items_per_day:.0f}/day)" if f.items_per_day else ""
-            detail = since + usual
+            detail = quiet_detail(f, now, zone, year)
         elif f.status == "never_polled":
             detail = "not polled yet"
         else:
@@ -632,14 +702,16 @@ def _feed_notes(
     return notes
 
 
-def _preheader(sections: Sequence[Section], failing: int) -> str:
+def _preheader(topics: Sequence[TopicSummary], sections: Sequence[Section], failing: int) -> str:
     if not sections:
         text = "Nothing matched your topics today."
         if failing:
             text += f" {failing} feed{'s' if failing != 1 else ''} failing."
         return text
-    counts = ", ".join(f"{s.topic} {s.total}" for s in sections)
-    firsts = [(s.stories or s.mentioned)[0] for s in sections]
+    counts = ", ".join(f"{t.topic} {t.tagged}" for t in topics)
+    firsts = [(s.stories or s.mentioned)[0] for s in sections if s.stories or s.mentioned]
+    if not firsts:
+        return f"{counts}."
     top = max(firsts, key=lambda s: (_band(s.relevance), s.score))
     text = f"{counts}. Top: {top.title_text}"
     return text if len(text) <= 140 else text[:139].rstrip() + "…"
@@ -716,10 +788,10 @@ def build_digest(
             if other != topic
         ]
         elsewhere[topic] = tuple((other, n) for other, n in under if n)
-    sections = []
-    for topic in topics:
-        stories = sorted(
-            by_topic.get(topic, []),
+
+    def rank(stories: Sequence[Story]) -> list[Story]:
+        return sorted(
+            stories,
             key=lambda s: (
                 -_band(s.relevance),
                 -s.score,
@@ -727,31 +799,52 @@ def build_digest(
                 s.cluster_id,
             ),
         )
-        if stories:
-            main = [s for s in stories if s.relevance >= settings.also_mentioned_below]
-            mentioned = [s for s in stories if s.relevance < settings.also_mentioned_below]
+
+    sections = []
+    limit = settings.max_stories_per_topic
+    for topic in topics:
+        stories = rank(by_topic.get(topic, []))
+        listed_elsewhere = rank(
+            [st for other in topics if other != topic for st in by_topic.get(other, [])
+             if topic in st.topics]
+        )  # fmt: skip
+        if stories or listed_elsewhere:
+            see_also = tuple(
+                CrossRef(
+                    title=st.title_text,
+                    url=st.url,
+                    source=st.article.source,
+                    listed_under=st.topic,
+                )
+                for st in listed_elsewhere[:limit]
+            )
+            full = [st for st in stories if st.relevance >= settings.also_mentioned_below]
+            mentioned = [st for st in stories if st.relevance < settings.also_mentioned_below]
             sections.append(
                 Section(
                     topic,
-                    tuple(main[: settings.max_stories_per_topic]),
+                    tuple(full[:limit]),
                     len(stories),
                     elsewhere[topic],
-                    tuple(mentioned[: settings.max_stories_per_topic]),
+                    see_also,
+                    tuple(mentioned[:limit]),
                 )
             )
 
     local_end = window_end.astimezone(zone)
     local_start = window_start.astimezone(zone)
+    day_counts = {t: _day_counts(volume.get(t, ()), local_end.date()) for t in topics}
+    peak = max((n for counts in day_counts.values() for n in counts.values()), default=0)
     summaries = tuple(
         TopicSummary(
             topic=t,
             listed=len(by_topic.get(t, [])),
             elsewhere=elsewhere[t],
-            volume=_volume(volume.get(t, ()), local_end.date()),
+            volume=_volume(day_counts[t], peak),
         )
         for t in topics
     )
-    notes = _feed_notes(feed_health, zone, local_end.year)
+    notes = _feed_notes(feed_health, zone, local_end.year, generated_at)
     tz_label = timezone or (local_end.tzname() or "local time")
     return Digest(
         title=settings.title,
@@ -769,13 +862,14 @@ def build_digest(
         topics=summaries,
         sections=tuple(sections),
         story_count=sum(s.total for s in sections),
+        volume_peak=peak,
         article_count=article_count,
         failing=tuple(notes["failing"]),
         quiet_feeds=tuple(notes["quiet"]),
         unpolled=tuple(notes["never_polled"]),
         feeds_total=len(feed_health),
         feeds_ok=sum(1 for f in feed_health if f.status == "ok"),
-        preheader=_preheader(sections, len(notes["failing"])),
+        preheader=_preheader(summaries, sections, len(notes["failing"])),
         too_old=too_old,
         max_age_days=settings.max_age_days,
     )
@@ -785,7 +879,8 @@ def build_digest(
 
 
 def subject(digest: Digest) -> str:
-    """E.g. "newswatch — 25 Nov 2026: 12 stories (Turkey 7, NATO 5)"."""
+    """E.g. "newswatch — 25 Nov 2026: 11 stories (Turkey 9, NATO 4, S-400 2)": every topic
+    with the stories carrying it (a story about two topics counts under both)."""
     day = f"{digest.date.day} {digest.date:%b %Y}"
     head = f"{digest.title} — {day}"
     if digest.quiet:
@@ -798,8 +893,8 @@ def subject(digest: Digest) -> str:
 
 
 def count_line(digest: Digest) -> str:
-    """ "Turkey 7, NATO 5": stories per section, adding up to the digest's story count."""
-    return ", ".join(f"{s.topic} {s.total}" for s in digest.sections)
+    """ "Turkey 9, NATO 4, S-400 2": every watched topic with the stories carrying it."""
+    return ", ".join(f"{t.topic} {t.tagged}" for t in digest.topics)
 
 
 def _wrap(text: str, width: int = 76, indent: str = "") -> str:

@@ -61,6 +61,8 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+# Article pages (sources.yaml `fetch_article`) ask for HTML.
+ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # br/zstd are not offered: no bounded decoder for them is installed.
 ACCEPT_ENCODING = "gzip, deflate"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -115,6 +117,7 @@ async def fetch_stream(
     clock: Callable[[], datetime] = utc_now,
     ssl_context: ssl.SSLContext | None = None,
     admit: Callable[[], Awaitable[Any]] | None = None,
+    accept: str = ACCEPT,
 ) -> AsyncGenerator[FetchResult, None]:
     """Fetch all requests concurrently; yield each result as soon as it is complete.
 
@@ -122,10 +125,11 @@ async def fetch_stream(
     ranges). `resolver` replaces DNS (tests). `ssl_context` replaces the default trust store
     (e.g. a private CA). `admit`, when given, is awaited before each fetch starts (before
     its deadline runs): a consumer slower than the network uses it to bound how many
-    bodies wait in memory.
+    bodies wait in memory. `accept` is the Accept header (feeds by default; ACCEPT_HTML for
+    article pages).
     """
     async for _index, result in _fetch_indexed(
-        requests, settings, allow_hosts, resolver, clock, ssl_context, admit
+        requests, settings, allow_hosts, resolver, clock, ssl_context, admit, accept
     ):
         yield result
 
@@ -227,6 +231,7 @@ async def _fetch_indexed(
     clock: Callable[[], datetime],
     ssl_context: ssl.SSLContext | None,
     admit: Callable[[], Awaitable[Any]] | None = None,
+    accept: str = ACCEPT,
 ) -> AsyncIterator[tuple[int, FetchResult]]:
     if not requests:
         return
@@ -243,7 +248,7 @@ async def _fetch_indexed(
 
     async with AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(_make_client(settings, backend, context))
+            await stack.enter_async_context(_make_client(settings, backend, context, accept))
             for _ in range(n_clients)
         ]
 
@@ -462,7 +467,10 @@ class _NoCookies(httpx.Cookies):
 
 
 def _make_client(
-    settings: FetchSettings, backend: _VettedBackend, context: ssl.SSLContext
+    settings: FetchSettings,
+    backend: _VettedBackend,
+    context: ssl.SSLContext,
+    accept: str = ACCEPT,
 ) -> httpx.AsyncClient:
     per_client = max(1, settings.connections_per_client)
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
@@ -473,7 +481,7 @@ def _make_client(
         trust_env=False,
         headers={
             "User-Agent": settings.user_agent,
-            "Accept": ACCEPT,
+            "Accept": accept,
             "Accept-Encoding": ACCEPT_ENCODING,
         },
     )

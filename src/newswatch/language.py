@@ -102,7 +102,7 @@ def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the language `text` is written in, or None when the text is
     too short or no language is likely enough."""
     text = text[:MAX_CHARS]
-    if sum(1 for ch in text if ch.isalpha()) < MIN_LETTERS:
+    if not _has_letters(text):
         return None
     found = detector().detect_language_of(text)
     if found is None:
@@ -163,6 +163,17 @@ def detect_feed_languages(texts: Sequence[str]) -> list[str | None]:
     return out
 
 
+def _has_letters(text: str) -> bool:
+    """At least MIN_LETTERS letters."""
+    seen = 0
+    for ch in text:
+        if ch.isalpha():
+            seen += 1
+            if seen >= MIN_LETTERS:
+                return True
+    return False
+
+
 def _joined(texts: Sequence[str], members: Sequence[int]) -> str:
     parts: list[str] = []
     size = 0
@@ -207,6 +218,8 @@ _SCRIPT_LETTERS = 24
 def _script(text: str) -> str | None:
     """The script most of the text's first letters are written in; None when it has too few
     letters to judge (see MIN_LETTERS)."""
+    if text.isascii() or max(text) < "\u0250":  # Latin letters only: C-speed tests
+        return "latin" if _has_letters(text) else None
     counts: dict[str, int] = {}
     seen = 0
     for ch in text:

@@ -30,6 +30,7 @@ import base64
 import email.policy
 import email.utils
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -349,6 +350,35 @@ def load_settings_from_prefect_block(
 # -- message -------------------------------------------------------------------------
 
 
+def list_headers(
+    sender: str,
+    list_name: str,
+    *,
+    unsubscribe_mailto: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> dict[str, str]:
+    """The mailing-list headers bulk senders need (RFC 2369, 2919, 8058).
+
+    List-Unsubscribe always carries a mailto (`unsubscribe_mailto`, else the sender's own
+    address, subject "unsubscribe"), plus the https URL when one is configured; then
+    List-Unsubscribe-Post asks for one-click unsubscribing by a POST to it. List-Id names
+    the list in the sender's domain."""
+    address = _address(sender)
+    domain = address.domain or "newswatch.invalid"
+    mailto = unsubscribe_mailto or address.addr_spec
+    targets = [f"<mailto:{mailto}?subject=unsubscribe>"]
+    headers: dict[str, str] = {}
+    if unsubscribe_url:
+        targets.append(f"<{unsubscribe_url}>")
+    headers["List-Unsubscribe"] = ", ".join(targets)
+    if unsubscribe_url:
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    label = re.sub(r"[^a-z0-9]+", "-", list_name.lower()).strip("-") or "newswatch"
+    phrase = list_name.replace('"', "'").replace("\\", "")
+    headers["List-Id"] = f'"{phrase}" <{label}.{domain}>'
+    return headers
+
+
 def build_message(
     *,
     subject: str,
@@ -358,6 +388,7 @@ def build_message(
     recipients: Sequence[str],
     date: datetime,
     message_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """A multipart/alternative digest mail (text/plain first, then text/html, both UTF-8).
 
@@ -378,6 +409,8 @@ def build_message(
     )
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Mailer"] = MAILER
+    for name, value in (headers or {}).items():
+        msg[name] = value
     msg.set_content(_normalise_newlines(text), subtype="plain", charset="utf-8")
     msg.add_alternative(_normalise_newlines(html), subtype="html", charset="utf-8")
     for part in msg.iter_parts():

@@ -7,6 +7,7 @@ All datetimes are timezone-aware and in UTC unless a name says otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -24,6 +25,10 @@ class FeedSource:
     # Per-feed override of the poll interval; None means "every poll".
     interval_seconds: int | None = None
     enabled: bool = True
+    # Fetch the linked page of new entries and match on its article text (sources.yaml
+    # `fetch_article`, else `article_pages.enabled`): "off", "all" (every new entry) or
+    # "teaser" (entries whose feed text is shorter than `article_pages.teaser_chars`).
+    fetch_article: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,26 @@ class ParsedFeed:
     # Set when the body is not a usable feed; articles is then empty.
     error: str | None = None
     bozo_message: str | None = None  # feedparser's complaint about a feed that still parsed
+    # Entries not stored, as (reason, count) pairs sorted by reason: "no content at all"
+    # (nothing a reader could identify), "repeats an earlier entry" (same id, first kept).
+    skipped: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(n for _, n in self.skipped)
+
+
+def describe_skipped(skipped: Sequence[tuple[str, int]]) -> str:
+    """'2 skipped: no content at all', or '3 skipped: 2 no content at all, 1 repeats an
+    earlier entry'; "" when nothing was skipped. Shown in the poll summary and stored in
+    fetch_log.skipped_reasons."""
+    counted = [(reason, n) for reason, n in skipped if n > 0]
+    total = sum(n for _, n in counted)
+    if not total:
+        return ""
+    if len(counted) == 1:
+        return f"{total} skipped: {counted[0][0]}"
+    return f"{total} skipped: " + ", ".join(f"{n} {reason}" for reason, n in counted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +166,7 @@ class FeedHealth:
     items_per_day: float | None = None
     next_poll_at: datetime | None = None
     last_item_at: datetime | None = None  # the newest dated item, however old
+    usual_gap_s: float | None = None  # its usual gap between items (what "quiet" is judged on)
 
 
 @dataclass(frozen=True, slots=True)

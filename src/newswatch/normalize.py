@@ -122,18 +122,23 @@ def _clean_query(query: str) -> str:
     return "&".join(kept)
 
 
-def article_id(feed_url: str, guid: str | None, url: str, *, title: str = "") -> str:
+def article_id(
+    feed_url: str, guid: str | None, url: str, *, title: str = "", content: str = ""
+) -> str:
     """Return a stable id: 32 hex chars of blake2b-128 over the feed URL and the entry's identity.
 
     The identity is the feed's own guid when it gave one (guids are only unique per feed, hence
     the feed URL), else `url`, which should already be canonical (see canonical_url), else
-    `title` (an entry with neither guid nor link).
+    `content` (the entry's own description or content, given when it has no title of its own:
+    a microblog post), else `title`.
     """
     guid = (guid or "").strip()
     if guid:
         identity = f"g:{guid}"
     elif url:
         identity = f"u:{url}"
+    elif content.strip():
+        identity = "c:" + " ".join(content.split())
     else:
         identity = f"t:{title}"
     key = f"{feed_url}\n{identity}"
@@ -206,6 +211,23 @@ def clean_title(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     return truncate(text, TITLE_MAX_CHARS)
+
+
+DERIVED_TITLE_CHARS = 100
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s")
+
+
+def derived_title(text: str, url: str = "") -> str:
+    """A title for an entry that has none: the first sentence of its plain text (at most
+    DERIVED_TITLE_CHARS, cut at a word), else the file name its URL ends in, else
+    "(untitled)". Pure and stable: the same entry gets the same title every poll."""
+    text = clean_title(text)
+    if text:
+        first = _SENTENCE_END.split(text, maxsplit=1)[0]
+        return truncate(first, DERIVED_TITLE_CHARS)
+    name = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) if url else ""
+    name = clean_title(name)
+    return truncate(name, DERIVED_TITLE_CHARS) if name else "(untitled)"
 
 
 def truncate(text: str, limit: int) -> str:

@@ -23,7 +23,14 @@ Decisions worth knowing:
 - Sizes: title <= 1,000 chars, summary <= 20,000, summary_html <= 100,000 (cut, possibly inside a
   tag; the sanitiser copes), content <= 100,000 (its HTML is cut at 200,000 before cleaning), author <= 200, guid <= 1,000 (the id hashes the full guid), URLs longer
   than 4,096 chars are dropped.
-- Entries with no link, no guid and no title are skipped; duplicate ids keep the first entry.
+- Every entry a reader can identify is kept. Its id comes from its guid, else its link, else its
+  title, else its enclosure's URL (which then also becomes its link), else a hash of its
+  description/content (normalize.article_id), so the next poll recognises it. An entry without a
+  title gets one derived from its text (normalize.derived_title). Only an entry with nothing at
+  all (no guid, link, title, text or enclosure) is skipped; it and repeated ids (the first entry
+  is kept) are counted in ParsedFeed.skipped with the reason, which the poll reports.
+- A body that starts like an HTML page is still handed to feedparser, which reads feeds wrapped
+  in an (X)HTML document; only when it finds no feed in it is it "an HTML page".
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from __future__ import annotations
 import codecs
 import html
 import io
+import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +56,7 @@ from newswatch.normalize import (
     article_id,
     canonical_url,
     clean_title,
+    derived_title,
     plausible_date,
     to_utc,
     truncate,
@@ -87,6 +97,9 @@ _HTML_START = re.compile(
 _JSON_START = re.compile(rb"^\s*[\[{]")
 _WS = re.compile(r"\s+")
 _SNIFF_BYTES = 4_096
+# Why an entry of a feed was not stored (counted per feed in ParsedFeed.skipped).
+SKIP_NO_CONTENT = "no content at all"
+SKIP_REPEATED = "repeats an earlier entry"
 
 
 def parse_feed(
@@ -134,10 +147,7 @@ def read_feed(
         return _failed(feed_url, "not a feed: the response body is empty")
     head = _strip_bom(body[:_SNIFF_BYTES])
     media_type = _media_type(content_type)
-    if _HTML_START.match(head):
-        return _failed(
-            feed_url, f"not a feed: the server returned an HTML page ({media_type or 'no type'})"
-        )
+    looks_html = _HTML_START.match(head) is not None
     if _JSON_START.match(head):
         return _failed(
             feed_url, f"not a feed: the body is JSON, not RSS/Atom ({media_type or 'no type'})"
@@ -146,9 +156,10 @@ def read_feed(
         "content-location": base,
         "content-type": _effective_content_type(body, content_type),
     }
-    parsed = rss_fastpath.parse_rss(body, base=base, content_type=headers["content-type"])
-    if parsed is not None:
-        return RawFeed(parsed, base, media_type)
+    if not looks_html:
+        parsed = rss_fastpath.parse_rss(body, base=base, content_type=headers["content-type"])
+        if parsed is not None:
+            return RawFeed(parsed, base, media_type)
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),
@@ -158,6 +169,11 @@ def read_feed(
         )
     except Exception as exc:  # feedparser is lenient, but one odd body must not stop a poll
         return _failed(feed_url, f"not a feed: the parser failed ({_one_line(exc)})")
+    if looks_html and not (parsed.get("version") and parsed.get("entries")):
+        # A feed inside an (X)HTML wrapper is read; an ordinary web page is not a feed.
+        return _failed(
+            feed_url, f"not a feed: the server returned an HTML page ({media_type or 'no type'})"
+        )
     return RawFeed(parsed, base, media_type)
 
 
@@ -191,15 +207,26 @@ def _to_parsed_feed(
     bozo_message = _bozo_message(bozo_exc) if bozo_exc is not None else None
     articles: list[Article] = []
     seen: set[str] = set()
+    skipped: dict[str, int] = {}
     for entry in parsed.get("entries") or ():
         article = _to_article(entry, feed_url=feed_url, source=source, now=now, base=base)
-        if article is None or article.id in seen:
+        reason = (
+            SKIP_NO_CONTENT if article is None else SKIP_REPEATED if article.id in seen else None
+        )
+        if reason is not None:
+            skipped[reason] = skipped.get(reason, 0) + 1
             continue
+        assert article is not None
         seen.add(article.id)
         articles.append(article)
+    skip_counts = tuple(sorted(skipped.items()))
     if articles:
         return ParsedFeed(
-            feed_url=feed_url, title=title, articles=tuple(articles), bozo_message=bozo_message
+            feed_url=feed_url,
+            title=title,
+            articles=tuple(articles),
+            bozo_message=bozo_message,
+            skipped=skip_counts,
         )
     # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
     if not (parsed.get("version") or parsed.get("entries") or parsed.get("feed")):
@@ -209,7 +236,13 @@ def _to_parsed_feed(
     elif bozo_exc is not None and not isinstance(bozo_exc, _BENIGN_BOZO):
         error = f"not a feed: broken XML and no entries could be read ({bozo_message})"
     else:
-        return ParsedFeed(feed_url=feed_url, title=title, articles=(), bozo_message=bozo_message)
+        return ParsedFeed(
+            feed_url=feed_url,
+            title=title,
+            articles=(),
+            bozo_message=bozo_message,
+            skipped=skip_counts,
+        )
     return ParsedFeed(feed_url=feed_url, title=title, articles=(), error=error)
 
 
@@ -221,11 +254,12 @@ def _to_article(
     title = clean_title(
         _text_of(entry.get("title"), entry.get("title_detail"), 4 * TITLE_MAX_CHARS)
     )
-    if not link.strip() and guid is None and not title:
-        return None
     url = canonical_url(link, base) if link else ""
     if len(url) > URL_MAX_CHARS:
         url = ""
+    if not link.strip() and guid is None and not title:
+        # No usual identity: the enclosure (a podcast episode, a photo) is the entry's address.
+        url = _enclosure_url(entry, base)
     summary_raw, summary_type = _summary_source(entry)
     summary_raw = summary_raw[:SUMMARY_HTML_MAX_CHARS]
     if _is_html(summary_type):
@@ -234,11 +268,28 @@ def _to_article(
     else:
         summary_html = html.escape(summary_raw, quote=False)[:SUMMARY_HTML_MAX_CHARS]
         summary = one_line(summary_raw)
+    content_key = ""
+    own_title = bool(title)
+    if not title:
+        # Identified by its text: its description or content, else whatever else it carries
+        # (a category, an author, a source...); titled from that text.
+        if summary_raw.strip():
+            content_key = summary_raw
+            title = derived_title(summary, url)
+        elif url or guid or link.strip():
+            title = derived_title("", url)  # the link's file name, else "(untitled)"
+            # A link that is no web address (mailto:...) still tells the entry apart.
+            content_key = "" if url or guid else f"link:{link.strip()}"
+        else:
+            content_key = _fingerprint(entry)
+            title = derived_title(_other_text(entry), url)
+    if not (link.strip() or guid or url or content_key or own_title):
+        return None  # no content at all
     content, content_html = _content(entry)
     published_at, known = _published(entry, now)
     author = _author(entry)
     return Article(
-        id=article_id(feed_url, guid, url, title=title),
+        id=article_id(feed_url, guid, url, title=title, content=content_key),
         feed_url=feed_url,
         source=source,
         url=url,
@@ -278,6 +329,72 @@ def _author(entry: Mapping[str, Any]) -> str:
     detail = entry.get("author_detail")
     name = _str(detail.get("name")) if isinstance(detail, Mapping) else ""
     return one_line(name or _str(entry.get("author")))
+
+
+# Keys that describe another value rather than carry one, and attribute-like keys inside
+# feedparser's dicts: an entry with only these has no content at all.
+_NOT_CONTENT_KEYS = frozenset({"guidislink", "type", "base", "language", "rel", "scheme"})
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, Mapping):
+        return any(
+            _has_value(v)
+            for k, v in value.items()
+            if k not in _NOT_CONTENT_KEYS and not str(k).endswith("_detail")
+        )
+    if isinstance(value, list | tuple):
+        return isinstance(value, time.struct_time) or any(_has_value(v) for v in value)
+    return isinstance(value, int | float)
+
+
+def _fingerprint(entry: Mapping[str, Any]) -> str:
+    """A stable text of everything an entry carries, for an entry known by nothing else
+    (no guid, link, title, enclosure or text); "" for an entry with no content at all."""
+    kept = {
+        str(k): v
+        for k, v in entry.items()
+        if k not in _NOT_CONTENT_KEYS and not str(k).endswith("_detail") and _has_value(v)
+    }
+    if not kept:
+        return ""
+    return json.dumps(kept, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _other_text(entry: Mapping[str, Any]) -> str:
+    """Something to call an entry with no title and no text: its source's title, a category,
+    an author, a link; else "". (A title of markup alone, such as an image, is not used: its
+    text is empty and the markup is not for display.)"""
+    candidates: list[Any] = []
+    source = entry.get("source")
+    if isinstance(source, Mapping):
+        candidates.append(source.get("title"))
+    for tag in entry.get("tags") or ():
+        if isinstance(tag, Mapping):
+            candidates += [tag.get("label"), tag.get("term")]
+    candidates += [entry.get("author"), entry.get("comments")]
+    for link in entry.get("links") or ():
+        if isinstance(link, Mapping):
+            candidates.append(link.get("href"))
+    for value in candidates:
+        text = one_line(_str(value))
+        if text:
+            return text
+    return ""
+
+
+def _enclosure_url(entry: Mapping[str, Any], base: str) -> str:
+    """The first enclosure's canonical http(s) URL, or ""."""
+    for enclosure in entry.get("enclosures") or ():
+        href = _str(enclosure.get("href")) if isinstance(enclosure, Mapping) else ""
+        url = canonical_url(href, base) if href.strip() else ""
+        if url and len(url) <= URL_MAX_CHARS:
+            return url
+    return ""
 
 
 def _summary_source(entry: Mapping[str, Any]) -> tuple[str, str]:

@@ -143,6 +143,8 @@ class FeedReport:
     entries: int
     duration_ms: float
     bytes: int
+    # Entries the feed listed that were not stored: (reason, count) pairs (ParsedFeed.skipped).
+    skipped: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -176,7 +178,9 @@ def parse_and_match(
     t2 = time.thread_time()
     parsed = with_languages(parsed)
     t3 = time.thread_time()
-    matches = [matcher.match(a.title, a.summary, a.content) for a in parsed.articles]
+    matches = [
+        matcher.match(a.title, a.summary, a.content, language=a.language) for a in parsed.articles
+    ]
     return parsed, matches, StageCpu(t1 - t0, t2 - t1, time.thread_time() - t3, t3 - t2)
 
 
@@ -269,8 +273,10 @@ async def collect_batch(
         outcome: str = fetched.outcome
         entries = 0
         error = fetched.error
+        skipped: tuple[tuple[str, int], ...] = ()
         if parsed is not None:
             entries = len(parsed.articles)
+            skipped = parsed.skipped
             if parsed.error:
                 # A body that is not a feed is the feed's failure, recorded like an HTTP error.
                 fetched = _as_error(fetched, "not_a_feed", parsed.error)
@@ -284,7 +290,7 @@ async def collect_batch(
         writer.add_feed_state(
             feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched
         )
-        writer.add_fetch(fetched, entries, 0)
+        writer.add_fetch(fetched, entries, 0, skipped)
         result.reports.append(
             FeedReport(
                 feed.url,
@@ -295,6 +301,7 @@ async def collect_batch(
                 entries,
                 fetched.duration_ms,
                 fetched.bytes_received,
+                skipped,
             )
         )
         if on_feed_done is not None:
@@ -664,7 +671,7 @@ def refresh(
     *,
     clock: Callable[[], datetime] = utcnow,
     wait_seconds: float | None = None,
-    retention_days: int | None = None,
+    retention_days: float | None = None,
     changed: bool = True,
 ) -> int:
     """Recompute story clusters of recent matched articles, rebuild the full-text index (it

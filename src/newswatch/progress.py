@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol, TextIO
 
+from newswatch.models import describe_skipped
+
 
 class FinishedFeed(Protocol):
     """What the display needs of a feed's report (poll.FeedReport has these fields)."""
@@ -45,10 +47,22 @@ def describe_feed(report: FinishedFeed) -> str:
     parts = [str(report.http_status) if report.http_status is not None else "no response"]
     if report.outcome == "error" and report.error:
         parts.append(report.error)
-    elif report.entries:
-        parts.append(f"{report.entries} entries")
+    elif report.entries or _skipped(report):
+        parts.append(entries_text(report))
     parts.append(f"{report.duration_ms:.0f} ms")
     return f"{mark:<4}  {report.name}: {', '.join(parts)}"
+
+
+def _skipped(report: FinishedFeed) -> tuple[tuple[str, int], ...]:
+    """The report's skipped entries ((reason, count) pairs), if it carries any."""
+    skipped: tuple[tuple[str, int], ...] = getattr(report, "skipped", ())
+    return skipped
+
+
+def entries_text(report: FinishedFeed) -> str:
+    """'48 entries', or '48 entries, 2 skipped: no content at all' when some were not stored."""
+    skipped = describe_skipped(_skipped(report))
+    return f"{report.entries} entries" + (f", {skipped}" if skipped else "")
 
 
 class PlainProgress:

@@ -312,6 +312,17 @@ def _entry(item: ET.Element, names: _Names, base: str, channel_has_content: bool
             dict(zip(("value", "type"), _text(d.text, base=base, kind="text/plain"), strict=True))
             for d in extras.descriptions
         ]
+    if (
+        not (entry.get("title") or entry.get("link") or entry.get("id"))
+        and (
+            not entry.get("summary")
+            or any(_local(el.tag).lower() in ("enclosure", "link") for el in item.iter())
+        )
+        and len(item)
+    ):
+        # parse.py then identifies the entry by an enclosure or by fields read only by
+        # feedparser (categories, comments...), so feedparser reads this document.
+        raise _Decline("an entry known only by fields read here")
     return entry
 
 

@@ -1,16 +1,17 @@
-"""What Prefect prints on the terminal for failures newswatch expects and reports itself.
+"""What a scheduled run under `newswatch serve` prints on serve's terminal for failures
+newswatch expects and reports itself.
 
-A failed send is one line from the digest flow ("sending the digest for ... failed: SMTP
-server ... unreachable"). Prefect adds, for the same failure, the task's and the flow's
-tracebacks and "Finished in state Failed(...)" lines; and when `newswatch serve` stops while a
-scheduled run is still working, that run's process prints the SIGTERM's traceback and says
-the run crashed. These
-records are dropped from the console handlers only: the run's log in the Prefect API keeps
-every line, tracebacks included.
+A failed send is one line from the digest ("sending the digest for ... failed: SMTP server
+... unreachable"). Prefect adds, for the same failure, the task's and the flow's tracebacks
+and "Finished in state Failed(...)" lines; and when `newswatch serve` stops while a scheduled
+run is still working, that run's process prints the SIGTERM's traceback and says the run
+crashed. These records are dropped from the console handlers only: the run's log in the
+Prefect API keeps every line, tracebacks included.
 
-The CLI's `newswatch digest` wraps its flow call in `quiet_console()`. A scheduled run is its
-own process, started by Prefect's runner; `newswatch serve` marks those processes with
-SERVED_RUN_ENV, and the flow modules call `quiet_served_run()` when they are imported there.
+A scheduled run is its own process, started by Prefect's runner; `newswatch serve` marks
+those processes with SERVED_RUN_ENV, and the flow modules call `quiet_served_run()` when they
+are imported there. (One-off commands keep Prefect off the terminal altogether: see
+cli._use_prefect.)
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 # Set by `newswatch serve` for its runner and the flow-run processes the runner starts.
 SERVED_RUN_ENV = "NEWSWATCH_SERVED_RUN"
@@ -77,20 +77,6 @@ def console_handlers() -> list[logging.Handler]:
             if not isinstance(handler, APILogHandler) and handler not in found:
                 found.append(handler)
     return found
-
-
-@contextmanager
-def quiet_console() -> Iterator[None]:
-    """While inside: the terminal shows no traceback for an expected failure."""
-    drop = DropExpectedFailure()
-    handlers = console_handlers()
-    for handler in handlers:
-        handler.addFilter(drop)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(drop)
 
 
 def quiet_served_run(environ: Mapping[str, str] | None = None) -> bool:

@@ -105,11 +105,35 @@ def _advertised(home: Path, api_url: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+def api_healthy(api_url: str, timeout: float) -> bool:
+    """Whether a Prefect API answers its health check at `api_url` within `timeout` seconds.
+
+    Plain http.client: a one-off command asks this before it knows whether it needs Prefect
+    (or httpx) at all. Nothing listening on a loopback port is refused at once.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(api_url)
+    host, port = parts.hostname or "", parts.port
+    conn_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    conn = conn_type(host, port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path.rstrip("/") + "/health")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 def running_serve_api(environ: Mapping[str, str] | None = None) -> str | None:
     """The API URL of the Prefect server a running `newswatch serve` started, if it answers.
 
-    One-off commands use it instead of starting a temporary API (8-15 s here), and their
-    runs appear in the same Prefect UI.
+    One-off commands run their flows there, so their runs appear in the same Prefect UI.
+    With no serve running this costs a file lookup (no network).
     """
     home = newswatch_home(environ)
     try:
@@ -128,13 +152,7 @@ def running_serve_api(environ: Mapping[str, str] | None = None) -> str | None:
         pass
     except OSError:
         return None
-    try:
-        import httpx
-
-        healthy = httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return None
-    return api_url if healthy else None
+    return api_url if api_healthy(api_url, timeout=2.0) else None
 
 
 @dataclass(frozen=True)
@@ -170,38 +188,61 @@ def quiet_prefect_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _profile_api_url(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """PREFECT_API_URL of the active Prefect profile, read from its file (without importing
+    Prefect): $PREFECT_PROFILES_PATH, else $PREFECT_HOME/profiles.toml (~/.prefect)."""
+    import tomllib
+
+    home = Path(env.get("PREFECT_HOME", "").strip() or "~/.prefect").expanduser()
+    path = Path(env.get("PREFECT_PROFILES_PATH", "").strip() or home / "profiles.toml")
+    try:
+        doc = tomllib.loads(path.expanduser().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = env.get("PREFECT_PROFILE", "").strip() or str(doc.get("active") or "")
+    profile = doc.get("profiles", {}).get(name) if name else None
+    url = str(profile.get("PREFECT_API_URL") or "").strip() if isinstance(profile, dict) else ""
+    return (url.rstrip("/"), f"PREFECT_API_URL in the Prefect profile {name!r}") if url else None
+
+
 def configured_api_url(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
     """The Prefect API the user chose, and where it was set: $PREFECT_API_URL, else the
-    active Prefect profile (or prefect.toml / .env, whatever Prefect's settings read).
-    None when nothing is set (Prefect would use a temporary local API)."""
+    active Prefect profile. None when nothing is set.
+
+    Prefect is not imported for this (a one-off command may not need it); in a process that
+    has imported it already, its current settings are asked (they may have been changed in
+    the process, as Prefect's test harness does).
+    """
     env = os.environ if environ is None else environ
     value = env.get("PREFECT_API_URL", "").strip()
     if value:
         return value.rstrip("/"), "PREFECT_API_URL"
-    # Settings() reads profiles and settings files afresh; it does not fix the process's
-    # settings, so PREFECT_API_URL may still be set after this.
-    from prefect.settings import Settings, load_current_profile
+    if environ is None and "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
 
-    url = Settings().api.url
-    if not url:
-        return None
-    return str(url).rstrip(
-        "/"
-    ), f"PREFECT_API_URL in the Prefect profile {load_current_profile().name!r}"
+        url = PREFECT_API_URL.value()
+        return (str(url).rstrip("/"), "the Prefect settings") if url else None
+    return _profile_api_url(env)
 
 
 def check_api_reachable(url: str, source: str, timeout: float = 5.0) -> None:
     """Raise ServeError (one line) when nothing answers at the configured Prefect API."""
-    import httpx
-
-    try:
-        httpx.get(f"{url}/health", timeout=timeout)
-    except httpx.HTTPError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not api_healthy(url, timeout):
         raise ServeError(
-            f"cannot reach the Prefect API at {url} (set by {source}): {reason}; start that "
-            f"server, or fix or unset {source} (without it newswatch runs a local Prefect API)"
-        ) from None
+            f"cannot reach the Prefect API at {url} (set by {source}); start that server, or "
+            f"fix or unset {source}"
+        )
+
+
+def find_prefect_api(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """Where a one-off command runs its flows: the configured Prefect API (which must answer),
+    else a running `newswatch serve`'s local server; None: run in-process."""
+    configured = configured_api_url(environ)
+    if configured:
+        check_api_reachable(*configured)
+        return configured
+    served = running_serve_api(environ)
+    return (served, "a running `newswatch serve`") if served else None
 
 
 def _server_env(home: Path, environ: Mapping[str, str]) -> dict[str, str]:

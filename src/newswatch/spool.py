@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newswatch.models import Article, FeedState, FetchResult, TopicMatch
+from newswatch.models import Article, FeedState, FetchResult, TopicMatch, describe_skipped
 
 MANIFEST = "manifest.json"
 
@@ -80,6 +80,8 @@ FETCH_SCHEMA = pa.schema(
         ("bytes", pa.int64()),
         ("entries", pa.int32()),
         ("new_articles", pa.int32()),
+        ("entries_skipped", pa.int32()),
+        ("skipped_reasons", pa.string()),
     ]
 )
 FEED_SCHEMA = pa.schema(
@@ -181,7 +183,13 @@ class SpoolWriter:
                     )
         self._maybe_flush()
 
-    def add_fetch(self, result: FetchResult, entries: int, new_articles: int) -> None:
+    def add_fetch(
+        self,
+        result: FetchResult,
+        entries: int,
+        new_articles: int,
+        skipped: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self._rows["fetch_log"].append(
             {
                 "poll_id": self.poll_id,
@@ -195,6 +203,8 @@ class SpoolWriter:
                 "bytes": result.bytes_received,
                 "entries": entries,
                 "new_articles": new_articles,
+                "entries_skipped": sum(n for _, n in skipped),
+                "skipped_reasons": describe_skipped(skipped) or None,
             }
         )
 

@@ -186,6 +186,11 @@ _SPECIAL_LETTERS = {
     "Œ": "OE",
     "þ": "th",
     "Þ": "TH",
+    # Arabic: the tatweel only stretches a word ("الـناتو"); Arabic-Indic digits are digits
+    # ("إس-٤٠٠" is S-400).
+    "\u0640": "",
+    **{chr(0x0660 + d): str(d) for d in range(10)},
+    **{chr(0x06F0 + d): str(d) for d in range(10)},
 }
 # Code point ranges scanned for characters whose fold differs from themselves.
 _SCAN_RANGES = ((0x80, 0xD800), (0xE000, 0x10000), (0x1D400, 0x1D800), (0x1F100, 0x1F200))

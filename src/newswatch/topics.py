@@ -20,7 +20,7 @@ import functools
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,6 +90,9 @@ class _Term:
     # complete run of letters (or of digits) there; that last one begins a run.
     whole_runs: tuple[str, ...]
     run_prefix: str | None
+    # The first run of a term in Arabic script, which the text may write with attached
+    # prefixes ("وتركيا", "بالناتو"): it is looked for as a substring, not as a whole run.
+    contains: str | None = None
 
     @property
     def anchor(self) -> str:
@@ -101,6 +104,8 @@ class _Term:
         for run in self.whole_runs:
             if run not in runs:
                 return False
+        if self.contains is not None and self.contains not in present.text:
+            return False
         return self.run_prefix is None or present.has_run_starting(self.run_prefix)
 
     def render(self) -> str:
@@ -142,6 +147,39 @@ class _ChunkPresence:
             known = i < len(self._sorted) and self._sorted[i].startswith(prefix)
             self._prefixes[prefix] = known
         return known
+
+
+# Arabic writes conjunctions (و "and", ف "so"), prepositions (ب "in/with", ل "for", ك "like")
+# and the article ال as part of the next word: "وتركيا", "بتركيا", "لتركيا", "بالناتو",
+# "للناتو" (ل + ال + ناتو). A term in Arabic script matches after any of these.
+_AR_CONJ = ("", "و", "ف")
+_AR_PREP = ("", "ب", "ل", "ك")
+
+
+def _ar_prefixes(article: bool) -> list[str]:
+    """Attached prefixes before an Arabic word: with the article ال (required when the term
+    was written with it), or any combination of conjunction, preposition and article."""
+    out = set()
+    for conj in _AR_CONJ:
+        for prep in _AR_PREP:
+            for art in ("ال",) if article else ("", "ال"):
+                out.add(conj + ("لل" if prep == "ل" and art else prep + art))
+    out.discard("")
+    return sorted(out, key=lambda p: (-len(p), p))
+
+
+_AR_ANY_PREFIX = "|".join(_ar_prefixes(False))
+_AR_ARTICLE_PREFIX = "|".join(_ar_prefixes(True))
+
+
+def _is_arabic(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\u08a0" <= ch <= "\u08ff"
+
+
+def _arabic_core(run: str) -> str:
+    """The first run of an Arabic term as the text may contain it under a prefix: without
+    its article ("الناتو" -> "ناتو"), which "للناتو" does not spell out."""
+    return run[2:] if run.startswith("ال") and len(run) > 2 else run
 
 
 def _term_pattern(folded: str) -> str:
@@ -197,6 +235,11 @@ def _term_pattern(folded: str) -> str:
     # rather than ahead of it, so the pattern starts with a literal: the regex engine then
     # scans for that literal instead of trying every position (30x faster on a summary).
     word = re.escape(head.group())
+    if _is_arabic(head.group()[0]):
+        core = _arabic_core(head.group())
+        if core != head.group():  # written with the article: it (or "لل") is required
+            return f"(?<!\\w)(?:{_AR_ARTICLE_PREFIX}){re.escape(core)}{pattern[len(word) :]}{trail}"
+        return f"(?<!\\w)(?:{_AR_ANY_PREFIX})?{pattern}{trail}"
     lead = f"(?<!\\w{word})"
     if head.group() in _CLITICS:
         # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400.
@@ -215,11 +258,27 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     if case_sensitive:
         exact = re.compile(_term_pattern(fold(written, lower=False).text))
     runs = _ALNUM_RUNS.findall(folded.rstrip("*"))
+    contains = None
+    if runs and _is_arabic(runs[0][0]) and folded.strip()[0] == runs[0][0]:
+        contains = runs[0] = _arabic_core(runs[0])
     chunks = tuple(dict.fromkeys(runs))
     prefix = runs[-1] if folded.endswith("*") else None
-    whole = tuple(dict.fromkeys(runs[:-1] if prefix is not None else runs))
+    whole_list = runs[:-1] if prefix is not None else runs
+    if contains is not None:
+        whole_list = whole_list[1:]
+        if prefix is not None and len(runs) == 1:
+            prefix = None  # "تركي*": the substring test and the regex do the work
+    whole = tuple(dict.fromkeys(whole_list))
     return _Term(
-        written, case_sensitive, pattern, re.compile(pattern), exact, chunks, whole, prefix
+        written,
+        case_sensitive,
+        pattern,
+        re.compile(pattern),
+        exact,
+        chunks,
+        whole,
+        prefix,
+        contains,
     )
 
 
@@ -519,13 +578,15 @@ _TOPIC_KEYS = {
     "name",
     "description",
     "fields",
+    "languages",
     "rules",
     "ignore",
     "exclude",
     "min_relevance",
     *_RULE_KEYS,
 }
-_RULE_ONLY_KEYS = {"fields", *_RULE_KEYS}
+_RULE_ONLY_KEYS = {"fields", "languages", *_RULE_KEYS}
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +595,8 @@ class _Rule:
     node: _Node
     fields: tuple[Field, ...]
     uses_words: bool  # needs word/sentence positions (NEAR)
+    # Only for articles in these languages (ISO 639-1); None: any language.
+    languages: frozenset[str] | None = None
 
 
 def _kind(value: Any) -> str:
@@ -566,6 +629,31 @@ def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
     raise _Invalid(
         f"must be title, summary, content, both (title and summary) or a list, got {value!r}", path
     )
+
+
+def _languages(value: Any, path: Path_) -> frozenset[str]:
+    """`languages: [tr, ru]` (or one code): ISO 639-1 codes, two letters."""
+    codes = [value] if isinstance(value, str) else value
+    if isinstance(codes, list) and codes:
+        out = set()
+        for i, code in enumerate(codes):
+            if not isinstance(code, str) or not _LANGUAGE_CODE.fullmatch(code.strip().lower()):
+                raise _Invalid(
+                    f"must be ISO 639-1 language codes (two letters: en, tr, ru), got {code!r}",
+                    (*path, i) if not isinstance(value, str) else path,
+                )
+            out.add(code.strip().lower())
+        return frozenset(out)
+    raise _Invalid(
+        f"must be a list of ISO 639-1 language codes such as [tr, ru], got {_kind(value)}", path
+    )
+
+
+def _language_of(language: str | None) -> str | None:
+    """The primary language of a tag as the matcher compares it ("pt-BR" -> "pt")."""
+    if not language:
+        return None
+    return language.split("-", 1)[0].split("_", 1)[0].strip().lower() or None
 
 
 def _term_list(value: Any, path: Path_, table: _TermTable, nested: bool = False) -> list[_Node]:
@@ -688,8 +776,9 @@ def _rule(
         )
     if "fields" in data:
         fields = _fields(data["fields"], (*path, "fields"))
+    languages = _languages(data["languages"], (*path, "languages")) if "languages" in data else None
     text = data["query"] if set(data) & set(_RULE_KEYS) == {"query"} else _render(node, table.terms)
-    return _Rule(str(text), node, fields, _uses_words(node))
+    return _Rule(str(text), node, fields, _uses_words(node), languages)
 
 
 def _uses_words(node: _Node) -> bool:
@@ -728,20 +817,74 @@ def _required_terms(node: _Node, terms: Sequence[_Term], negated: bool = False) 
     return min(options, key=lambda group: sum(_term_cost(terms[t]) for t in group))
 
 
+def _numbered(term: _Term) -> bool:
+    """A word with a short number ("Article 5", "статья 5"): the word alone is common, the
+    pair is rare, so the prefilter looks for the pair with the term's regex."""
+    return (
+        term.run_prefix is None
+        and any(c.isdigit() and len(c) < 3 for c in term.chunks)
+        and any(not c.isdigit() for c in term.chunks)
+    )
+
+
 def _strong_chunks(term: _Term) -> list[str]:
-    """Chunks of a term that rarely turn up by chance: 3+ letters or 3+ digits."""
+    """Chunks of a term that rarely turn up by chance: 3+ letters or 3+ digits (none for a
+    numbered word, whose word alone is not rare)."""
+    if _numbered(term):
+        return []
     return [c for c in term.chunks if len(c) >= 3]
 
 
 def _term_cost(term: _Term) -> float:
     # Each term is one more way to pass the prefilter by chance; short chunks turn up by
     # chance more often ("air" in "chair"), numbers less than words. A term with no strong
-    # chunk ("40N6", "SA-21") needs a regex in the prefilter.
+    # chunk ("40N6", "SA-21") needs a regex in the prefilter; a numbered word's regex only
+    # runs where its word is, and rarely finds anything.
+    if _numbered(term):
+        return 2.0
     chunks = _strong_chunks(term)
     if not chunks:
         return 6.0
     best = max(chunks, key=len)
     return 1 + 4.0 ** max(0, (3 if best.isdigit() else 5) - len(best))
+
+
+# Scripts a gate's pieces are grouped by (the first character of a piece decides).
+_SCRIPT_RE = {
+    "greek": re.compile("[\u0370-\u03ff\u1f00-\u1fff]"),
+    "cyrillic": re.compile("[\u0400-\u052f]"),
+    "arabic": re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"),
+}
+
+
+_NON_LATIN = re.compile(
+    "[\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"
+)
+
+
+def _script_of(piece: str) -> str:
+    if piece.isascii():
+        return "ascii"
+    for name in ("greek", "cyrillic", "arabic"):
+        if _SCRIPT_RE[name].match(piece):
+            return name
+    return "other"
+
+
+# Regexes behind one first chunk: (the other chunks they need, the regexes).
+_WeakGroup = tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]
+
+
+def _weak_found(group: _WeakGroup, folded: str) -> bool:
+    for rest, patterns in group:
+        for chunk in rest:
+            if chunk not in folded:
+                break
+        else:
+            for pattern in patterns:
+                if pattern.search(folded) is not None:
+                    return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -751,20 +894,81 @@ class _Gate:
     finds something."""
 
     substrings: tuple[str, ...]
-    weak_patterns: tuple[tuple[str, str], ...]  # (a chunk it must contain, regex)
-    weak: tuple[tuple[str, re.Pattern[str]], ...]
+    # (chunks it must contain, cheapest first; regex): a numbered word ("Article 5") is
+    # looked for only in text with its digit, then its word.
+    weak_patterns: tuple[tuple[tuple[str, ...], str], ...]
+    weak: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]
+    # The same, split by script: ASCII text (most articles, and most Latin-script text once
+    # folded) is searched for the ASCII pieces only, other text also for the pieces of the
+    # scripts it contains (a Greek article is not searched for Cyrillic and Arabic names).
+    _ascii: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _scripts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _other: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The weak regexes by their first chunk, then by the rest of their chunks.
+    _ascii_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
+    _other_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_script: dict[str, list[str]] = {}
+        for piece in self.substrings:
+            by_script.setdefault(_script_of(piece), []).append(piece)
+        weak: dict[str, dict[tuple[str, ...], list[re.Pattern[str]]]] = {}
+        for chunks, pattern in self.weak:
+            weak.setdefault(chunks[0], {}).setdefault(chunks[1:], []).append(pattern)
+
+        def grouped(ascii_: bool) -> tuple[tuple[str, _WeakGroup], ...]:
+            out = []
+            for first, by_rest in weak.items():
+                group = tuple(
+                    (rest, tuple(patterns))
+                    for rest, patterns in by_rest.items()
+                    if all(c.isascii() for c in (first, *rest)) == ascii_
+                )
+                if group:
+                    out.append((first, group))
+            return tuple(out)
+
+        setattr_ = object.__setattr__
+        setattr_(self, "_ascii", tuple(by_script.pop("ascii", ())))
+        setattr_(self, "_other", tuple(by_script.pop("other", ())))
+        setattr_(
+            self,
+            "_scripts",
+            tuple((_SCRIPT_RE[name], tuple(pieces)) for name, pieces in sorted(by_script.items())),
+        )
+        setattr_(self, "_ascii_weak", grouped(True))
+        setattr_(self, "_other_weak", grouped(False))
 
     def passes(self, folded: str) -> bool:
-        for piece in self.substrings:
+        for piece in self._ascii:
             if piece in folded:
                 return True
-        for chunk, pattern in self.weak:
-            if chunk in folded and pattern.search(folded) is not None:
+        ascii_text = folded.isascii()
+        # Curly quotes and dashes make most English text non-ASCII: one search for a
+        # Greek, Cyrillic or Arabic letter rules those scripts out at once.
+        if not ascii_text and _NON_LATIN.search(folded) is not None:
+            for script, pieces in self._scripts:
+                if script.search(folded) is not None:
+                    for piece in pieces:
+                        if piece in folded:
+                            return True
+        if not ascii_text:
+            for piece in self._other:
+                if piece in folded:
+                    return True
+        for first, group in self._ascii_weak:
+            if first in folded and _weak_found(group, folded):
                 return True
+        if not ascii_text:
+            for first, group in self._other_weak:
+                if first in folded and _weak_found(group, folded):
+                    return True
         return False
 
     @staticmethod
-    def make(needs: Sequence[Sequence[str]], weak: Iterable[tuple[str, str]]) -> _Gate:
+    def make(needs: Sequence[Sequence[str]], weak: Iterable[tuple[tuple[str, ...], str]]) -> _Gate:
         patterns = tuple(sorted(set(weak)))
         compiled = tuple((chunk, re.compile(p)) for chunk, p in patterns)
         return _Gate(_cover(needs), patterns, compiled)
@@ -772,13 +976,15 @@ class _Gate:
     @staticmethod
     def covering(terms: Iterable[_Term]) -> _Gate:
         strong: list[list[str]] = []
-        weak: list[tuple[str, str]] = []
+        weak: list[tuple[tuple[str, ...], str]] = []
         for term in terms:
             chunks = _strong_chunks(term)
             if chunks:
                 strong.append(chunks)
             else:
-                weak.append((term.anchor, term.pattern))
+                digits = [c for c in term.chunks if c.isdigit()] if _numbered(term) else []
+                guard = (max(digits, key=len),) if digits else ()
+                weak.append(((*guard, term.anchor), term.pattern))
         return _Gate.make(strong, weak)
 
     @staticmethod
@@ -988,19 +1194,25 @@ class _TermGroup:
     heads: frozenset[str]
     by_head: Mapping[str, tuple[tuple[str, int], ...]]
     short_prefixes: tuple[tuple[str, int], ...]
+    # Terms known only by a substring (a one-word term in Arabic script).
+    by_substring: tuple[tuple[str, int], ...] = ()
 
     @staticmethod
     def of(indexes: Sequence[int], terms: Sequence[_Term]) -> _TermGroup:
         by_run: dict[str, list[int]] = {}
         by_head: dict[str, list[tuple[str, int]]] = {}
         short: list[tuple[str, int]] = []
+        substring: list[tuple[str, int]] = []
         for i in dict.fromkeys(indexes):
             term = terms[i]
             if term.whole_runs:
                 by_run.setdefault(max(term.whole_runs, key=len), []).append(i)
                 continue
             prefix = term.run_prefix
-            assert prefix is not None
+            if prefix is None:
+                assert term.contains is not None
+                substring.append((term.contains, i))
+                continue
             if len(prefix) >= _HEAD:
                 by_head.setdefault(prefix[:_HEAD], []).append((prefix, i))
             else:
@@ -1011,6 +1223,7 @@ class _TermGroup:
             frozenset(by_head),
             {k: tuple(v) for k, v in by_head.items()},
             tuple(short),
+            tuple(substring),
         )
 
     def candidates(self, present: _ChunkPresence) -> Iterator[int]:
@@ -1026,6 +1239,9 @@ class _TermGroup:
                         yield i
         for prefix, i in self.short_prefixes:
             if present.has_run_starting(prefix):
+                yield i
+        for piece, i in self.by_substring:
+            if piece in present.text:
                 yield i
 
 
@@ -1155,6 +1371,8 @@ class _Topic:
     gate: _Gate  # passed by every article some rule can match
     # Matches scored below this stay in the warehouse but are left out of the digest.
     min_relevance: float | None = None
+    # The topic is looked for only in articles in these languages; None: any language.
+    languages: frozenset[str] | None = None
     groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
     ignore_group: _TermGroup = field(init=False, compare=False)
 
@@ -1170,8 +1388,13 @@ class _Topic:
         return found
 
     def match(
-        self, texts: Mapping[Field, _FieldText], present: _ChunkPresence
+        self,
+        texts: Mapping[Field, _FieldText],
+        present: _ChunkPresence,
+        language: str | None = None,
     ) -> TopicMatch | None:
+        if self.languages is not None and language not in self.languages:
+            return None
         joined = present.text
         if not self.gate.passes(joined):
             return None
@@ -1179,6 +1402,8 @@ class _Topic:
         fired: list[str] = []
         fired_hits: list[_Occurrence] = []
         for rule in self.rules:
+            if rule.languages is not None and language not in rule.languages:
+                continue
             scoped: _Lookup = occ if rule.fields == ALL_FIELDS else _InFields(occ, rule.fields)
             ok, hits = _evaluate(rule.node, scoped)
             if ok:
@@ -1250,6 +1475,24 @@ class Matcher:
         """Each topic's `min_relevance` setting (topics without one are left out)."""
         return {t.name: t.min_relevance for t in self.topics if t.min_relevance is not None}
 
+    def topic_named(self, name: str) -> str:
+        """The topic called `name`, as the sources file spells it. One rule for every
+        command (`match`, `rematch`, `search`, the digest): case does not matter; a name
+        that is no topic raises UnknownTopic, which lists the topics there are."""
+        return resolve_topic(self.topic_names, name)
+
+    def rule_label(self, found: TopicMatch, width: int = 70) -> str:
+        """A short name for the rule that fired: "rule 2 of 5: (Türkiye OR Turks OR …)"."""
+        topic = next((t for t in self.topics if t.name == found.topic), None)
+        text = " ".join(found.rule.split())
+        short = text if len(text) <= width else text[: width - 1].rstrip() + "…"
+        if topic is None:
+            return short
+        index = next((i for i, r in enumerate(topic.rules) if r.text == found.rule), None)
+        if index is None or len(topic.rules) == 1:
+            return short
+        return f"rule {index + 1} of {len(topic.rules)}: {short}"
+
     def naming_hits(self, found: TopicMatch) -> TopicMatch:
         """`found` with only the hits of terms that name its topic (the digest highlights
         and ranks by these); the other hits are context a rule required ("military" beside
@@ -1272,9 +1515,15 @@ class Matcher:
             out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
         return out
 
-    def match(self, title: str, summary: str, content: str = "") -> list[TopicMatch]:
+    def match(
+        self, title: str, summary: str, content: str = "", *, language: str | None = None
+    ) -> list[TopicMatch]:
         """Topics of an article from its plain-text title, summary and full content (the
-        body; "" when the feed gave none)."""
+        body; "" when the feed gave none). `language`: the article's language (ISO 639-1,
+        "tr"), as detected by the caller (nothing is detected here). A rule or topic limited
+        to languages applies only to an article known to be in one of them: with None
+        (unknown) it is left out."""
+        language = _language_of(language)
         title = title or ""
         summary = summary or ""
         content = content or ""
@@ -1298,7 +1547,7 @@ class Matcher:
         present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
-            found = topic.match(texts, present)
+            found = topic.match(texts, present, language)
             if found is not None:
                 named = self.naming_hits(found).hits
                 score = relevance(title, summary, content, named)
@@ -1370,6 +1619,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     ):
         raise _Invalid(f"must be a number from 0 to 1, got {min_relevance!r}", ("min_relevance",))
     fields = _fields(item["fields"], ("fields",)) if "fields" in item else ALL_FIELDS
+    languages = _languages(item["languages"], ("languages",)) if "languages" in item else None
     table = _TermTable()
     rules: list[_Rule] = []
     has_top_rule = any(k in item for k in _RULE_KEYS)
@@ -1421,10 +1671,48 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         ignore=tuple(ignore),
         gate=_Gate.covering(table.terms[t] for t in sorted(required)),
         min_relevance=None if min_relevance is None else float(min_relevance),
+        languages=languages,
     )
 
 
 # -- `newswatch match` ------------------------------------------------------------------
+
+
+_DESIGNATION = re.compile(f"\\b([^\\W\\d_]{{1,4}})(?:\\s*{_DASH}\\s*|\\s+)?(\\d+)\\b")
+
+
+def designation_key(text: str) -> str:
+    """`text` folded as the matcher compares designations: case-insensitive, and a dash,
+    a space or nothing alike between letters and digits ("S-400", "S400", "s 400" ->
+    "s400")."""
+    return " ".join(_DESIGNATION.sub(r"\1\2", text.casefold()).split())
+
+
+def designation_variants(text: str) -> list[str]:
+    """The forms a full-text index may hold of each designation in `text` ("S-400" ->
+    ["s400", "s 400"]): the matcher treats them as one, so search must look for each."""
+    out: list[str] = []
+    for m in _DESIGNATION.finditer(text.casefold()):
+        for form in (f"{m[1]}{m[2]}", f"{m[1]} {m[2]}"):
+            if form not in out:
+                out.append(form)
+    return out
+
+
+class UnknownTopic(ValueError):
+    """A topic name that the sources file does not define."""
+
+
+def resolve_topic(names: Sequence[str], name: str) -> str:
+    """`name` as one of `names` spells it, compared without regard to case; UnknownTopic
+    (naming the known topics) when there is none."""
+    wanted = name.strip().casefold()
+    for known in names:
+        if known.casefold() == wanted:
+            return known
+    raise UnknownTopic(
+        f"unknown topic {name!r}; the sources file defines: {', '.join(names) or '(none)'}"
+    )
 
 
 def match_to_dict(found: TopicMatch) -> dict[str, Any]:
@@ -1432,12 +1720,42 @@ def match_to_dict(found: TopicMatch) -> dict[str, Any]:
     return asdict(found)
 
 
-def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
+def explain(found: TopicMatch) -> str:
+    """The words that matched and where: "S-400, Turkey in title; Erdogan in summary"."""
+    by_field: dict[str, list[str]] = {}
+    for hit in found.hits:
+        words = by_field.setdefault(hit.field, [])
+        if hit.text not in words:
+            words.append(hit.text)
+    return "; ".join(f"{', '.join(words)} in {where}" for where, words in by_field.items())
+
+
+def short_match(found: TopicMatch, matcher: Matcher) -> dict[str, Any]:
+    """A match as `newswatch match` prints it by default: the topic, a short name for the
+    rule, the words and where, the hits (with offsets) and the relevance; `--verbose` gives
+    `match_to_dict` (the whole rule as written and expanded)."""
+    out = match_to_dict(found)
+    out["rule"] = matcher.rule_label(found)
+    out["why"] = explain(found)
+    return out
+
+
+def match_jsonl(
+    lines: Iterable[str],
+    matcher: Matcher,
+    detect: Callable[[str, str], str | None] | None = None,
+    *,
+    verbose: bool = False,
+    topics: Sequence[str] | None = None,
+) -> Iterator[str]:
     """Match JSON lines `{"id", "title", "summary", "content"}` (summary and content may be
-    HTML; content is optional, the article's full body as the pipeline matches it); yield
-    one JSON line per non-blank input line: `{"id", "topics", "relevance", "matches"}` or
-    `{"id", "error"}`. Spans in the output refer to the plain text of title, summary and
-    content (HTML removed)."""
+    HTML; content is optional, the article's full body as the pipeline matches it; an
+    optional `language` gives the article's language); yield one JSON line per non-blank
+    input line: `{"id", "language", "topics", "relevance", "matches"}` or `{"id", "error"}`.
+    Spans in the output refer to the plain text of title, summary and content (HTML
+    removed). Each match says its rule by a short name and "why" (the words and where)
+    unless `verbose` (the whole rule); with `topics` (names as the sources file spells
+    them) only those topics are reported."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -1465,7 +1783,7 @@ def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
             continue
         ident = record.get("id")
         problem = None
-        for key in ("title", "summary", "content"):
+        for key in ("title", "summary", "content", "language"):
             if record.get(key) is not None and not isinstance(record.get(key), str):
                 problem = f"{key!r} must be a string, got {_json_kind(record[key])}"
         if "title" not in record and "summary" not in record and "content" not in record:
@@ -1476,13 +1794,21 @@ def match_jsonl(lines: Iterable[str], matcher: Matcher) -> Iterator[str]:
         title = html_to_text(record.get("title") or "")
         summary = html_to_text(record.get("summary") or "")
         content = html_to_text(record.get("content") or "")
-        found = matcher.match(title, summary, content)
+        language = record.get("language") or None
+        if language is None and detect is not None:
+            language = detect(title, summary or content)
+        found = matcher.match(title, summary, content, language=language)
+        if topics is not None:
+            found = [m for m in found if m.topic in topics]
         yield json.dumps(
             {
                 "id": ident,
+                "language": language,
                 "topics": sorted(m.topic for m in found),
                 "relevance": {m.topic: m.relevance for m in found},
-                "matches": [match_to_dict(m) for m in found],
+                "matches": [
+                    match_to_dict(m) if verbose else short_match(m, matcher) for m in found
+                ],
             },
             ensure_ascii=False,
         )

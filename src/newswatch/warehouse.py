@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -304,6 +304,10 @@ def merge_batch(
         return MergeResult(m.poll_id, 0, 0, already_merged=True)
     con.execute("BEGIN TRANSACTION")
     try:
+        # stored_at only ever grows: a clock set back (NTP, a VM restored, DST done wrong)
+        # would otherwise stamp this batch before the last digest's window end, and no
+        # digest would ever cover it (windows are over stored_at).
+        now = _after_last_stored(con, now)
         new_articles = new_matches = 0
         by_feed: dict[str, tuple[int, int]] = {}
         art = batch.files("articles")
@@ -331,14 +335,17 @@ def merge_batch(
             by_feed = _new_per_feed(con, batch)
         fetch = batch.files("fetch_log")
         if fetch:
+            # Columns the spool has and this warehouse's schema not (yet): left out.
+            extra = _missing_columns(con, "fetch_log", spool.FETCH_SCHEMA.names)
+            exclude = f" EXCLUDE ({', '.join(extra)})" if extra else ""
             # new_articles per feed is only known now, against what the warehouse already had.
             con.execute(
-                "INSERT INTO fetch_log BY NAME SELECT f.* REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
+                f"INSERT INTO fetch_log BY NAME SELECT f.*{exclude} REPLACE (coalesce(n.c, 0)::INTEGER AS new_articles) "
                 f"FROM read_parquet({_parquet_list(fetch)}) f "
                 "LEFT JOIN (SELECT feed_url, count(*) c FROM _new_articles GROUP BY feed_url) n "
                 "ON n.feed_url = f.feed_url"
                 if art
-                else f"INSERT INTO fetch_log BY NAME SELECT * FROM read_parquet({_parquet_list(fetch)})"
+                else f"INSERT INTO fetch_log BY NAME SELECT *{exclude} FROM read_parquet({_parquet_list(fetch)})"
             )
         feeds = batch.files("feeds")
         if feeds:
@@ -367,6 +374,27 @@ def merge_batch(
     finally:
         con.execute("DROP TABLE IF EXISTS _new_articles")
     return MergeResult(m.poll_id, new_articles, new_matches, by_feed=by_feed)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those `table` does not have (a warehouse on an older schema version)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [table],
+        ).fetchall()
+    }
+    return [name for name in names if name not in have]
+
+
+def _after_last_stored(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """`now`, or just after the latest polls.stored_at when the clock reads earlier."""
+    row = con.execute("SELECT max(stored_at) FROM polls").fetchone()
+    last: datetime | None = _utc(row[0]) if row and row[0] is not None else None
+    if last is not None and now <= last:
+        return last + timedelta(microseconds=1)
+    return now
 
 
 def _new_per_feed(
@@ -562,6 +590,7 @@ class ClusterRow(NamedTuple):
     url: str
     published_at: datetime
     summary: str = ""
+    language: str | None = None  # for the cross-language pass (newswatch.crosslang)
 
 
 def cluster_rows_since(
@@ -571,7 +600,7 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
@@ -916,9 +945,44 @@ FTS_SCHEMA = "fts_main_articles"
 TITLE_WEIGHT = 2.0
 # The article's full content counts, but less than the summary: a long body mentions much.
 CONTENT_WEIGHT = 0.5
-# Letters and digits are word characters (the extension's default drops digits, so "S-400"
-# would not be searchable); everything else separates words.
-_FTS_IGNORE = r"(\\.|[^a-z0-9])+"
+# Letters and digits of every script are word characters (the extension's default keeps only
+# a-z: no digits, so "S-400" would not be searchable, and no Cyrillic, Greek or Arabic word,
+# nor Turkish "ı"); everything else separates words.
+_FTS_IGNORE = r"(\\.|[^\p{L}\p{N}])+"
+# Each article's words are stemmed by its language's Snowball stemmer (articles.language;
+# the fts extension's stemmers), a query's words by all of them (its language is unknown):
+# "Турция" finds "Турции", "füze" finds "füzeleri", "missile" finds "missiles". Languages
+# without a stemmer there keep their words as they are; articles of unknown language (stored
+# before languages were detected) are stemmed as English, as they always were. Measured in
+# bench/search_languages.py: recall 0.44 -> 0.93 over queries in tr, ru, el, ar and en.
+SEARCH_STEMMERS: dict[str, str] = {
+    "en": "porter", "tr": "turkish", "ru": "russian", "el": "greek", "ar": "arabic",
+    "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nl": "dutch", "ro": "romanian", "hi": "hindi",
+}  # fmt: skip
+UNKNOWN_LANGUAGE_STEMMER = "porter"
+
+
+def _stem_by_language(word: str, language: str) -> str:
+    """SQL: `word` stemmed by the stemmer of the language in column `language`."""
+    cases = " ".join(
+        f"WHEN {language} = '{code}' THEN stem({word}, '{s}')"
+        for code, s in SEARCH_STEMMERS.items()
+    )
+    return (
+        f"CASE WHEN {language} IS NULL THEN stem({word}, '{UNKNOWN_LANGUAGE_STEMMER}') "
+        f"{cases} ELSE {word} END"
+    )
+
+
+def _query_forms_sql() -> str:
+    """SQL over one parameter (the query): its words, each in every stemmer's form, distinct."""
+    stemmers = sorted({*SEARCH_STEMMERS.values(), UNKNOWN_LANGUAGE_STEMMER})
+    forms = ", ".join(["w", *(f"stem(w, '{s}')" for s in stemmers)])
+    return (
+        f"SELECT DISTINCT unnest([{forms}]) AS t FROM (SELECT unnest(string_split_regex("
+        f"strip_accents(lower(?)), '{_FTS_IGNORE}')) AS w) WHERE w <> ''"
+    )
 
 
 class SearchUnavailable(WarehouseError):
@@ -1062,19 +1126,31 @@ def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
             f"{FTS_SCHEMA}.tokenize is {tokenize or 'missing'!r}, not the tokenizer appended with"
         )
     match_bm25 = macros.get("match_bm25") or ""
-    if "stem(" not in match_bm25 or "'porter'" not in match_bm25:
-        return f"{FTS_SCHEMA}.match_bm25 does not stem with 'porter'"
+    if "stem(" not in match_bm25 or "'none'" not in match_bm25:
+        # Queries are stemmed before they reach it (every language's forms); an index whose
+        # macro stems them again (the English-only index of earlier versions) is rebuilt.
+        return f"{FTS_SCHEMA}.match_bm25 stems queries itself (not with 'none')"
     return None
 
 
 def _build_search_index(con: duckdb.DuckDBPyConnection) -> None:
-    """The extension's own build (creates the index's tables and its match_bm25 macro)."""
+    """The extension's own build creates the index's tables and its macros (stemmer 'none':
+    queries arrive stemmed); the words it indexed unstemmed are then replaced by each
+    article's words stemmed by its language (`_append_to_search_index`, from empty). On an
+    empty warehouse (the first poll: `prepare_search_index`) that costs nothing; a rebuild of
+    a full one indexes twice."""
     columns = ", ".join(f"'{c}'" for c in FTS_COLUMNS)
     con.execute(
         f"PRAGMA create_fts_index('articles', 'id', {columns}, "
-        f"stemmer = 'porter', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
+        f"stemmer = 'none', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
         "strip_accents = 1, lower = 1, overwrite = 1)"
     )
+    fts = FTS_SCHEMA
+    if _count(con, f"{fts}.docs"):
+        for table in ("terms", "docs", "dict"):
+            con.execute(f"DELETE FROM {fts}.{table}")
+        con.execute(f"UPDATE {fts}.stats SET num_docs = 0, avgdl = 0")
+        _append_to_search_index(con)
 
 
 def _tokenize(column: str) -> str:
@@ -1141,13 +1217,14 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
         f"WHERE n.docid >= {int(low)} AND n.docid < {int(high)}"
     )
     tokens = " UNION ALL ".join(
-        f"SELECT n.docid, {i} AS fieldid, unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
+        f"SELECT n.docid, {i} AS fieldid, a.language AS lang, "
+        f"unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
         for i, column in enumerate(FTS_COLUMNS)
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fts_words AS "
-        "SELECT w, stem(w, 'porter') AS term "
-        f"FROM (SELECT DISTINCT w FROM ({tokens})) "
+        f"SELECT w, lang, {_stem_by_language('w', 'lang')} AS term "
+        f"FROM (SELECT DISTINCT w, lang FROM ({tokens})) "
         f"WHERE w <> '' AND w NOT IN (SELECT sw FROM {fts}.stopwords)"
     )
     con.execute(
@@ -1159,11 +1236,12 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _fts_word_ids AS "
-        f"SELECT w.w, d.termid FROM _fts_words w JOIN {fts}.dict d ON d.term = w.term"
+        f"SELECT w.w, w.lang, d.termid FROM _fts_words w JOIN {fts}.dict d ON d.term = w.term"
     )
     con.execute(
         f"INSERT INTO {fts}.terms SELECT t.docid, t.fieldid, i.termid "
-        f"FROM ({tokens}) t JOIN _fts_word_ids i ON i.w = t.w"
+        f"FROM ({tokens}) t JOIN _fts_word_ids i ON i.w = t.w "
+        "AND i.lang IS NOT DISTINCT FROM t.lang"
     )
     in_slice = f"FROM {fts}.terms WHERE docid >= ? AND docid < ?"
     con.execute(
@@ -1200,8 +1278,11 @@ def search_articles(
     topic: str | None = None,
     since: datetime | None = None,
     limit: int = 20,
+    boost_topics: Sequence[str] = (),
 ) -> list[SearchHit]:
-    """Articles ranked by BM25 over title (weighted), summary and content, best first."""
+    """Articles ranked by BM25 over title (weighted), summary and content, best first;
+    articles that matched one of `boost_topics` first (a topic match outranks an incidental
+    hit: a Mercedes S 400 review is not an S-400 story)."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
@@ -1216,7 +1297,9 @@ def search_articles(
         else ""
     )
     where = ["s.score IS NOT NULL"]
-    params: list[Any] = [terms, terms] + ([terms] if content_score else [])
+    # The query as the index's terms: every word in every language's stemmed form.
+    query = " ".join(search_stems(con, terms))
+    params: list[Any] = [query, query] + ([query] if content_score else [])
     if topic is not None:
         where.append(
             "a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"
@@ -1225,6 +1308,15 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    on_topic = "0"
+    if boost_topics:
+        on_topic = (
+            "CASE WHEN a.id IN (SELECT article_id FROM article_topics WHERE topic IN "
+            f"({', '.join('?' for _ in boost_topics)})) THEN 1 ELSE 0 END"
+        )
+    params = (
+        params[: 2 + bool(content_score)] + list(boost_topics) + params[2 + bool(content_score) :]
+    )
     params.append(limit)
     rows = con.execute(
         f"""
@@ -1236,7 +1328,8 @@ def search_articles(
             FROM articles
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
-               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id)
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
+               {on_topic} AS on_topic
         FROM (SELECT * FROM s WHERE score > 0) s
         JOIN articles a ON a.id = s.id
         LEFT JOIN (
@@ -1245,7 +1338,7 @@ def search_articles(
         ) m ON m.article_id = a.id
         LEFT JOIN article_clusters c ON c.article_id = a.id
         WHERE {" AND ".join(where)}
-        ORDER BY s.score DESC, a.published_at DESC, a.id
+        ORDER BY on_topic DESC, s.score DESC, a.published_at DESC, a.id
         LIMIT ?
         """,
         params,
@@ -1257,20 +1350,20 @@ def search_articles(
 
 
 def search_stems(con: duckdb.DuckDBPyConnection, terms: str) -> list[str]:
-    """The query's words as the index sees them (lower-cased, accents stripped, stemmed)."""
+    """The query's words as the index sees them (lower-cased, accents stripped), each in the
+    form of every language's stemmer (see SEARCH_STEMMERS), in a stable order."""
     load_fts(con)
-    rows = con.execute(
-        "SELECT DISTINCT stem(w, 'porter') FROM (SELECT unnest(string_split_regex("
-        f"strip_accents(lower(?)), '{_FTS_IGNORE}')) AS w) WHERE w <> ''",
-        [terms],
-    ).fetchall()
-    return [r[0] for r in rows]
+    rows = con.execute(f"SELECT t FROM ({_query_forms_sql()}) ORDER BY t", [terms]).fetchall()
+    return [r[0] for r in rows if r[0]]
 
 
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     """Run one analyst query and return its result as a pyarrow Table."""
     try:
-        return con.execute(sql).to_arrow_table()
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
+        return result.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from None
 
@@ -1309,6 +1402,11 @@ _EXPORTS: tuple[tuple[str, str, str | None], ...] = (
     (
         "fetch_log",
         "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM fetch_log f",
+        "day",
+    ),
+    (
+        "article_fetches",
+        "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM article_fetches f",
         "day",
     ),
     ("feeds", "SELECT * FROM feeds", None),
@@ -1397,3 +1495,161 @@ def prune_fetch_log(con: duckdb.DuckDBPyConnection, older_than: datetime) -> int
     """
     row = con.execute("DELETE FROM fetch_log WHERE started_at < ?", [older_than]).fetchone()
     return int(row[0]) if row else 0
+
+
+# -- article pages (sources.yaml `fetch_article`) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PageCandidate:
+    """A stored article whose linked page is still to be fetched."""
+
+    article_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ArticleFetch:
+    """One row of `article_fetches`: what fetching an article's page came to."""
+
+    article_id: str
+    poll_id: str
+    url: str
+    final_url: str | None
+    started_at: datetime
+    duration_ms: float
+    outcome: str  # extracted | no_text | error
+    http_status: int | None
+    error_kind: str | None
+    error: str | None
+    bytes: int
+    content_type: str | None
+    extract_ms: float | None
+    text_chars: int
+
+
+_ARTICLE_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleFetch))
+
+
+def article_page_candidates(
+    con: duckdb.DuckDBPyConnection,
+    feed_urls: Sequence[str],
+    since: datetime,
+    limit: int,
+    *,
+    teaser_feeds: Sequence[str] = (),
+    teaser_chars: int = 0,
+) -> list[PageCandidate]:
+    """Articles of `feed_urls`, and those of `teaser_feeds` whose summary and content together
+    are shorter than `teaser_chars`, first seen at or after `since`, with a link and no page
+    fetch recorded yet; newest first, at most `limit`."""
+    if not feed_urls and not teaser_feeds:
+        return []
+    rows = con.execute(
+        "SELECT a.id, a.url FROM articles a "
+        "WHERE (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "OR (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "AND length(a.summary) + length(a.content) < ?)) "
+        "AND a.first_seen_at >= ? AND a.url <> '' "
+        "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
+        "ORDER BY a.first_seen_at DESC, a.published_at DESC, a.id LIMIT ?",
+        [list(feed_urls), list(teaser_feeds), teaser_chars, since, limit],
+    ).fetchall()
+    return [PageCandidate(str(aid), str(url)) for aid, url in rows]
+
+
+def articles_by_id(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Article]:
+    """The stored articles of `ids` (those that exist), ordered by id."""
+    if not ids:
+        return []
+    rows = con.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+        "WHERE a.id IN (SELECT unnest(?::VARCHAR[])) ORDER BY a.id",
+        [list(ids)],
+    ).fetchall()
+    return [_article(r) for r in rows]
+
+
+def store_page_content(
+    con: duckdb.DuckDBPyConnection, contents: Mapping[str, tuple[str, str]]
+) -> int:
+    """Set `content` and `content_html` of the articles in `contents` (id -> (text, html))
+    from their fetched page, where the page's text is longer than the content the feed gave
+    (a feed's full text is kept over a page that yields less); returns the articles changed."""
+    import pyarrow as pa
+
+    if not contents:
+        return 0
+    ids = list(contents)
+    con.register(
+        "_page_content_in",
+        pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "content": pa.array([contents[i][0] for i in ids], pa.string()),
+                "content_html": pa.array([contents[i][1] for i in ids], pa.string()),
+            }
+        ),
+    )
+    try:
+        row = con.execute(
+            "UPDATE articles SET content = p.content, content_html = p.content_html "
+            "FROM _page_content_in p "
+            "WHERE articles.id = p.id AND length(articles.content) < length(p.content)"
+        ).fetchone()
+    finally:
+        con.unregister("_page_content_in")
+    return int(row[0]) if row else 0
+
+
+def record_article_fetches(
+    con: duckdb.DuckDBPyConnection,
+    fetches: Sequence[ArticleFetch],
+    contents: Mapping[str, tuple[str, str]] | None = None,
+) -> int:
+    """Insert `article_fetches` rows (one per article; an article already recorded keeps its
+    first row) and store the pages' `contents` (store_page_content), in one transaction;
+    returns the rows added."""
+    import pyarrow as pa
+
+    if not fetches:
+        return 0
+    table = pa.Table.from_pylist(
+        [{name: getattr(f, name) for name in _ARTICLE_FETCH_FIELDS} for f in fetches],
+        schema=pa.schema(
+            [
+                ("article_id", pa.string()),
+                ("poll_id", pa.string()),
+                ("url", pa.string()),
+                ("final_url", pa.string()),
+                ("started_at", pa.timestamp("us", tz="UTC")),
+                ("duration_ms", pa.float64()),
+                ("outcome", pa.string()),
+                ("http_status", pa.int32()),
+                ("error_kind", pa.string()),
+                ("error", pa.string()),
+                ("bytes", pa.int64()),
+                ("content_type", pa.string()),
+                ("extract_ms", pa.float64()),
+                ("text_chars", pa.int32()),
+            ]
+        ),
+    )
+    con.register("_article_fetches_in", table)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = _count(con, "article_fetches")
+        con.execute(
+            "INSERT INTO article_fetches BY NAME SELECT * FROM _article_fetches_in i "
+            "WHERE i.article_id NOT IN (SELECT article_id FROM article_fetches) "
+            "QUALIFY row_number() OVER (PARTITION BY i.article_id ORDER BY i.started_at) = 1"
+        )
+        added = _count(con, "article_fetches") - before
+        store_page_content(con, contents or {})
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_article_fetches_in")
+    return added

@@ -1,0 +1,209 @@
+"""Cross-language story links: the same event told in two languages.
+
+Pure: takes each article's language, time and text, returns pairs of indexes to join; no I/O.
+cluster.assign_clusters runs it after its own passes, which compare words and text and so
+never join a Turkish report to an English one.
+
+Translation keeps little of a story's wording but keeps its figures (225 aircraft, $5.43
+billion, magnitude 6.1, 19:53, 3.5% of GDP) and, between languages written in Latin script,
+its names (Airbus, A321neo, Rutte, Malatya). Two articles in different languages, published
+within `WINDOW` of each other, are the same story when they share
+
+- at least two specific figures, or
+- one specific figure and at least two names,
+
+each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them).
+
+A specific figure is a decimal (6.1 = 6,1; 19:53 = 19.53, as Turkish writes times) or a whole
+number of at least 10 that is neither a round ten (50, 100: too common) nor a year; digits
+that belong to a designation (S-400, F-35, A321neo) are not figures. One shared figure alone
+never joins (a vote of 158 in Athens and 158 detentions in Istanbul); neither do names alone
+(every NATO story names its secretary general). Articles of one language, or of unknown
+language, are left to the other passes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import combinations
+
+WINDOW = timedelta(hours=48)
+RARE_MIN = 8
+RARE_SHARE = 0.02
+MIN_FIGURES = 2  # shared specific figures that join on their own
+MIN_NAMES = 2  # shared names that, with one shared figure, join
+
+# A run of digits with its separators; one glued to a letter or a dash (S-400, A321neo) is
+# dropped by the caller (a look-behind here would cost ~5x).
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# A word in Latin letters (with digits or inner dashes: A321neo, F-35) starting upper-case.
+_NAME = re.compile(r"[A-Z\u00c0-\u024f][A-Za-z0-9\u00c0-\u024f]*(?:-[A-Za-z0-9]+)*")
+# The start of the summary read: a story's figures and names are in its first paragraph.
+TEXT_CHARS = 600
+_COMBINING = re.compile("[\u0300-\u036f]")
+_NOT_NAMES = frozenset(
+    [
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "their",
+        "they",
+        "then",
+        "than",
+        "when",
+        "what",
+        "where",
+        "which",
+        "while",
+        "with",
+        "from",
+        "into",
+        "over",
+        "under",
+        "after",
+        "before",
+        "about",
+        "also",
+        "only",
+        "just",
+        "more",
+        "most",
+        "some",
+        "such",
+        "very",
+        "will",
+        "would",
+        "could",
+        "should",
+        "have",
+        "been",
+        "were",
+        "said",
+        "says",
+        "news",
+        "live",
+        "update",
+        "video",
+        "watch",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchors:
+    """What an article's text keeps through translation."""
+
+    figures: frozenset[str]
+    names: frozenset[str]
+
+
+def figures(text: str) -> frozenset[str]:
+    """The specific figures of `text`, normalised ("5,43" and "5.43" -> "5.43")."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        if _glued(text, m.start(), m.end()):
+            continue
+        value = _figure(m.group())
+        if value is not None:
+            out.add(value)
+    return frozenset(out)
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return before.isalnum() or before in "-_" or after.isalnum() or after in "-_"
+
+
+def _figure(token: str) -> str | None:
+    parts = re.split(r"[.,:]", token)
+    if len(parts) == 2 and len(parts[1]) == 3 and token[len(parts[0])] in ".,":
+        parts = ["".join(parts)]  # 1,500 or 1.500: a thousands separator
+    elif len(parts) > 2:
+        parts = ["".join(parts)]  # 1.234.567
+    try:
+        whole = int(parts[0])
+    except ValueError:  # digits int() does not read
+        return None
+    if len(parts) == 2:
+        return f"{whole}.{parts[1]}"
+    if whole < 10 or whole % 10 == 0 or 1900 <= whole <= 2100:
+        return None
+    return str(whole)
+
+
+def names(text: str) -> frozenset[str]:
+    """Words in Latin letters written with a capital, folded (case, accents, a Turkish case
+    suffix after an apostrophe: "Ankara'da" -> "ankara")."""
+    out = set()
+    for m in _NAME.finditer(text):
+        start = m.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "-_"):
+            continue  # inside a word
+        folded = _fold(m.group())
+        if len(folded) >= 4 and folded not in _NOT_NAMES:
+            out.add(folded)
+    return frozenset(out)
+
+
+def _fold(word: str) -> str:
+    word = word.replace("ı", "i").replace("İ", "I")
+    if not word.isascii():
+        word = _COMBINING.sub("", unicodedata.normalize("NFKD", word))
+    return word.lower()
+
+
+def anchors(title: str, summary: str) -> Anchors:
+    text = f"{title}\n{summary[:TEXT_CHARS]}"
+    return Anchors(figures(text), names(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    index: int
+    language: str
+    published_at: datetime
+    anchors: Anchors
+
+
+def links(items: Sequence[Item]) -> list[tuple[int, int]]:
+    """Pairs of indexes (lower first) that are one story told in two languages."""
+    if len(items) < 2:
+        return []
+    limit = max(RARE_MIN, int(len(items) * RARE_SHARE))
+    figure_df: dict[str, int] = defaultdict(int)
+    name_df: dict[str, int] = defaultdict(int)
+    for item in items:
+        for f in item.anchors.figures:
+            figure_df[f] += 1
+        for n in item.anchors.names:
+            name_df[n] += 1
+    rare_figures = {i.index: {f for f in i.anchors.figures if figure_df[f] <= limit} for i in items}
+    rare_names = {i.index: {n for n in i.anchors.names if name_df[n] <= limit} for i in items}
+    # Candidates: articles sharing a rare figure (every rule needs one).
+    posting: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        for f in rare_figures[item.index]:
+            posting[f].append(item)
+    out: set[tuple[int, int]] = set()
+    for group in posting.values():
+        for a, b in combinations(group, 2):
+            if a.language == b.language or abs(a.published_at - b.published_at) > WINDOW:
+                continue
+            pair = (min(a.index, b.index), max(a.index, b.index))
+            if pair in out:
+                continue
+            shared = len(rare_figures[a.index] & rare_figures[b.index])
+            if shared >= MIN_FIGURES or (
+                len(rare_names[a.index] & rare_names[b.index]) >= MIN_NAMES
+            ):
+                out.add(pair)
+    return sorted(out)

@@ -1,0 +1,198 @@
+"""Matching across languages and scripts: rules limited to languages, Arabic attached
+prefixes, inflected names in the shipped watch list, and `newswatch match`'s language."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from newswatch.text import fold
+from newswatch.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+
+SHIPPED = compile_topics(
+    yaml.safe_load((Path(__file__).resolve().parent.parent / "sources.yaml").read_text("utf-8"))[
+        "topics"
+    ]
+)
+
+
+def topics(
+    matcher: Matcher, title: str, summary: str = "", language: str | None = None
+) -> set[str]:
+    return {m.topic for m in matcher.match(title, summary, language=language)}
+
+
+# -- languages: ----------------------------------------------------------------------------
+
+
+def test_a_rule_limited_to_languages_fires_only_in_them() -> None:
+    m = compile_topics(
+        [
+            {
+                "name": "NATO",
+                "rules": [
+                    {"any": ["=NATO"]},
+                    {"any": ["=Nato"], "languages": ["de", "tr"]},
+                ],
+            }
+        ]
+    )
+    assert topics(m, "Nato-Gipfel in Den Haag", language="de") == {"NATO"}
+    assert topics(m, "Nato'nun zirvesi", language="TR") == {"NATO"}  # codes compare folded
+    assert topics(m, "Nato-Gipfel in Den Haag", language="de-AT") == {"NATO"}
+    assert topics(m, "Nato a Napoli nel 1950", language="it") == set()
+    # Unknown language: a limited rule is left out; the unlimited one still fires.
+    assert topics(m, "Nato a Napoli nel 1950") == set()
+    assert topics(m, "NATO summit", language="it") == {"NATO"}
+
+
+def test_a_topic_limited_to_languages_is_looked_for_only_in_them() -> None:
+    m = compile_topics(
+        [{"name": "Hindi", "languages": "tr", "any": ["hindi"]}, {"name": "Any", "any": ["x"]}]
+    )
+    assert topics(m, "hindi fiyatları", language="tr") == {"Hindi"}
+    assert topics(m, "Hindi cinema", language="en") == set()
+    assert topics(m, "hindi fiyatları") == set()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("turkish", "two letters"),
+        (["tr", "tur"], "two letters"),
+        ([], "list of ISO 639-1"),
+        ([3], "two letters"),
+        ({"tr": 1}, "list of ISO 639-1"),
+    ],
+)
+def test_bad_languages_name_the_rule(value: object, message: str) -> None:
+    with pytest.raises(TopicRuleError) as err:
+        compile_topics([{"name": "T", "rules": [{"any": ["x"], "languages": value}]}])
+    assert message in str(err.value)
+    assert err.value.path[:3] == ("rules", 0, "languages")
+
+
+# -- Arabic script ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("تركيا تعلن", "تركيا"),
+        ("وتركيا تعلن", "وتركيا"),
+        ("بتركيا", "بتركيا"),
+        ("لتركيا دور", "لتركيا"),
+        ("فبتركيا", "فبتركيا"),
+    ],
+)
+def test_arabic_terms_match_after_attached_prefixes(text: str, hit: str) -> None:
+    m = compile_topics([{"name": "T", "any": ["تركيا"]}])
+    (found,) = m.match(text, "")
+    assert [h.text for h in found.hits] == [hit]
+
+
+def test_an_arabic_term_written_with_the_article_needs_it() -> None:
+    m = compile_topics([{"name": "N", "any": ["الناتو"]}])
+    for text in ("الناتو", "والناتو", "بالناتو", "للناتو", "وللناتو", "الـناتو"):
+        assert topics(m, text) == {"N"}, text
+    for text in ("ناتو", "مناتو", "الناتوية"):
+        assert topics(m, text) == set(), text
+
+
+def test_arabic_terms_do_not_match_inside_other_words() -> None:
+    m = compile_topics([{"name": "T", "any": ["تركيا", "التركية"]}])
+    assert topics(m, "تركمانستان توقع اتفاقا") == set()
+    assert topics(m, "تركي آل الشيخ") == set()
+    assert topics(m, "الليرة التركية") == {"T"}
+
+
+def test_arabic_terms_in_long_lists_are_found() -> None:
+    # Six or more terms go through the indexed look-up (_TermGroup).
+    words = ["ناتو", "حلف شمال الأطلسي", "alliance", "allies", "allied", "summit*", "تركي*"]
+    m = compile_topics([{"name": "N", "all": [["x"], words]}])
+    assert topics(m, "x وحلف شمال الأطلسي") == {"N"}
+    assert topics(m, "x بالناتو") == {"N"}
+    assert topics(m, "x والتركية") == {"N"}
+    assert topics(m, "x الأطلسي") == set()
+
+
+def test_fold_arabic_digits_and_tatweel() -> None:
+    assert fold("إس-٤٠٠").text == "اس-400"
+    assert fold("۴۰۰").text == "400"
+    folded = fold("الـناتو")
+    assert folded.text == "الناتو"
+    assert folded.original_span(0, len(folded.text)) == (0, len("الـناتو"))
+
+
+# -- The shipped watch list -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "summary", "expected"),
+    [
+        (
+            "ru",
+            "Турция может вернуть российские С-400",
+            "Анкара и НАТО обсуждают вопрос.",
+            {"Turkey", "S-400", "NATO"},
+        ),
+        ("tr", "Türkiyenin önceliği ateşkes", "", {"Turkey"}),
+        ("tr", "NATO'nun zirvesi Türkiye'de", "", {"Turkey", "NATO"}),
+        ("tr", "Yılbaşı öncesi hindi fiyatları arttı", "", set()),
+        ("el", "ΕΡΝΤΟΓΑΝ: ΝΕΑ ΑΠΕΙΛΗ", "Ο Τούρκος πρόεδρος μίλησε στην Άγκυρα.", {"Turkey"}),
+        ("el", "Η άγκυρα του πλοίου κόπηκε", "", set()),
+        ("ar", "بالناتو وبدونه", "", {"NATO"}),
+        ("ar", "الهند تتسلم منظومات إس ٤٠٠", "", {"S-400"}),
+        ("pl", "Prezydent spotkał się z Erdoganem w Ankarze", "", {"Turkey"}),
+        ("pl", "Natomiast rząd zapowiada obniżkę podatków", "", set()),
+        ("de", "Nato-Gipfel in Den Haag", "", {"NATO"}),
+        ("de", "Mercedes S 400 d 4Matic im Test", "Die S-Klasse überzeugt.", set()),
+        ("it", "Nato a Napoli nel 1950, il regista è morto", "", set()),
+        ("it", "Altri soldati della Nato in Lettonia", "", {"NATO"}),
+        ("ru", "Премия «Триумф» вручена актрисам", "", set()),
+        ("ru", "Зенитные комплексы «Триумф» на параде", "", {"S-400"}),
+        ("fr", "Il sert de tête de Turc à l'équipe", "", set()),
+        ("en", "Rutte urges allies to spend more", "", {"NATO"}),
+        ("en", "Star Alliance adds a member", "", set()),
+        ("en", "Triumph motorcycles unveils its Speed 400", "", set()),
+    ],
+)
+def test_shipped_watch_list_across_languages(
+    lang: str, title: str, summary: str, expected: set[str]
+) -> None:
+    assert topics(SHIPPED, title, summary, lang) == expected
+
+
+def test_hits_are_slices_of_the_original_text_in_every_script() -> None:
+    title = "Лавров прибыл в Анкару; الـناتو; Τουρκίας; Türkiye’nin; إس-٤٠٠"
+    for found in SHIPPED.match(title, "", language="ru"):
+        for hit in found.hits:
+            assert title[hit.start : hit.end] == hit.text
+
+
+# -- newswatch match ------------------------------------------------------------------------
+
+
+def test_match_jsonl_says_which_language_it_saw() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def detect(title: str, summary: str) -> str | None:
+        seen.append((title, summary))
+        return "de" if "Nato" in title else None
+
+    m = compile_topics([{"name": "NATO", "any": ["=Nato"], "languages": ["de"]}])
+    lines = [
+        json.dumps({"id": 1, "title": "Nato-Gipfel", "summary": "<p>Die Allianz</p>"}),
+        json.dumps({"id": 2, "title": "Nato a Napoli", "language": "it"}),
+        json.dumps({"id": 3, "title": "?"}),
+        json.dumps({"id": 4, "title": "x", "language": 5}),
+    ]
+    out = [json.loads(line) for line in match_jsonl(lines, m, detect)]
+    assert out[0]["language"] == "de" and out[0]["topics"] == ["NATO"]
+    assert out[1]["language"] == "it" and out[1]["topics"] == []  # given, not detected
+    assert out[2]["language"] is None and out[2]["topics"] == []
+    assert "language" in out[3]["error"]
+    assert seen == [("Nato-Gipfel", "Die Allianz"), ("?", "")]
