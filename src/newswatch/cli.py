@@ -407,10 +407,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.language import detect_article_language
-    from newswatch.topics import match_jsonl
+    from newswatch.topics import UnknownTopic, match_jsonl
 
     config = _load(args)
-    for line in match_jsonl(sys.stdin, config.matcher, detect_article_language):
+    try:
+        topics = [config.matcher.topic_named(t) for t in args.topic] if args.topic else None
+    except UnknownTopic as exc:
+        raise UserError(str(exc)) from None
+    for line in match_jsonl(
+        sys.stdin, config.matcher, detect_article_language, verbose=args.verbose, topics=topics
+    ):
         out.write(line + "\n")
     return EXIT_OK
 
@@ -565,10 +571,22 @@ def build_parser() -> argparse.ArgumentParser:
         "match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics."
     )
     sources_opt(p)
+    p.add_argument(
+        "--topic",
+        metavar="NAME",
+        action="append",
+        help="only this topic (repeatable; case does not matter)",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="give each match's whole rule as written and expanded (default: a short name "
+        "for the rule and the words that matched, and where)",
+    )
     p = add("rematch", cmd_rematch, "Re-apply the current topic rules to stored articles.")
     sources_opt(p)
     db_opt(p)
-    p.add_argument("--topic", metavar="NAME", help="only this topic")
+    p.add_argument("--topic", metavar="NAME", help="only this topic (case does not matter)")
     p.add_argument(
         "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )

@@ -1229,8 +1229,11 @@ def search_articles(
     topic: str | None = None,
     since: datetime | None = None,
     limit: int = 20,
+    boost_topics: Sequence[str] = (),
 ) -> list[SearchHit]:
-    """Articles ranked by BM25 over title (weighted), summary and content, best first."""
+    """Articles ranked by BM25 over title (weighted), summary and content, best first;
+    articles that matched one of `boost_topics` first (a topic match outranks an incidental
+    hit: a Mercedes S 400 review is not an S-400 story)."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
@@ -1254,6 +1257,15 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    on_topic = "0"
+    if boost_topics:
+        on_topic = (
+            "CASE WHEN a.id IN (SELECT article_id FROM article_topics WHERE topic IN "
+            f"({', '.join('?' for _ in boost_topics)})) THEN 1 ELSE 0 END"
+        )
+    params = (
+        params[: 2 + bool(content_score)] + list(boost_topics) + params[2 + bool(content_score) :]
+    )
     params.append(limit)
     rows = con.execute(
         f"""
@@ -1265,7 +1277,8 @@ def search_articles(
             FROM articles
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
-               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id)
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
+               {on_topic} AS on_topic
         FROM (SELECT * FROM s WHERE score > 0) s
         JOIN articles a ON a.id = s.id
         LEFT JOIN (
@@ -1274,7 +1287,7 @@ def search_articles(
         ) m ON m.article_id = a.id
         LEFT JOIN article_clusters c ON c.article_id = a.id
         WHERE {" AND ".join(where)}
-        ORDER BY s.score DESC, a.published_at DESC, a.id
+        ORDER BY on_topic DESC, s.score DESC, a.published_at DESC, a.id
         LIMIT ?
         """,
         params,
@@ -1299,7 +1312,10 @@ def search_stems(con: duckdb.DuckDBPyConnection, terms: str) -> list[str]:
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     """Run one analyst query and return its result as a pyarrow Table."""
     try:
-        return con.execute(sql).to_arrow_table()
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
+        return result.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from None
 
@@ -1468,19 +1484,28 @@ _ARTICLE_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleFetch))
 
 
 def article_page_candidates(
-    con: duckdb.DuckDBPyConnection, feed_urls: Sequence[str], since: datetime, limit: int
+    con: duckdb.DuckDBPyConnection,
+    feed_urls: Sequence[str],
+    since: datetime,
+    limit: int,
+    *,
+    teaser_feeds: Sequence[str] = (),
+    teaser_chars: int = 0,
 ) -> list[PageCandidate]:
-    """Articles of `feed_urls` first seen at or after `since`, with a link and no page fetch
-    recorded yet, newest first, at most `limit`."""
-    if not feed_urls:
+    """Articles of `feed_urls`, and those of `teaser_feeds` whose summary and content together
+    are shorter than `teaser_chars`, first seen at or after `since`, with a link and no page
+    fetch recorded yet; newest first, at most `limit`."""
+    if not feed_urls and not teaser_feeds:
         return []
     rows = con.execute(
         "SELECT a.id, a.url FROM articles a "
-        "WHERE a.feed_url IN (SELECT unnest(?::VARCHAR[])) AND a.first_seen_at >= ? "
-        "AND a.url <> '' "
+        "WHERE (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "OR (a.feed_url IN (SELECT unnest(?::VARCHAR[])) "
+        "AND length(a.summary) + length(a.content) < ?)) "
+        "AND a.first_seen_at >= ? AND a.url <> '' "
         "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
         "ORDER BY a.first_seen_at DESC, a.published_at DESC, a.id LIMIT ?",
-        [list(feed_urls), since, limit],
+        [list(feed_urls), list(teaser_feeds), teaser_chars, since, limit],
     ).fetchall()
     return [PageCandidate(str(aid), str(url)) for aid, url in rows]
 
