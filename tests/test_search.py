@@ -355,10 +355,11 @@ def _scores_by_the_extensions_build(db: Path, tmp_path: Path, queries: list[str]
             if rebuild:
                 warehouse._build_search_index(con)
             return {
+                # Queries reach the index stemmed (every language's forms; search_stems).
                 q: con.execute(
                     f"SELECT id, round({warehouse.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
                     "FROM articles WHERE s IS NOT NULL ORDER BY s DESC, id",
-                    [q],
+                    [" ".join(warehouse.search_stems(con, q))],
                 ).fetchall()
                 for q in queries
             }
