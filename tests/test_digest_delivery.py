@@ -235,9 +235,20 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     assert str(message["Subject"]) in again.getvalue()
     assert len(server.handler.received) == 1
     rendered = io.StringIO()
-    assert cli.main(["digest", *base], out=rendered) == 0
-    assert str(message["Subject"]) in rendered.getvalue()
-    assert "no matching stories" not in rendered.getvalue()
+    assert cli.main(["run", *base], out=rendered) == 0
+    printed = rendered.getvalue()
+    assert str(message["Subject"]) in printed
+    assert "no matching stories" not in printed
+    # What `run` prints after a sent digest says what happened: it was sent (when, in the
+    # digest's zone with its offset), and this run sent nothing.
+    assert "rendered (not sent" not in printed and "add --send" not in printed
+    assert re.search(
+        r"note: the digest for \d{4}-\d\d-\d\d was sent at \d{4}-\d\d-\d\d \d\d:\d\d "
+        r"\([\w/]+, UTC[+-]\d\d:\d\d\) \(message <[^>]+>\)",
+        printed,
+    ), printed
+    assert "  status: already sent (not sent again; its files are kept as sent;" in printed
+    (tmp_path / "run-after-sent.txt").write_text(printed, encoding="utf-8")
     assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
     assert html_file.read_text(encoding="utf-8").count("Purchase to Top Agenda") >= 1
 

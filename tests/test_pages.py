@@ -273,3 +273,33 @@ def test_page_text_replaces_only_shorter_feed_content(tmp_path: Path) -> None:
         got = dict(con.execute("SELECT id, content_html FROM articles").fetchall())
         assert got["teaser"] == "<p>Page text.</p>"
         assert got["full"] == ""  # the feed's own (longer) content and its HTML are kept
+
+
+def test_a_locked_warehouse_defers_the_pages_to_the_next_poll(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    from newswatch.pages import fetch_article_pages
+    from tests.test_lock_contention import held
+
+    feed_server.route("/story", body=PAGE, headers=HTML, etag=False)
+    config = config_for(feed_server)
+    db = tmp_path / "w.duckdb"
+    now = datetime.now(UTC)
+    with warehouse.connect(db) as con:
+        con.execute(
+            "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+            "published_at, published_at_known, first_seen_at, poll_id) "
+            "VALUES ('a', ?, 's', ?, 'Leaders gather', '', '', ?, true, ?, 'p')",
+            [feed_server.url("/f.xml"), feed_server.url("/story"), now, now],
+        )
+    with held(db, "rw"):
+        result = asyncio.run(fetch_article_pages(config, db, "p1", wait_seconds=0.2))
+    assert result.message is not None and "fetched by the next poll" in result.message
+    assert result.recorded == 0 and feed_server.requests == []
+    result = asyncio.run(fetch_article_pages(config, db, "p2", wait_seconds=5))
+    assert (result.fetched, result.extracted, result.rematched) == (1, 1, 1)
+    with warehouse.connect(db, read_only=True) as con:
+        assert con.execute("SELECT poll_id, outcome FROM article_fetches").fetchall() == [
+            ("p2", "extracted")
+        ]
+        assert con.execute("SELECT topic FROM article_topics").fetchall() == [("NATO",)]

@@ -106,7 +106,12 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     serve(feed_server)
     src = sources(feed_server, tmp_path / "sources.yaml")
     db = tmp_path / "wh" / "news.duckdb"
-    poll(src, db)
+    printed = poll(src, db)
+    assert (
+        "article pages: 5 fetched; 1 read, 0 without article text, 4 failed (article_fetches "
+        "says why); topic matches changed for 1 article"
+    ) in printed
+    assert "pages_s" in printed
 
     with duckdb.connect(str(db), read_only=True) as con:
         titles = {r[0] for r in con.execute("SELECT title FROM articles").fetchall()}

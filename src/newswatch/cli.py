@@ -268,8 +268,20 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
             "the next retry (backoff after failures, or the server's Retry-After); "
             "`--all` polls them now\n"
         )
+    pages = summary.pages
+    if pages is not None and (pages.recorded or pages.left):
+        out.write(
+            f"article pages: {pages.fetched} fetched; {pages.extracted} read, "
+            f"{pages.no_text} without article text, {pages.failed} failed (article_fetches "
+            f"says why); topic matches changed for {pages.rematched} "
+            f"article{'s' if pages.rematched != 1 else ''}"
+            + (f"; {pages.left} left for the next poll" if pages.left else "")
+            + "\n"
+        )
     if summary.state_warning:
         out.write(f"warning: {summary.state_warning}\n")
+    if pages is not None and pages.message:
+        out.write(f"note: {pages.message}\n")
     if summary.store_message:
         out.write(f"note: {summary.store_message}\n")
     timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
@@ -387,6 +399,14 @@ def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
         "skipped": "not sent again",
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
+    window = getattr(summary, "window", None)
+    if summary.status == "rendered" and window is not None and window.basis == "delivered":
+        # Not a fresh render: this window's digest went out already (the note says when);
+        # its files are the ones sent.
+        verdict = (
+            "already sent (not sent again; its files are kept as sent; "
+            "--send --force sends it again)"
+        )
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())

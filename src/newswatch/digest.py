@@ -46,6 +46,7 @@ from newswatch.config import DigestSettings
 from newswatch.language import is_rtl, language_name
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.text import html_to_text
+from newswatch.timefmt import offset_label
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -587,8 +588,30 @@ def _volume(counts: Mapping[date, int], peak: int) -> tuple[VolumeBar, ...]:
     return tuple(bars)
 
 
+def _span(seconds: float) -> str:
+    """ "3 hours", "2 days", "5 weeks", "10 months" (rounded)."""
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+                       ("day", 86400), ("hour", 3600), ("minute", 60)):  # fmt: skip
+        if seconds >= size or unit == "minute":
+            n = max(1, round(seconds / size))
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return ""  # pragma: no cover - the loop always returns
+
+
+def quiet_detail(f: FeedHealth, now: datetime, zone: tzinfo, year: int) -> str:
+    """Why a feed is "unusually quiet", judged on its items' publication dates against its
+    own rhythm: "newest item published 6 Feb 2026 09:10 (10 months ago); it usually
+    publishes every 3 hours"."""
+    if f.last_item_at is None:
+        return "no dated items"
+    newest = _time_label(f.last_item_at.astimezone(zone), year)
+    ago = _span(max((now - f.last_item_at).total_seconds(), 0.0))
+    usual = f"; it usually publishes every {_span(f.usual_gap_s)}" if f.usual_gap_s else ""
+    return f"newest item published {newest} ({ago} ago){usual}"
+
+
 def _feed_notes(
-    feed_health: Sequence[FeedHealth], zone: tzinfo, year: int
+    feed_health: Sequence[FeedHealth], zone: tzinfo, year: int, now: datetime
 ) -> dict[str, list[FeedNote]]:
     notes: dict[str, list[FeedNote]] = defaultdict(list)
     for f in sorted(feed_health, key=lambda f: (f.name.casefold(), f.url)):
@@ -603,13 +626,7 @@ def _feed_notes(
             error = (f.last_error or "unknown error").strip().splitlines()[0][:200]
             detail = f"{error} ({fails}{when})" if fails else f"{error} ({when[2:]})"
         elif f.status == "quiet":
-            since = (
-                f"no new items since {_time_label(f.last_success_at.astimezone(zone), year)}"
-                if f.last_success_at
-                else "no new items"
-            )
-            usual = f" (usually {f.items_per_day:.0f}/day)" if f.items_per_day else ""
-            detail = since + usual
+            detail = quiet_detail(f, now, zone, year)
         elif f.status == "never_polled":
             detail = "not polled yet"
         else:
@@ -717,8 +734,9 @@ def build_digest(
         )
         for t in topics
     )
-    notes = _feed_notes(feed_health, zone, local_end.year)
-    tz_label = timezone or (local_end.tzname() or "local time")
+    notes = _feed_notes(feed_health, zone, local_end.year, generated_at)
+    # The one time-zone convention: the digest's zone, stated with its offset.
+    tz_label = f"{timezone or local_end.tzname() or 'local time'}, {offset_label(zone, window_end)}"
     return Digest(
         title=settings.title,
         date=local_end.date(),

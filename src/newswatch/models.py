@@ -166,6 +166,7 @@ class FeedHealth:
     items_per_day: float | None = None
     next_poll_at: datetime | None = None
     last_item_at: datetime | None = None  # the newest dated item, however old
+    usual_gap_s: float | None = None  # its usual gap between items (what "quiet" is judged on)
 
 
 @dataclass(frozen=True, slots=True)

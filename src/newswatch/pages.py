@@ -218,9 +218,7 @@ async def fetch_article_pages(
                 teaser_chars=settings.teaser_chars,
             )
     except warehouse.WarehouseLocked as exc:
-        message = f"{exc}; article pages are fetched by the next poll"
-        log.warning("article pages: %s", message)
-        return PageStepResult(message=message)
+        return PageStepResult(message=f"{exc}; article pages are fetched by the next poll")
     if not candidates:
         return PageStepResult(seconds=time.monotonic() - start)
     records, texts, left = await fetch_pages(
@@ -233,13 +231,11 @@ async def fetch_article_pages(
             )
             rematched = match_page_texts(con, config, sorted(texts), clock())
     except warehouse.WarehouseLocked as exc:
-        message = f"{exc}; the {len(records)} page(s) fetched are fetched again by the next poll"
-        log.warning("article pages: %s", message)
         return PageStepResult(
             fetched=len({r.url for r in records}),
             left=len(candidates),
             seconds=time.monotonic() - start,
-            message=message,
+            message=f"{exc}; the {len(records)} page(s) fetched are fetched again by the next poll",
         )
     result = PageStepResult(
         fetched=len({r.url for r in records}),
