@@ -609,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     sessions = [local] + ([served] if served is not None else [])
-    print(f"{'whole command, wall s':<34}" + "".join(f"{s.where:>22}" for s in sessions))
+    print(f"{'whole command: wall s (cpu s)':<34}" + "".join(f"{s.where:>22}" for s in sessions))
     rows = [
         (f"poll, {spec.feeds} feeds, cold", "cold"),
         (f"poll, {spec.feeds} feeds, re-poll", "repoll"),
@@ -618,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
         (f"digest, {args.small} feeds", "digest"),
     ]
     for title, attr in rows:
-        print(f"{title:<34}" + "".join(f"{getattr(s, attr).wall_s:22.2f}" for s in sessions))
+        cells = [getattr(s, attr) for s in sessions]
+        print(f"{title:<34}" + "".join(f"{f'{c.wall_s:.2f} ({c.cpu_s:.2f})':>22}" for c in cells))
     if served is not None:
         by_flow, by_task = recorded
         print(

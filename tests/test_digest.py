@@ -444,8 +444,10 @@ QUIET = FeedHealth(
     url="https://sleepy.example/rss",
     name="Sleepy Times",
     status="quiet",
-    last_success_at=END - timedelta(days=5),
-    items_per_day=12.0,
+    last_success_at=END - timedelta(minutes=5),  # polled just now: it answers
+    items_per_day=0.0,
+    last_item_at=END - timedelta(days=5),  # but its newest item is five days old
+    usual_gap_s=2 * 3600.0,
 )
 
 
@@ -459,7 +461,10 @@ def test_quiet_day_says_nothing_matched_and_lists_failing_feeds() -> None:
         assert "Broken Blog" in body
         assert "HTTP 404 Not Found" in body
         assert "Sleepy Times" in body
-        assert "usually 12/day" in body
+        # Judged on its newest item's date against its own rhythm, and the note says so.
+        assert (
+            "newest item published 20 Nov 07:00 (5 days ago); it usually publishes every 2 hours"
+        ) in body
     # The failing feed is named before the footer, not only in it.
     assert page.index("Broken Blog") < page.index("Feed health")
     assert text.index("Broken Blog") < text.index("Feed health")
@@ -502,7 +507,9 @@ def test_date_and_times_are_local_to_the_timezone() -> None:
     assert it.article.published_at == late
     assert d.date == date(2026, 11, 25)
     assert d.sections[0].stories[0].published_label == "25 Nov 04:30"
-    assert d.window_label == "New since 24 Nov 07:00, up to 25 Nov 07:00 (Europe/Istanbul)"
+    assert d.window_label == (
+        "New since 24 Nov 07:00, up to 25 Nov 07:00 (Europe/Istanbul, UTC+03:00)"
+    )
 
 
 # -- volume chart ------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from newswatch.language import is_rtl, language_name
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.relevance import sentence_starts
 from newswatch.text import html_to_text
+from newswatch.timefmt import offset_label
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -845,7 +846,8 @@ def build_digest(
         for t in topics
     )
     notes = _feed_notes(feed_health, zone, local_end.year, generated_at)
-    tz_label = timezone or (local_end.tzname() or "local time")
+    # The one time-zone convention: the digest's zone, stated with its offset.
+    tz_label = f"{timezone or local_end.tzname() or 'local time'}, {offset_label(zone, window_end)}"
     return Digest(
         title=settings.title,
         date=local_end.date(),

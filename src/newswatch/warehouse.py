@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 from newswatch import resources, spool
-from newswatch.cluster import SUMMARY_CHARS
+from newswatch.cluster import SHORT_SUMMARY_CHARS, SUMMARY_CHARS
 from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatch
 
 _log = logging.getLogger("newswatch.warehouse")
@@ -613,10 +613,14 @@ def cluster_rows_since(
 
 
 def cluster_summaries(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, str]:
-    """The first cluster.SUMMARY_CHARS characters of these articles' summaries."""
+    """The first cluster.SUMMARY_CHARS characters of these articles' text: the summary, or
+    the content when the summary is shorter than cluster.SHORT_SUMMARY_CHARS (a headline-only
+    summary; see cluster.cluster_text)."""
     rows = con.execute(
-        "SELECT id, left(summary, ?) FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-        [SUMMARY_CHARS, list(ids)],
+        "SELECT id, left(CASE WHEN length(summary) < ? AND coalesce(content, '') <> '' "
+        "THEN content ELSE summary END, ?) "
+        "FROM articles WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        [SHORT_SUMMARY_CHARS, SUMMARY_CHARS, list(ids)],
     ).fetchall()
     return {str(i): str(text or "") for i, text in rows}
 
