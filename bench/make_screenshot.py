@@ -123,7 +123,9 @@ def write_sources(path: Path, base_url: str, corpus: Path) -> Path:
 
 @contextmanager
 def pipeline_clock(now: datetime) -> Iterator[None]:
-    """Shift the pipeline's clock (newswatch.poll's `datetime`) so that `now` is now."""
+    """Shift the pipeline's clock (the `datetime` of newswatch.poll and newswatch.pipeline,
+    whose `utcnow` the poll and the digest read) so that `now` is now."""
+    import newswatch.pipeline as pipeline_module
     import newswatch.poll as poll_module
 
     offset = now - datetime.now(UTC)
@@ -134,11 +136,14 @@ def pipeline_clock(now: datetime) -> Iterator[None]:
         def now(cls, tz: Any = None) -> Shifted:  # type: ignore[override]
             return real.now(tz) + offset  # type: ignore[return-value]
 
-    poll_module.datetime = Shifted  # type: ignore[misc]
+    modules = (poll_module, pipeline_module)
+    for module in modules:
+        module.datetime = Shifted  # type: ignore[misc]
     try:
         yield
     finally:
-        poll_module.datetime = real  # type: ignore[misc]
+        for module in modules:
+            module.datetime = real  # type: ignore[misc]
 
 
 def run_pipeline(workdir: Path, corpus: Path | None = None, now: datetime = CLOCK) -> Path:

@@ -266,3 +266,35 @@ def test_a_deterministic_warehouse_error_is_not_retried(
     assert len(tasks) == 1 and tasks[0].name.startswith("read-feed-state")
     assert tasks[0].run_count == 1  # tried once: no retries
     assert tasks[0].state is not None and tasks[0].state.type.value == "FAILED"
+
+
+def test_match_explains_briefly_by_default_and_in_full_with_verbose() -> None:
+    line = json.dumps(
+        {"id": "1", "title": "Turkey's S-400 deal", "summary": "Erdogan met NATO envoys."}
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "newswatch.cli", "match", *args],
+            input=line + "\n",
+            capture_output=True,
+            text=True,
+        )
+
+    short = run("--topic", "s-400")
+    assert short.returncode == 0, short.stderr
+    [out] = [json.loads(x) for x in short.stdout.splitlines()]
+    assert out["topics"] == ["S-400"]  # --topic, any case
+    [m] = out["matches"]
+    # The words that matched and where (the rule's context words too).
+    assert m["why"].startswith("Turkey's, S-400, deal in title; Erdogan, NATO in summary")
+    assert len(m["rule"]) <= 90 and m["hits"]
+    assert len(short.stdout) < 1500
+    full = run("--verbose", "--topic", "S-400")
+    [mf] = json.loads(full.stdout)["matches"]
+    assert len(mf["rule"]) > len(m["rule"]) and "why" not in mf
+    bad = run("--topic", "Atlantis")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == (
+        "newswatch: error: unknown topic 'Atlantis'; the sources file defines: Turkey, S-400, NATO"
+    )

@@ -364,3 +364,14 @@ def test_an_outlets_repeated_boilerplate_does_not_make_its_stories_one() -> None
     # Two articles are not enough to call a passage boilerplate: then it is shared text.
     pair = articles[:2]
     assert len(set(assign_clusters(pair).values())) == 1
+
+
+def test_articles_with_headline_only_summaries_are_compared_on_their_content() -> None:
+    body = SEED_SUMMARY.replace("(Bloomberg) -- ", "") * 2
+    a = replace(art("a", "Turkey's S-400 purchase to top agenda", "Read more", source="A"),
+                content=body)  # fmt: skip
+    b = replace(art("b", "Missile dispute looms over Washington visit", "", source="B", hours=2),
+                content=body)  # fmt: skip
+    assert assign_clusters([a, b]) == {"a": "a", "b": "a"}
+    # Without their content they say too little to be one story.
+    assert assign_clusters([replace(a, content=""), replace(b, content="")]) == {"a": "a", "b": "b"}

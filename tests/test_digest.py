@@ -302,10 +302,20 @@ def test_title_highlight_spans_with_html_special_characters() -> None:
     assert "<b>deal" not in page
 
 
-def test_snippet_window_is_around_the_first_summary_hit() -> None:
+def test_snippet_is_the_sentence_of_the_first_summary_hit() -> None:
     summary = ("Lorem ipsum dolor sit amet. " * 30) + "Then Turkey said no. " + ("Tail text. " * 30)
     d = digest(
         [item("x", "Title without it", summary, topics={"Turkey": ["Turkey"]})],
+        settings=DigestSettings(snippet_chars=120),
+    )
+    story = d.sections[0].stories[0]
+    # The sentence where the topic matched, and the next one since both are short.
+    assert story.snippet_text == "Then Turkey said no. Tail text."
+    assert [s.text for s in story.snippet if s.hit] == ["Turkey"]
+    # A sentence longer than the limit is cut around the hit, on word boundaries.
+    long = ("Lorem ipsum dolor sit amet, " * 30) + "then Turkey said no, " + ("tail text, " * 30)
+    d = digest(
+        [item("y", "Title without it", long, topics={"Turkey": ["Turkey"]})],
         settings=DigestSettings(snippet_chars=120),
     )
     story = d.sections[0].stories[0]
@@ -313,12 +323,9 @@ def test_snippet_window_is_around_the_first_summary_hit() -> None:
     assert len(body) <= 120
     assert story.snippet[0].text.startswith("…")
     assert story.snippet[-1].text.endswith("…")
-    hits = [s.text for s in story.snippet if s.hit]
-    assert hits == ["Turkey"]
-    # The plain text of the snippet is a real slice of the summary.
-    assert body in summary
-    # Words are not cut at the window edges.
-    assert body.split()[0] in {"Lorem", "ipsum", "dolor", "sit", "amet."}
+    assert [s.text for s in story.snippet if s.hit] == ["Turkey"]
+    assert body in long
+    assert body.split()[0] in {"Lorem", "ipsum", "dolor", "sit", "amet,"}
 
 
 def test_snippet_adjusts_offsets_and_keeps_html_special_characters_as_text() -> None:
@@ -437,8 +444,10 @@ QUIET = FeedHealth(
     url="https://sleepy.example/rss",
     name="Sleepy Times",
     status="quiet",
-    last_success_at=END - timedelta(days=5),
-    items_per_day=12.0,
+    last_success_at=END - timedelta(minutes=5),  # polled just now: it answers
+    items_per_day=0.0,
+    last_item_at=END - timedelta(days=5),  # but its newest item is five days old
+    usual_gap_s=2 * 3600.0,
 )
 
 
@@ -452,7 +461,10 @@ def test_quiet_day_says_nothing_matched_and_lists_failing_feeds() -> None:
         assert "Broken Blog" in body
         assert "HTTP 404 Not Found" in body
         assert "Sleepy Times" in body
-        assert "usually 12/day" in body
+        # Judged on its newest item's date against its own rhythm, and the note says so.
+        assert (
+            "newest item published 20 Nov 07:00 (5 days ago); it usually publishes every 2 hours"
+        ) in body
     # The failing feed is named before the footer, not only in it.
     assert page.index("Broken Blog") < page.index("Feed health")
     assert text.index("Broken Blog") < text.index("Feed health")
@@ -495,7 +507,9 @@ def test_date_and_times_are_local_to_the_timezone() -> None:
     assert it.article.published_at == late
     assert d.date == date(2026, 11, 25)
     assert d.sections[0].stories[0].published_label == "25 Nov 04:30"
-    assert d.window_label == "New since 24 Nov 07:00, up to 25 Nov 07:00 (Europe/Istanbul)"
+    assert d.window_label == (
+        "New since 24 Nov 07:00, up to 25 Nov 07:00 (Europe/Istanbul, UTC+03:00)"
+    )
 
 
 # -- volume chart ------------------------------------------------------------------------

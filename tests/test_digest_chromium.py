@@ -73,6 +73,12 @@ def probe_page(frames: dict[str, tuple[int, str]]) -> str:
           bars: [...d.querySelectorAll("td.bar, td.bar-zero")].map(
             (td) => [Number(td.getAttribute("height")), td.getBoundingClientRect().height]),
           stories: d.querySelectorAll(".story-title").length,
+          numbers: [...d.querySelectorAll("td.chart-num")].map((td) => td.innerText.trim()),
+          days: [...d.querySelectorAll("td.chart-label")].map((td) => td.innerText.trim()),
+          sections: [...d.querySelectorAll(".section-title")].map((e) => e.innerText.trim()),
+          counts: [...d.querySelectorAll(".count-topic")].map(
+            (td) => [td.innerText.trim(), td.nextElementSibling.innerText.trim()]),
+          seeAlso: [...d.querySelectorAll(".see-also")].map((td) => td.innerText.trim()),
         };
       }
       document.title = JSON.stringify(out);
@@ -169,3 +175,26 @@ def test_screenshots_at_600_and_375(page: str, profile: Path, tmp_path: Path) ->
     print(f"digest screenshots: {out}")
     result = run_probe(tmp_path, profile, {"w600": (600, page)})
     assert result["w600"]["stories"] >= 5  # a real, busy digest
+
+
+def test_every_topic_with_a_story_shows_and_the_bars_share_one_scale(
+    page: str, profile: Path, tmp_path: Path
+) -> None:
+    """The real run's digest as Chromium lays it out: each topic counted in the header with
+    a story has a section (stories, or cross-references to where they are listed); each bar
+    shows its count, is drawn on one scale across topics, under a dated day label."""
+    r = run_probe(tmp_path, profile, {"w600": (600, page)})["w600"]
+    counts = {topic: int(text.split()[0]) for topic, text in r["counts"]}  # type: ignore[union-attr]
+    sections = [title.split(" · ")[0] for title in r["sections"]]  # type: ignore[union-attr]
+    assert sections == [t for t, n in counts.items() if n], (counts, sections)
+    for line in r["seeAlso"]:  # type: ignore[union-attr]
+        assert re.fullmatch(r"[\w-]+: see “.+” \(.+\) under [\w-]+", line), line
+    numbers = [int(n) for n in r["numbers"]]  # type: ignore[union-attr]
+    bars = r["bars"]
+    assert isinstance(bars, list) and len(numbers) == len(bars) == 3 * 7
+    peak = max(numbers)
+    for n, (_attr, drawn) in zip(numbers, bars, strict=True):
+        if n:  # one scale: a day's bar is its share of the largest day of any topic
+            assert abs(drawn - max(3, -(-28 * n // peak))) < 1, (n, drawn, peak)
+    for label in r["days"]:  # type: ignore[union-attr]
+        assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+\d{1,2}", label), label

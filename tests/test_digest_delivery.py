@@ -178,7 +178,9 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     # 2. The mailboxes are back (STARTTLS required before AUTH): the next run sends the window.
     server = start_server(tls_context=server_tls, require_starttls=True, auth=True)
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{server.port}")
-    assert cli.main(["digest", "--send", *base], out=io.StringIO()) == 0
+    sent_out = io.StringIO()
+    assert cli.main(["digest", "--send", *base], out=sent_out) == 0
+    assert "  status: sent to desk@example.org, editor@example.net\n" in sent_out.getvalue()
     assert statuses(db) == ["failed", "sent"]
     [received] = server.handler.received
     assert received.tls_version is not None and received.authenticated
@@ -235,9 +237,20 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     assert str(message["Subject"]) in again.getvalue()
     assert len(server.handler.received) == 1
     rendered = io.StringIO()
-    assert cli.main(["digest", *base], out=rendered) == 0
-    assert str(message["Subject"]) in rendered.getvalue()
-    assert "no matching stories" not in rendered.getvalue()
+    assert cli.main(["run", *base], out=rendered) == 0
+    printed = rendered.getvalue()
+    assert str(message["Subject"]) in printed
+    assert "no matching stories" not in printed
+    # What `run` prints after a sent digest says what happened: it was sent (when, in the
+    # digest's zone with its offset), and this run sent nothing.
+    assert "rendered (not sent" not in printed and "add --send" not in printed
+    assert re.search(
+        r"note: the digest for \d{4}-\d\d-\d\d was sent at \d{4}-\d\d-\d\d \d\d:\d\d "
+        r"\([\w/]+, UTC[+-]\d\d:\d\d\) \(message <[^>]+>\)",
+        printed,
+    ), printed
+    assert "  status: already sent (not sent again; its files are kept as sent;" in printed
+    (tmp_path / "run-after-sent.txt").write_text(printed, encoding="utf-8")
     assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
     assert html_file.read_text(encoding="utf-8").count("Purchase to Top Agenda") >= 1
 

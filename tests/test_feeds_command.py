@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from newswatch import cli
 from newswatch.config import load_config
 from newswatch.health import collect_health, format_table
+from newswatch.schedule import resolve_timezone
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -146,6 +148,19 @@ def test_quiet_is_judged_on_each_feeds_own_history_in_feeds_and_digest(
     assert {n: h.status for n, h in in_feeds.items()} == expected
     assert {n: h.status for n, h in in_digest.items()} == expected
     assert in_feeds["silent61"].last_item_at == now - 61 * day
+    # The digest says when the newest item was published and the feed's usual rhythm, not
+    # when it was last polled.
+    rendered = delivery.render(plan, config, now)
+    quiet = {f.name: f.detail for f in rendered.digest.quiet_feeds}
+    zone = resolve_timezone(config.schedule.timezone)
+    newest = (now - 61 * day).astimezone(zone)
+    year = "" if newest.year == now.astimezone(zone).year else f" {newest.year}"
+    when = f"{newest.day} {newest:%b}{year} {newest:%H:%M}"
+    assert quiet["silent61"] == (
+        f"newest item published {when} (2 months ago); it usually publishes every 1 day"
+    )
+    assert quiet["weekly_gone"].endswith("(1 month ago); it usually publishes every 1 week")
+    assert f"newest item published {when} (2 months ago)" in rendered.text
 
     out = io.StringIO()
     assert cli.main(["feeds", "--sources", str(sources), "--db", str(db)], out=out) == 0
@@ -213,3 +228,34 @@ def test_sql_cadence_equals_the_pure_one(tmp_path: Path, offsets: list[list[int]
         assert (got.items, got.newest, got.last_days, got.oldest) == (
             pure.items, pure.newest, pure.last_days, pure.oldest
         )  # fmt: skip
+
+
+def test_feeds_warns_of_feeds_the_warehouse_holds_but_the_sources_file_does_not_list(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    items = [{"title": "Story", "link": "https://example.org/1", "guid": "1",
+              "pubDate": datetime.now(UTC)}]  # fmt: skip
+    polled = [
+        (feed_server.route(f"/{name}.xml", body=rss(name, items)), name)
+        for name in ("Alpha", "Beta", "Gamma")
+    ]
+    db = tmp_path / "wh" / "n.duckdb"
+    big = write_sources(tmp_path / "big.yaml", polled)
+    assert cli.main(["poll", "--sources", str(big), "--db", str(db)], out=io.StringIO()) == 0
+    small = write_sources(tmp_path / "small.yaml", polled[:1])
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(small), "--db", str(db)], out=out) == 0
+    text = out.getvalue()
+    assert " ok " in _row(text, "Alpha") and "Beta" not in text.split("warning:")[0]
+    assert f"warning: the warehouse {db} also holds 2 feeds that {small} does not list" in text
+    assert "`--unlisted` lists them" in text
+    assert re.search(r"Times are [\w/]+, UTC[+-]\d\d:\d\d\.", text)
+    out = io.StringIO()
+    args = ["feeds", "--sources", str(small), "--db", str(db), "--unlisted"]
+    assert cli.main(args, out=out) == 0
+    listed = [line.split()[0] for line in out.getvalue().splitlines() if line.startswith("  ")]
+    assert listed == ["Beta", "Gamma"]
+    # With the file they were polled with, nothing is unlisted.
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(big), "--db", str(db)], out=out) == 0
+    assert "warning" not in out.getvalue()

@@ -83,6 +83,7 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         )
         m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
         m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
+        m.setattr(warehouse, "_LANGUAGE_COLUMN", "NULL")
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
@@ -151,3 +152,10 @@ def test_a_warehouse_newer_than_the_program_is_refused_in_one_line(tmp_path: Pat
     assert_one_line_error(proc, f"schema version {latest + 1}", "upgrade newswatch")
     with duckdb.connect(str(db), read_only=True) as con:
         assert warehouse.schema_version(con) == latest + 1
+
+
+def test_migrations_are_numbered_one_to_n_without_repeats_or_gaps() -> None:
+    # Two helpers landing the same number once left two version-5 files: every new warehouse
+    # then failed on schema_migrations' primary key.
+    versions = [m.version for m in warehouse.migrations()]
+    assert versions == list(range(1, len(versions) + 1)), versions

@@ -346,3 +346,30 @@ def test_the_digest_renders_every_script_and_arabic_right_to_left(
             assert x1 - right <= 6 and left - x0 > 40, (t["text"], left, right, x0, x1)
         else:
             assert left - x0 <= 6, (t["text"], left, right, x0, x1)
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        # Russian: "Турция" (nominative) finds "Турции" (genitive) and the title's "Турция".
+        (
+            "Турция",
+            {
+                "Турция может вернуть российские С-400",
+                "Эрдоган заявил о новом этапе сотрудничества с Москвой",
+            },
+        ),
+        # Turkish: "savunma sistemi" finds "savunma sistemlerinin".
+        ("savunma sistemi", {"Erdoğan: Savunma sanayii yeni bir döneme giriyor"}),
+        ("Τουρκία", {"Η Τουρκία εξετάζει την επιστροφή των S-400"}),
+        ("تركيا", {"تركيا تدرس إعادة منظومة إس-400 الروسية"}),
+    ],
+)
+def test_search_finds_articles_by_their_own_words(
+    polled: tuple[Path, Path], query: str, want: set[str]
+) -> None:
+    db, _ = polled
+    out = io.StringIO()
+    assert cli.main(["search", query, "--db", str(db), "--format", "json"], out=out) == 0
+    found = {hit["title"] for hit in json.loads(out.getvalue())}
+    assert want <= found, found

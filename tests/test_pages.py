@@ -34,8 +34,8 @@ def test_pages_are_off_unless_a_feed_or_the_default_turns_them_on() -> None:
         "  - url: https://b.example/f.xml\n    fetch_article: true\n" + TOPICS
     )
     assert config.article_pages == ArticlePageSettings()
-    assert not config.article_pages.enabled
-    assert [f.fetch_article for f in config.feeds] == [False, True]
+    assert config.article_pages.enabled == "off"
+    assert [f.fetch_article for f in config.feeds] == ["off", "all"]
     assert page_feeds(config) == ["https://b.example/f.xml"]
 
 
@@ -46,12 +46,14 @@ def test_the_global_default_applies_to_feeds_that_do_not_say() -> None:
         "feeds:\n"
         "  - url: https://a.example/f.xml\n"
         "  - url: https://b.example/f.xml\n    fetch_article: false\n"
-        "  - url: https://c.example/f.xml\n    enabled: false\n" + TOPICS
+        "  - url: https://c.example/f.xml\n    enabled: false\n"
+        "  - url: https://d.example/f.xml\n    fetch_article: teaser\n" + TOPICS
     )
-    assert [f.fetch_article for f in config.feeds] == [True, False, True]
+    assert [f.fetch_article for f in config.feeds] == ["all", "off", "all", "teaser"]
     assert page_feeds(config) == ["https://a.example/f.xml"]  # c is not polled at all
+    assert page_feeds(config, "teaser") == ["https://d.example/f.xml"]
     assert config.article_pages == ArticlePageSettings(
-        enabled=True,
+        enabled="all",
         concurrency=4,
         per_host=1,
         timeout=5.0,
@@ -65,8 +67,8 @@ def test_the_global_default_applies_to_feeds_that_do_not_say() -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("feeds:\n  - url: https://a.example/f\n    fetch_article: yes please\n", "my.yaml:3: feeds[0].fetch_article: must be true or false"),
-        ("article_pages:\n  enabled: 1\nfeeds: [https://a.example/f]\n", "my.yaml:2: article_pages.enabled: must be true or false"),
+        ("feeds:\n  - url: https://a.example/f\n    fetch_article: yes please\n", "my.yaml:3: feeds[0].fetch_article: must be true, false or teaser"),
+        ("article_pages:\n  enabled: 1\nfeeds: [https://a.example/f]\n", "my.yaml:2: article_pages.enabled: must be true, false or teaser"),
         ("article_pages:\n  per_host: 0\nfeeds: [https://a.example/f]\n", "my.yaml:2: article_pages.per_host: must be a whole number >= 1"),
         ("article_pages:\n  max_bytes: 10\nfeeds: [https://a.example/f]\n", "my.yaml:2: article_pages.max_bytes: must be a whole number >= 1024"),
         ("article_pages:\n  fetch: true\nfeeds: [https://a.example/f]\n", "my.yaml:2: article_pages.fetch: unknown key"),
@@ -132,6 +134,31 @@ def test_candidates_are_recent_unrecorded_linked_articles_of_the_named_feeds(
             200, None, None, 10, "text/html", 1.0, 500,
         )]) == 0  # fmt: skip
         assert con.execute("SELECT outcome FROM article_fetches").fetchall() == [("error",)]
+
+
+def test_teaser_feeds_give_only_their_entries_with_little_text(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        for aid, feed, summary, content in (
+            ("teaser", "T", "One line.", ""),
+            ("full-summary", "T", "x" * 600, ""),
+            ("full-content", "T", "One line.", "y" * 600),
+            ("all-mode", "A", "z" * 600, "z" * 600),
+        ):
+            con.execute(
+                "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+                "published_at, published_at_known, first_seen_at, poll_id, content) "
+                "VALUES (?, ?, 's', 'https://x.example/' || ?, 't', ?, '', ?, true, ?, 'p', ?)",
+                [aid, feed, aid, summary, now, now, content],
+            )
+        got = warehouse.article_page_candidates(
+            con, ["A"], now - timedelta(hours=1), 10, teaser_feeds=["T"], teaser_chars=500
+        )
+        assert sorted(c.article_id for c in got) == ["all-mode", "teaser"]
+        only_teasers = warehouse.article_page_candidates(
+            con, [], now - timedelta(hours=1), 10, teaser_feeds=["T"], teaser_chars=500
+        )
+        assert [c.article_id for c in only_teasers] == ["teaser"]
 
 
 # -- fetching ---------------------------------------------------------------------------
@@ -246,3 +273,33 @@ def test_page_text_replaces_only_shorter_feed_content(tmp_path: Path) -> None:
         got = dict(con.execute("SELECT id, content_html FROM articles").fetchall())
         assert got["teaser"] == "<p>Page text.</p>"
         assert got["full"] == ""  # the feed's own (longer) content and its HTML are kept
+
+
+def test_a_locked_warehouse_defers_the_pages_to_the_next_poll(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    from newswatch.pages import fetch_article_pages
+    from tests.test_lock_contention import held
+
+    feed_server.route("/story", body=PAGE, headers=HTML, etag=False)
+    config = config_for(feed_server)
+    db = tmp_path / "w.duckdb"
+    now = datetime.now(UTC)
+    with warehouse.connect(db) as con:
+        con.execute(
+            "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+            "published_at, published_at_known, first_seen_at, poll_id) "
+            "VALUES ('a', ?, 's', ?, 'Leaders gather', '', '', ?, true, ?, 'p')",
+            [feed_server.url("/f.xml"), feed_server.url("/story"), now, now],
+        )
+    with held(db, "rw"):
+        result = asyncio.run(fetch_article_pages(config, db, "p1", wait_seconds=0.2))
+    assert result.message is not None and "fetched by the next poll" in result.message
+    assert result.recorded == 0 and feed_server.requests == []
+    result = asyncio.run(fetch_article_pages(config, db, "p2", wait_seconds=5))
+    assert (result.fetched, result.extracted, result.rematched) == (1, 1, 1)
+    with warehouse.connect(db, read_only=True) as con:
+        assert con.execute("SELECT poll_id, outcome FROM article_fetches").fetchall() == [
+            ("p2", "extracted")
+        ]
+        assert con.execute("SELECT topic FROM article_topics").fetchall() == [("NATO",)]

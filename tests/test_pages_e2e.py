@@ -106,7 +106,12 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     serve(feed_server)
     src = sources(feed_server, tmp_path / "sources.yaml")
     db = tmp_path / "wh" / "news.duckdb"
-    poll(src, db)
+    printed = poll(src, db)
+    assert (
+        "article pages: 5 fetched; 1 read, 0 without article text, 4 failed (article_fetches "
+        "says why); topic matches changed for 1 article"
+    ) in printed
+    assert "pages_s" in printed
 
     with duckdb.connect(str(db), read_only=True) as con:
         titles = {r[0] for r in con.execute("SELECT title FROM articles").fetchall()}
@@ -162,6 +167,15 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     assert topics == [("Leaders gather in The Hague", "NATO")]
     assert fields == [("content",)]
 
+    # ... and so the story, a teaser in its feed, reaches the digest under NATO.
+    out = io.StringIO()
+    argv = ["digest", "--sources", str(src), "--db", str(db), "--out", str(tmp_path / "d")]
+    assert cli.main(argv, out=out) == 0, out.getvalue()
+    [plain] = (tmp_path / "d").glob("digest-*.txt")
+    text = plain.read_text(encoding="utf-8")
+    assert "Leaders gather in The Hague" in text
+    assert "Story that was taken down" not in text
+
     # Pages are asked for as the feeds are: the configured User-Agent, HTML accepted, and
     # only for the feed that enables it; the refused address was never contacted.
     seen = {r.path: r.headers for r in feed_server.requests}
@@ -216,3 +230,40 @@ def test_the_global_default_decides_for_feeds_that_do_not_say(
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM article_fetches").fetchone() == (int(enabled),)
+
+
+def test_a_teaser_feed_fetches_only_the_pages_of_entries_with_little_text(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    now = datetime.now(UTC)
+    long_summary = "The whole story is in the feed. " * 30  # ~960 characters
+    feed_server.route(
+        "/mixed.xml",
+        body=rss(
+            "Mixed",
+            [
+                {"title": "Teaser", "link": feed_server.url("/good"), "guid": "m-1",
+                 "description": "Read more.", "pubDate": now},
+                {"title": "Full", "link": feed_server.url("/full"), "guid": "m-2",
+                 "description": long_summary, "pubDate": now},
+            ],
+        ),
+    )  # fmt: skip
+    feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
+    feed_server.route("/full", body=PAGE, headers=HTML, etag=False)
+    src = tmp_path / "sources.yaml"
+    src.write_text(
+        "allow_hosts: [127.0.0.0/8]\n"
+        f"feeds:\n  - url: {feed_server.url('/mixed.xml')!r}\n    fetch_article: teaser\n"
+        + default_topics_yaml(),
+        encoding="utf-8",
+    )
+    db = tmp_path / "news.duckdb"
+    poll(src, db)
+    assert page_requests(feed_server) == ["/good"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT a.title, f.outcome FROM article_fetches f JOIN articles a ON a.id = f.article_id"
+        ).fetchall()
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (2,)
+    assert rows == [("Teaser", "extracted")]

@@ -212,6 +212,11 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         (["SELECT * FROM no_such_table"], ["no_such_table"]),
         (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
         (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
+        ([""], ["no statement", "SELECT * FROM feed_health"]),
+        ([";"], ["no statement"]),
+        (["  ;\n ;"], ["no statement"]),
+        (["-- only a comment"], ["no statement"]),
+        (["/* a block comment */ ;"], ["no statement"]),
     ],
 )  # fmt: skip
 def test_query_failures_are_one_line_in_a_real_process(

@@ -201,9 +201,10 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
     ]
     assert rows(db) == before
 
-    # --topic and --since (a published date) narrow it; this run writes.
+    # --topic (any case: one topic-name rule for every command) and --since (a published date)
+    # narrow it; this run writes.
     since = (NOW - 2 * DAY).date().isoformat()
-    out = run_cli(db, sources, "--topic", "NATO", "--since", since)
+    out = run_cli(db, sources, "--topic", "nato", "--since", since)
     assert out.splitlines() == [
         "+ NATO         a5  Alliance summit agenda published",
         "3 articles checked; changed: 1 added, 0 removed, 1 re-explained",

@@ -11,13 +11,14 @@ import contextlib
 import csv
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from newswatch import warehouse
+from newswatch import timefmt, warehouse
 from newswatch.dbwait import DbWaitError, db_wait_seconds
 from newswatch.paths import resolve_db_path
 from newswatch.snippets import snippet
@@ -43,7 +44,20 @@ def _wait() -> float:
 # -- query ----------------------------------------------------------------------------
 
 
+_SQL_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
+
+
+def sql_is_empty(sql: str) -> bool:
+    """True for SQL with no statement: blank, only ';', only comments."""
+    return not _SQL_COMMENTS.sub(" ", sql).replace(";", " ").strip()
+
+
 def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    if sql_is_empty(args.sql):
+        raise AnalystError(
+            "query: the SQL has no statement (it is empty, ';' or only comments); "
+            'e.g. newswatch query "SELECT * FROM feed_health"'
+        )
     if args.format == "parquet" and not args.out:
         raise AnalystError("--format parquet writes a file: add --out FILE")
     target = _output_file(args.out) if args.out else None  # before a long query, not after
@@ -181,16 +195,33 @@ def parse_since(text: str | None) -> datetime | None:
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise AnalystError("--limit must be at least 1")
+    from newswatch.config import load_config
+    from newswatch.schedule import resolve_timezone
+    from newswatch.topics import UnknownTopic, designation_key, designation_variants
+
     since = parse_since(args.since)
+    config = load_config(getattr(args, "sources", None))
+    zone = resolve_timezone(config.schedule.timezone)
+    topic = None
+    if args.topic:
+        try:
+            topic = config.matcher.topic_named(args.topic)
+        except UnknownTopic as exc:
+            raise AnalystError(str(exc)) from None
+    # The matcher's rule for designations: S-400 = S400 = S 400 (the index holds whichever
+    # form the article wrote); topics the query names rank their articles first.
+    query = " ".join([args.terms, *designation_variants(args.terms)])
+    wanted = f" {designation_key(args.terms)} "
+    boost = [t for t in config.topic_names if f" {designation_key(t)} " in wanted]
     db = resolve_db_path(args.db)
     if args.reindex:
         with warehouse.connect(db, wait_seconds=_wait()) as con:
             warehouse.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         hits = warehouse.search_articles(
-            con, args.terms, topic=args.topic, since=since, limit=args.limit
+            con, query, topic=topic, since=since, limit=args.limit, boost_topics=boost
         )
-        stems = warehouse.search_stems(con, args.terms)
+        stems = warehouse.search_stems(con, query)
     if args.format == "json":
         records = [
             {
@@ -215,14 +246,18 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     for i, h in enumerate(hits, 1):
         topics = f"  [{', '.join(h.topics)}]" if h.topics else ""
         out.write(
-            f"{i:>2}. {h.title}\n    {h.score:.2f}  {h.published_at:%Y-%m-%d %H:%M}Z  "
+            f"{i:>2}. {h.title}\n    {h.score:.2f}  {timefmt.local(h.published_at, zone)}  "
             f"{h.source}{topics}\n    {h.url}\n"
         )
         text = snippet(h.summary, stems)
         if text:
             out.write(f"    {text}\n")
         out.write("\n")
-    out.write(f"{len(hits)} result{'s' if len(hits) != 1 else ''}\n")
+    ranked = f"; articles matching {', '.join(boost)} first" if boost else ""
+    out.write(
+        f"{len(hits)} result{'s' if len(hits) != 1 else ''}{ranked}. "
+        f"Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n"
+    )
     return 0
 
 
@@ -262,7 +297,15 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
     p = add("search", cmd_search, "Full-text search of article titles and summaries (BM25-ranked).")
     p.add_argument("terms", metavar="TERMS", help='words to look for, e.g. "S-400 delivery"')
     db_opt(p)
-    p.add_argument("--topic", metavar="T", help="only articles that matched this topic")
+    p.add_argument(
+        "--topic", metavar="T", help="only articles that matched this topic (case does not matter)"
+    )
+    p.add_argument(
+        "--sources",
+        metavar="FILE",
+        help="sources file: its topics and time zone (default: $NEWSWATCH_SOURCES, else the "
+        "bundled sources.yaml)",
+    )
     p.add_argument(
         "--since", metavar="DATE", help="only articles published since (YYYY-MM-DD, UTC)"
     )

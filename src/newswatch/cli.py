@@ -269,8 +269,20 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
             "the next retry (backoff after failures, or the server's Retry-After); "
             "`--all` polls them now\n"
         )
+    pages = summary.pages
+    if pages is not None and (pages.recorded or pages.left):
+        out.write(
+            f"article pages: {pages.fetched} fetched; {pages.extracted} read, "
+            f"{pages.no_text} without article text, {pages.failed} failed (article_fetches "
+            f"says why); topic matches changed for {pages.rematched} "
+            f"article{'s' if pages.rematched != 1 else ''}"
+            + (f"; {pages.left} left for the next poll" if pages.left else "")
+            + "\n"
+        )
     if summary.state_warning:
         out.write(f"warning: {summary.state_warning}\n")
+    if pages is not None and pages.message:
+        out.write(f"note: {pages.message}\n")
     if summary.store_message:
         out.write(f"note: {summary.store_message}\n")
     timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
@@ -368,11 +380,13 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         return EXIT_FAILED
     except KeyboardInterrupt:
         raise Interrupted("interrupted") from None
-    print_digest_summary(summary, out)
+    print_digest_summary(summary, out, smtp.recipients if smtp is not None else ())
     return EXIT_OK
 
 
-def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
+def print_digest_summary(
+    summary: DigestSummary, out: TextIO, recipients: Sequence[str] = ()
+) -> None:
     for warning in summary.warnings:
         out.write(f"warning: {warning}\n")
     out.write(f"digest {summary.date}: {summary.subject}\n")
@@ -388,6 +402,16 @@ def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
         "skipped": "not sent again",
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
+    if summary.status == "sent" and recipients:
+        verdict = f"sent to {', '.join(recipients)}"
+    window = getattr(summary, "window", None)
+    if summary.status == "rendered" and window is not None and window.basis == "delivered":
+        # Not a fresh render: this window's digest went out already (the note says when);
+        # its files are the ones sent.
+        verdict = (
+            "already sent (not sent again; its files are kept as sent; "
+            "--send --force sends it again)"
+        )
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
@@ -408,10 +432,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.language import detect_article_language
-    from newswatch.topics import match_jsonl
+    from newswatch.topics import UnknownTopic, match_jsonl
 
     config = _load(args)
-    for line in match_jsonl(sys.stdin, config.matcher, detect_article_language):
+    try:
+        topics = [config.matcher.topic_named(t) for t in args.topic] if args.topic else None
+    except UnknownTopic as exc:
+        raise UserError(str(exc)) from None
+    for line in match_jsonl(
+        sys.stdin, config.matcher, detect_article_language, verbose=args.verbose, topics=topics
+    ):
         out.write(line + "\n")
     return EXIT_OK
 
@@ -566,10 +596,22 @@ def build_parser() -> argparse.ArgumentParser:
         "match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics."
     )
     sources_opt(p)
+    p.add_argument(
+        "--topic",
+        metavar="NAME",
+        action="append",
+        help="only this topic (repeatable; case does not matter)",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="give each match's whole rule as written and expanded (default: a short name "
+        "for the rule and the words that matched, and where)",
+    )
     p = add("rematch", cmd_rematch, "Re-apply the current topic rules to stored articles.")
     sources_opt(p)
     db_opt(p)
-    p.add_argument("--topic", metavar="NAME", help="only this topic")
+    p.add_argument("--topic", metavar="NAME", help="only this topic (case does not matter)")
     p.add_argument(
         "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )

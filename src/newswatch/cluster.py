@@ -212,7 +212,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         url_key=canonical_url(article.url) if article.url else "",
         title_key=" ".join(title_words) if len(title_words) >= MIN_TITLE_WORDS else "",
         title_words=frozenset(title_words),
-        summary=article.summary[:SUMMARY_CHARS] if with_summary else "",
+        summary=cluster_text(article) if with_summary else "",
         source=sys.intern(article.source or ""),
     )
 
@@ -297,6 +297,21 @@ def _within_window(posting: list[_Doc]) -> Iterable[tuple[_Doc, _Doc]]:
             if b.published_at - a.published_at > WINDOW:
                 break
             yield a, b
+
+
+# A summary shorter than this (a headline-only or "Read more" summary) gives way to the
+# article's content, when it has one, as the text clustering compares.
+SHORT_SUMMARY_CHARS = 200
+
+
+def cluster_text(article: ClusterInput) -> str:
+    """The text clustering compares: the summary, or the article's content (the full body,
+    when stored) when the summary is shorter than SHORT_SUMMARY_CHARS."""
+    summary = article.summary
+    content = getattr(article, "content", "") or ""
+    if len(summary) < SHORT_SUMMARY_CHARS and content:
+        return content[:SUMMARY_CHARS]
+    return summary[:SUMMARY_CHARS]
 
 
 # Summaries asked of `summaries` at a time.

@@ -87,14 +87,16 @@ class FetchSettings:
 @dataclass(frozen=True, slots=True)
 class ArticlePageSettings:
     """sources.yaml `article_pages:`: fetching the linked page of new entries (feeds with
-    `fetch_article: true`, or every feed when `enabled`) and reading its article text.
+    `fetch_article: true` or `teaser`, or every feed per `enabled`) and reading its article
+    text.
 
     The pages go through the feeds' safety (fetch.py: address refusal, allow_hosts, the
     User-Agent, redirects checked hop by hop) with their own, smaller caps: a page is one
     article, and a publisher's host gets fewer of them at once than feeds.
     """
 
-    enabled: bool = False  # the default of feeds without `fetch_article`
+    enabled: str = "off"  # the default of feeds without `fetch_article`: off | all | teaser
+    teaser_chars: int = 500  # `teaser`: entries whose summary + content is shorter than this
     concurrency: int = 16  # pages in flight at once, over all hosts
     per_host: int = 2  # pages in flight at once on one host
     timeout: float = 15.0  # deadline for one page, headers and body
@@ -120,6 +122,9 @@ class DigestSettings:
     # Leave out articles published more than this many days before the digest's window
     # (a first poll stores each feed's whole backlog as new); 0 keeps everything.
     max_age_days: int = 7
+    # Stories whose relevance to their section's topic is below this are listed compactly
+    # under the section ("Also mentioned") instead of with a snippet; 0 lists all in full.
+    also_mentioned_below: float = 0.25
     # One-click unsubscribe (RFC 8058; Gmail and Yahoo require it for bulk mail): an https
     # URL that unsubscribes on a POST, and the address that takes "unsubscribe" mails
     # (default: the sender's own address).
@@ -366,6 +371,14 @@ class _Validator:
             raise self.doc.error(at, f"must be a number >= {minimum}, got {value!r}")
         return float(value)
 
+    def _fraction(self, data: Mapping[str, Any], at: Path_, default: float) -> float:
+        value = self._get(data, at)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise self.doc.error(at, f"must be a number from 0 to 1, got {value!r}")
+        return float(value)
+
     def _str(self, data: Mapping[str, Any], at: Path_, default: str) -> str:
         value = self._get(data, at)
         if value is None:
@@ -375,15 +388,18 @@ class _Validator:
         return value.strip()
 
     # -- sections ------------------------------------------------------------------
-    def _bool(self, data: Mapping[str, Any], at: Path_, default: bool) -> bool:
+    def _fetch_mode(self, data: Mapping[str, Any], at: Path_, default: str) -> str:
+        """`fetch_article` / `article_pages.enabled`: true -> "all", false -> "off", "teaser"."""
         value = self._get(data, at)
         if value is None:
             return default
-        if not isinstance(value, bool):
-            raise self.doc.error(at, f"must be true or false, got {value!r}")
-        return value
+        if isinstance(value, bool):
+            return "all" if value else "off"
+        if value == "teaser":
+            return "teaser"
+        raise self.doc.error(at, f"must be true, false or teaser, got {value!r}")
 
-    def feeds(self, value: Any, fetch_article: bool = False) -> tuple[FeedSource, ...]:
+    def feeds(self, value: Any, fetch_article: str = "off") -> tuple[FeedSource, ...]:
         if not isinstance(value, list) or not value:
             raise self.doc.error(
                 ("feeds",), "must be a non-empty list of feeds (each with a `url`)"
@@ -421,7 +437,7 @@ class _Validator:
                     name=name,
                     interval_seconds=interval,
                     enabled=enabled,
-                    fetch_article=self._bool(item, (*at, "fetch_article"), fetch_article),
+                    fetch_article=self._fetch_mode(item, (*at, "fetch_article"), fetch_article),
                 )
             )
         return tuple(out)
@@ -503,7 +519,7 @@ class _Validator:
             at,
             {
                 "title", "max_stories_per_topic", "snippet_chars", "max_age_days",
-                "unsubscribe_url", "unsubscribe_mailto",
+                "unsubscribe_url", "unsubscribe_mailto", "also_mentioned_below",
             },
         )  # fmt: skip
         url = data.get("unsubscribe_url")
@@ -526,6 +542,9 @@ class _Validator:
             or d.max_stories_per_topic,
             snippet_chars=self._opt_int(data, (*at, "snippet_chars"), 40) or d.snippet_chars,
             max_age_days=_default(self._opt_int(data, (*at, "max_age_days"), 0), d.max_age_days),
+            also_mentioned_below=self._fraction(
+                data, (*at, "also_mentioned_below"), d.also_mentioned_below
+            ),
         )
 
     def runner(self, value: Any) -> RunnerSettings:
@@ -558,10 +577,12 @@ class _Validator:
                 "max_per_poll",
                 "max_age_hours",
                 "budget_seconds",
+                "teaser_chars",
             },
         )
         return ArticlePageSettings(
-            enabled=self._bool(data, (*at, "enabled"), d.enabled),
+            enabled=self._fetch_mode(data, (*at, "enabled"), d.enabled),
+            teaser_chars=self._opt_int(data, (*at, "teaser_chars"), 1) or d.teaser_chars,
             concurrency=self._opt_int(data, (*at, "concurrency"), 1) or d.concurrency,
             per_host=self._opt_int(data, (*at, "per_host"), 1) or d.per_host,
             timeout=self._number(data, (*at, "timeout"), d.timeout, 0.1),

@@ -17,6 +17,7 @@ from newswatch import warehouse
 from newswatch.config import Config
 from newswatch.models import FeedCadence, FeedHealth
 from newswatch.schedule import feed_health, resolve_timezone
+from newswatch.timefmt import zone_label
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +58,7 @@ def feeds_health(
                 url=health.url, name=health.name, status="disabled",
                 last_attempt_at=health.last_attempt_at, last_success_at=health.last_success_at,
                 items_per_day=health.items_per_day, last_item_at=health.last_item_at,
+                usual_gap_s=health.usual_gap_s,
             )  # fmt: skip
         out.append(health)
     return out
@@ -69,6 +71,21 @@ def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
         return feeds_health(config, None, now)
     with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
         return feeds_health(config, con, now)
+
+
+def unlisted_feeds(config: Config, db: Path) -> list[warehouse.FeedRow]:
+    """Feeds the warehouse holds (polled with another sources file) that `config` does not
+    list, by name: `newswatch feeds` warns of them, since it shows only the listed ones."""
+    if not db.exists():
+        return []
+    listed = {f.url for f in config.feeds}
+    with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
+        if warehouse.schema_version(con) == 0:
+            return []
+        rows = warehouse.feed_rows(con)
+    return sorted(
+        (r for r in rows if r.url not in listed), key=lambda r: (r.name.casefold(), r.url)
+    )
 
 
 def _when(value: datetime | None, zone: ZoneInfo) -> str:
@@ -130,7 +147,7 @@ def format_table(
         f"{counts[s]} {STATUS_WORDS[s].lower()}" for s in STATUS_WORDS if counts.get(s)
     )
     lines.append("")
-    lines.append(f"{len(healths)} feeds: {summary}. Times are {zone.key}.")
+    lines.append(f"{len(healths)} feeds: {summary}. Times are {zone_label(zone, now)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -147,6 +164,20 @@ def cmd_feeds(args: argparse.Namespace, out: TextIO) -> int:
     if not db.exists():
         out.write(f"no warehouse at {db} yet; run `newswatch poll` first\n\n")
     out.write(format_table(healths, now, zone))
+    unlisted = unlisted_feeds(config, db)
+    if unlisted:
+        n = len(unlisted)
+        out.write(
+            f"warning: the warehouse {db} also holds {n} feed{'s' if n != 1 else ''} that "
+            f"{config.path} does not list (polled with another sources file?)"
+            + (": " if args.unlisted else "; `--unlisted` lists them, `--sources FILE` shows "
+               "the file they were polled with")
+            + "\n"
+        )  # fmt: skip
+        if args.unlisted:
+            for row in unlisted:
+                last = _when(row.state.last_success_at, zone)
+                out.write(f"  {row.name}  {row.url}  (last success {last})\n")
     return 0
 
 
@@ -157,3 +188,8 @@ def add_feeds_command(sub: Any, sources_opt: Any, db_opt: Any) -> None:
     p.set_defaults(func=cmd_feeds)
     sources_opt(p)
     db_opt(p)
+    p.add_argument(
+        "--unlisted",
+        action="store_true",
+        help="also list the feeds the warehouse holds that the sources file does not list",
+    )

@@ -25,9 +25,10 @@ class FeedSource:
     # Per-feed override of the poll interval; None means "every poll".
     interval_seconds: int | None = None
     enabled: bool = True
-    # Fetch the linked page of each new entry and match on its article text (sources.yaml
-    # `fetch_article`, else `article_pages.enabled`).
-    fetch_article: bool = False
+    # Fetch the linked page of new entries and match on its article text (sources.yaml
+    # `fetch_article`, else `article_pages.enabled`): "off", "all" (every new entry) or
+    # "teaser" (entries whose feed text is shorter than `article_pages.teaser_chars`).
+    fetch_article: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ class FeedHealth:
     items_per_day: float | None = None
     next_poll_at: datetime | None = None
     last_item_at: datetime | None = None  # the newest dated item, however old
+    usual_gap_s: float | None = None  # its usual gap between items (what "quiet" is judged on)
 
 
 @dataclass(frozen=True, slots=True)

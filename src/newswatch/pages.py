@@ -60,9 +60,10 @@ class PageStepResult:
         return self.extracted + self.no_text + self.failed
 
 
-def page_feeds(config: Config) -> list[str]:
-    """The enabled feeds whose entries' pages are fetched."""
-    return [f.url for f in config.feeds if f.enabled and f.fetch_article]
+def page_feeds(config: Config, mode: str = "all") -> list[str]:
+    """The enabled feeds whose entries' pages are fetched in `mode` ("all": every new entry,
+    "teaser": entries with little text)."""
+    return [f.url for f in config.feeds if f.enabled and f.fetch_article == mode]
 
 
 def page_fetch_settings(fetch: FetchSettings, pages: ArticlePageSettings) -> FetchSettings:
@@ -198,16 +199,24 @@ async def fetch_article_pages(
 ) -> PageStepResult:
     """The poll's page step (see the module's docstring). Never raises for a page's failure;
     a warehouse that stays locked leaves the pages unrecorded, fetched again next poll."""
-    feeds = page_feeds(config)
-    if not feeds or not db_path.exists():
+    feeds, teaser_feeds = page_feeds(config, "all"), page_feeds(config, "teaser")
+    if not (feeds or teaser_feeds) or not db_path.exists():
         return PageStepResult()
     start = time.monotonic()
     settings = config.article_pages
     wait = db_wait_seconds() if wait_seconds is None else wait_seconds
     since = clock() - timedelta(hours=settings.max_age_hours)
     try:
-        with warehouse.connect(db_path, wait_seconds=wait) as con:
-            candidates = warehouse.article_page_candidates(con, feeds, since, settings.max_per_poll)
+        # A short wait: when the poll's own merge found the file locked, this would wait again.
+        with warehouse.connect(db_path, wait_seconds=min(10.0, wait)) as con:
+            candidates = warehouse.article_page_candidates(
+                con,
+                feeds,
+                since,
+                settings.max_per_poll,
+                teaser_feeds=teaser_feeds,
+                teaser_chars=settings.teaser_chars,
+            )
     except warehouse.WarehouseLocked as exc:
         return PageStepResult(message=f"{exc}; article pages are fetched by the next poll")
     if not candidates:
@@ -261,7 +270,10 @@ def match_page_texts(
         return 0
     articles = warehouse.articles_by_id(con, ids)
     old = warehouse.stored_matches(con, [a.id for a in articles])
-    new = {a.id: config.matcher.match(a.title, a.summary, a.content) for a in articles}
+    new = {
+        a.id: config.matcher.match(a.title, a.summary, a.content, language=a.language)
+        for a in articles
+    }
     changes = diff_matches(articles, old, new)
     warehouse.apply_match_changes(
         con,

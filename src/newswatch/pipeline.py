@@ -22,11 +22,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from newswatch import delivery, spool, warehouse
+from newswatch import delivery, spool, timefmt, warehouse
 from newswatch.config import Config
 from newswatch.digest import count_line
 from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
 from newswatch.models import FeedSource, FeedState
+from newswatch.schedule import resolve_timezone
 
 if TYPE_CHECKING:
     from newswatch import poll
@@ -78,6 +79,8 @@ class PollSummary:
     held_back: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     # url -> (new articles, new topic matches) stored by this poll.
     new_by_feed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The article-page step (feeds with `fetch_article`); all zero when none asks for pages.
+    pages: PageStepResult | None = None
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for r in self.reports if r.outcome in outcomes)
@@ -351,6 +354,7 @@ async def run_poll(
         timings={
             **manifest.timings,
             "store_s": round(stored.seconds, 3),
+            **({"pages_s": round(pages.seconds, 3)} if pages.seconds else {}),
             "refresh_s": round(refresh_s, 3),
         },
         new_articles=stored.new_articles,
@@ -361,6 +365,7 @@ async def run_poll(
         waiting_batches=stored.waiting,
         held_back=chosen.held,
         new_by_feed=new_by_feed(stored),
+        pages=pages,
     )
     logger.info(
         "poll %s: %d feeds, %d failed, %d skipped; %d new articles, %d new matches",
@@ -455,7 +460,10 @@ def decide_delivery(
     done = plan.already_delivered
     if done is not None and not (send and force):
         sent_at = done.sent_at or done.created_at
-        when = f" at {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
+        when = ""
+        if sent_at:
+            zone = resolve_timezone(plan.window.timezone)
+            when = f" at {timefmt.local(sent_at, zone)} ({timefmt.zone_label(zone, sent_at)})"
         if sent_at and sent_at > now:
             when += " (later than this machine's clock says it is now)"
         what = "was sent" if done.status == "sent" else "was probably sent (interrupted)"

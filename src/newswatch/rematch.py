@@ -69,9 +69,8 @@ def rematch(
     """Match stored articles published on or after `since` again and store what changed:
     new matches, dropped ones, and matches whose rule or hits differ. Unchanged matches
     are not rewritten (their `matched_at` stays)."""
-    if topic is not None and topic not in matcher.topic_names:
-        known = ", ".join(matcher.topic_names)
-        raise ValueError(f"unknown topic {topic!r}; the sources file defines: {known}")
+    if topic is not None:
+        topic = matcher.topic_named(topic)  # UnknownTopic (a ValueError) lists the known ones
     with warehouse.connect(db_path, read_only=dry_run) as con:
         articles = warehouse.articles_published_since(con, since)
         old = warehouse.stored_matches(con, [a.id for a in articles])

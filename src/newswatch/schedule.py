@@ -509,4 +509,5 @@ def feed_health(
         items_per_day=items_per_day(cadence, now),
         next_poll_at=state.next_poll_at,
         last_item_at=cadence.newest,
+        usual_gap_s=cadence.usual_gap_s,
     )

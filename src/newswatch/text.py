@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+import nh3
+
 _BLOCK_TAGS = {
     "p",
     "div",
@@ -88,6 +90,35 @@ def html_to_text(markup: str | None) -> str:
     if "<" in text:
         # A tag escaped twice and cut off by the feed surfaces only after decoding.
         text = _without_unclosed_tag(text)
+    return one_line(text)
+
+
+_BLOCK_TAG_START = re.compile(
+    r"<(?=/?(?:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")\b)", re.I
+)
+
+
+def content_text(markup: str | None) -> str:
+    """`html_to_text` for long article bodies, ~5x faster: nh3 (Rust) drops the tags (and
+    scripts, styles and the like with their text), a space stands for each block tag, and
+    entities are decoded. Images' alt text is not kept. Markup escaped twice goes through
+    `html_to_text` afterwards."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        return one_line(markup)
+    try:
+        text = nh3.clean(
+            _BLOCK_TAG_START.sub(" <", markup),
+            tags=set(),
+            clean_content_tags=_SKIP_TAGS,
+            strip_comments=True,
+        )
+    except Exception:  # nh3 is lenient; never let markup crash a poll
+        return html_to_text(markup)
+    text = html.unescape(text)
+    if "<" in text and _LOOKS_LIKE_TAG.search(text):
+        return html_to_text(text)
     return one_line(text)
 
 
@@ -209,6 +240,11 @@ class _FoldTable:
     needs_fold: re.Pattern[str]  # any character that might be changed by the table
     irregular: frozenset[str]  # characters whose fold is not exactly one character
     irregular_re: re.Pattern[str]
+    # The table as a list indexed by code point below _LIST_END (str.translate looks a list
+    # up ~3x faster than a dict: Greek, Cyrillic and Arabic text is folded by it), and the
+    # characters at or above it, for which the dict is used.
+    by_index: list[int | str]
+    beyond_list: re.Pattern[str]
 
 
 @functools.cache
@@ -240,7 +276,20 @@ def _fold_table(lower: bool) -> _FoldTable:
         if cp not in table and (not lower or chr(cp).lower() == chr(cp))
     ]
     needs_fold = re.compile("[^" + _char_class(safe).pattern[1:])
-    return _FoldTable(table, needs_fold, frozenset(irregular), _char_class(irregular))
+    by_index: list[int | str] = [table.get(cp, cp) for cp in range(_LIST_END)]
+    return _FoldTable(
+        table,
+        needs_fold,
+        frozenset(irregular),
+        _char_class(irregular),
+        by_index,
+        re.compile(f"[^\\x00-{re.escape(chr(_LIST_END - 1))}]"),
+    )
+
+
+# Code points below this are folded through a list (Latin, Greek, Cyrillic, Arabic,
+# punctuation and letter-like symbols); above it through the dict.
+_LIST_END = 0x3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +324,9 @@ def fold(text: str, *, lower: bool = True) -> Folded:
         return _fold_by_char(text, lower, tables)
     if not tables.needs_fold.search(base):
         return Folded(text, base)
-    if tables.irregular.isdisjoint(base):
+    if tables.irregular_re.search(base) is None:
+        if tables.beyond_list.search(base) is None:
+            return Folded(text, base.translate(tables.by_index))
         return Folded(text, base.translate(tables.table))
     return _fold_by_segment(text, base, tables)
 
@@ -286,7 +337,9 @@ def _fold_by_segment(text: str, base: str, tables: _FoldTable) -> Folded:
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    table = tables.table
+    table: dict[int, str] | list[int | str] = tables.table
+    if tables.beyond_list.search(base) is None:
+        table = tables.by_index
     pos = 0
     for m in tables.irregular_re.finditer(base):
         i = m.start()
@@ -294,7 +347,7 @@ def _fold_by_segment(text: str, base: str, tables: _FoldTable) -> Folded:
             parts.append(base[pos:i].translate(table))
             starts.extend(range(pos, i))
             ends.extend(range(pos + 1, i + 1))
-        out = table[ord(base[i])]
+        out = tables.table[ord(base[i])]  # irregular characters are all in the dict
         if out:
             parts.append(out)
             starts.extend([i] * len(out))

@@ -582,6 +582,7 @@ _TOPIC_KEYS = {
     "rules",
     "ignore",
     "exclude",
+    "min_relevance",
     *_RULE_KEYS,
 }
 _RULE_ONLY_KEYS = {"fields", "languages", *_RULE_KEYS}
@@ -1368,6 +1369,8 @@ class _Topic:
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
     gate: _Gate  # passed by every article some rule can match
+    # Matches scored below this stay in the warehouse but are left out of the digest.
+    min_relevance: float | None = None
     # The topic is looked for only in articles in these languages; None: any language.
     languages: frozenset[str] | None = None
     groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
@@ -1466,6 +1469,29 @@ class Matcher:
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
+
+    @property
+    def min_relevance(self) -> dict[str, float]:
+        """Each topic's `min_relevance` setting (topics without one are left out)."""
+        return {t.name: t.min_relevance for t in self.topics if t.min_relevance is not None}
+
+    def topic_named(self, name: str) -> str:
+        """The topic called `name`, as the sources file spells it. One rule for every
+        command (`match`, `rematch`, `search`, the digest): case does not matter; a name
+        that is no topic raises UnknownTopic, which lists the topics there are."""
+        return resolve_topic(self.topic_names, name)
+
+    def rule_label(self, found: TopicMatch, width: int = 70) -> str:
+        """A short name for the rule that fired: "rule 2 of 5: (Türkiye OR Turks OR …)"."""
+        topic = next((t for t in self.topics if t.name == found.topic), None)
+        text = " ".join(found.rule.split())
+        short = text if len(text) <= width else text[: width - 1].rstrip() + "…"
+        if topic is None:
+            return short
+        index = next((i for i, r in enumerate(topic.rules) if r.text == found.rule), None)
+        if index is None or len(topic.rules) == 1:
+            return short
+        return f"rule {index + 1} of {len(topic.rules)}: {short}"
 
     def naming_hits(self, found: TopicMatch) -> TopicMatch:
         """`found` with only the hits of terms that name its topic (the digest highlights
@@ -1585,6 +1611,13 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
             )
     if "description" in item and not isinstance(item["description"], str):
         raise _Invalid("must be a string", ("description",))
+    min_relevance = item.get("min_relevance")
+    if min_relevance is not None and (
+        isinstance(min_relevance, bool)
+        or not isinstance(min_relevance, int | float)
+        or not 0 <= min_relevance <= 1
+    ):
+        raise _Invalid(f"must be a number from 0 to 1, got {min_relevance!r}", ("min_relevance",))
     fields = _fields(item["fields"], ("fields",)) if "fields" in item else ALL_FIELDS
     languages = _languages(item["languages"], ("languages",)) if "languages" in item else None
     table = _TermTable()
@@ -1637,6 +1670,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude_fields=fields,
         ignore=tuple(ignore),
         gate=_Gate.covering(table.terms[t] for t in sorted(required)),
+        min_relevance=None if min_relevance is None else float(min_relevance),
         languages=languages,
     )
 
@@ -1644,23 +1678,84 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
 # -- `newswatch match` ------------------------------------------------------------------
 
 
+_DESIGNATION = re.compile(f"\\b([^\\W\\d_]{{1,4}})(?:\\s*{_DASH}\\s*|\\s+)?(\\d+)\\b")
+
+
+def designation_key(text: str) -> str:
+    """`text` folded as the matcher compares designations: case-insensitive, and a dash,
+    a space or nothing alike between letters and digits ("S-400", "S400", "s 400" ->
+    "s400")."""
+    return " ".join(_DESIGNATION.sub(r"\1\2", text.casefold()).split())
+
+
+def designation_variants(text: str) -> list[str]:
+    """The forms a full-text index may hold of each designation in `text` ("S-400" ->
+    ["s400", "s 400"]): the matcher treats them as one, so search must look for each."""
+    out: list[str] = []
+    for m in _DESIGNATION.finditer(text.casefold()):
+        for form in (f"{m[1]}{m[2]}", f"{m[1]} {m[2]}"):
+            if form not in out:
+                out.append(form)
+    return out
+
+
+class UnknownTopic(ValueError):
+    """A topic name that the sources file does not define."""
+
+
+def resolve_topic(names: Sequence[str], name: str) -> str:
+    """`name` as one of `names` spells it, compared without regard to case; UnknownTopic
+    (naming the known topics) when there is none."""
+    wanted = name.strip().casefold()
+    for known in names:
+        if known.casefold() == wanted:
+            return known
+    raise UnknownTopic(
+        f"unknown topic {name!r}; the sources file defines: {', '.join(names) or '(none)'}"
+    )
+
+
 def match_to_dict(found: TopicMatch) -> dict[str, Any]:
     """A TopicMatch as plain JSON-ready data."""
     return asdict(found)
+
+
+def explain(found: TopicMatch) -> str:
+    """The words that matched and where: "S-400, Turkey in title; Erdogan in summary"."""
+    by_field: dict[str, list[str]] = {}
+    for hit in found.hits:
+        words = by_field.setdefault(hit.field, [])
+        if hit.text not in words:
+            words.append(hit.text)
+    return "; ".join(f"{', '.join(words)} in {where}" for where, words in by_field.items())
+
+
+def short_match(found: TopicMatch, matcher: Matcher) -> dict[str, Any]:
+    """A match as `newswatch match` prints it by default: the topic, a short name for the
+    rule, the words and where, the hits (with offsets) and the relevance; `--verbose` gives
+    `match_to_dict` (the whole rule as written and expanded)."""
+    out = match_to_dict(found)
+    out["rule"] = matcher.rule_label(found)
+    out["why"] = explain(found)
+    return out
 
 
 def match_jsonl(
     lines: Iterable[str],
     matcher: Matcher,
     detect: Callable[[str, str], str | None] | None = None,
+    *,
+    verbose: bool = False,
+    topics: Sequence[str] | None = None,
 ) -> Iterator[str]:
     """Match JSON lines `{"id", "title", "summary", "content"}` (summary and content may be
     HTML; content is optional, the article's full body as the pipeline matches it; an
     optional `language` gives the article's language); yield one JSON line per non-blank
     input line: `{"id", "language", "topics", "relevance", "matches"}` or `{"id", "error"}`.
-    `language` is the one given, else what `detect(title, summary)` says (None: unknown).
     Spans in the output refer to the plain text of title, summary and content (HTML
-    removed)."""
+    removed). Each match says its rule by a short name and "why" (the words and where)
+    unless `verbose` (the whole rule); with `topics` (names as the sources file spells
+    them) only those topics are reported."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -1703,13 +1798,17 @@ def match_jsonl(
         if language is None and detect is not None:
             language = detect(title, summary or content)
         found = matcher.match(title, summary, content, language=language)
+        if topics is not None:
+            found = [m for m in found if m.topic in topics]
         yield json.dumps(
             {
                 "id": ident,
                 "language": language,
                 "topics": sorted(m.topic for m in found),
                 "relevance": {m.topic: m.relevance for m in found},
-                "matches": [match_to_dict(m) for m in found],
+                "matches": [
+                    match_to_dict(m) if verbose else short_match(m, matcher) for m in found
+                ],
             },
             ensure_ascii=False,
         )

@@ -1,4 +1,4 @@
--- Schema version 5: the article-page fetches (sources.yaml `fetch_article`). One row per
+-- Schema version 6: the article-page fetches (sources.yaml `fetch_article`). One row per
 -- article whose linked page newswatch fetched, whatever came of it: a page is fetched at most
 -- once per article, and this table is how the next poll knows.
 
