@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run poll digest serve test check lint typecheck bench lock clean
+.PHONY: setup run poll digest serve test check lint typecheck bench lock clean mutate
 
 setup: $(STAMP)
 
@@ -39,6 +39,16 @@ test: lint typecheck
 
 bench: setup
 	$(BIN)/python bench/bench_poll.py
+
+# Mutation testing (not in CI; tens of minutes): mutmut mutates the safety, matching, merge and
+# delivery functions below and runs their unit tests (pyproject.toml [tool.mutmut]) on each
+# mutant. MUTANTS narrows or widens it (mutmut's mutant names; wildcards allowed).
+MUTANTS ?= 'newswatch.netsafety*' 'newswatch.topics.x__term_pattern*' \
+	'newswatch.warehouse.x__merge_topics*' 'newswatch.warehouse.x__after_last_stored*' \
+	'newswatch.delivery.x_plan_window*'
+mutate: setup
+	nice -n 10 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (needs `uv`).
 lock:
