@@ -168,3 +168,34 @@ def test_whatever_python_calls_non_global_is_refused(
     # more than it does (multicast, metadata), never less. Embedded IPv4 is judged separately.
     if not address.is_global and embedded_ipv4(address) is None:
         assert classify(address) is not None
+
+
+# -- found by mutation testing (`make mutate`) --------------------------------------------
+
+
+def test_check_refuses_unparseable_answers_and_keeps_checking_the_rest() -> None:
+    allow = AllowList.parse(["127.0.0.1/32"])
+    result = allow.check("mixed.test", ["not-an-ip", "127.0.0.1", "127.0.0.1", "10.0.0.5"])
+    assert result.allowed == ("127.0.0.1",)  # once, though answered twice
+    assert [(r.host, r.address, r.reason) for r in result.refused] == [
+        ("mixed.test", "not-an-ip", "unparseable"),
+        ("mixed.test", "10.0.0.5", "private"),
+    ]
+    assert result.refused[0].message == (
+        "refused: mixed.test resolves to unparseable address not-an-ip "
+        "(add it to allow_hosts to allow)"
+    )
+
+
+def test_allow_list_networks_with_host_bits_and_entries_after_them() -> None:
+    allow = AllowList.parse(["127.0.0.1/8", "192.168.1.1", "feeds.internal"])
+    assert allow.check("h", ["127.0.0.2"]).allowed == ("127.0.0.2",)
+    assert allow.check("h", ["192.168.1.1"]).allowed == ("192.168.1.1",)
+    assert allow.allows_host("feeds.internal")
+
+
+def test_parse_address_drops_a_zone_index_and_needs_both_brackets() -> None:
+    assert parse_address("fe80::1%eth0") == ipaddress.ip_address("fe80::1")
+    assert parse_address("[::1]") == ipaddress.ip_address("::1")
+    assert parse_address("[::1") is None
+    assert parse_address("::1]") is None

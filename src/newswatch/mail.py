@@ -601,6 +601,9 @@ def _describe(exc: BaseException, settings: SmtpSettings) -> str:
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return f"{server}: {_one_line(str(exc))}"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if "timed out" in str(exc):
+            # smtplib reports a server that stopped answering mid-session as a disconnect.
+            return f"{server} stopped answering: no reply within {settings.timeout:g} s"
         return f"{server} closed the connection unexpectedly ({_one_line(str(exc)) or 'no reason'})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
