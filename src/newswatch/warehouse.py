@@ -600,7 +600,8 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, "
+        f"{_LANGUAGE_COLUMN} "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
@@ -965,6 +966,9 @@ SEARCH_STEMMERS: dict[str, str] = {
     "nl": "dutch", "ro": "romanian", "hi": "hindi",
 }  # fmt: skip
 UNKNOWN_LANGUAGE_STEMMER = "porter"
+# The column the search index and clustering read an article's language from (a test of an
+# older schema swaps it for NULL).
+_LANGUAGE_COLUMN = "a.language"
 
 
 def _stem_by_language(word: str, language: str) -> str:
@@ -1221,7 +1225,7 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
         f"WHERE n.docid >= {int(low)} AND n.docid < {int(high)}"
     )
     tokens = " UNION ALL ".join(
-        f"SELECT n.docid, {i} AS fieldid, a.language AS lang, "
+        f"SELECT n.docid, {i} AS fieldid, {_LANGUAGE_COLUMN} AS lang, "
         f"unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
         for i, column in enumerate(FTS_COLUMNS)
     )
