@@ -517,6 +517,8 @@ _ARTICLE_COLUMNS = (  # read by _article, in this order
 
 
 _TOPIC_COLUMNS = "t.article_id, t.topic, t.rule, t.relevance"
+# The article's language where other reads use it (clustering rows, the search index).
+_LANGUAGE_COLUMN = "a.language"
 
 
 def _article(row: Sequence[Any]) -> Article:
@@ -600,7 +602,8 @@ def cluster_rows_since(
     clustering reads first: the poll's refresh clusters them without holding every recent
     article's full row (4,000 feeds: ~140 MB less) or its summary (8,000 feeds: ~35 MB)."""
     cursor = con.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, a.language "
+        "SELECT a.id, a.title, a.source, a.url, a.published_at, '' AS summary, "
+        f"{_LANGUAGE_COLUMN} "
         "FROM articles a WHERE a.first_seen_at >= ? "
         "AND a.id IN (SELECT article_id FROM article_topics)",
         [since],
@@ -1221,7 +1224,7 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
         f"WHERE n.docid >= {int(low)} AND n.docid < {int(high)}"
     )
     tokens = " UNION ALL ".join(
-        f"SELECT n.docid, {i} AS fieldid, a.language AS lang, "
+        f"SELECT n.docid, {i} AS fieldid, {_LANGUAGE_COLUMN} AS lang, "
         f"unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
         for i, column in enumerate(FTS_COLUMNS)
     )
