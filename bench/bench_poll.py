@@ -452,6 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="server delay per response, s")
     parser.add_argument("--topical", type=float, default=0.1, help="share of topical items")
     parser.add_argument(
+        "--content",
+        type=int,
+        default=0,
+        help="bytes of full content (content:encoded HTML) per item; 0: none",
+    )
+    parser.add_argument(
         "--no-etag", action="store_true", help="no ETag/Last-Modified (re-poll gets 200s)"
     )
     parser.add_argument(
@@ -489,13 +495,14 @@ def main(argv: list[str] | None = None) -> int:
         size=args.size,
         latency=args.latency,
         topical=args.topical,
+        content=args.content,
         etag=not args.no_etag,
         processes=args.farm_processes,
     )
     work = Path(tempfile.mkdtemp(prefix="newswatch-bench-"))
     print(
         f"farm: {spec.feeds} feeds x {spec.items} items, ~{spec.size} B, latency {spec.latency} s, "
-        f"{spec.topical:.0%} topical, etag {'on' if spec.etag else 'off'}, one 127.1.x.y address "
+        f"{spec.topical:.0%} topical, content {spec.content} B/item, etag {'on' if spec.etag else 'off'}, one 127.1.x.y address "
         f"per feed, {spec.processes} farm processes; concurrency {args.concurrency}; {cores} cores; "
         f"runner {args.runner}",
         flush=True,

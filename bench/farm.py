@@ -69,8 +69,32 @@ class FarmSpec:
     etag: bool = True  # answer conditional requests with 304
     processes: int = 2
     seed: int = 1
+    # Bytes of full content (content:encoded, HTML paragraphs) per item; 0: none. Topical
+    # items name their topic in the body too, and a few others name one only there.
+    content: int = 0
     churn: float = 0.0  # share of the items replaced every churn_period seconds
     churn_period: float = 60.0
+
+
+_BODY_MENTIONS = (
+    "Officials at NATO headquarters in Brussels declined to comment on the report.",
+    "The ministry in Ankara said the talks with Washington would continue next week.",
+    "Analysts compared the system with the Russian S-400 batteries bought by Turkey.",
+)
+
+
+def _content(rng: random.Random, size: int, title: str, topical: bool) -> str:
+    """About `size` bytes of article HTML: paragraphs of filler, and where the story is
+    topical (or, for one item in twenty, only in passing) a sentence naming a topic."""
+    words = _LOREM * (size // len(_LOREM) + 2)
+    start = rng.randrange(0, len(_LOREM))
+    filler = words[start : start + size]
+    paragraphs = [filler[i : i + 600] for i in range(0, len(filler), 600)]
+    if topical:
+        paragraphs.insert(0, escape(title) + ". " + rng.choice(_BODY_MENTIONS))
+    elif rng.random() < 0.05:
+        paragraphs.insert(len(paragraphs) // 2, rng.choice(_BODY_MENTIONS))
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
 
 
 def feed_address(index: int) -> str:
@@ -79,15 +103,19 @@ def feed_address(index: int) -> str:
 
 
 def feed_body(spec: FarmSpec, index: int, now: datetime, epoch: int = 0) -> bytes:
-    """A deterministic RSS 2.0 document for feed `index`, about `spec.size` bytes.
+    """A deterministic RSS 2.0 document for feed `index`, about `spec.size` bytes (plus
+    `spec.content` bytes of content:encoded per item).
 
     `epoch` counts churn periods: each one adds round(churn * items) new items at the top
     (numbered on from the previous ones) and drops as many at the bottom."""
     if epoch:
         return _churned_body(spec, index, now, epoch)
     rng = random.Random(spec.seed * 1_000_003 + index)
+    # The content's own generator: without content the bodies are byte for byte as before.
+    body_rng = random.Random(spec.seed * 7_000_003 + index)
+    namespace = ' xmlns:content="http://purl.org/rss/1.0/modules/content/"' if spec.content else ""
     head = (
-        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"{namespace}><channel>'
         f"<title>Farm feed {index}</title><link>https://farm{index}.example/</link>"
         f"<description>Benchmark feed {index}</description>\n"
     )
@@ -110,7 +138,14 @@ def feed_body(spec: FarmSpec, index: int, now: datetime, epoch: int = 0) -> byte
             f'<guid isPermaLink="false">farm-{index}-{n}</guid>'
             f"<pubDate>{format_datetime(when)}</pubDate>"
             f"<description>{escape(summary)}</description>"
-            "</item>\n"
+            + (
+                "<content:encoded>"
+                + escape(_content(body_rng, spec.content, title, topical))
+                + "</content:encoded>"
+                if spec.content
+                else ""
+            )
+            + "</item>\n"
         )
     parts.append(tail)
     return "".join(parts).encode()

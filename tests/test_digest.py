@@ -302,10 +302,20 @@ def test_title_highlight_spans_with_html_special_characters() -> None:
     assert "<b>deal" not in page
 
 
-def test_snippet_window_is_around_the_first_summary_hit() -> None:
+def test_snippet_is_the_sentence_of_the_first_summary_hit() -> None:
     summary = ("Lorem ipsum dolor sit amet. " * 30) + "Then Turkey said no. " + ("Tail text. " * 30)
     d = digest(
         [item("x", "Title without it", summary, topics={"Turkey": ["Turkey"]})],
+        settings=DigestSettings(snippet_chars=120),
+    )
+    story = d.sections[0].stories[0]
+    # The sentence where the topic matched, and the next one since both are short.
+    assert story.snippet_text == "Then Turkey said no. Tail text."
+    assert [s.text for s in story.snippet if s.hit] == ["Turkey"]
+    # A sentence longer than the limit is cut around the hit, on word boundaries.
+    long = ("Lorem ipsum dolor sit amet, " * 30) + "then Turkey said no, " + ("tail text, " * 30)
+    d = digest(
+        [item("y", "Title without it", long, topics={"Turkey": ["Turkey"]})],
         settings=DigestSettings(snippet_chars=120),
     )
     story = d.sections[0].stories[0]
@@ -313,12 +323,9 @@ def test_snippet_window_is_around_the_first_summary_hit() -> None:
     assert len(body) <= 120
     assert story.snippet[0].text.startswith("…")
     assert story.snippet[-1].text.endswith("…")
-    hits = [s.text for s in story.snippet if s.hit]
-    assert hits == ["Turkey"]
-    # The plain text of the snippet is a real slice of the summary.
-    assert body in summary
-    # Words are not cut at the window edges.
-    assert body.split()[0] in {"Lorem", "ipsum", "dolor", "sit", "amet."}
+    assert [s.text for s in story.snippet if s.hit] == ["Turkey"]
+    assert body in long
+    assert body.split()[0] in {"Lorem", "ipsum", "dolor", "sit", "amet,"}
 
 
 def test_snippet_adjusts_offsets_and_keeps_html_special_characters_as_text() -> None:

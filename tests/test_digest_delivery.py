@@ -178,7 +178,9 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
     # 2. The mailboxes are back (STARTTLS required before AUTH): the next run sends the window.
     server = start_server(tls_context=server_tls, require_starttls=True, auth=True)
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{server.port}")
-    assert cli.main(["digest", "--send", *base], out=io.StringIO()) == 0
+    sent_out = io.StringIO()
+    assert cli.main(["digest", "--send", *base], out=sent_out) == 0
+    assert "  status: sent to desk@example.org, editor@example.net\n" in sent_out.getvalue()
     assert statuses(db) == ["failed", "sent"]
     [received] = server.handler.received
     assert received.tls_version is not None and received.authenticated

@@ -83,7 +83,7 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         )
         m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
         m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
-        m.setattr(warehouse, "_LANGUAGE_COLUMN", "NULL::VARCHAR")
+        m.setattr(warehouse, "_LANGUAGE_COLUMN", "NULL")
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]

@@ -379,11 +379,13 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         return EXIT_FAILED
     except KeyboardInterrupt:
         raise Interrupted("interrupted") from None
-    print_digest_summary(summary, out)
+    print_digest_summary(summary, out, smtp.recipients if smtp is not None else ())
     return EXIT_OK
 
 
-def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
+def print_digest_summary(
+    summary: DigestSummary, out: TextIO, recipients: Sequence[str] = ()
+) -> None:
     for warning in summary.warnings:
         out.write(f"warning: {warning}\n")
     out.write(f"digest {summary.date}: {summary.subject}\n")
@@ -399,6 +401,8 @@ def print_digest_summary(summary: DigestSummary, out: TextIO) -> None:
         "skipped": "not sent again",
         "failed": "SEND FAILED (recorded; the next run will include this window)",
     }[summary.status]
+    if summary.status == "sent" and recipients:
+        verdict = f"sent to {', '.join(recipients)}"
     window = getattr(summary, "window", None)
     if summary.status == "rendered" and window is not None and window.basis == "delivered":
         # Not a fresh render: this window's digest went out already (the note says when);

@@ -122,6 +122,9 @@ class DigestSettings:
     # Leave out articles published more than this many days before the digest's window
     # (a first poll stores each feed's whole backlog as new); 0 keeps everything.
     max_age_days: int = 7
+    # Stories whose relevance to their section's topic is below this are listed compactly
+    # under the section ("Also mentioned") instead of with a snippet; 0 lists all in full.
+    also_mentioned_below: float = 0.25
     # One-click unsubscribe (RFC 8058; Gmail and Yahoo require it for bulk mail): an https
     # URL that unsubscribes on a POST, and the address that takes "unsubscribe" mails
     # (default: the sender's own address).
@@ -368,6 +371,14 @@ class _Validator:
             raise self.doc.error(at, f"must be a number >= {minimum}, got {value!r}")
         return float(value)
 
+    def _fraction(self, data: Mapping[str, Any], at: Path_, default: float) -> float:
+        value = self._get(data, at)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise self.doc.error(at, f"must be a number from 0 to 1, got {value!r}")
+        return float(value)
+
     def _str(self, data: Mapping[str, Any], at: Path_, default: str) -> str:
         value = self._get(data, at)
         if value is None:
@@ -508,7 +519,7 @@ class _Validator:
             at,
             {
                 "title", "max_stories_per_topic", "snippet_chars", "max_age_days",
-                "unsubscribe_url", "unsubscribe_mailto",
+                "unsubscribe_url", "unsubscribe_mailto", "also_mentioned_below",
             },
         )  # fmt: skip
         url = data.get("unsubscribe_url")
@@ -531,6 +542,9 @@ class _Validator:
             or d.max_stories_per_topic,
             snippet_chars=self._opt_int(data, (*at, "snippet_chars"), 40) or d.snippet_chars,
             max_age_days=_default(self._opt_int(data, (*at, "max_age_days"), 0), d.max_age_days),
+            also_mentioned_below=self._fraction(
+                data, (*at, "also_mentioned_below"), d.also_mentioned_below
+            ),
         )
 
     def runner(self, value: Any) -> RunnerSettings:

@@ -33,7 +33,15 @@ from zoneinfo import ZoneInfo
 from newswatch import mail, resources, warehouse
 from newswatch.cluster import assign_clusters
 from newswatch.config import Config
-from newswatch.digest import Digest, DigestItem, build_digest, render_html, render_text, subject
+from newswatch.digest import (
+    Digest,
+    DigestItem,
+    build_digest,
+    drop_below_min_relevance,
+    render_html,
+    render_text,
+    subject,
+)
 from newswatch.health import feeds_health
 from newswatch.mail import MailError, SmtpSettings, build_message, send_message
 from newswatch.models import FeedHealth
@@ -164,7 +172,7 @@ def gather(
         health = feeds_health(config, con, now)
     oldest = window.start - timedelta(days=max_age) if max_age else None
     kept = [r for r in rows if oldest is None or r[0].published_at >= oldest]
-    items = _clustered(kept)
+    items = drop_below_min_relevance(_clustered(kept), config.matcher.min_relevance)
     volume = {t: _days(window.date, volume_raw.get(t, {})) for t in config.topic_names}
     return DigestPlan(
         window,

@@ -25,6 +25,7 @@ the distinct stories, each counted once (a story about two topics counts under b
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -33,7 +34,7 @@ import unicodedata
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -45,6 +46,7 @@ import nh3
 from newswatch.config import DigestSettings
 from newswatch.language import is_rtl, language_name
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
+from newswatch.relevance import sentence_starts
 from newswatch.text import html_to_text
 from newswatch.timefmt import offset_label
 
@@ -401,6 +403,61 @@ def snippet(summary: str, spans: Sequence[tuple[int, int]], limit: int) -> tuple
     return tuple(segments)
 
 
+def matched_sentences(
+    text: str, spans: Sequence[tuple[int, int]], first: int, limit: int
+) -> tuple[Segment, ...]:
+    """The sentence of `text` that holds offset `first` (a hit of the story's topic), and
+    the next one too when both fit in `limit` characters; a sentence longer than `limit` is
+    cut around the hit (`snippet`). `spans` (sorted, merged) are highlighted."""
+    starts = sentence_starts(text)
+    i = max(0, bisect.bisect_right(starts, first) - 1)
+    begin = starts[i]
+    end = starts[i + 1] if i + 1 < len(starts) else len(text)
+    if i + 2 <= len(starts) and end - begin < limit // 2:
+        after = starts[i + 2] if i + 2 < len(starts) else len(text)
+        if after - begin <= limit:
+            end = after
+    piece = text[begin:end].rstrip()
+    moved = [
+        (max(a - begin, 0), min(b - begin, len(piece)))
+        for a, b in spans
+        if b > begin and a < begin + len(piece)
+    ]
+    if len(piece) > limit:
+        return snippet(piece, moved or [(first - begin, first - begin + 1)], limit)
+    return highlight(piece, moved)
+
+
+def story_snippet(
+    article: Article, matches: Sequence[TopicMatch], topic: str, limit: int
+) -> tuple[Segment, ...]:
+    """What the digest shows under a story's title: the sentence (or two) of the summary,
+    else of the full content, where the story's topic matched, with every matched term
+    highlighted. A story matched on its title alone shows the start of its summary (or of
+    its content when the feed gave no summary)."""
+    hits = _hits(matches)
+    own = [h for m in matches if m.topic == topic for h in m.hits]
+    summary = feed_text(article)
+    fields: tuple[tuple[Field, str, list[TermHit], list[TermHit]], ...] = (
+        (
+            "summary",
+            summary,
+            _moved_hits(hits, article.summary, summary),
+            _moved_hits(own, article.summary, summary),
+        ),
+        ("content", article.content, hits, own),
+    )
+    for field, text, field_hits, own_hits in fields:
+        first = _valid_spans(text, own_hits, field)
+        if first:
+            return matched_sentences(
+                text, _valid_spans(text, field_hits, field), first[0][0], limit
+            )
+    if summary or not article.content:
+        return snippet(summary, _valid_spans(summary, fields[0][2], "summary"), limit)
+    return snippet(article.content, [], limit)
+
+
 # -- building --------------------------------------------------------------------------
 
 
@@ -537,8 +594,6 @@ def _story(
     lead = _lead(cluster.items)
     art = lead.article
     hits = _hits(lead.matches)
-    summary = feed_text(art)
-    summary_hits = _moved_hits(hits, art.summary, summary)
     others: dict[str, OtherReport] = {}
     for item in sorted(cluster.items, key=lambda i: (i.article.published_at, i.article.id)):
         a = item.article
@@ -556,9 +611,7 @@ def _story(
         article=art,
         url=safe_link(art.url),
         title=highlight(art.title, _valid_spans(art.title, hits, "title")),
-        snippet=snippet(
-            summary, _valid_spans(summary, summary_hits, "summary"), settings.snippet_chars
-        ),
+        snippet=story_snippet(art, lead.matches, ranked[0], settings.snippet_chars),
         topic=ranked[0],
         topics=tuple(ranked),
         terms=tuple(terms),
@@ -566,7 +619,20 @@ def _story(
         outlets=outlets,
         published_label=_time_label(art.published_at.astimezone(zone), end.astimezone(zone).year),
         score=_score(cluster.items, ranked[0], outlets, start, end),
+        relevance=_topic_relevance(cluster.items, ranked[0]),
     )
+
+
+def _topic_relevance(items: Sequence[DigestItem], topic: str) -> float:
+    """The story's relevance to `topic`: the best of its reports' (unscored matches,
+    stored before relevance existed, count as fully relevant)."""
+    scores = [
+        1.0 if m.relevance is None else m.relevance
+        for item in items
+        for m in item.matches
+        if m.topic == topic
+    ]
+    return max(scores, default=1.0)
 
 
 def _day_counts(series: Sequence[tuple[date, int]], last_day: date) -> dict[date, int]:
@@ -644,9 +710,37 @@ def _preheader(topics: Sequence[TopicSummary], sections: Sequence[Section], fail
             text += f" {failing} feed{'s' if failing != 1 else ''} failing."
         return text
     counts = ", ".join(f"{t.topic} {t.tagged}" for t in topics)
-    top = max((s.stories[0] for s in sections if s.stories), key=lambda s: s.score)
+    firsts = [(s.stories or s.mentioned)[0] for s in sections if s.stories or s.mentioned]
+    if not firsts:
+        return f"{counts}."
+    top = max(firsts, key=lambda s: (_band(s.relevance), s.score))
     text = f"{counts}. Top: {top.title_text}"
     return text if len(text) <= 140 else text[:139].rstrip() + "…"
+
+
+def _band(relevance: float) -> int:
+    """Relevance in steps of 0.1: within a step, outlets and recency decide the order."""
+    return math.floor(relevance * 10 + 1e-9)
+
+
+def drop_below_min_relevance(
+    items: Sequence[DigestItem], min_relevance: Mapping[str, float]
+) -> list[DigestItem]:
+    """`items` without their matches to a topic scored below that topic's `min_relevance`
+    (unscored matches are kept); an item left with no match is dropped. The warehouse keeps
+    every match: this only decides what the digest shows."""
+    if not min_relevance:
+        return list(items)
+    out = []
+    for item in items:
+        kept = tuple(
+            m
+            for m in item.matches
+            if m.relevance is None or m.relevance >= min_relevance.get(m.topic, 0.0)
+        )
+        if kept:
+            out.append(item if len(kept) == len(item.matches) else replace(item, matches=kept))
+    return out
 
 
 def build_digest(
@@ -666,7 +760,9 @@ def build_digest(
 
     Matches to topics not in `topics` are ignored; an item without any matching topic is
     left out. Sections keep the order of `topics`; stories in a section are ranked by
-    title match, number of outlets and recency.
+    relevance to the topic (in steps of 0.1), then title match, number of outlets and
+    recency; those below `settings.also_mentioned_below` go to the section's compact
+    "Also mentioned" list.
     """
     zone = _zone(timezone)
     clusters: dict[str, _Cluster] = {}
@@ -696,7 +792,13 @@ def build_digest(
 
     def rank(stories: Sequence[Story]) -> list[Story]:
         return sorted(
-            stories, key=lambda s: (-s.score, -s.article.published_at.timestamp(), s.cluster_id)
+            stories,
+            key=lambda s: (
+                -_band(s.relevance),
+                -s.score,
+                -s.article.published_at.timestamp(),
+                s.cluster_id,
+            ),
         )
 
     sections = []
@@ -717,8 +819,17 @@ def build_digest(
                 )
                 for st in listed_elsewhere[:limit]
             )
+            full = [st for st in stories if st.relevance >= settings.also_mentioned_below]
+            mentioned = [st for st in stories if st.relevance < settings.also_mentioned_below]
             sections.append(
-                Section(topic, tuple(stories[:limit]), len(stories), elsewhere[topic], see_also)
+                Section(
+                    topic,
+                    tuple(full[:limit]),
+                    len(stories),
+                    elsewhere[topic],
+                    see_also,
+                    tuple(mentioned[:limit]),
+                )
             )
 
     local_end = window_end.astimezone(zone)

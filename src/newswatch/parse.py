@@ -61,7 +61,7 @@ from newswatch.normalize import (
     to_utc,
     truncate,
 )
-from newswatch.text import html_to_text, one_line
+from newswatch.text import content_text, html_to_text, one_line
 
 SUMMARY_MAX_CHARS = 20_000
 SUMMARY_HTML_MAX_CHARS = 100_000
@@ -314,7 +314,7 @@ def _content(entry: Mapping[str, Any]) -> tuple[str, str]:
         if not value.strip():
             continue
         if _is_html(_str(item.get("type")) or "text/html"):
-            text = html_to_text(value)
+            text = content_text(value)
             cleaned = nh3.clean(value, strip_comments=True, link_rel="noopener noreferrer nofollow")
         else:
             text = one_line(value)

@@ -22,6 +22,7 @@ numbers; the score is only compared with other scores of the same topic (digest 
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -57,7 +58,6 @@ _ABBREVIATIONS = frozenset(
         "ltd",
         "co",
         "corp",
-        "no",
         "vs",
         "etc",
         "jan",
@@ -103,6 +103,12 @@ class Evidence:
 
 def sentence_starts(text: str) -> list[int]:
     """Start offsets of the sentences of `text` (0 first)."""
+    return list(_sentence_starts(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _sentence_starts(text: str) -> tuple[int, ...]:
+    # Cached: an article's body is split once for all the topics it matched.
     starts = [0]
     for m in _SENTENCE_END.finditer(text):
         before = text[max(0, m.start() - 6) : m.start()].split()
@@ -110,12 +116,12 @@ def sentence_starts(text: str) -> list[int]:
         if len(word) == 1 or word in _ABBREVIATIONS:
             continue
         starts.append(m.end())
-    return starts
+    return tuple(starts)
 
 
 def sentence_at(text: str, position: int) -> tuple[int, int]:
     """[start, end) of the sentence of `text` that holds `position`."""
-    starts = sentence_starts(text)
+    starts = _sentence_starts(text)
     i = max(0, bisect_right(starts, position) - 1)
     end = starts[i + 1] if i + 1 < len(starts) else len(text)
     return starts[i], len(text[:end].rstrip()) if end > starts[i] else end
@@ -141,7 +147,7 @@ def evidence(title: str, summary: str, content: str, hits: Sequence[TermHit]) ->
     elif summary_repeats:
         fields.append(("summary", summary))
     for name, text in fields:
-        starts = sentence_starts(text)
+        starts = _sentence_starts(text)
         field_hits = by_field.get(name, [])
         mentions += len(field_hits)
         marked = {bisect_right(starts, h.start) - 1 for h in field_hits}

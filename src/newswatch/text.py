@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+import nh3
+
 _BLOCK_TAGS = {
     "p",
     "div",
@@ -88,6 +90,35 @@ def html_to_text(markup: str | None) -> str:
     if "<" in text:
         # A tag escaped twice and cut off by the feed surfaces only after decoding.
         text = _without_unclosed_tag(text)
+    return one_line(text)
+
+
+_BLOCK_TAG_START = re.compile(
+    r"<(?=/?(?:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")\b)", re.I
+)
+
+
+def content_text(markup: str | None) -> str:
+    """`html_to_text` for long article bodies, ~5x faster: nh3 (Rust) drops the tags (and
+    scripts, styles and the like with their text), a space stands for each block tag, and
+    entities are decoded. Images' alt text is not kept. Markup escaped twice goes through
+    `html_to_text` afterwards."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        return one_line(markup)
+    try:
+        text = nh3.clean(
+            _BLOCK_TAG_START.sub(" <", markup),
+            tags=set(),
+            clean_content_tags=_SKIP_TAGS,
+            strip_comments=True,
+        )
+    except Exception:  # nh3 is lenient; never let markup crash a poll
+        return html_to_text(markup)
+    text = html.unescape(text)
+    if "<" in text and _LOOKS_LIKE_TAG.search(text):
+        return html_to_text(text)
     return one_line(text)
 
 

@@ -517,6 +517,8 @@ _ARTICLE_COLUMNS = (  # read by _article, in this order
 
 
 _TOPIC_COLUMNS = "t.article_id, t.topic, t.rule, t.relevance"
+# The article's language where other reads use it (clustering rows, the search index).
+_LANGUAGE_COLUMN = "a.language"
 
 
 def _article(row: Sequence[Any]) -> Article:
@@ -966,9 +968,6 @@ SEARCH_STEMMERS: dict[str, str] = {
     "nl": "dutch", "ro": "romanian", "hi": "hindi",
 }  # fmt: skip
 UNKNOWN_LANGUAGE_STEMMER = "porter"
-# The column the search index and clustering read an article's language from (a test of an
-# older schema swaps it for NULL).
-_LANGUAGE_COLUMN = "a.language"
 
 
 def _stem_by_language(word: str, language: str) -> str:

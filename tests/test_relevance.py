@@ -1,0 +1,209 @@
+"""Relevance scores, the snippet that shows the matched sentence, "Also mentioned",
+`min_relevance`, and the content field through parse and `newswatch match`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newswatch.config import DigestSettings
+from newswatch.digest import (
+    DigestItem,
+    build_digest,
+    drop_below_min_relevance,
+    render_text,
+    story_snippet,
+)
+from newswatch.models import Article, TopicMatch
+from newswatch.parse import parse_feed
+from newswatch.relevance import Evidence, evidence, relevance, score, sentence_starts
+from newswatch.resources import templates_dir
+from newswatch.topics import TopicRuleError, compile_topics, match_jsonl
+
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+NATO = [{"name": "NATO", "any": ["=NATO", "North Atlantic Treaty Organization"]}]
+FILLER = "Officials met on Tuesday. The talks lasted three hours. Details were not released. "
+
+
+def nato(title: str, summary: str = "", content: str = "") -> TopicMatch | None:
+    found = compile_topics(NATO).match(title, summary, content)
+    return found[0] if found else None
+
+
+def test_sentences_split_at_ends_not_at_initials_or_abbreviations() -> None:
+    text = "The U.S. and Mr. Smith agreed. Talks resume on Monday! Will they hold? Yes."
+    starts = sentence_starts(text)
+    assert [text[s : s + 5] for s in starts] == ["The U", "Talks", "Will ", "Yes."]
+
+
+def test_headline_lead_and_share_make_a_story_about_the_topic() -> None:
+    about = nato(
+        "NATO allies agree new spending goal",
+        "NATO leaders met in The Hague.",
+        "NATO said the goal was 5%. " + FILLER + "The NATO summit ended early.",
+    )
+    body_lead = nato(
+        "Alliance chief warns of danger", "A speech in Munich.", "NATO chief said. " + FILLER
+    )
+    passing = nato("Economy shrinks", "Exports fell.", FILLER * 3 + "It must meet NATO goals.")
+    assert about and body_lead and passing
+    assert about.relevance is not None and body_lead.relevance is not None
+    assert passing.relevance is not None
+    assert 1.0 >= about.relevance > body_lead.relevance > passing.relevance >= 0.0
+    assert about.relevance >= 0.7
+    assert passing.relevance < 0.2
+
+
+def test_evidence_counts_fields_and_sentences_and_ignores_a_repeated_summary() -> None:
+    found = nato("Summit", "NATO met.", "NATO met. Then lunch. NATO left.")
+    assert found is not None
+    ev = evidence("Summit", "NATO met.", "NATO met. Then lunch. NATO left.", found.hits)
+    # The summary repeats the body's start: counted once, as the body.
+    assert ev == Evidence(
+        in_title=False, in_lead=True, mentions=2, sentences=3, sentences_with=2, names=1, first=0
+    )
+    assert score(ev) == relevance(
+        "Summit", "NATO met.", "NATO met. Then lunch. NATO left.", found.hits
+    )
+
+
+def test_a_headline_only_item_about_the_topic_scores_high() -> None:
+    found = nato("NATO jets scrambled over the Baltic")
+    assert found is not None and found.relevance is not None and found.relevance >= 0.7
+
+
+def test_match_jsonl_reads_content_and_returns_relevance() -> None:
+    matcher = compile_topics(NATO)
+    lines = [
+        json.dumps(
+            {"id": 1, "title": "A quiet day", "content": "<p>NATO said <b>nothing</b>.</p>"}
+        ),
+        json.dumps({"id": 2, "title": "A quiet day", "content": 5}),
+    ]
+    first, second = (json.loads(x) for x in match_jsonl(lines, matcher))
+    assert first["topics"] == ["NATO"]
+    assert set(first["relevance"]) == {"NATO"} and 0 < first["relevance"]["NATO"] <= 1
+    (hit,) = first["matches"][0]["hits"]
+    assert hit["field"] == "content" and hit["text"] == "NATO" and hit["start"] == 0
+    assert "content" in second["error"]
+
+
+def test_rules_can_look_at_content_only_or_keep_to_the_feed_fields() -> None:
+    topics = [
+        {"name": "Body", "any": ["NATO"], "fields": "content"},
+        {"name": "Feed", "any": ["NATO"], "fields": "both"},
+    ]
+    matcher = compile_topics(topics)
+    assert [m.topic for m in matcher.match("x", "y", "NATO")] == ["Body"]
+    assert [m.topic for m in matcher.match("NATO", "", "")] == ["Feed"]
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "high", True])
+def test_min_relevance_must_be_a_fraction(value: object) -> None:
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics([{**NATO[0], "min_relevance": value}])
+    assert info.value.path == ("min_relevance",)
+    assert compile_topics([{**NATO[0], "min_relevance": 0.3}]).min_relevance == {"NATO": 0.3}
+
+
+def test_parse_keeps_content_encoded_beside_the_summary_sanitised() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0" '
+        b'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        b"<item><title>Quiet headline</title><link>https://x.example/1</link>"
+        b"<description>A teaser.</description>"
+        b"<content:encoded><![CDATA[<p>The body names NATO.</p><script>x()</script>"
+        b'<p onclick="y()">Second <b>paragraph</b>.</p>]]></content:encoded></item>'
+        b"</channel></rss>"
+    )
+    for content_type in ("application/rss+xml", "application/rss+xml; charset=iso-8859-1"):
+        parsed = parse_feed(
+            body, feed_url="https://x.example/feed", source="X", now=NOW, content_type=content_type
+        )
+        (article,) = parsed.articles
+        assert article.summary == "A teaser."
+        assert article.content == "The body names NATO. Second paragraph."
+        assert "<script" not in article.content_html and "onclick" not in article.content_html
+        assert "<b>paragraph</b>" in article.content_html
+
+
+def _item(aid: str, title: str, summary: str, content: str, rel: float | None) -> DigestItem:
+    article = Article(
+        id=aid,
+        feed_url="https://x.example/feed",
+        source="X",
+        url=f"https://x.example/{aid}",
+        title=title,
+        summary=summary,
+        published_at=NOW - timedelta(hours=1),
+        content=content,
+    )
+    found = nato(title, summary, content)
+    assert found is not None
+    if rel is not None:
+        found = TopicMatch(found.topic, found.rule, found.hits, rel)
+    return DigestItem(article, (found,), aid)
+
+
+def test_snippet_is_the_sentence_where_the_topic_matched() -> None:
+    item = _item(
+        "a",
+        "Alliance chief speaks",
+        "A speech in Munich.",
+        "MUNICH - He was blunt. The NATO chief urged more spending on air defence. "
+        "He also met ministers. Then he left.",
+        None,
+    )
+    segments = story_snippet(item.article, item.matches, "NATO", 280)
+    text = "".join(s.text for s in segments)
+    assert text == "The NATO chief urged more spending on air defence. He also met ministers."
+    assert [s.text for s in segments if s.hit] == ["NATO"]
+    # A long sentence is cut around the hit.
+    long = _item(
+        "b", "x", "", "Filler words " * 40 + "then NATO spoke " + "and more " * 40 + ".", None
+    )
+    cut = "".join(s.text for s in story_snippet(long.article, long.matches, "NATO", 120))
+    assert "NATO" in cut and len(cut) <= 124
+
+
+def test_sections_order_by_relevance_fold_passing_mentions_and_drop_below_minimum() -> None:
+    items = [
+        _item("low", "Economy shrinks", "Exports fell.", FILLER + "It must meet NATO goals.", 0.1),
+        _item("mid", "Quiet headline", "NATO met.", "NATO met. " + FILLER, 0.5),
+        _item("top", "NATO summit opens", "NATO met.", "NATO met. " + FILLER, 0.9),
+    ]
+    settings = DigestSettings(also_mentioned_below=0.25)
+    built = build_digest(
+        items,
+        topics=["NATO"],
+        window_start=NOW - timedelta(days=1),
+        window_end=NOW,
+        generated_at=NOW,
+        timezone="UTC",
+        feed_health=(),
+        volume={},
+        settings=settings,
+    )
+    (section,) = built.sections
+    assert [s.article.id for s in section.stories] == ["top", "mid"]
+    assert [s.article.id for s in section.mentioned] == ["low"]
+    assert section.total == 3 and section.more == 0
+    text = render_text(built, templates_dir())
+    assert (
+        text.index("NATO summit opens")
+        < text.index("Also mentioned:")
+        < text.index("Economy shrinks")
+    )
+    kept = drop_below_min_relevance(items, {"NATO": 0.3})
+    assert [i.article.id for i in kept] == ["mid", "top"]
+    assert drop_below_min_relevance(items, {}) == items
+
+
+def test_readme_documents_the_score() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "### Relevance" in readme
+    for words in ("min_relevance", "Also mentioned", "also_mentioned_below"):
+        assert words in readme
