@@ -100,12 +100,20 @@ class StoryTitles(HTMLParser):
         if tag == "div" and a.get("class") == "story-title":
             self._depth = 1
             self.titles.append("")
+        elif tag == "td" and a.get("class") == "mentioned":
+            self._mentioned = True  # "Also mentioned": each link is a story of its own
+        elif tag == "a" and getattr(self, "_mentioned", False) and not self._depth:
+            self._depth = 1
+            self.titles.append("")
+            self.links.append(a.get("href") or "")
         elif self._depth:
             self._depth += tag != "br"
             if tag == "a":
                 self.links.append(a.get("href") or "")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._mentioned = False
         if self._depth:
             self._depth -= 1
 

@@ -4,11 +4,25 @@
 -- `newswatch query` loads the fts extension for you; in a DuckDB 1.5.5 CLI run
 -- LOAD '<site-packages>/duckdb_extension_fts/extensions/v1.5.5/fts.duckdb_extension' first.
 -- (`newswatch search "S-400 battery"` does the same with snippets.)
-WITH hits AS (
+-- The index holds each article's words stemmed by its language's stemmer, so the query goes
+-- in as its words in every stemmer's form (what `newswatch search` does).
+WITH query AS (
+    SELECT string_agg(DISTINCT t, ' ') AS terms
+    FROM (
+        SELECT unnest([w, stem(w, 'porter'), stem(w, 'turkish'), stem(w, 'russian'),
+                       stem(w, 'greek'), stem(w, 'arabic'), stem(w, 'french'), stem(w, 'german'),
+                       stem(w, 'spanish'), stem(w, 'italian'), stem(w, 'portuguese'),
+                       stem(w, 'dutch'), stem(w, 'romanian'), stem(w, 'hindi')]) AS t
+        FROM (SELECT unnest(string_split_regex(strip_accents(lower('S-400 battery')),
+                                               '(\\.|[^\p{L}\p{N}])+')) AS w)
+        WHERE w <> ''
+    )
+),
+hits AS (
     SELECT
         id,
-        2 * coalesce(fts_main_articles.match_bm25(id, 'S-400 battery', fields := 'title'), 0)
-        + coalesce(fts_main_articles.match_bm25(id, 'S-400 battery', fields := 'summary'), 0)
+        2 * coalesce(fts_main_articles.match_bm25(id, (SELECT terms FROM query), fields := 'title'), 0)
+        + coalesce(fts_main_articles.match_bm25(id, (SELECT terms FROM query), fields := 'summary'), 0)
             AS score
     FROM articles
 )
