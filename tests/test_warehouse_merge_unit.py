@@ -113,3 +113,13 @@ def test_stored_at_never_goes_back_when_the_clock_does(tmp_path: Path) -> None:
         warehouse.merge_batch(con, spooled(tmp_path / "s", [3], later), later)
         stored = [r[0] for r in con.execute("SELECT stored_at FROM polls ORDER BY 1").fetchall()]
     assert stored == [T0, T0 + timedelta(microseconds=1), later]
+
+
+def test_two_merges_at_the_same_clock_reading_get_distinct_stored_at(tmp_path: Path) -> None:
+    # Found by mutation testing: `now <= last` weakened to `now < last` survived.
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        warehouse.merge_batch(con, spooled(tmp_path / "s", [1], T0), T0)
+        second = spooled(tmp_path / "s", [2], T0 + timedelta(seconds=1))  # another poll id
+        warehouse.merge_batch(con, second, T0)
+        stored = [r[0] for r in con.execute("SELECT stored_at FROM polls ORDER BY 1").fetchall()]
+    assert stored == [T0, T0 + timedelta(microseconds=1)]
