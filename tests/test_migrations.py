@@ -84,6 +84,19 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
         m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
         m.setattr(warehouse, "_LANGUAGE_COLUMN", "NULL")
+        # ...and clustered on the summary alone (the content column came with version 4).
+        m.setattr(
+            warehouse,
+            "cluster_summaries",
+            lambda con, ids: {
+                str(i): str(s or "")
+                for i, s in con.execute(
+                    "SELECT id, left(summary, ?) FROM articles "
+                    "WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                    [warehouse.SUMMARY_CHARS, list(ids)],
+                ).fetchall()
+            },
+        )
         poll_once(sources, db)
         out = io.StringIO()
         args = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
