@@ -43,9 +43,9 @@ bench: setup
 # Mutation testing (not in CI; tens of minutes): mutmut mutates the safety, matching, merge and
 # delivery functions below and runs their unit tests (pyproject.toml [tool.mutmut]) on each
 # mutant. MUTANTS narrows or widens it (mutmut's mutant names; wildcards allowed).
-MUTANTS ?= 'newswatch.netsafety*' 'newswatch.topics.x__term_pattern*' \
-	'newswatch.warehouse.x__merge_topics*' 'newswatch.warehouse.x__after_last_stored*' \
-	'newswatch.delivery.x_plan_window*'
+MUTANTS ?= 'newswatch.fetch.netsafety*' 'newswatch.match.topics.x__term_pattern*' \
+	'newswatch.store.warehouse.x__merge_topics*' 'newswatch.store.warehouse.x__after_last_stored*' \
+	'newswatch.digest.delivery.x_plan_window*'
 mutate: setup
 	nice -n 10 $(BIN)/mutmut run $(MUTANTS)
 	$(BIN)/mutmut results

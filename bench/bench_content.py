@@ -21,8 +21,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from farm import FarmSpec, feed_body
-from newswatch.parse import parse_feed
-from newswatch.topics import compile_topics
+from newswatch.match.topics import compile_topics
+from newswatch.parse.feed import parse_feed
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 SOURCES = Path(__file__).resolve().parent.parent / "sources.yaml"

@@ -1,4 +1,4 @@
-"""What reading an article page costs (newswatch.extract, trafilatura), and what it keeps.
+"""What reading an article page costs (newswatch.fetch.extract, trafilatura), and what it keeps.
 
     .venv/bin/python bench/bench_extract.py [--repeat 3]
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import_s = time.process_time() - t0
     from newswatch.config import ArticlePageSettings
-    from newswatch.extract import article_text
+    from newswatch.fetch.extract import article_text
 
     before, after = furniture()
     articles = corpus_articles()

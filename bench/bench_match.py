@@ -34,8 +34,8 @@ from pathlib import Path
 import feedparser
 import yaml
 
-from newswatch.text import html_to_text
-from newswatch.topics import Matcher, compile_topics
+from newswatch.match.topics import Matcher, compile_topics
+from newswatch.parse.text import html_to_text
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -36,8 +36,9 @@ for _p in (str(REPO / "src"), str(REPO)):
 
 from tests.feedserver import FeedServer  # noqa: E402
 
-from newswatch import pages, warehouse  # noqa: E402
 from newswatch.config import parse_config  # noqa: E402
+from newswatch.fetch import pages  # noqa: E402
+from newswatch.store import warehouse  # noqa: E402
 
 TOPICS = "topics:\n  - name: NATO\n    terms: [NATO]\n"
 

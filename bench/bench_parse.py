@@ -14,7 +14,7 @@ from pathlib import Path
 
 import feedparser
 
-from newswatch.parse import parse_feed
+from newswatch.parse.feed import parse_feed
 
 REALNEWS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "realnews"
 if not REALNEWS.is_dir():

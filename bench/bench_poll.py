@@ -362,7 +362,7 @@ def poll_row(db: Path) -> dict[str, Any]:
 def fetch_floor(urls: list[str], concurrency: int) -> tuple[float, int]:
     """Wall time of a plain fetch of every feed at the configured concurrency (no parsing)."""
     from newswatch.config import FetchSettings
-    from newswatch.fetch import FetchRequest, fetch_all
+    from newswatch.fetch.client import FetchRequest, fetch_all
 
     settings = FetchSettings(concurrency=concurrency, timeout=60)
     start = time.perf_counter()
@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             write_sources(small, farm.urls[: args.small], args)
             local = time_commands("in-process", work, sources, small, None, "local")
             if not args.no_server:
-                from newswatch.serve import local_prefect_server
+                from newswatch.orchestrate.serve import local_prefect_server
 
                 t0 = time.perf_counter()
                 with local_prefect_server(work / "prefect-server") as server:

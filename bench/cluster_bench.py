@@ -15,8 +15,8 @@ from collections.abc import Callable
 from tests.digest_helpers import real_articles, real_digest
 from tests.test_cluster import synthetic
 
-from newswatch.cluster import assign_clusters
-from newswatch.digest import render_html, render_text
+from newswatch.digest.build import render_html, render_text
+from newswatch.digest.cluster import assign_clusters
 from newswatch.resources import templates_dir
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from newswatch.cluster import assign_clusters
+from newswatch.digest.cluster import assign_clusters
 from newswatch.models import Article
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "cluster_labelled.yaml"

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from newswatch import warehouse
+from newswatch.store import warehouse
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "topics_multilingual.yaml"
 

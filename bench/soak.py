@@ -71,7 +71,7 @@ def _label(proc: psutil.Process) -> str:
         return "?"
     if "uvicorn" in cmd or "prefect.server" in cmd or "server start" in cmd:
         return "prefect-server"
-    if "newswatch.serve runner" in cmd:
+    if "newswatch.orchestrate.serve runner" in cmd:
         return "runner"
     if "serve" in cmd and "newswatch" in cmd:
         return "serve"

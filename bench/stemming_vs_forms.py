@@ -27,8 +27,8 @@ from pathlib import Path
 import snowballstemmer
 import yaml
 
-from newswatch.text import html_to_text
-from newswatch.topics import compile_topics
+from newswatch.match.topics import compile_topics
+from newswatch.parse.text import html_to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

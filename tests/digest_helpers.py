@@ -17,11 +17,11 @@ from pathlib import Path
 
 import feedparser
 
-from newswatch.cluster import assign_clusters
 from newswatch.config import DigestSettings
-from newswatch.digest import Digest, DigestItem, build_digest
+from newswatch.digest.build import Digest, DigestItem, build_digest
+from newswatch.digest.cluster import assign_clusters
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
-from newswatch.text import html_to_text
+from newswatch.parse.text import html_to_text
 
 try:
     from tests.conftest import CORPUS as _CONFTEST_CORPUS

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from newswatch.text import html_to_text
-from newswatch.topics import Matcher, compile_topics
+from newswatch.match.topics import Matcher, compile_topics
+from newswatch.parse.text import html_to_text
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"

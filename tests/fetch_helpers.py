@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from newswatch import fetch as fetch_module
+from newswatch.fetch import client as fetch_module
 from tests.feedserver import FeedServer
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import poll, spool, warehouse
 from newswatch.config import load_config
 from newswatch.models import FeedState
+from newswatch.orchestrate import poll
+from newswatch.store import spool, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 

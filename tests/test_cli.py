@@ -204,7 +204,7 @@ def _newer_warehouse(path: Path) -> Path:
     """A real warehouse whose schema says a later newswatch made it."""
     import duckdb
 
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     with warehouse.connect(path):
         pass
@@ -253,8 +253,8 @@ def test_a_deterministic_warehouse_error_is_not_retried(
     task, once, before fetching; retrying a newer schema only repeats the error, slower."""
     import asyncio
 
-    from newswatch.flows.poll import poll_flow
-    from newswatch.warehouse import WarehouseError
+    from newswatch.orchestrate.flows.poll import poll_flow
+    from newswatch.store.warehouse import WarehouseError
 
     url = feed_server.route("/f.xml", body=rss("F", [{"title": "NATO", "link": "https://n/1"}]))
     sources = write_sources(tmp_path / "s.yaml", [(url, "F")])

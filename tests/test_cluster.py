@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newswatch.cluster import SUMMARY_BATCH, assign_clusters, canonical_url, strip_outlet
+from newswatch.digest.cluster import SUMMARY_BATCH, assign_clusters, canonical_url, strip_outlet
 from newswatch.models import Article
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -223,8 +223,8 @@ def test_20k_synthetic_articles_cluster_as_generated() -> None:
 def test_a_stream_of_narrow_rows_clusters_as_the_articles_do() -> None:
     """The poll streams rows with only what clustering reads (warehouse.ClusterRow, no
     summary) and gives the summaries on request; read once, they give the same stories."""
-    from newswatch.cluster import SUMMARY_CHARS
-    from newswatch.warehouse import ClusterRow
+    from newswatch.digest.cluster import SUMMARY_CHARS
+    from newswatch.store.warehouse import ClusterRow
 
     articles = seed_copies() + unrelated_turkey()
     by_id = {a.id: a for a in articles}
@@ -307,7 +307,7 @@ def test_blocking_on_pairs_of_common_words_only_finds_the_same_stories(
 ) -> None:
     # The former blocking keyed every pair of title words; pairs with a rarer word are
     # compared through that word's posting anyway, so the stories must be the same.
-    from newswatch import cluster
+    from newswatch.digest import cluster
 
     def every_pair(doc: cluster._Doc, common: frozenset[str]) -> list[str]:
         words = sorted(doc.title_words)

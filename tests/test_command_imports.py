@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import warehouse
+from newswatch.store import warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 

@@ -29,7 +29,8 @@ import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
-from newswatch import cli, poll
+from newswatch import cli
+from newswatch.orchestrate import poll
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 from tests.smtp_helpers import LoopbackController

@@ -1,4 +1,4 @@
-"""Clustering across languages (newswatch.crosslang, run by cluster.assign_clusters): one
+"""Clustering across languages (newswatch.digest.crosslang, run by cluster.assign_clusters): one
 event told in several languages is one story when figures and names say so, and stories that
 share only a topic, a name or one figure stay apart.
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from bench.cluster_eval import load, score
 
-from newswatch.cluster import assign_clusters
-from newswatch.crosslang import figures, names
+from newswatch.digest.cluster import assign_clusters
+from newswatch.digest.crosslang import figures, names
 from newswatch.models import Article
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest import (
+from newswatch.digest.build import (
     Digest,
     DigestItem,
     Segment,

@@ -17,10 +17,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from newswatch import cli, delivery
+from newswatch import cli
 from newswatch.config import load_config
-from newswatch.flows.digest import ARTIFACT_KEY, digest_flow
-from newswatch.serve import _check_smtp, _send_default
+from newswatch.digest import delivery
+from newswatch.orchestrate.flows.digest import ARTIFACT_KEY, digest_flow
+from newswatch.orchestrate.serve import _check_smtp, _send_default
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 from tests.smtp_helpers import StartServer
@@ -120,7 +121,7 @@ def test_scheduled_digest_sends_with_settings_from_a_prefect_secret_block(
 
 
 def test_serve_refuses_send_without_any_smtp_setting() -> None:
-    from newswatch.serve import ServeError
+    from newswatch.orchestrate.serve import ServeError
 
     with pytest.raises(ServeError, match=r"NEWSWATCH_SMTP_URL .*or NEWSWATCH_SMTP_BLOCK"):
         _check_smtp({"NEWSWATCH_MAIL_TO": "desk@example.org"})
@@ -190,7 +191,7 @@ def test_a_transient_smtp_failure_is_retried_by_the_send_task(
 def test_an_unexpected_error_while_sending_is_failed_not_left_sending(
     polled: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newswatch.mail import SmtpSettings
+    from newswatch.digest.mail import SmtpSettings
 
     sources, db = polled
     config = load_config(str(sources))

@@ -16,7 +16,7 @@ import feedparser
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest import (
+from newswatch.digest.build import (
     Digest,
     DigestItem,
     build_digest,
@@ -26,8 +26,8 @@ from newswatch.digest import (
     sanitize_html,
 )
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
+from newswatch.parse.text import html_to_text
 from newswatch.resources import templates_dir
-from newswatch.text import html_to_text
 from tests.conftest import CORPUS as _CORPUS
 
 CORPUS = _CORPUS if _CORPUS.exists() else Path("/work/shared/corpus")

@@ -12,9 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch import delivery, poll, spool
 from newswatch.config import Config, load_config
-from newswatch.warehouse import DigestRecord
+from newswatch.digest import delivery
+from newswatch.orchestrate import poll
+from newswatch.store import spool
+from newswatch.store.warehouse import DigestRecord
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 from tests.smtp_helpers import StartServer
@@ -191,7 +193,7 @@ Send = Callable[[Poller, datetime], delivery.DigestPlan]
 @pytest.fixture
 def send_at(start_server: StartServer, tmp_path: Path) -> Send:
     server = start_server()
-    from newswatch.mail import SmtpSettings
+    from newswatch.digest.mail import SmtpSettings
 
     smtp = SmtpSettings("127.0.0.1", server.port, "news@example.org", ("desk@example.org",),
                         security="none")  # fmt: skip

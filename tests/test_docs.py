@@ -29,7 +29,7 @@ def test_every_command_is_documented() -> None:
 
 def test_every_env_variable_in_the_code_is_documented() -> None:
     names = set()
-    for path in (REPO / "src" / "newswatch").glob("*.py"):
+    for path in (REPO / "src" / "newswatch").rglob("*.py"):
         names |= set(re.findall(r"\bNEWSWATCH_[A-Z_]+\b", path.read_text(encoding="utf-8")))
     missing = sorted(n for n in names if n not in README)
     assert not missing, f"undocumented environment variables: {missing}"

@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch import cli, warehouse
+from newswatch import cli
+from newswatch.store import warehouse
 from tests import warehouse_helpers
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources

@@ -1,10 +1,16 @@
-"""newswatch.extract: the article text of a page (pure: HTML bytes in, text out)."""
+"""newswatch.fetch.extract: the article text of a page (pure: HTML bytes in, text out)."""
 
 from __future__ import annotations
 
 import pytest
 
-from newswatch.extract import MAX_TEXT_CHARS, MIN_TEXT_CHARS, article_text, clean_text, text_html
+from newswatch.fetch.extract import (
+    MAX_TEXT_CHARS,
+    MIN_TEXT_CHARS,
+    article_text,
+    clean_text,
+    text_html,
+)
 from tests.conftest import DATA
 
 PAGE = (DATA / "article_page.html").read_bytes()

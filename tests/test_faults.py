@@ -46,8 +46,9 @@ class _Shifted(_real):
     def utcnow(cls):
         return super().utcnow() + _shift
 _dt.datetime = _Shifted
-for _name in ("cli", "pipeline", "poll", "warehouse", "delivery", "digest", "spool", "parse",
-              "normalize", "mail", "health", "schedule"):
+for _name in ("cli.commands", "orchestrate.pipeline", "orchestrate.poll", "store.warehouse",
+              "digest.delivery", "digest.build", "store.spool", "parse.feed", "parse.normalize",
+              "digest.mail", "orchestrate.health", "orchestrate.schedule"):
     importlib.import_module("newswatch." + _name)
 # newswatch's modules now hold the shifted class; C extensions (DuckDB, Arrow) that look
 # datetime.datetime up at run time find the real one again.

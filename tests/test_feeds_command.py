@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from newswatch import cli
 from newswatch.config import load_config
-from newswatch.health import collect_health, format_table
-from newswatch.schedule import resolve_timezone
+from newswatch.orchestrate.health import collect_health, format_table
+from newswatch.orchestrate.schedule import resolve_timezone
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -107,8 +107,9 @@ def test_quiet_is_judged_on_each_feeds_own_history_in_feeds_and_digest(
 ) -> None:
     """Feeds silent for 31 and 61 days and weekly feeds, from a real poll: `newswatch feeds`
     and the digest footer agree, however far back the last item lies."""
-    from newswatch import delivery, warehouse
-    from newswatch.schedule import cadence_of
+    from newswatch.digest import delivery
+    from newswatch.orchestrate.schedule import cadence_of
+    from newswatch.store import warehouse
 
     now = datetime.now(UTC).replace(microsecond=0)
     day, week = timedelta(days=1), timedelta(weeks=1)
@@ -187,8 +188,8 @@ def test_sql_cadence_equals_the_pure_one(tmp_path: Path, offsets: list[list[int]
     """Any item dates (also future ones and ties), any number of items, several feeds."""
     import duckdb
 
-    from newswatch import warehouse
-    from newswatch.schedule import cadence_of
+    from newswatch.orchestrate.schedule import cadence_of
+    from newswatch.store import warehouse
 
     now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     db = tmp_path / f"c{abs(hash(str(offsets)))}.duckdb"

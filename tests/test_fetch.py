@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from newswatch.config import FetchSettings
-from newswatch.fetch import (
+from newswatch.fetch.client import (
     BoundedInflater,
     FetchFailure,
     FetchRequest,

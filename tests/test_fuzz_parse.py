@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newswatch.models import ParsedFeed
-from newswatch.parse import parse_feed
+from newswatch.parse.feed import parse_feed
 from tests.conftest import CORPUS as _CONFTEST_CORPUS
 
 CORPUS = _CONFTEST_CORPUS if _CONFTEST_CORPUS.is_dir() else Path("/work/shared/corpus")

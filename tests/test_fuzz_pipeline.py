@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from newswatch import resources
 from newswatch.config import load_config
-from newswatch.normalize import canonical_url
-from newswatch.poll import parse_and_match
+from newswatch.orchestrate.poll import parse_and_match
+from newswatch.parse.normalize import canonical_url
 
 NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 MATCHER = load_config(resources.default_sources_path()).matcher

@@ -25,8 +25,9 @@ import duckdb
 import pytest
 import trustme
 
-from newswatch import cli, poll
+from newswatch import cli
 from newswatch.config import load_config
+from newswatch.orchestrate import poll
 from tests.feedserver import FeedServer
 from tests.fetch_helpers import (
     RawRequest,

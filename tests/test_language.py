@@ -1,4 +1,4 @@
-"""Language detection (newswatch.language): ISO 639-1 codes from lingua, per text and per feed."""
+"""Language detection (newswatch.match.language): ISO 639-1 codes from lingua, per text and per feed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from newswatch.language import (
+from newswatch.match.language import (
     article_text,
     detect_article_language,
     detect_feed_languages,
@@ -87,6 +87,6 @@ def test_a_feed_whose_halves_disagree_is_judged_article_by_article() -> None:
 
 def test_importing_the_module_or_the_cli_does_not_load_lingua() -> None:
     """Commands that never detect a language never pay for lingua's import or models."""
-    code = "import sys, newswatch.language, newswatch.cli; print('lingua' in sys.modules)"
+    code = "import sys, newswatch.match.language, newswatch.cli; print('lingua' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

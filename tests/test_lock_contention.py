@@ -21,9 +21,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch import cli, poll, spool
+from newswatch import cli
 from newswatch.config import load_config
-from newswatch.dbwait import DbWaitError, db_wait_seconds
+from newswatch.orchestrate import poll
+from newswatch.store import spool
+from newswatch.store.dbwait import DbWaitError, db_wait_seconds
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 from tests.warehouse_helpers import assert_one_line_error, poll_once, run_cli, serve_farm
@@ -177,7 +179,7 @@ def test_readers_share_the_file_but_wait_for_a_writer(
     db = tmp_path / "w.duckdb"
     assert cli.main(["query", "SELECT 1", "--db", str(db)]) == 2  # no database yet
     capsys.readouterr()
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     with warehouse.connect(db):
         pass
@@ -194,7 +196,7 @@ def test_readers_share_the_file_but_wait_for_a_writer(
 
 
 def test_analyst_commands_name_the_writer_lock_in_one_line(tmp_path: Path) -> None:
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db):
@@ -212,7 +214,7 @@ def test_analyst_commands_name_the_writer_lock_in_one_line(tmp_path: Path) -> No
 
 
 def test_a_reader_waits_for_a_writer_to_leave_then_answers(tmp_path: Path) -> None:
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db):
@@ -237,7 +239,7 @@ def test_a_reader_waits_for_a_writer_to_leave_then_answers(tmp_path: Path) -> No
 
 def test_a_read_only_attach_blocks_writers_until_detach(tmp_path: Path) -> None:
     # What warehouse/README.md tells analysts with long sessions to do.
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from newswatch.mail import (
+from newswatch.digest.mail import (
     MailConfigError,
     MailError,
     SmtpSettings,
@@ -426,7 +426,7 @@ def test_naive_date_is_refused() -> None:
 
 
 def test_list_headers_carry_a_mailto_and_the_one_click_https_form_when_configured() -> None:
-    from newswatch.mail import list_headers
+    from newswatch.digest.mail import list_headers
 
     plain = list_headers("Desk <news@example.org>", "Ankara desk")
     assert plain == {

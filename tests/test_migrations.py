@@ -14,7 +14,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from newswatch import cli, spool, warehouse
+from newswatch import cli
+from newswatch.store import spool, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import write_sources
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, poll_once, run_cli, serve_farm

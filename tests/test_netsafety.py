@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newswatch.netsafety import (
+from newswatch.fetch.netsafety import (
     AllowList,
     classify,
     embedded_ipv4,

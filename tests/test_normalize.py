@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.normalize import (
+from newswatch.parse.normalize import (
     TITLE_MAX_CHARS,
     article_id,
     canonical_url,
@@ -20,7 +20,7 @@ from newswatch.normalize import (
     to_utc,
     truncate,
 )
-from newswatch.text import one_line
+from newswatch.parse.text import one_line
 
 FALLBACK = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 
@@ -266,7 +266,7 @@ def test_truncate() -> None:
 def test_urls_already_canonical_take_the_short_cut_to_the_same_answer(
     tail: str, slash: str, host: str, scheme: str, base: str | None
 ) -> None:
-    from newswatch import normalize
+    from newswatch.parse import normalize
 
     url = scheme + host + slash + tail
     try:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import warehouse
 from newswatch.config import ArticlePageSettings, Config, ConfigError, FetchSettings, parse_config
-from newswatch.pages import fetch_pages, page_feeds, page_fetch_settings
-from newswatch.warehouse import ArticleFetch, PageCandidate
+from newswatch.fetch.pages import fetch_pages, page_feeds, page_fetch_settings
+from newswatch.store import warehouse
+from newswatch.store.warehouse import ArticleFetch, PageCandidate
 from tests.conftest import DATA
 from tests.feedserver import FeedServer
 
@@ -278,7 +278,7 @@ def test_page_text_replaces_only_shorter_feed_content(tmp_path: Path) -> None:
 def test_a_locked_warehouse_defers_the_pages_to_the_next_poll(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    from newswatch.pages import fetch_article_pages
+    from newswatch.fetch.pages import fetch_article_pages
     from tests.test_lock_contention import held
 
     feed_server.route("/story", body=PAGE, headers=HTML, etag=False)

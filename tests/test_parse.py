@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from newswatch.models import ParsedFeed
-from newswatch.parse import SUMMARY_HTML_MAX_CHARS, SUMMARY_MAX_CHARS, parse_feed
+from newswatch.parse.feed import SUMMARY_HTML_MAX_CHARS, SUMMARY_MAX_CHARS, parse_feed
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)

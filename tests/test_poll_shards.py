@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch import poll, spool
 from newswatch.config import config_from_source, config_source, load_config, parse_config
+from newswatch.orchestrate import poll
+from newswatch.store import spool
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -138,7 +139,7 @@ def _limits_probe(soft: int, hard: int, concurrency: int) -> str:
         "import logging, resource, sys\n"
         "logging.basicConfig(stream=sys.stdout, format='%(message)s')\n"
         f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
-        "from newswatch.fetch import open_files_allow\n"
+        "from newswatch.fetch.client import open_files_allow\n"
         f"print('allowed', open_files_allow({concurrency}))\n"
         "print('soft', resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
     )

@@ -7,7 +7,7 @@ import io
 import os
 from pathlib import Path
 
-from newswatch.progress import PlainProgress, poll_progress
+from newswatch.cli.progress import PlainProgress, poll_progress
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -20,7 +20,7 @@ class _Tty(io.StringIO):
 def test_real_poll_reports_every_feed_once_as_plain_lines(
     feed_server: FeedServer, tmp_path: Path, prefect_harness: None
 ) -> None:
-    from newswatch.flows.poll import poll_flow
+    from newswatch.orchestrate.flows.poll import poll_flow
 
     feed_server.route("/a.xml", body=rss("A", [{"title": "NATO", "link": "https://e.org/1"}]))
     feed_server.route("/b.xml", status=503, body=b"busy", headers={"Retry-After": "3600"})
@@ -60,7 +60,7 @@ def test_real_poll_reports_every_feed_once_as_plain_lines(
 
 
 def test_terminal_gets_a_bar_that_counts_and_prints_failures(tmp_path: Path) -> None:
-    from newswatch.poll import FeedReport
+    from newswatch.orchestrate.poll import FeedReport
 
     stream = _Tty()
     os.environ.setdefault("COLUMNS", "100")

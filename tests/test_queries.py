@@ -12,7 +12,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from newswatch import cli, warehouse
+from newswatch import cli
+from newswatch.store import warehouse
 from tests import warehouse_helpers
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, run_cli
 
@@ -273,7 +274,7 @@ def test_ids_follow_the_recipe_in_the_schema_doc(db: Path) -> None:
         assert hashlib.blake2b(key, digest_size=16).hexdigest() == id_
     assert "g" in kinds
     # The fallbacks, for entries without a guid (and without a link).
-    from newswatch.normalize import article_id
+    from newswatch.parse.normalize import article_id
 
     def recipe(text: str) -> str:
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
@@ -302,7 +303,7 @@ def test_the_polls_streamed_cluster_rows_cluster_as_whole_articles_do(db: Path) 
     articles give, and the ones the poll stored."""
     from datetime import datetime, timedelta
 
-    from newswatch.cluster import assign_clusters
+    from newswatch.digest.cluster import assign_clusters
 
     since = datetime.now(UTC) - timedelta(days=3)
     with warehouse.connect(db, read_only=True) as con:

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest import (
+from newswatch.digest.build import (
     DigestItem,
     build_digest,
     drop_below_min_relevance,
     render_text,
     story_snippet,
 )
+from newswatch.match.relevance import Evidence, evidence, relevance, score, sentence_starts
+from newswatch.match.topics import TopicRuleError, compile_topics, match_jsonl
 from newswatch.models import Article, TopicMatch
-from newswatch.parse import parse_feed
-from newswatch.relevance import Evidence, evidence, relevance, score, sentence_starts
+from newswatch.parse.feed import parse_feed
 from newswatch.resources import templates_dir
-from newswatch.topics import TopicRuleError, compile_topics, match_jsonl
 
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
 NATO = [{"name": "NATO", "any": ["=NATO", "North Atlantic Treaty Organization"]}]

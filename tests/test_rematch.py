@@ -10,10 +10,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from newswatch import cli, poll, spool
+from newswatch import cli
 from newswatch.config import parse_config
+from newswatch.match.rematch import rematch
 from newswatch.models import Article
-from newswatch.rematch import rematch
+from newswatch.orchestrate import poll
+from newswatch.store import spool
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

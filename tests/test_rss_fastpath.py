@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newswatch import parse, rss_fastpath
 from newswatch.models import ParsedFeed
+from newswatch.parse import feed as parse
+from newswatch.parse import rss_fastpath
 from tests.conftest import CORPUS
 from tests.corpus import iter_fixtures
 

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import sys
 
-from newswatch import run_console
-from newswatch.run_console import DropExpectedFailure
+from newswatch.orchestrate import run_console
+from newswatch.orchestrate.run_console import DropExpectedFailure
 
 
 class SendFailed(Exception):  # matched by name, as a served run's own copy of the class is

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newswatch.models import FeedSource, FeedState, FetchOutcome, FetchResult
-from newswatch.schedule import (
+from newswatch.orchestrate.schedule import (
     RECENT_ITEMS,
     FeedDecider,
     PollPolicy,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import cli, warehouse
-from newswatch.snippets import ELLIPSIS, first_match, snippet
+from newswatch import cli
+from newswatch.store import warehouse
+from newswatch.store.snippets import ELLIPSIS, first_match, snippet
 from tests import warehouse_helpers
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
@@ -67,7 +68,7 @@ OFFLINE_SCRIPT = textwrap.dedent(
     socket.socket.connect = guarded
     socket.socket.connect_ex = lambda self, address: guarded(self, address) or 0
 
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     db = Path(sys.argv[1])
     now = datetime.now(UTC)
@@ -252,7 +253,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     # With small slices each append works in several of them.
     if docs_per_pass is not None:
         monkeypatch.setattr(warehouse, "FTS_DOCS_PER_PASS", docs_per_pass)
-    from newswatch.parse import parse_feed
+    from newswatch.parse.feed import parse_feed
     from tests.conftest import CORPUS
 
     bodies = sorted((CORPUS / "realnews").glob("*.xml"))[:12]

@@ -21,9 +21,9 @@ import httpx
 import pytest
 import yaml
 
-from newswatch import serve
 from newswatch.config import load_config
-from newswatch.schedule import next_fire_times, parse_spec
+from newswatch.orchestrate import serve
+from newswatch.orchestrate.schedule import next_fire_times, parse_spec
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from newswatch.match.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
 from newswatch.models import TopicMatch
-from newswatch.text import fold, html_to_text
-from newswatch.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+from newswatch.parse.text import fold, html_to_text
 
 
 def one(rule: dict[str, Any]) -> Matcher:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from newswatch.text import html_to_text
-from newswatch.topics import Matcher, compile_topics
+from newswatch.match.topics import Matcher, compile_topics
+from newswatch.parse.text import html_to_text
 
 # The file holding the default `topics:` section (later: the shipped sources.yaml).
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "sources.yaml"  # the shipped default

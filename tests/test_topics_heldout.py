@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from newswatch.config import Config, load_config
-from newswatch.text import html_to_text
+from newswatch.parse.text import html_to_text
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_PATH = REPO / "tests" / "data" / "topics_heldout.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newswatch.text import fold
-from newswatch.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+from newswatch.match.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+from newswatch.parse.text import fold
 
 SHIPPED = compile_topics(
     yaml.safe_load((Path(__file__).resolve().parent.parent / "sources.yaml").read_text("utf-8"))[

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.topics import Matcher, compile_topics
+from newswatch.match.topics import Matcher, compile_topics
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "sources.yaml"  # the shipped default
 DEFAULT = compile_topics(yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"])
@@ -127,7 +127,7 @@ def test_spans_exact_on_mixed_unicode(parts: list[str], data: st.DataObject) -> 
 def without_prefilters(matcher: Matcher) -> Matcher:
     """The same rules with every cheap rejection disabled: the gates always pass, and each
     term's presence test always says "maybe", so only the regexes decide."""
-    from newswatch import topics as t
+    from newswatch.match import topics as t
 
     always = t._Gate(("",), (), ())
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import poll, spool
 from newswatch.config import load_config
 from newswatch.models import Article
+from newswatch.orchestrate import poll
+from newswatch.store import spool
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch import warehouse
+from newswatch.store import warehouse
 
 
 def test_the_writer_stores_small_row_groups_under_the_files_own_name(tmp_path: Path) -> None:

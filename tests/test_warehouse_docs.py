@@ -13,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch import cli, warehouse
+from newswatch import cli
+from newswatch.store import warehouse
 from tests.conftest import REPO
 
 WAREHOUSE_README = (REPO / "warehouse" / "README.md").read_text(encoding="utf-8")

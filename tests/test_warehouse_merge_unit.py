@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from newswatch import spool, warehouse
 from newswatch.models import Article, FetchResult, TermHit, TopicMatch
+from newswatch.store import spool, warehouse
 
 FEED = "https://feeds.example/f.xml"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

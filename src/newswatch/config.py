@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from newswatch import resources
+from newswatch.match.topics import Matcher, TopicRuleError, compile_topics
 from newswatch.models import FeedSource
-from newswatch.topics import Matcher, TopicRuleError, compile_topics
 
 Path_ = tuple[str | int, ...]
 

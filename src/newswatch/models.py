@@ -89,7 +89,9 @@ class Article:
     guid: str | None = None
     author: str | None = None
     summary_html: str = ""  # as delivered by the feed (untrusted; sanitise before display)
-    language: str | None = None  # ISO 639-1 code, detected (newswatch.language); None: unknown
+    language: str | None = (
+        None  # ISO 639-1 code, detected (newswatch.match.language); None: unknown
+    )
     # The entry's full content (RSS content:encoded, Atom <content>; later also the text
     # extracted from the article page) as plain text, HTML removed; "" when there is none.
     content: str = ""
@@ -147,7 +149,7 @@ class TopicMatch:
     topic: str
     rule: str  # the rule that fired, in the form the user wrote it
     hits: tuple[TermHit, ...] = field(default_factory=tuple)
-    # How much the article is about the topic, in [0, 1] (newswatch.relevance); None when
+    # How much the article is about the topic, in [0, 1] (newswatch.match.relevance); None when
     # not scored (matches stored before relevance existed).
     relevance: float | None = None
 

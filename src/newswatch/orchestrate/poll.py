@@ -26,16 +26,17 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from newswatch import runners, spool, warehouse
-from newswatch.cluster import assign_clusters
 from newswatch.config import Config, config_from_source, config_source
-from newswatch.dbwait import db_wait_seconds
-from newswatch.fetch import FetchRequest, Resolver, fetch_stream
-from newswatch.language import article_text, detect_feed_languages
+from newswatch.digest.cluster import assign_clusters
+from newswatch.fetch.client import FetchRequest, Resolver, fetch_stream
+from newswatch.match.language import article_text, detect_feed_languages
+from newswatch.match.topics import Matcher
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
-from newswatch.parse import normalise_feed, read_feed
-from newswatch.schedule import FeedDecider, policy_for_schedule
-from newswatch.topics import Matcher
+from newswatch.orchestrate import runners
+from newswatch.orchestrate.schedule import FeedDecider, policy_for_schedule
+from newswatch.parse.feed import normalise_feed, read_feed
+from newswatch.store import spool, warehouse
+from newswatch.store.dbwait import db_wait_seconds
 
 log = logging.getLogger("newswatch.poll")
 
@@ -49,7 +50,7 @@ CLUSTER_WINDOW = timedelta(days=3)
 def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> None:
     """Start, in the background, the fork server the poll's shard processes come from, with
     newswatch's modules imported, the TLS trust store loaded and `sources` (the poll's
-    sources file) parsed in it (newswatch.shard_preload).
+    sources file) parsed in it (newswatch.orchestrate.shard_preload).
 
     Each shard process would otherwise import httpx, feedparser, pyarrow and the rest itself
     (~1 s of CPU each, measured here) after the poll has started; forked from a warm server
@@ -66,7 +67,7 @@ def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> No
         # another thread reads it (as Prefect's settings do on import) can fail that thread.
         os.environ[SHARD_SOURCES_ENV] = named
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newswatch.shard_preload"])
+    ctx.set_forkserver_preload(["newswatch.orchestrate.shard_preload"])
     from multiprocessing import forkserver
 
     threading.Thread(
@@ -74,7 +75,7 @@ def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> No
     ).start()
 
 
-# The sources file the fork server parses ahead of the shards (see newswatch.shard_preload).
+# The sources file the fork server parses ahead of the shards (see newswatch.orchestrate.shard_preload).
 SHARD_SOURCES_ENV = "NEWSWATCH_SHARD_SOURCES"
 
 

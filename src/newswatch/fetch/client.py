@@ -49,8 +49,8 @@ import httpcore
 import httpx
 
 from newswatch.config import FetchSettings
+from newswatch.fetch.netsafety import AllowList, normalise_host, parse_address, scheme_error
 from newswatch.models import FeedState, FetchOutcome, FetchResult
-from newswatch.netsafety import AllowList, normalise_host, parse_address, scheme_error
 
 log = logging.getLogger("newswatch.fetch")
 

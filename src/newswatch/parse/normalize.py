@@ -14,7 +14,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
-from newswatch.text import one_line
+from newswatch.parse.text import one_line
 
 # Query keys that only say how a reader arrived (analytics, campaigns, share buttons), never which
 # page it is. Compared case-insensitively. Deliberately NOT here: id, p, story, page, mod-like keys

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newswatch import warehouse
+from newswatch.match.topics import Matcher
 from newswatch.models import Article, TopicMatch
-from newswatch.topics import Matcher
+from newswatch.store import warehouse
 
 
 @dataclass(frozen=True)

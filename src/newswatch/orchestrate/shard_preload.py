@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 
-from newswatch import fetch, language, poll
 from newswatch.config import load_config
+from newswatch.fetch import client as fetch
+from newswatch.match import language
+from newswatch.orchestrate import poll
 
 fetch.default_ssl_context()
 language.warm_up()  # the shards share its models instead of each loading them (~0.3 s CPU)

@@ -44,11 +44,11 @@ import jinja2
 import nh3
 
 from newswatch.config import DigestSettings
-from newswatch.language import is_rtl, language_name
+from newswatch.digest.timefmt import offset_label
+from newswatch.match.language import is_rtl, language_name
+from newswatch.match.relevance import sentence_starts
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
-from newswatch.relevance import sentence_starts
-from newswatch.text import html_to_text
-from newswatch.timefmt import offset_label
+from newswatch.parse.text import html_to_text
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -91,7 +91,7 @@ class OtherReport:
     source: str
     title: str
     url: str | None
-    language: str | None = None  # ISO 639-1 (newswatch.language)
+    language: str | None = None  # ISO 639-1 (newswatch.match.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,7 +543,7 @@ def _strength(items: Sequence[DigestItem], topic: str) -> tuple[int, int, int]:
 
 
 def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
-    """Per topic, the highest relevance score of the story's matches (newswatch.relevance);
+    """Per topic, the highest relevance score of the story's matches (newswatch.match.relevance);
     topics whose matches were stored unscored are left out (the placement rule then falls
     back on `_strength`)."""
     out: dict[str, float] = {}

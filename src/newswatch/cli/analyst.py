@@ -18,10 +18,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from newswatch import timefmt, warehouse
-from newswatch.dbwait import DbWaitError, db_wait_seconds
+from newswatch.digest import timefmt
 from newswatch.paths import resolve_db_path
-from newswatch.snippets import snippet
+from newswatch.store import warehouse
+from newswatch.store.dbwait import DbWaitError, db_wait_seconds
+from newswatch.store.snippets import snippet
 
 Command = Callable[[argparse.Namespace, TextIO], int]
 AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
@@ -196,8 +197,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise AnalystError("--limit must be at least 1")
     from newswatch.config import load_config
-    from newswatch.schedule import resolve_timezone
-    from newswatch.topics import UnknownTopic, designation_key, designation_variants
+    from newswatch.match.topics import UnknownTopic, designation_key, designation_variants
+    from newswatch.orchestrate.schedule import resolve_timezone
 
     since = parse_since(args.since)
     config = load_config(getattr(args, "sources", None))

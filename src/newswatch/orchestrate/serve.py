@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newswatch.config import Config, ScheduleSettings
-from newswatch.run_console import SERVED_RUN_ENV
-from newswatch.schedule import (
+from newswatch.orchestrate.run_console import SERVED_RUN_ENV
+from newswatch.orchestrate.schedule import (
     EPOCH,
     ScheduleError,
     describe_spec,
@@ -411,8 +411,8 @@ def build_deployments(plan: ServePlan) -> list[RunnerDeployment]:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import RunnerDeployment
 
-    from newswatch.flows.digest import digest_flow
-    from newswatch.flows.poll import poll_flow
+    from newswatch.orchestrate.flows.digest import digest_flow
+    from newswatch.orchestrate.flows.poll import poll_flow
 
     # One poll at a time: a run that comes due while the previous one still works is cancelled
     # rather than queued (the next tick polls anyway); poll.poll_lock guards other callers.
@@ -468,7 +468,7 @@ def banner(
 # -- the runner process --------------------------------------------------------------------
 #
 # `serve` is a supervisor that never imports Prefect: it starts the server (if needed) and a
-# runner child (`python -m newswatch.serve runner PLAN`) in process groups of their own, and on
+# runner child (`python -m newswatch.orchestrate.serve runner PLAN`) in process groups of their own, and on
 # Ctrl-C / SIGTERM stops the runner (gracefully, then by force), every flow-run process it
 # started, and the server. Prefect's runner stopping inside this process could hang on its
 # threads; a child can always be killed.
@@ -629,7 +629,13 @@ def _alive(pid: int) -> bool:
 
 
 def start_runner(plan: ServePlan, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "newswatch.serve", "runner", json.dumps(asdict(plan))]
+    command = [
+        sys.executable,
+        "-m",
+        "newswatch.orchestrate.serve",
+        "runner",
+        json.dumps(asdict(plan)),
+    ]
     return subprocess.Popen(
         command, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True
     )
@@ -652,7 +658,7 @@ def _raise_stop(signum: int, frame: Any) -> None:
 def _send_default(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
     if args.send is not None:
         return bool(args.send)
-    from newswatch.mail import smtp_configured
+    from newswatch.digest.mail import smtp_configured
 
     return smtp_configured(environ)
 
@@ -660,7 +666,7 @@ def _send_default(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
 def _check_smtp(environ: Mapping[str, str]) -> None:
     # NEWSWATCH_SMTP_URL is checked in full; a NEWSWATCH_SMTP_BLOCK is loaded by each digest
     # run from the Prefect API it runs against (a failure there fails that run, logged).
-    from newswatch.mail import MailConfigError, check_environment
+    from newswatch.digest.mail import MailConfigError, check_environment
 
     try:
         check_environment(environ)
@@ -735,7 +741,7 @@ def _announce(
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.config import load_config
     from newswatch.paths import resolve_db_path, resolve_out_dir
-    from newswatch.warehouse import WarehouseError, check_usable
+    from newswatch.store.warehouse import WarehouseError, check_usable
 
     config = load_config(args.sources)
     db = resolve_db_path(args.db)
@@ -775,5 +781,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "runner":
         raise SystemExit(runner_main(sys.argv[2]))
     raise SystemExit(
-        "usage: python -m newswatch.serve runner PLAN_JSON (started by newswatch serve)"
+        "usage: python -m newswatch.orchestrate.serve runner PLAN_JSON (started by newswatch serve)"
     )

@@ -49,9 +49,9 @@ from typing import Any
 import feedparser
 import nh3
 
-from newswatch import rss_fastpath
 from newswatch.models import Article, ParsedFeed
-from newswatch.normalize import (
+from newswatch.parse import rss_fastpath
+from newswatch.parse.normalize import (
     TITLE_MAX_CHARS,
     article_id,
     canonical_url,
@@ -61,7 +61,7 @@ from newswatch.normalize import (
     to_utc,
     truncate,
 )
-from newswatch.text import content_text, html_to_text, one_line
+from newswatch.parse.text import content_text, html_to_text, one_line
 
 SUMMARY_MAX_CHARS = 20_000
 SUMMARY_HTML_MAX_CHARS = 100_000

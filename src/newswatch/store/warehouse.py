@@ -22,9 +22,10 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from newswatch import resources, spool
-from newswatch.cluster import SHORT_SUMMARY_CHARS, SUMMARY_CHARS
+from newswatch import resources
+from newswatch.digest.cluster import SHORT_SUMMARY_CHARS, SUMMARY_CHARS
 from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatch
+from newswatch.store import spool
 
 _log = logging.getLogger("newswatch.warehouse")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -601,7 +602,7 @@ class ClusterRow(NamedTuple):
     url: str
     published_at: datetime
     summary: str = ""
-    language: str | None = None  # for the cross-language pass (newswatch.crosslang)
+    language: str | None = None  # for the cross-language pass (newswatch.digest.crosslang)
 
 
 def cluster_rows_since(

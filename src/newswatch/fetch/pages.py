@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newswatch import warehouse
 from newswatch.config import ArticlePageSettings, Config, FetchSettings
-from newswatch.dbwait import db_wait_seconds
-from newswatch.extract import article_text, text_html
-from newswatch.fetch import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream, utc_now
+from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream, utc_now
+from newswatch.fetch.extract import article_text, text_html
+from newswatch.match.rematch import diff_matches
 from newswatch.models import FetchResult
-from newswatch.rematch import diff_matches
+from newswatch.store import warehouse
+from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
     import duckdb

@@ -22,16 +22,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from newswatch import delivery, spool, timefmt, warehouse
 from newswatch.config import Config
-from newswatch.digest import count_line
-from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
+from newswatch.digest import delivery, timefmt
+from newswatch.digest.build import count_line
+from newswatch.digest.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
 from newswatch.models import FeedSource, FeedState
-from newswatch.schedule import resolve_timezone
+from newswatch.orchestrate.schedule import resolve_timezone
+from newswatch.store import spool, warehouse
 
 if TYPE_CHECKING:
-    from newswatch import poll
-    from newswatch.pages import PageStepResult
+    from newswatch.fetch.pages import PageStepResult
+    from newswatch.orchestrate import poll
 
     Collect = Callable[
         [Config, list[FeedSource], dict[str, FeedState], Path, str, bool, "FeedDone | None"],
@@ -164,27 +165,27 @@ def retrying(
 
 def read_state(db_path: Path) -> poll.StateRead:
     """What we remember per feed; an unusable warehouse fails here, before any fetch."""
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     warehouse.check_usable(db_path)
     return poll.read_states(db_path)
 
 
 def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     return poll.store(db_path, spool_dir)
 
 
 async def fetch_pages(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
     """The linked pages of new entries of feeds with `fetch_article`, once they are stored."""
-    from newswatch import pages
+    from newswatch.fetch import pages
 
     return await pages.fetch_article_pages(config, db_path, poll_id)
 
 
 def refresh(db_path: Path, retention_days: float | None, changed: bool) -> int:
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     return poll.refresh(db_path, retention_days=retention_days, changed=changed)
 
@@ -199,7 +200,7 @@ async def collect(
     on_feed_done: FeedDone | None,
 ) -> list[poll.BatchResult]:
     """Every feed in one batch, in this process or (many feeds) its shard processes."""
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     return [
         await poll.collect_batch(
@@ -280,7 +281,7 @@ def select_feeds(
     """due_only (scheduled runs): every feed goes to the batch, which polls only the due ones.
     Otherwise (a poll by hand) every enabled feed, except failing ones still backing off
     (their server asked for a pause, or backoff says wait) - unless poll_all."""
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     held = {} if due_only or poll_all else poll.held_back_feeds(config, states, now)
     reports = [poll.held_back_report(f, *held[f.url]) for f in config.feeds if f.url in held]
@@ -310,7 +311,7 @@ async def run_poll(
     """Poll the feeds of `config` into the warehouse `db_path`: read the feeds' state, fetch,
     parse and match (staged on disk), store, fetch the linked pages of new entries (feeds with
     `fetch_article`), refresh clusters and the search index."""
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     flow_start = time.monotonic()
     if steps.shards:
@@ -665,7 +666,7 @@ def collect_batch_sync(
     due_only: bool,
 ) -> poll.BatchResult:
     """One batch in a Dask worker's process (workers are the parallelism: no shards)."""
-    from newswatch import poll
+    from newswatch.orchestrate import poll
 
     return asyncio.run(
         poll.collect_batch(
@@ -696,7 +697,7 @@ def dask_collect(address: str | None, workers: int) -> Collect:
         due_only: bool,
         on_feed_done: FeedDone | None,
     ) -> list[poll.BatchResult]:
-        from newswatch.runners import split_batches
+        from newswatch.orchestrate.runners import split_batches
 
         batches = split_batches(feeds, 2 * workers)
 

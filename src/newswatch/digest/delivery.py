@@ -30,10 +30,10 @@ from email.utils import make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newswatch import mail, resources, warehouse
-from newswatch.cluster import assign_clusters
+from newswatch import resources
 from newswatch.config import Config
-from newswatch.digest import (
+from newswatch.digest import mail
+from newswatch.digest.build import (
     Digest,
     DigestItem,
     build_digest,
@@ -42,10 +42,12 @@ from newswatch.digest import (
     render_text,
     subject,
 )
-from newswatch.health import feeds_health
-from newswatch.mail import MailError, SmtpSettings, build_message, send_message
+from newswatch.digest.cluster import assign_clusters
+from newswatch.digest.mail import MailError, SmtpSettings, build_message, send_message
 from newswatch.models import FeedHealth
-from newswatch.schedule import resolve_timezone
+from newswatch.orchestrate.health import feeds_health
+from newswatch.orchestrate.schedule import resolve_timezone
+from newswatch.store import warehouse
 
 DELIVERED = ("sent", "unknown")
 

@@ -37,7 +37,7 @@ from itertools import chain, islice
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from newswatch import crosslang
+from newswatch.digest import crosslang
 
 WINDOW = timedelta(hours=48)
 # Only this much of a summary is compared (its start carries the story).
@@ -582,7 +582,7 @@ def assign_clusters(
     del boilerplate
     _join_same_texts(docs, ledes, max_posting, uf)
 
-    # One story told in several languages: shared figures and names (newswatch.crosslang).
+    # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
     languages.clear()
     for a_index, b_index in crosslang.links(told):
         uf.union(a_index, b_index)

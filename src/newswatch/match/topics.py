@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from newswatch.match.relevance import relevance
 from newswatch.models import Field, TermHit, TopicMatch
-from newswatch.relevance import relevance
-from newswatch.text import Folded, fold, html_to_text
+from newswatch.parse.text import Folded, fold, html_to_text
 
 Path_ = tuple[str | int, ...]
 ALL_FIELDS: tuple[Field, ...] = ("title", "summary", "content")

@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
+from newswatch.cli.progress import entries_text
 from newswatch.config import Config, ConfigError, load_config
-from newswatch.dbwait import db_wait_seconds
 from newswatch.paths import resolve_db_path
-from newswatch.progress import entries_text
+from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
-    from newswatch.mail import SmtpSettings
-    from newswatch.pipeline import DigestSummary, PollSummary
+    from newswatch.digest.mail import SmtpSettings
+    from newswatch.orchestrate.pipeline import DigestSummary, PollSummary
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def _prefect_api(args: argparse.Namespace) -> str | None:
     choice = getattr(args, "prefect", None)
     api = None
     if choice is not False:
-        from newswatch.serve import ServeError, find_prefect_api
+        from newswatch.orchestrate.serve import ServeError, find_prefect_api
 
         try:
             found = find_prefect_api()
@@ -147,7 +147,7 @@ def _check_db_writable(db: Path) -> None:
 
 def _check_warehouse(db: Path) -> None:
     """Refuse a file that is not a newswatch warehouse (or is newer) before any work."""
-    from newswatch.warehouse import check_usable
+    from newswatch.store.warehouse import check_usable
 
     check_usable(db)  # WarehouseError: one line via main()
 
@@ -158,7 +158,7 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     _check_db_writable(db)
     _check_warehouse(db)
-    from newswatch.runners import RunnerError, resolve
+    from newswatch.orchestrate.runners import RunnerError, resolve
 
     runner, address = getattr(args, "runner", None), getattr(args, "dask_address", None)
     try:
@@ -166,11 +166,11 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     except RunnerError as exc:
         raise UserError(str(exc)) from None
     if settings.kind == "default":
-        from newswatch.poll import warm_up_shard_processes
+        from newswatch.orchestrate.poll import warm_up_shard_processes
 
         warm_up_shard_processes(len(config.feeds), config.path)  # overlaps the imports below
     api = _prefect_api(args)
-    from newswatch.progress import poll_progress
+    from newswatch.cli.progress import poll_progress
 
     try:
         with poll_progress(len(config.feeds)) as on_feed_done:
@@ -199,7 +199,7 @@ async def _poll(
     if api is None:
         from dataclasses import replace
 
-        from newswatch import pipeline
+        from newswatch.orchestrate import pipeline
 
         steps = pipeline.PLAIN_POLL_STEPS
         if settings.kind == "dask":
@@ -209,7 +209,7 @@ async def _poll(
             config, db, poll_all=poll_all, on_feed_done=on_feed_done, steps=steps
         )
     _use_prefect(api)
-    from newswatch.flows.poll import run_poll
+    from newswatch.orchestrate.flows.poll import run_poll
 
     return await run_poll(
         sources=args.sources,
@@ -304,7 +304,7 @@ def _parse_date(text: str | None) -> date | None:
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     if not args.send:
         return None
-    from newswatch.mail import BLOCK_VAR, MailConfigError, smtp_settings
+    from newswatch.digest.mail import BLOCK_VAR, MailConfigError, smtp_settings
 
     try:
         if os.environ.get(BLOCK_VAR, "").strip():
@@ -318,7 +318,7 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
             "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
             "see README 'Sending the digest by email'"
         )
-    from newswatch.mail import MailError, check_server
+    from newswatch.digest.mail import MailError, check_server
 
     try:
         check_server(settings)  # unreachable or refusing: a config error, nothing written
@@ -344,11 +344,11 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         _check_db_writable(db)
     _check_warehouse(db)
     api = _prefect_api(args)
-    from newswatch.pipeline import DigestFailed
+    from newswatch.orchestrate.pipeline import DigestFailed
 
     try:
         if api is None:
-            from newswatch import pipeline
+            from newswatch.orchestrate import pipeline
             from newswatch.paths import resolve_out_dir
 
             summary = pipeline.run_digest(
@@ -362,7 +362,7 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
             )
         else:
             _use_prefect(api)
-            from newswatch.flows.digest import digest_flow
+            from newswatch.orchestrate.flows.digest import digest_flow
 
             summary = _run_async(
                 digest_flow(
@@ -431,8 +431,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
-    from newswatch.language import detect_article_language
-    from newswatch.topics import UnknownTopic, match_jsonl
+    from newswatch.match.language import detect_article_language
+    from newswatch.match.topics import UnknownTopic, match_jsonl
 
     config = _load(args)
     try:
@@ -447,7 +447,7 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
-    from newswatch.rematch import rematch
+    from newswatch.match.rematch import rematch
 
     config = _load(args)
     db = resolve_db_path(args.db)
@@ -617,12 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
 
-    from newswatch import analyst
+    from newswatch.cli import analyst
 
     analyst.register(add, db_opt)
 
-    from newswatch.health import add_feeds_command
-    from newswatch.serve import add_serve_command
+    from newswatch.orchestrate.health import add_feeds_command
+    from newswatch.orchestrate.serve import add_serve_command
 
     add_serve_command(sub, sources_opt, db_opt)
     add_feeds_command(sub, sources_opt, db_opt)
@@ -716,9 +716,9 @@ def _expected_message(exc: BaseException) -> str | None:
     expected = [
         getattr(sys.modules.get(module), name, None)
         for module, name in (
-            ("newswatch.dbwait", "DbWaitError"),
-            ("newswatch.poll", "PollAlreadyRunning"),
-            ("newswatch.warehouse", "WarehouseError"),
+            ("newswatch.store.dbwait", "DbWaitError"),
+            ("newswatch.orchestrate.poll", "PollAlreadyRunning"),
+            ("newswatch.store.warehouse", "WarehouseError"),
         )
     ]
     if any(isinstance(cls, type) and isinstance(exc, cls) for cls in expected):

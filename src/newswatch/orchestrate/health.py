@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from newswatch import warehouse
 from newswatch.config import Config
+from newswatch.digest.timefmt import zone_label
 from newswatch.models import FeedCadence, FeedHealth
-from newswatch.schedule import feed_health, resolve_timezone
-from newswatch.timefmt import zone_label
+from newswatch.orchestrate.schedule import feed_health, resolve_timezone
+from newswatch.store import warehouse
 
 if TYPE_CHECKING:
     import duckdb

@@ -1,0 +1,54 @@
+"""Fetching: the network side of a poll.
+
+`client` fetches feeds over HTTP (the only module that opens connections to feeds),
+`netsafety` decides which addresses a fetch may reach (pure), `pages` fetches the linked
+article pages of the feeds that ask for it, and `extract` reads an article's text out of a
+page's HTML (pure).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from newswatch._lazy import exports
+
+if TYPE_CHECKING:
+    from newswatch.fetch.client import (
+        FetchFailure as FetchFailure,
+    )
+    from newswatch.fetch.client import (
+        FetchRequest as FetchRequest,
+    )
+    from newswatch.fetch.client import (
+        fetch_all as fetch_all,
+    )
+    from newswatch.fetch.client import (
+        fetch_stream as fetch_stream,
+    )
+    from newswatch.fetch.extract import article_text as article_text
+    from newswatch.fetch.netsafety import AllowList as AllowList
+    from newswatch.fetch.netsafety import classify as classify
+    from newswatch.fetch.pages import (
+        PageStepResult as PageStepResult,
+    )
+    from newswatch.fetch.pages import (
+        fetch_article_pages as fetch_article_pages,
+    )
+    from newswatch.fetch.pages import (
+        fetch_pages as fetch_pages,
+    )
+
+_API = {
+    "AllowList": "netsafety",
+    "FetchFailure": "client",
+    "FetchRequest": "client",
+    "PageStepResult": "pages",
+    "article_text": "extract",
+    "classify": "netsafety",
+    "fetch_all": "client",
+    "fetch_article_pages": "pages",
+    "fetch_pages": "pages",
+    "fetch_stream": "client",
+}
+__all__ = sorted(_API)
+__getattr__, __dir__ = exports(__name__, _API)

@@ -1,0 +1,37 @@
+"""Matching: which watched topics an article is about (pure: no I/O).
+
+`topics` compiles the rules of sources.yaml and matches articles against them, `relevance`
+scores how much an article is about a topic, `language` detects an article's language, and
+`rematch` re-applies changed rules to stored articles.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from newswatch._lazy import exports
+
+if TYPE_CHECKING:
+    from newswatch.match.language import detect_language as detect_language
+    from newswatch.match.relevance import relevance as relevance
+    from newswatch.match.rematch import rematch as rematch
+    from newswatch.match.topics import (
+        Matcher as Matcher,
+    )
+    from newswatch.match.topics import (
+        compile_topics as compile_topics,
+    )
+    from newswatch.match.topics import (
+        match_jsonl as match_jsonl,
+    )
+
+_API = {
+    "Matcher": "topics",
+    "compile_topics": "topics",
+    "detect_language": "language",
+    "match_jsonl": "topics",
+    "relevance": "relevance",
+    "rematch": "rematch",
+}
+__all__ = sorted(_API)
+__getattr__, __dir__ = exports(__name__, _API)
