@@ -7,8 +7,12 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
+import pytest
+
+from newswatch import resources
 from tests.conftest import REPO
 
 
@@ -31,6 +35,14 @@ def test_wheel_install_works_from_another_directory(tmp_path: Path) -> None:
         capture_output=True,
     )
     wheel = next(wheel_dir.glob("newswatch-*.whl"))
+    # The package data is inside the wheel, as files (no symlinks in the repository).
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = sorted(p.name for p in (REPO / "templates").iterdir() if p.is_file())
+    assert templates and all(f"newswatch/templates/{t}" in names for t in templates), names
+    assert "newswatch/sources.yaml" in names
+    migrations = sorted(p.name for p in (REPO / "src/newswatch/store/migrations").glob("*.sql"))
+    assert migrations and all(f"newswatch/store/migrations/{m}" in names for m in migrations)
+    assert "newswatch/orchestrate/flows/poll.py" in names
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     # Reuse the already installed dependencies: point the new venv at this one's site-packages.
@@ -84,3 +96,24 @@ def test_wheel_install_works_from_another_directory(tmp_path: Path) -> None:
         check=True,
     )
     assert "poll" in helped.stdout and "digest" in helped.stdout
+
+
+def test_shipped_files_are_found_in_the_package_first_then_in_a_checkout(tmp_path: Path) -> None:
+    package, checkout = tmp_path / "site" / "newswatch", tmp_path / "repo"
+    (package / "templates").mkdir(parents=True)
+    (checkout / "templates").mkdir(parents=True)
+    (checkout / "sources.yaml").write_text("feeds: []\n")
+    # An installed wheel: the package's own copy wins.
+    assert resources.shipped("templates", package, checkout) == package / "templates"
+    # A source checkout (or an editable install): the top-level file.
+    assert resources.shipped("sources.yaml", package, checkout) == checkout / "sources.yaml"
+    with pytest.raises(FileNotFoundError, match=r"nothing\.j2 is neither in the package"):
+        resources.shipped("nothing.j2", package, checkout)
+
+
+def test_this_checkout_has_no_symlinks_in_the_package() -> None:
+    package = REPO / "src" / "newswatch"
+    assert not [p for p in package.rglob("*") if p.is_symlink()]
+    assert resources.templates_dir() == REPO / "templates"
+    assert resources.default_sources_path() == REPO / "sources.yaml"
+    assert resources.migrations_dir() == package / "store" / "migrations"
