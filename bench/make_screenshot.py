@@ -11,7 +11,7 @@ What it does, all on this machine:
    their articles are that day's news;
 3. screenshots the digest HTML the run wrote with headless Chromium.
 
-The only thing staged is the clock: `newswatch.orchestrate.poll.utcnow` (the pipeline's one clock)
+The only thing staged is the clock: `newswatch.clock.utc_now` (the pipeline's one clock)
 reads a shifted time. Everything else is the code a user runs. Prints the figures and
 where the files went (the run's .html/.txt/.eml are kept under build/screenshot-run/).
 """
@@ -123,20 +123,19 @@ def write_sources(path: Path, base_url: str, corpus: Path) -> Path:
 
 @contextmanager
 def pipeline_clock(now: datetime) -> Iterator[None]:
-    """Shift the pipeline's clock (the `datetime` of newswatch.orchestrate.poll and newswatch.orchestrate.pipeline,
-    whose `utcnow` the poll and the digest read) so that `now` is now."""
-    import newswatch.orchestrate.pipeline as pipeline_module
-    import newswatch.orchestrate.poll as poll_module
+    """Shift the pipeline's clock (the `datetime` of newswatch.clock, whose `utc_now` the
+    poll and the digest read) so that `now` is now."""
+    import newswatch.clock as clock_module
 
     offset = now - datetime.now(UTC)
-    real = poll_module.datetime
+    real = clock_module.datetime
 
     class Shifted(datetime):
         @classmethod
         def now(cls, tz: Any = None) -> Shifted:  # type: ignore[override]
             return real.now(tz) + offset  # type: ignore[return-value]
 
-    modules = (poll_module, pipeline_module)
+    modules = (clock_module,)
     for module in modules:
         module.datetime = Shifted  # type: ignore[misc]
     try:

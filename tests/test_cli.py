@@ -253,8 +253,8 @@ def test_a_deterministic_warehouse_error_is_not_retried(
     task, once, before fetching; retrying a newer schema only repeats the error, slower."""
     import asyncio
 
+    from newswatch.errors import WarehouseError
     from newswatch.orchestrate.flows.poll import poll_flow
-    from newswatch.store.warehouse import WarehouseError
 
     url = feed_server.route("/f.xml", body=rss("F", [{"title": "NATO", "link": "https://n/1"}]))
     sources = write_sources(tmp_path / "s.yaml", [(url, "F")])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from newswatch import resources
-from newswatch.config import ConfigError, load_config, parse_config, parse_duration
+from newswatch.config import load_config, parse_config, parse_duration
+from newswatch.errors import ConfigError
 from tests.feedserver import FeedServer
 
 TOPICS = "topics:\n  - name: NATO\n    terms: [NATO]\n"

@@ -211,7 +211,8 @@ def test_unreachable_smtp_server_is_one_line_exit_2_and_nothing_written(
 def test_unsubscribe_settings_must_be_an_https_url_and_an_address(tmp_path: Path) -> None:
     import pytest
 
-    from newswatch.config import ConfigError, load_config
+    from newswatch.config import load_config
+    from newswatch.errors import ConfigError
 
     base = "feeds:\n  - url: https://example.org/feed\ntopics:\n  - name: Turkey\n    terms: [Turkey]\n"
     path = tmp_path / "s.yaml"

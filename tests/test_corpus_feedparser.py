@@ -17,7 +17,7 @@ import pytest
 
 from newswatch.models import ParsedFeed
 from newswatch.parse.feed import parse_feed
-from newswatch.parse.normalize import canonical_url, clean_title
+from newswatch.parse.normalise import canonical_url, clean_title
 from newswatch.parse.text import html_to_text
 from tests.conftest import CORPUS as _CONFTEST_CORPUS
 from tests.corpus import Fixture, iter_fixtures

@@ -25,7 +25,7 @@ import feedparser
 import pytest
 
 from newswatch import cli
-from newswatch.parse.normalize import canonical_url
+from newswatch.parse.normalise import canonical_url
 from tests.conftest import CORPUS
 from tests.corpus import Fixture, iter_fixtures
 from tests.feedserver import FeedServer

@@ -12,8 +12,9 @@ import pytest
 
 from newswatch import cli
 from newswatch.config import RunnerSettings, load_config
+from newswatch.errors import RunnerError
 from newswatch.models import FeedSource
-from newswatch.orchestrate.runners import RunnerError, resolve, split_batches
+from newswatch.orchestrate.runners import resolve, split_batches
 from tests.conftest import CORPUS
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources

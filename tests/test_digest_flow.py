@@ -121,7 +121,7 @@ def test_scheduled_digest_sends_with_settings_from_a_prefect_secret_block(
 
 
 def test_serve_refuses_send_without_any_smtp_setting() -> None:
-    from newswatch.orchestrate.serve import ServeError
+    from newswatch.errors import ServeError
 
     with pytest.raises(ServeError, match=r"NEWSWATCH_SMTP_URL .*or NEWSWATCH_SMTP_BLOCK"):
         _check_smtp({"NEWSWATCH_MAIL_TO": "desk@example.org"})

@@ -47,7 +47,7 @@ class _Shifted(_real):
         return super().utcnow() + _shift
 _dt.datetime = _Shifted
 for _name in ("cli.commands", "orchestrate.pipeline", "orchestrate.poll", "store.warehouse",
-              "digest.delivery", "digest.build", "store.spool", "parse.feed", "parse.normalize",
+              "digest.delivery", "digest.build", "store.spool", "parse.feed", "parse.normalise",
               "digest.mail", "orchestrate.health", "orchestrate.schedule"):
     importlib.import_module("newswatch." + _name)
 # newswatch's modules now hold the shifted class; C extensions (DuckDB, Arrow) that look

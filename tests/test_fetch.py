@@ -20,9 +20,9 @@ import pytest
 import trustme
 
 from newswatch.config import FetchSettings
+from newswatch.errors import FetchFailure
 from newswatch.fetch.client import (
     BoundedInflater,
-    FetchFailure,
     FetchRequest,
     fetch_all,
     fetch_stream,

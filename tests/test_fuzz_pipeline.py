@@ -1,7 +1,7 @@
 """Fuzz the whole parse -> normalise -> match path with generated feeds (hypothesis).
 
 URL canonicalisation, ids, dates and the matcher have their own property tests
-(tests/test_normalize.py, tests/test_topics_properties.py); this one feeds generated RSS and
+(tests/test_normalise.py, tests/test_topics_properties.py); this one feeds generated RSS and
 Atom documents with hostile text, links and dates through `poll.parse_and_match`, the exact
 function a poll runs per body, and checks what every stored row relies on.
 """
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from newswatch import resources
 from newswatch.config import load_config
 from newswatch.orchestrate.poll import parse_and_match
-from newswatch.parse.normalize import canonical_url
+from newswatch.parse.normalise import canonical_url
 
 NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 MATCHER = load_config(resources.default_sources_path()).matcher

@@ -26,6 +26,7 @@ import pytest
 import trustme
 
 from newswatch import cli
+from newswatch.clock import utc_now
 from newswatch.config import load_config
 from newswatch.orchestrate import poll
 from tests.feedserver import FeedServer
@@ -155,7 +156,7 @@ def run_poll(
     config = load_config(sources)
     db = tmp_path / "wh" / "news.duckdb"
     spool_dir = poll.spool_root(db)
-    started = poll.utcnow()
+    started = utc_now()
     poll_id = poll.spool.new_poll_id(started)
     t0 = time.monotonic()
     batch = asyncio.run(
@@ -164,7 +165,7 @@ def run_poll(
             resolver=resolver, processes=1,
         )
     )  # fmt: skip
-    poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
+    poll.finish_poll(spool_dir, poll_id, started, utc_now(), [batch])
     stored = poll.store(db, spool_dir)
     seconds = time.monotonic() - t0
     assert stored.waiting == 0 and len(stored.merged) == 1

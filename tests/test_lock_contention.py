@@ -22,10 +22,12 @@ import duckdb
 import pytest
 
 from newswatch import cli
+from newswatch.clock import utc_now
 from newswatch.config import load_config
+from newswatch.errors import DbWaitError
 from newswatch.orchestrate import poll
 from newswatch.store import spool
-from newswatch.store.dbwait import DbWaitError, db_wait_seconds
+from newswatch.store.dbwait import db_wait_seconds
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 from tests.warehouse_helpers import assert_one_line_error, poll_once, run_cli, serve_farm
@@ -108,7 +110,7 @@ def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
     wait = db_wait_seconds()
     with held(db, "ro"):
         # The same stages the poll flow runs, with the configured wait.
-        started = poll.utcnow()
+        started = utc_now()
         poll_id = spool.new_poll_id(started)
         state = poll.read_states(db, wait_seconds=wait)  # a read-only reader does not block reads
         assert state.warning is None and state.states
@@ -117,7 +119,7 @@ def test_poll_spools_while_reader_holds_the_file_and_next_poll_merges(
                 config, list(config.feeds), state.states, spool_dir=spool_dir, poll_id=poll_id
             )
         )
-        poll.finish_poll(spool_dir, poll_id, started, poll.utcnow(), [batch])
+        poll.finish_poll(spool_dir, poll_id, started, utc_now(), [batch])
         stored = poll.store(db, spool_dir, wait_seconds=wait)
         assert stored.waiting == 1 and stored.new_articles == 0
         assert stored.message is not None

@@ -14,14 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
-from newswatch.digest.mail import (
-    MailConfigError,
-    MailError,
-    SmtpSettings,
-    build_message,
-    send_message,
-    smtp_settings_from_env,
-)
+from newswatch.digest.mail import SmtpSettings, build_message, send_message, smtp_settings_from_env
+from newswatch.errors import MailConfigError, MailError
 from tests.smtp_helpers import PASSWORD, USER, StartServer
 
 SENDER = "newswatch <news@example.org>"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.config import ArticlePageSettings, Config, ConfigError, FetchSettings, parse_config
+from newswatch.config import ArticlePageSettings, Config, FetchSettings, parse_config
+from newswatch.errors import ConfigError
 from newswatch.fetch.pages import fetch_pages, page_feeds, page_fetch_settings
 from newswatch.store import warehouse
 from newswatch.store.warehouse import ArticleFetch, PageCandidate

@@ -274,7 +274,7 @@ def test_ids_follow_the_recipe_in_the_schema_doc(db: Path) -> None:
         assert hashlib.blake2b(key, digest_size=16).hexdigest() == id_
     assert "g" in kinds
     # The fallbacks, for entries without a guid (and without a link).
-    from newswatch.parse.normalize import article_id
+    from newswatch.parse.normalise import article_id
 
     def recipe(text: str) -> str:
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from newswatch.errors import ScheduleError
 from newswatch.models import FeedSource, FeedState, FetchOutcome, FetchResult
 from newswatch.orchestrate.schedule import (
     RECENT_ITEMS,
     FeedDecider,
     PollPolicy,
-    ScheduleError,
     cadence_of,
     describe_spec,
     feed_health,

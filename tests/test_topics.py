@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from newswatch.match.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+from newswatch.errors import TopicRuleError
+from newswatch.match.topics import Matcher, compile_topics, match_jsonl
 from newswatch.models import TopicMatch
 from newswatch.parse.text import fold, html_to_text
 

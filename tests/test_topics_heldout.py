@@ -21,6 +21,7 @@ import yaml
 
 from newswatch.config import Config, load_config
 from newswatch.parse.text import html_to_text
+from tests.eval_topics import Score
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_PATH = REPO / "tests" / "data" / "topics_heldout.yaml"
@@ -43,22 +44,6 @@ class Outcome:
     case: Case
     got: frozenset[str]
     why: tuple[str, ...]  # "topic: rule -> matched text" for each topic that fired
-
-
-@dataclass(frozen=True, slots=True)
-class Score:
-    topic: str
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
 def load_cases(path: Path = CASES_PATH) -> list[Case]:

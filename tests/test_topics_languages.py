@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newswatch.match.topics import Matcher, TopicRuleError, compile_topics, match_jsonl
+from newswatch.errors import TopicRuleError
+from newswatch.match.topics import Matcher, compile_topics, match_jsonl
 from newswatch.parse.text import fold
 
 SHIPPED = compile_topics(

@@ -17,6 +17,7 @@ import yaml
 
 from newswatch.config import Config, load_config
 from newswatch.parse.text import html_to_text
+from tests.eval_topics import Score
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_PATH = REPO / "tests" / "data" / "topics_multilingual.yaml"
@@ -40,21 +41,6 @@ class Outcome:
     case: Case
     got: frozenset[str]
     why: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Score:
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
 def load_cases(path: Path = CASES_PATH) -> list[Case]:
@@ -90,7 +76,7 @@ def score(outcomes: Iterable[Outcome], topics: Iterable[str] = TOPICS) -> Score:
             tp += want and got
             fp += got and not want
             fn += want and not got
-    return Score(tp, fp, fn)
+    return Score(", ".join(topics), tp, fp, fn)
 
 
 def table(outcomes: list[Outcome]) -> str:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from newswatch import resources
-from newswatch.match.topics import Matcher, TopicRuleError, compile_topics
+from newswatch.errors import ConfigError, TopicRuleError
+from newswatch.match.topics import Matcher, compile_topics
 from newswatch.models import FeedSource
 
 Path_ = tuple[str | int, ...]
@@ -55,18 +56,6 @@ def default_user_agent(contact: str | None = None, project_url: str | None = PRO
 
 DEFAULT_USER_AGENT = default_user_agent()
 _EMAIL = re.compile(r"^(mailto:)?[^@\s()<>,;]+@[^@\s()<>,;]+\.[^@\s()<>,;]+$")
-
-
-class ConfigError(Exception):
-    """A problem in sources.yaml, located by file, line and field."""
-
-    def __init__(self, file: str | Path, line: int | None, field: str, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.field = field
-        self.message = message
-        where = f"{self.file}:{line}" if line else self.file
-        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from newswatch.digest import timefmt
+from newswatch.errors import AnalystError, DbWaitError, SearchUnavailable
 from newswatch.paths import resolve_db_path
 from newswatch.store import warehouse
-from newswatch.store.dbwait import DbWaitError, db_wait_seconds
+from newswatch.store.dbwait import db_wait_seconds
 from newswatch.store.snippets import snippet
 
 Command = Callable[[argparse.Namespace, TextIO], int]
@@ -29,10 +30,6 @@ AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
 
 FORMATS = ("table", "csv", "json", "parquet")
 CELL_WIDTH = 60
-
-
-class AnalystError(warehouse.WarehouseError):
-    """A usage problem in an analyst command (one line, exit status 2)."""
 
 
 def _wait() -> float:
@@ -64,7 +61,7 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     target = _output_file(args.out) if args.out else None  # before a long query, not after
     db = resolve_db_path(args.db)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        with contextlib.suppress(warehouse.SearchUnavailable):
+        with contextlib.suppress(SearchUnavailable):
             warehouse.load_fts(con)  # so queries may use the search index's match_bm25
         table = warehouse.run_query(con, args.sql)
     if target is not None and args.format == "parquet":
@@ -197,7 +194,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise AnalystError("--limit must be at least 1")
     from newswatch.config import load_config
-    from newswatch.match.topics import UnknownTopic, designation_key, designation_variants
+    from newswatch.errors import UnknownTopic
+    from newswatch.match.topics import designation_key, designation_variants
     from newswatch.orchestrate.schedule import resolve_timezone
 
     since = parse_since(args.since)

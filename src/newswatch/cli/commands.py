@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from newswatch.cli.progress import entries_text
-from newswatch.config import Config, ConfigError, load_config
+from newswatch.config import Config, load_config
+from newswatch.errors import (
+    ConfigError,
+    DbWaitError,
+    Interrupted,
+    PollAlreadyRunning,
+    UserError,
+    WarehouseError,
+)
 from newswatch.paths import resolve_db_path
 from newswatch.store.dbwait import db_wait_seconds
 
@@ -34,14 +42,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-class UserError(Exception):
-    """An expected failure with a message for the user (exit status 2)."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM, with what the command says about it."""
 
 
 # -- where a command runs: in this process, or as a flow run on a Prefect server -------------
@@ -63,7 +63,8 @@ def _prefect_api(args: argparse.Namespace) -> str | None:
     choice = getattr(args, "prefect", None)
     api = None
     if choice is not False:
-        from newswatch.orchestrate.serve import ServeError, find_prefect_api
+        from newswatch.errors import ServeError
+        from newswatch.orchestrate.serve import find_prefect_api
 
         try:
             found = find_prefect_api()
@@ -158,7 +159,8 @@ def cmd_poll(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     _check_db_writable(db)
     _check_warehouse(db)
-    from newswatch.orchestrate.runners import RunnerError, resolve
+    from newswatch.errors import RunnerError
+    from newswatch.orchestrate.runners import resolve
 
     runner, address = getattr(args, "runner", None), getattr(args, "dask_address", None)
     try:
@@ -304,7 +306,8 @@ def _parse_date(text: str | None) -> date | None:
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     if not args.send:
         return None
-    from newswatch.digest.mail import BLOCK_VAR, MailConfigError, smtp_settings
+    from newswatch.digest.mail import BLOCK_VAR, smtp_settings
+    from newswatch.errors import MailConfigError
 
     try:
         if os.environ.get(BLOCK_VAR, "").strip():
@@ -318,7 +321,8 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
             "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
             "see README 'Sending the digest by email'"
         )
-    from newswatch.digest.mail import MailError, check_server
+    from newswatch.digest.mail import check_server
+    from newswatch.errors import MailError
 
     try:
         check_server(settings)  # unreachable or refusing: a config error, nothing written
@@ -344,7 +348,7 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         _check_db_writable(db)
     _check_warehouse(db)
     api = _prefect_api(args)
-    from newswatch.orchestrate.pipeline import DigestFailed
+    from newswatch.errors import DigestFailed
 
     try:
         if api is None:
@@ -431,8 +435,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
+    from newswatch.errors import UnknownTopic
     from newswatch.match.language import detect_article_language
-    from newswatch.match.topics import UnknownTopic, match_jsonl
+    from newswatch.match.topics import match_jsonl
 
     config = _load(args)
     try:
@@ -712,16 +717,7 @@ def storage_fault(exc: BaseException) -> str | None:
 
 
 def _expected_message(exc: BaseException) -> str | None:
-    # Looked up among the modules the command loaded: a class never imported was not raised.
-    expected = [
-        getattr(sys.modules.get(module), name, None)
-        for module, name in (
-            ("newswatch.store.dbwait", "DbWaitError"),
-            ("newswatch.orchestrate.poll", "PollAlreadyRunning"),
-            ("newswatch.store.warehouse", "WarehouseError"),
-        )
-    ]
-    if any(isinstance(cls, type) and isinstance(exc, cls) for cls in expected):
+    if isinstance(exc, DbWaitError | PollAlreadyRunning | WarehouseError):
         return str(exc)
     return None
 

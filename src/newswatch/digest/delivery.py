@@ -43,9 +43,10 @@ from newswatch.digest.build import (
     subject,
 )
 from newswatch.digest.cluster import assign_clusters
-from newswatch.digest.mail import MailError, SmtpSettings, build_message, send_message
+from newswatch.digest.mail import SmtpSettings, build_message, send_message
+from newswatch.errors import MailError, SendFailed
 from newswatch.models import FeedHealth
-from newswatch.orchestrate.health import feeds_health
+from newswatch.orchestrate.health import read_health
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import warehouse
 
@@ -142,7 +143,7 @@ def gather(
         window, _ = plan_window(
             now=now, timezone=timezone, on_date=on_date, history=(), stored_up_to=None
         )
-        health = feeds_health(config, None, now)
+        health = read_health(config, None, now)
         empty = {t: _days(window.date, {}) for t in config.topic_names}
         return DigestPlan(window, [], health, empty, max_age_days=max_age)
     warnings: list[str] = []
@@ -171,7 +172,7 @@ def gather(
         volume_raw = warehouse.topic_volume(
             con, timezone, window.date - timedelta(days=6), window.date
         )
-        health = feeds_health(config, con, now)
+        health = read_health(config, con, now)
     oldest = window.start - timedelta(days=max_age) if max_age else None
     kept = [r for r in rows if oldest is None or r[0].published_at >= oldest]
     items = drop_below_min_relevance(_clustered(kept), config.matcher.min_relevance)
@@ -333,15 +334,6 @@ class DeliveryResult:
     digest_id: str
     status: str  # sent | rendered
     message_id: str | None
-
-
-class SendFailed(Exception):
-    """The send failed and was recorded as `failed`; `transient` when a retry may work."""
-
-    def __init__(self, digest_id: str, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.digest_id = digest_id
-        self.transient = transient
 
 
 def new_digest_id() -> str:

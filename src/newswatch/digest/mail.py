@@ -43,6 +43,8 @@ from email.message import EmailMessage
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from newswatch.errors import MailConfigError, MailError
+
 URL_VAR = "NEWSWATCH_SMTP_URL"
 FROM_VAR = "NEWSWATCH_MAIL_FROM"
 TO_VAR = "NEWSWATCH_MAIL_TO"
@@ -59,23 +61,6 @@ Security = Literal["starttls", "starttls-if-offered", "tls", "none"]
 # RFC 5322 allows 998 characters per line; 78 is the recommended limit and what the email
 # package folds at, so ASCII bodies with longer lines get quoted-printable.
 _BODY_POLICY = email.policy.SMTP.clone(cte_type="7bit")
-
-
-class MailConfigError(Exception):
-    """Bad mail settings; the message names the environment variable and the fix."""
-
-
-class MailError(Exception):
-    """Delivery failed; the message is one line and never contains the password.
-
-    `transient` is True when trying again later may work (the server said 4xx, the
-    connection dropped or timed out); False for a refusal that will not change by itself.
-    """
-
-    def __init__(self, message: str, *, transient: bool = False, answered: bool = True) -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.answered = answered  # False: the connection broke or timed out without a reply
 
 
 @dataclass(frozen=True, slots=True)

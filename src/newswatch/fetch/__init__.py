@@ -14,9 +14,6 @@ from newswatch._lazy import exports
 
 if TYPE_CHECKING:
     from newswatch.fetch.client import (
-        FetchFailure as FetchFailure,
-    )
-    from newswatch.fetch.client import (
         FetchRequest as FetchRequest,
     )
     from newswatch.fetch.client import (
@@ -40,7 +37,6 @@ if TYPE_CHECKING:
 
 _API = {
     "AllowList": "netsafety",
-    "FetchFailure": "client",
     "FetchRequest": "client",
     "PageStepResult": "pages",
     "article_text": "extract",

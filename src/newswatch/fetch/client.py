@@ -48,7 +48,9 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from newswatch.clock import utc_now
 from newswatch.config import FetchSettings
+from newswatch.errors import FetchFailure
 from newswatch.fetch.netsafety import AllowList, normalise_host, parse_address, scheme_error
 from newswatch.models import FeedState, FetchOutcome, FetchResult
 
@@ -79,19 +81,6 @@ class FetchRequest:
     def for_state(cls, state: FeedState) -> FetchRequest:
         """A conditional request from what was remembered about the feed."""
         return cls(state.url, etag=state.etag, last_modified=state.last_modified)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class FetchFailure(Exception):
-    """A per-feed failure with a machine-readable kind and a one-line message."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

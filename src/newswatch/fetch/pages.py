@@ -24,8 +24,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newswatch.clock import utc_now
 from newswatch.config import ArticlePageSettings, Config, FetchSettings
-from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream, utc_now
+from newswatch.errors import WarehouseLocked
+from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream
 from newswatch.fetch.extract import article_text, text_html
 from newswatch.match.rematch import diff_matches
 from newswatch.models import FetchResult
@@ -217,7 +219,7 @@ async def fetch_article_pages(
                 teaser_feeds=teaser_feeds,
                 teaser_chars=settings.teaser_chars,
             )
-    except warehouse.WarehouseLocked as exc:
+    except WarehouseLocked as exc:
         return PageStepResult(message=f"{exc}; article pages are fetched by the next poll")
     if not candidates:
         return PageStepResult(seconds=time.monotonic() - start)
@@ -230,7 +232,7 @@ async def fetch_article_pages(
                 con, records, {aid: (t, text_html(t)) for aid, t in texts.items()}
             )
             rematched = match_page_texts(con, config, sorted(texts), clock())
-    except warehouse.WarehouseLocked as exc:
+    except WarehouseLocked as exc:
         return PageStepResult(
             fetched=len({r.url for r in records}),
             left=len(candidates),

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from newswatch.errors import TopicRuleError, UnknownTopic
 from newswatch.match.relevance import relevance
 from newswatch.models import Field, TermHit, TopicMatch
 from newswatch.parse.text import Folded, fold, html_to_text
@@ -32,21 +33,6 @@ Path_ = tuple[str | int, ...]
 ALL_FIELDS: tuple[Field, ...] = ("title", "summary", "content")
 # `fields: both` predates the content field and keeps meaning the feed's title and summary.
 _BOTH: tuple[Field, ...] = ("title", "summary")
-
-
-class TopicRuleError(ValueError):
-    """An invalid topic rule. `index` is the topic's position in the list, `path` the key
-    path inside that topic (for line numbers), `topic` its name."""
-
-    def __init__(
-        self, topic: str, message: str, index: int | None = None, path: Path_ = ()
-    ) -> None:
-        self.topic = topic
-        self.message = message
-        self.index = index
-        self.path = path
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        super().__init__(f"topic {topic!r}: {where + ': ' if where else ''}{message}")
 
 
 class _Invalid(Exception):
@@ -1700,10 +1686,6 @@ def designation_variants(text: str) -> list[str]:
             if form not in out:
                 out.append(form)
     return out
-
-
-class UnknownTopic(ValueError):
-    """A topic name that the sources file does not define."""
 
 
 def resolve_topic(names: Sequence[str], name: str) -> str:

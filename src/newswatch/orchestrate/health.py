@@ -31,7 +31,7 @@ STATUS_WORDS = {
 }
 
 
-def feeds_health(
+def read_health(
     config: Config, con: duckdb.DuckDBPyConnection | None, now: datetime
 ) -> list[FeedHealth]:
     """The health of every feed in the sources file, in file order, from an open warehouse
@@ -65,12 +65,12 @@ def feeds_health(
 
 
 def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
-    """feeds_health of the warehouse at `db`, opened read-only (a running poll is never
+    """read_health of the warehouse at `db`, opened read-only (a running poll is never
     disturbed); a warehouse that does not exist yet shows every feed as "never polled"."""
     if not db.exists():
-        return feeds_health(config, None, now)
+        return read_health(config, None, now)
     with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
-        return feeds_health(config, con, now)
+        return read_health(config, con, now)
 
 
 def unlisted_feeds(config: Config, db: Path) -> list[warehouse.FeedRow]:

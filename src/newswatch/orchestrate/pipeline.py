@@ -18,14 +18,22 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from newswatch.clock import utc_now
 from newswatch.config import Config
 from newswatch.digest import delivery, timefmt
 from newswatch.digest.build import count_line
-from newswatch.digest.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
+from newswatch.digest.mail import SmtpSettings, draft_addresses, smtp_settings
+from newswatch.errors import (
+    DigestFailed,
+    MailConfigError,
+    SendFailed,
+    WarehouseError,
+    WarehouseLocked,
+)
 from newswatch.models import FeedSource, FeedState
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import spool, warehouse
@@ -46,10 +54,6 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 Clock = Callable[[], datetime]
 FeedDone = Callable[["poll.FeedReport"], None]
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # Transient failures are tried again after these delays (seconds): the flows declare them as
@@ -105,28 +109,18 @@ class DigestSummary:
     topic_counts: str = ""
 
 
-class DigestFailed(Exception):
-    """The digest could not be sent (recorded as `failed`); carries the run's summary."""
-
-    def __init__(self, summary: DigestSummary) -> None:
-        super().__init__(summary.message or "the digest could not be sent")
-        self.summary = summary
-
-
 # -- retries for the in-process path --------------------------------------------------------
 
 
 def warehouse_retryable(exc: BaseException) -> bool:
     """Worth trying again unless the warehouse itself is unusable (not a DuckDB file, a newer
     schema, an unwritable folder): retrying those only repeats the error, slower."""
-    return not (
-        isinstance(exc, warehouse.WarehouseError) and not isinstance(exc, warehouse.WarehouseLocked)
-    )
+    return not (isinstance(exc, WarehouseError) and not isinstance(exc, WarehouseLocked))
 
 
 def send_retryable(exc: BaseException) -> bool:
     """A send is tried again only when the server may take it later and nobody has it yet."""
-    return isinstance(exc, delivery.SendFailed) and exc.transient
+    return isinstance(exc, SendFailed) and exc.transient
 
 
 async def retrying_async(
@@ -306,7 +300,7 @@ async def run_poll(
     on_feed_done: FeedDone | None = None,
     steps: PollSteps = PLAIN_POLL_STEPS,
     logger: Logger = log,
-    clock: Clock = utcnow,
+    clock: Clock = utc_now,
 ) -> PollSummary:
     """Poll the feeds of `config` into the warehouse `db_path`: read the feeds' state, fetch,
     parse and match (staged on disk), store, fetch the linked pages of new entries (feeds with
@@ -501,11 +495,11 @@ class DigestSteps:
 def gather(
     db_path: Path, config: Config, on_date: date | None, for_sending: bool
 ) -> delivery.DigestPlan:
-    return delivery.gather(db_path, config, now=utcnow(), on_date=on_date, for_sending=for_sending)
+    return delivery.gather(db_path, config, now=utc_now(), on_date=on_date, for_sending=for_sending)
 
 
 def render(plan: delivery.DigestPlan, config: Config) -> delivery.RenderedDigest:
-    return delivery.render(plan, config, utcnow())
+    return delivery.render(plan, config, utc_now())
 
 
 def send(
@@ -518,7 +512,7 @@ def send(
     digest_id: str,
 ) -> delivery.DeliveryResult:
     return delivery.deliver(
-        db_path, plan, rendered, files, message, smtp, utcnow(), digest_id=digest_id
+        db_path, plan, rendered, files, message, smtp, utc_now(), digest_id=digest_id
     )
 
 
@@ -550,7 +544,7 @@ def run_digest(
     to: Sequence[str] | None = None,
     steps: DigestSteps = PLAIN_DIGEST_STEPS,
     logger: Logger = log,
-    clock: Clock = utcnow,
+    clock: Clock = utc_now,
 ) -> DigestSummary:
     """Gather what was stored since the last digest, render it, write it, send it.
 
@@ -620,7 +614,7 @@ def run_digest(
     stage_done("write_s")
     try:
         result = steps.send(db_path, plan, rendered, files, message, smtp, delivery.new_digest_id())
-    except delivery.SendFailed as exc:
+    except SendFailed as exc:
         logger.error(
             "sending the digest for %s failed (recorded as failed; the next run includes this "
             "window): %s",

@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from newswatch.clock import utc_now
 from newswatch.config import Config, config_from_source, config_source
 from newswatch.digest.cluster import assign_clusters
+from newswatch.errors import PollAlreadyRunning, WarehouseLocked
 from newswatch.fetch.client import FetchRequest, Resolver, fetch_stream
 from newswatch.match.language import article_text, detect_feed_languages
 from newswatch.match.topics import Matcher
@@ -79,14 +81,6 @@ def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> No
 SHARD_SOURCES_ENV = "NEWSWATCH_SHARD_SOURCES"
 
 
-class PollAlreadyRunning(Exception):
-    """Another poll holds this warehouse's poll lock."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def spool_root(db_path: Path) -> Path:
     return db_path.parent / "spool" / db_path.stem
 
@@ -132,7 +126,7 @@ def read_states(db_path: Path, wait_seconds: float | None = None) -> StateRead:
             if warehouse.schema_version(con) == 0:
                 return StateRead({})
             return StateRead(warehouse.load_feed_states(con))
-    except warehouse.WarehouseLocked as exc:
+    except WarehouseLocked as exc:
         # Without state every feed is fetched in full; nothing is lost, it only costs bandwidth.
         return StateRead({}, f"{exc}; polling without conditional requests")
 
@@ -227,7 +221,7 @@ async def collect_batch(
     spool_dir: Path,
     poll_id: str,
     label: str = "b0",
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = utc_now,
     resolver: Resolver | None = None,
     due_only: bool = False,
     processes: int | None = None,
@@ -258,7 +252,7 @@ async def collect_batch(
         wanted > 1
         and len(todo) >= SHARD_MIN_FEEDS
         and resolver is None  # an injected resolver or clock may not cross a process
-        and clock is utcnow
+        and clock is utc_now
     ):
         shards = await _collect_in_processes(
             config, todo, states, spool_dir, poll_id, label, wanted, on_feed_done
@@ -642,7 +636,7 @@ def store(
     db_path: Path,
     spool_dir: Path,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = utc_now,
     wait_seconds: float | None = None,
 ) -> StoreResult:
     """Merge all complete spooled batches, oldest first. A locked warehouse leaves them spooled."""
@@ -658,7 +652,7 @@ def store(
             for batch in batches:
                 merged.append(warehouse.merge_batch(con, batch, clock()))
                 spool.remove(batch)
-    except warehouse.WarehouseLocked as exc:
+    except WarehouseLocked as exc:
         left = len(batches) - len(merged)
         return StoreResult(
             tuple(merged),
@@ -676,7 +670,7 @@ def store(
 def refresh(
     db_path: Path,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = utc_now,
     wait_seconds: float | None = None,
     retention_days: float | None = None,
     changed: bool = True,

@@ -15,13 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newswatch.config import RunnerSettings
+from newswatch.errors import RunnerError
 from newswatch.models import FeedSource
 
 RUNNER_KINDS = ("default", "dask")
-
-
-class RunnerError(ValueError):
-    """A runner that cannot be used as asked (one line for the user)."""
 
 
 def resolve(

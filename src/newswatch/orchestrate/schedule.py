@@ -31,13 +31,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from newswatch.config import parse_duration
+from newswatch.errors import ScheduleError
 from newswatch.models import FeedCadence, FeedHealth, FeedSource, FeedState, FetchResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class ScheduleError(ValueError):
-    """An unusable schedule spec or time zone name; the message is one line a user can act on."""
 
 
 # -- time zones -----------------------------------------------------------------------------

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newswatch.config import Config, ScheduleSettings
+from newswatch.errors import ScheduleError, ServeError
 from newswatch.orchestrate.run_console import SERVED_RUN_ENV
 from newswatch.orchestrate.schedule import (
     EPOCH,
-    ScheduleError,
     describe_spec,
     local_timezone_name,
     next_fire_times,
@@ -49,10 +49,6 @@ DIGEST_DEPLOYMENT = "digest"
 PREFECT_RUN_RETENTION_S = 7 * 24 * 3600
 # What a process group gets between SIGTERM and SIGKILL.
 STOP_GRACE_SECONDS = 10.0
-
-
-class ServeError(Exception):
-    """An expected failure of `newswatch serve`, with a one-line message for the user."""
 
 
 # -- where things live ---------------------------------------------------------------------
@@ -666,7 +662,8 @@ def _send_default(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
 def _check_smtp(environ: Mapping[str, str]) -> None:
     # NEWSWATCH_SMTP_URL is checked in full; a NEWSWATCH_SMTP_BLOCK is loaded by each digest
     # run from the Prefect API it runs against (a failure there fails that run, logged).
-    from newswatch.digest.mail import MailConfigError, check_environment
+    from newswatch.digest.mail import check_environment
+    from newswatch.errors import MailConfigError
 
     try:
         check_environment(environ)
@@ -740,8 +737,9 @@ def _announce(
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.config import load_config
+    from newswatch.errors import WarehouseError
     from newswatch.paths import resolve_db_path, resolve_out_dir
-    from newswatch.store.warehouse import WarehouseError, check_usable
+    from newswatch.store.warehouse import check_usable
 
     config = load_config(args.sources)
     db = resolve_db_path(args.db)

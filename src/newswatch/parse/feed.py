@@ -1,4 +1,4 @@
-"""Feed bytes -> ParsedFeed of normalised Articles. The only module that imports feedparser.
+"""Feed bytes -> ParsedFeed of normalised Articles; feedparser is reached only through `_feedparser`.
 
 parse_feed is a plain top-level function over picklable values so it can run in a process pool.
 It never fetches anything (feedparser gets a BytesIO, never a string it could treat as a URL or a
@@ -25,8 +25,8 @@ Decisions worth knowing:
   than 4,096 chars are dropped.
 - Every entry a reader can identify is kept. Its id comes from its guid, else its link, else its
   title, else its enclosure's URL (which then also becomes its link), else a hash of its
-  description/content (normalize.article_id), so the next poll recognises it. An entry without a
-  title gets one derived from its text (normalize.derived_title). Only an entry with nothing at
+  description/content (normalise.article_id), so the next poll recognises it. An entry without a
+  title gets one derived from its text (normalise.derived_title). Only an entry with nothing at
   all (no guid, link, title, text or enclosure) is skipped; it and repeated ids (the first entry
   is kept) are counted in ParsedFeed.skipped with the reason, which the poll reports.
 - A body that starts like an HTML page is still handed to feedparser, which reads feeds wrapped
@@ -46,16 +46,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import feedparser
 import nh3
 
 from newswatch.models import Article, ParsedFeed
-from newswatch.parse import rss_fastpath
-from newswatch.parse.normalize import (
+from newswatch.parse import _feedparser, rss_fastpath
+from newswatch.parse.normalise import (
     TITLE_MAX_CHARS,
     article_id,
     canonical_url,
     clean_title,
+    codec_name,
     derived_title,
     plausible_date,
     to_utc,
@@ -74,10 +74,7 @@ BOZO_MESSAGE_MAX_CHARS = 300
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 # feedparser's complaints that say nothing about the document's structure.
-_BENIGN_BOZO: tuple[type[Exception], ...] = (
-    feedparser.CharacterEncodingOverride,
-    feedparser.NonXMLContentType,
-)
+_BENIGN_BOZO = _feedparser.BENIGN_BOZO
 _BOMS = (
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -161,7 +158,7 @@ def read_feed(
         if parsed is not None:
             return RawFeed(parsed, base, media_type)
     try:
-        parsed = feedparser.parse(
+        parsed = _feedparser.parse(
             io.BytesIO(body),
             response_headers=headers,
             sanitize_html=False,
@@ -485,15 +482,6 @@ def _bom_encoding(data: bytes) -> str | None:
     return None
 
 
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return None
-
-
 def _decodes(data: bytes, encoding: str) -> bool:
     try:
         data.decode(encoding)
@@ -529,8 +517,8 @@ def _choose_charset(body: bytes, http_charset: str | None) -> str | None:
     if body.isascii():
         return None
     match = _XML_DECL_ENCODING.match(body[:512])
-    declared = _codec(match.group(1).decode("ascii")) if match else None
-    from_http = _codec(http_charset)
+    declared = codec_name(match.group(1).decode("ascii")) if match else None
+    from_http = codec_name(http_charset)
     if from_http == "utf-8" and declared in (None, "utf-8"):
         return None  # the common case: nothing to decide
     if from_http is not None and from_http == declared:

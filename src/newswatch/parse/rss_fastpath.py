@@ -10,41 +10,36 @@ It reproduces feedparser exactly or not at all: every construct whose handling i
 reproduce (a DTD or entities, xml:base, an encoding other than UTF-8/ASCII, a non-XML media type,
 markup inside a text element, repeated fields, elements feedparser maps onto the fields
 newswatch reads, such as media:title or itunes:summary) makes `parse_rss` return None, and
-parse.py hands the body to feedparser. tests/test_rss_fastpath.py holds it to feedparser's
+feed.py hands the body to feedparser. tests/test_rss_fastpath.py holds it to feedparser's
 result over feedparser's 2,107 fixtures, the captured real feeds and generated variants.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from newswatch.parse._feedparser import (
+    CP1252,
+    HANDLED_ELEMENTS,
+    NAMESPACES,
+    looks_like_html,
+    make_safe_absolute_uri,
+    urljoin,
+)
+from newswatch.parse._feedparser import parse_date as _feedparser_date
+from newswatch.parse.normalise import codec_name
 
 FeedDict = dict[str, Any]
 
-_looks_like_html: Callable[[str], bool] = _FeedParserMixin.looks_like_html
-_feedparser_date: Callable[[str], Any] = _parse_date
 # Namespace URI (lower case) -> the prefix feedparser names its elements with.
-_KNOWN_NAMESPACES: dict[str, str] = {
-    uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()
-}
+_KNOWN_NAMESPACES: dict[str, str] = {uri.lower(): prefix for uri, prefix in NAMESPACES.items()}
 # Element names (prefix_local) feedparser has a handler for: they are never "just stored".
-_HANDLED = frozenset(
-    name[len(kind) :]
-    for name in dir(_FeedParserMixin)
-    for kind in ("_start_", "_end_")
-    if name.startswith(kind)
-)
+_HANDLED = HANDLED_ELEMENTS
 # Entry keys parse.py reads: an unknown element stored under one of these would change them.
 _READ_KEYS = frozenset(
     {
@@ -161,32 +156,23 @@ def _plain_utf8_xml(body: bytes, content_type: str) -> bool:
         if key.strip().lower() == "charset":
             charset = value.strip().strip("\"'").strip()
     match = _XML_DECL_ENCODING.match(body[:512])
-    declared = _codec(match.group(1).decode("ascii")) if match else None
+    declared = codec_name(match.group(1).decode("ascii")) if match else None
     if match and declared not in _UTF8_NAMES:
         return False
-    if charset is not None and _codec(charset) not in _UTF8_NAMES:
+    if charset is not None and codec_name(charset) not in _UTF8_NAMES:
         return False
     if body.isascii():
         return True
     # RFC 3023: text/xml without a charset is US-ASCII to feedparser.
     if charset is None and media_type.startswith("text/"):
         return False
-    if _codec(charset) == "ascii" or declared == "ascii":
+    if codec_name(charset) == "ascii" or declared == "ascii":
         return False
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return "?"
 
 
 def _feed(root: ET.Element, body: bytes, base: str) -> FeedDict:
@@ -427,15 +413,15 @@ def _text(
     """One element's text as feedparser's pop() leaves it, with its (possibly sniffed) type."""
     value = (raw or "").strip()
     if relative and value and not _PLAIN_ABSOLUTE_URL.match(value):
-        value = _urljoin(base, value)
+        value = urljoin(base, value)
     # feedparser's test needs a close tag or an entity: text with neither is not scanned.
-    if kind == "text/plain" and ("</" in value or "&" in value) and _looks_like_html(value):
+    if kind == "text/plain" and ("</" in value or "&" in value) and looks_like_html(value):
         kind = "text/html"
     # feedparser's repair of UTF-8 that was decoded as Latin-1, then its cp1252 mapping.
     if not value.isascii():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             value = value.encode("iso-8859-1").decode("utf-8")
-        value = value.translate(_cp1252)
+        value = value.translate(CP1252)
     return value, kind
 
 

@@ -11,12 +11,10 @@ import math
 import os
 from collections.abc import Mapping
 
+from newswatch.errors import DbWaitError
+
 ENV = "NEWSWATCH_DB_WAIT"
 DEFAULT_SECONDS = 30.0
-
-
-class DbWaitError(ValueError):
-    """NEWSWATCH_DB_WAIT is not a number of seconds."""
 
 
 def db_wait_seconds(

@@ -130,6 +130,33 @@ class PollManifest:
 _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 
 
+def match_rows(
+    article_id: str, match: TopicMatch, matched_at: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `article_topics` row (TOPIC_SCHEMA) and the `match_hits` rows (HIT_SCHEMA) of one
+    match of an article: the one place they are built, for a poll's spool and a rematch."""
+    topic = {
+        "article_id": article_id,
+        "topic": match.topic,
+        "rule": match.rule,
+        "matched_at": matched_at,
+        "relevance": match.relevance,
+    }
+    hits = [
+        {
+            "article_id": article_id,
+            "topic": match.topic,
+            "field": h.field,
+            "start_pos": h.start,
+            "end_pos": h.end,
+            "term": h.term,
+            "matched_text": h.text,
+        }
+        for h in match.hits
+    ]
+    return topic, hits
+
+
 class SpoolWriter:
     """Collects one poll's rows and writes them as Parquet parts of bounded size.
 
@@ -160,27 +187,9 @@ class SpoolWriter:
             row["poll_id"] = self.poll_id
             rows["articles"].append(row)
             for m in article_matches:
-                rows["article_topics"].append(
-                    {
-                        "article_id": article.id,
-                        "topic": m.topic,
-                        "rule": m.rule,
-                        "matched_at": seen_at,
-                        "relevance": m.relevance,
-                    }
-                )
-                for h in m.hits:
-                    rows["match_hits"].append(
-                        {
-                            "article_id": article.id,
-                            "topic": m.topic,
-                            "field": h.field,
-                            "start_pos": h.start,
-                            "end_pos": h.end,
-                            "term": h.term,
-                            "matched_text": h.text,
-                        }
-                    )
+                topic, hits = match_rows(article.id, m, seen_at)
+                rows["article_topics"].append(topic)
+                rows["match_hits"].extend(hits)
         self._maybe_flush()
 
     def add_fetch(

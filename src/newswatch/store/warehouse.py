@@ -24,19 +24,12 @@ import duckdb
 
 from newswatch import resources
 from newswatch.digest.cluster import SHORT_SUMMARY_CHARS, SUMMARY_CHARS
+from newswatch.errors import QueryError, SearchUnavailable, WarehouseError, WarehouseLocked
 from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatch
 from newswatch.store import spool
 
 _log = logging.getLogger("newswatch.warehouse")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-class WarehouseError(Exception):
-    """The warehouse cannot be used (unwritable, corrupt, newer schema): one line for users."""
-
-
-class WarehouseLocked(WarehouseError):
-    """Another process holds the database file for longer than we may wait."""
 
 
 @dataclass(frozen=True)
@@ -705,29 +698,12 @@ def apply_match_changes(
     if not write and not delete:
         return
     keys = [(aid, m.topic) for aid, m in write] + list(delete)
-    topic_rows = [
-        {
-            "article_id": aid,
-            "topic": m.topic,
-            "rule": m.rule,
-            "matched_at": now,
-            "relevance": m.relevance,
-        }
-        for aid, m in write
-    ]
-    hit_rows = [
-        {
-            "article_id": aid,
-            "topic": m.topic,
-            "field": h.field,
-            "start_pos": h.start,
-            "end_pos": h.end,
-            "term": h.term,
-            "matched_text": h.text,
-        }
-        for aid, m in write
-        for h in m.hits
-    ]
+    topic_rows: list[dict[str, Any]] = []
+    hit_rows: list[dict[str, Any]] = []
+    for aid, m in write:
+        topic, hits = spool.match_rows(aid, m, now)
+        topic_rows.append(topic)
+        hit_rows.extend(hits)
     con.register(
         "_keys_in",
         pa.table(
@@ -1000,14 +976,6 @@ def _query_forms_sql() -> str:
         f"SELECT DISTINCT unnest([{forms}]) AS t FROM (SELECT unnest(string_split_regex("
         f"strip_accents(lower(?)), '{_FTS_IGNORE}')) AS w) WHERE w <> ''"
     )
-
-
-class SearchUnavailable(WarehouseError):
-    """Full-text search cannot run (extension missing, or no index built yet)."""
-
-
-class QueryError(WarehouseError):
-    """An analyst's SQL failed: the database's message, first line only."""
 
 
 def fts_extension_path() -> Path:

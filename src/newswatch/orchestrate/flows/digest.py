@@ -17,9 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from newswatch.config import Config, load_config
 from newswatch.digest import delivery
 from newswatch.digest.mail import SmtpSettings
+from newswatch.errors import DigestFailed
 from newswatch.orchestrate import pipeline, run_console
 from newswatch.orchestrate.flows import as_is
-from newswatch.orchestrate.pipeline import DigestFailed, DigestSummary, resolve_smtp
+from newswatch.orchestrate.pipeline import DigestSummary, resolve_smtp
 from newswatch.paths import resolve_db_path, resolve_out_dir
 
 __all__ = ["ARTIFACT_KEY", "DigestFailed", "DigestSummary", "digest_flow", "resolve_smtp"]

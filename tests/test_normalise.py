@@ -1,4 +1,4 @@
-"""normalize: canonical URLs, ids, UTC dates, titles — examples and hypothesis properties."""
+"""normalise: canonical URLs, ids, UTC dates, titles — examples and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.parse.normalize import (
+from newswatch.parse.normalise import (
     TITLE_MAX_CHARS,
     article_id,
     canonical_url,
@@ -266,11 +266,11 @@ def test_truncate() -> None:
 def test_urls_already_canonical_take_the_short_cut_to_the_same_answer(
     tail: str, slash: str, host: str, scheme: str, base: str | None
 ) -> None:
-    from newswatch.parse import normalize
+    from newswatch.parse import normalise
 
     url = scheme + host + slash + tail
     try:
-        slow = normalize._canonical_url(url, base)
+        slow = normalise._canonical_url(url, base)
     except (ValueError, TypeError, UnicodeError):
         slow = ""
-    assert normalize.canonical_url(url, base) == slow
+    assert normalise.canonical_url(url, base) == slow

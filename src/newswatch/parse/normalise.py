@@ -6,6 +6,7 @@ and idempotent where that makes sense, so the ids and URLs stored today match to
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import hashlib
 import re
@@ -239,3 +240,15 @@ def truncate(text: str, limit: int) -> str:
     if space >= limit * 0.8:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+def codec_name(label: str | None) -> str | None:
+    """The canonical name of the text encoding a feed or a server names (`"UTF8"` ->
+    `"utf-8"`, `"latin1"` -> `"iso8859-1"`), or None when there is no label or Python knows
+    no such encoding."""
+    if not label:
+        return None
+    try:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return None
