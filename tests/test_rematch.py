@@ -12,9 +12,9 @@ import pytest
 
 from newswatch import cli
 from newswatch.config import parse_config
-from newswatch.match.rematch import rematch
 from newswatch.models import Article
 from newswatch.orchestrate import poll
+from newswatch.orchestrate.rematch import rematch
 from newswatch.store import spool
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

@@ -452,7 +452,7 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
-    from newswatch.match.rematch import rematch
+    from newswatch.orchestrate.rematch import rematch
 
     config = _load(args)
     db = resolve_db_path(args.db)

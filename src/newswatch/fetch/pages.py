@@ -29,8 +29,8 @@ from newswatch.config import ArticlePageSettings, Config, FetchSettings
 from newswatch.errors import WarehouseLocked
 from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream
 from newswatch.fetch.extract import article_text, text_html
-from newswatch.match.rematch import diff_matches
 from newswatch.models import FetchResult
+from newswatch.orchestrate.rematch import diff_matches
 from newswatch.store import warehouse
 from newswatch.store.dbwait import db_wait_seconds
 

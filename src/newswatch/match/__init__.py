@@ -1,8 +1,7 @@
 """Matching: which watched topics an article is about (pure: no I/O).
 
 `topics` compiles the rules of sources.yaml and matches articles against them, `relevance`
-scores how much an article is about a topic, `language` detects an article's language, and
-`rematch` re-applies changed rules to stored articles.
+scores how much an article is about a topic, and `language` detects an article's language.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from newswatch._lazy import exports
 
 if TYPE_CHECKING:
     from newswatch.match.language import detect_language as detect_language
-    from newswatch.match.relevance import relevance as relevance
-    from newswatch.match.rematch import rematch as rematch
+    from newswatch.match.relevance import Evidence as Evidence
+    from newswatch.match.relevance import score as score
     from newswatch.match.topics import (
         Matcher as Matcher,
     )
@@ -26,12 +25,12 @@ if TYPE_CHECKING:
     )
 
 _API = {
+    "Evidence": "relevance",
     "Matcher": "topics",
     "compile_topics": "topics",
     "detect_language": "language",
     "match_jsonl": "topics",
-    "relevance": "relevance",
-    "rematch": "rematch",
+    "score": "relevance",
 }
 __all__ = sorted(_API)
 __getattr__, __dir__ = exports(__name__, _API)

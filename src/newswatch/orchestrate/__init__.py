@@ -1,6 +1,7 @@
 """Orchestration: the poll and the digest as sequences of steps, and their schedule.
 
 `pipeline` runs a poll and a digest as plain functions, `poll` holds the poll's stages,
+`rematch` re-applies changed topic rules to the stored articles,
 `schedule` decides when each feed is due (pure), `runners` and `shard_preload` place the
 work on processes or a Dask cluster, `health` reports each feed's health, `serve` runs
 the flows on their schedules with Prefect, `run_console` keeps served runs quiet, and
