@@ -7,16 +7,13 @@ every run, skipped ones included, publishes a markdown artifact saying what happ
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from newswatch.config import Config, load_config
-from newswatch.digest import delivery
-from newswatch.digest.mail import SmtpSettings
+from newswatch.config import load_config
 from newswatch.errors import DigestFailed
 from newswatch.orchestrate import pipeline, run_console
 from newswatch.orchestrate.flows import as_is
@@ -31,21 +28,15 @@ ARTIFACT_KEY = "newswatch-digest"
 run_console.quiet_served_run()
 
 
-@task(
+# The pipeline's steps as Prefect tasks: names and retries here, what they do in the pipeline.
+gather = task(
     name="gather-digest",
     retries=len(pipeline.GATHER_RETRY_DELAYS),
     retry_delay_seconds=pipeline.GATHER_RETRY_DELAYS,
     cache_policy=NO_CACHE,
-)
-def gather(
-    db_path: Path, config: Config, on_date: date | None, for_sending: bool
-) -> delivery.DigestPlan:
-    return pipeline.gather(db_path, config, on_date, for_sending)
+)(pipeline.gather)
 
-
-@task(name="render-digest", cache_policy=NO_CACHE)
-def render(plan: delivery.DigestPlan, config: Config) -> delivery.RenderedDigest:
-    return pipeline.render(plan, config)
+render = task(name="render-digest", cache_policy=NO_CACHE)(pipeline.render)
 
 
 def _transient_failure(task: Any, task_run: Any, state: Any) -> bool:
@@ -53,23 +44,13 @@ def _transient_failure(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, BaseException) and pipeline.send_retryable(exc)
 
 
-@task(
+send = task(
     name="send-digest",
     retries=len(pipeline.SEND_RETRY_DELAYS),
     retry_delay_seconds=pipeline.SEND_RETRY_DELAYS,
     retry_condition_fn=_transient_failure,
     cache_policy=NO_CACHE,
-)
-def send(
-    db_path: Path,
-    plan: delivery.DigestPlan,
-    rendered: delivery.RenderedDigest,
-    files: delivery.DigestFiles,
-    message: Any,
-    smtp: SmtpSettings,
-    digest_id: str,
-) -> delivery.DeliveryResult:
-    return pipeline.send(db_path, plan, rendered, files, message, smtp, digest_id)
+)(pipeline.send)
 
 
 # as_is(): Prefect would otherwise walk every object inside these arguments looking for

@@ -46,36 +46,17 @@ def _retried(delays: list[float]) -> dict[str, Any]:
     }
 
 
+# The steps that wait on DuckDB are sync in the pipeline: their tasks run them in a thread,
+# so the flow's event loop keeps serving Prefect meanwhile.
 @task(name="read-feed-state", **_retried(pipeline.READ_STATE_RETRY_DELAYS))
 async def read_state(db_path: Path) -> poll.StateRead:
     return await asyncio.to_thread(pipeline.read_state, db_path)
 
 
-@task(name="fetch-parse-match", cache_policy=NO_CACHE)
-async def collect(
-    config: Config,
-    feeds: list[FeedSource],
-    states: dict[str, FeedState],
-    spool_dir: Path,
-    poll_id: str,
-    due_only: bool,
-    on_feed_done: Callable[[poll.FeedReport], None] | None = None,
-) -> list[poll.BatchResult]:
-    return await pipeline.collect(config, feeds, states, spool_dir, poll_id, due_only, on_feed_done)
-
-
-@task(name="fetch-parse-match", cache_policy=NO_CACHE)
-def collect_one(
-    config: Config,
-    feeds: list[FeedSource],
-    states: dict[str, FeedState],
-    spool_dir: Path,
-    poll_id: str,
-    label: str,
-    due_only: bool,
-) -> poll.BatchResult:
-    # A batch on a Dask worker: the worker's process is the parallelism (no shards).
-    return pipeline.collect_batch_sync(config, feeds, states, spool_dir, poll_id, label, due_only)
+# The pipeline's steps as Prefect tasks: names and retries here, what they do in the pipeline.
+collect = task(name="fetch-parse-match", cache_policy=NO_CACHE)(pipeline.collect)
+# A batch on a Dask worker: the worker's process is the parallelism (no shards).
+collect_one = task(name="fetch-parse-match", cache_policy=NO_CACHE)(pipeline.collect_batch_sync)
 
 
 @task(name="store", **_retried(pipeline.STORE_RETRY_DELAYS))
@@ -83,9 +64,7 @@ async def store(db_path: Path, spool_dir: Path) -> poll.StoreResult:
     return await asyncio.to_thread(pipeline.store, db_path, spool_dir)
 
 
-@task(name="fetch-article-pages", cache_policy=NO_CACHE)
-async def fetch_pages(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
-    return await pipeline.fetch_pages(config, db_path, poll_id)
+fetch_pages = task(name="fetch-article-pages", cache_policy=NO_CACHE)(pipeline.fetch_pages)
 
 
 async def _fetch_pages_task(config: Config, db_path: Path, poll_id: str) -> PageStepResult:
