@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -126,3 +127,36 @@ def test_each_layer_exports_its_api_lazily(layer: str) -> None:
         assert importlib.util.find_spec(f"newswatch.{layer}.{name}") is None, name
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         _ = package.nothing_here
+
+
+def _documented_modules() -> set[str]:
+    """The files of the folder tree in docs/code.md, as paths inside src/newswatch."""
+    text = (REPO / "docs" / "code.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\nsrc/newswatch/\n(.*?)```", text, re.S)
+    assert block is not None, "docs/code.md has no folder tree of src/newswatch/"
+    paths: set[str] = set()
+    folders: list[str] = []
+    for line in block.group(1).splitlines():
+        found = re.match(r"^([│ ]*)[├└]── (\S+)", line)
+        assert found is not None, line
+        depth = len(found.group(1)) // 4
+        name = found.group(2)
+        folders = folders[:depth]
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+        else:
+            paths.add("/".join([*folders, name]))
+    return paths
+
+
+def test_docs_code_md_names_every_module_and_only_modules_that_exist() -> None:
+    package = REPO / "src" / "newswatch"
+    # Each sub-package's __init__.py and __main__.py are described with their folder.
+    modules = {
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if p.name not in ("__main__.py",) and not (p.name == "__init__.py" and p.parent != package)
+    }
+    documented = _documented_modules()
+    assert documented - modules == set(), "docs/code.md names modules that do not exist"
+    assert modules - documented == set(), "modules missing from docs/code.md"
