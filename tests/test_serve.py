@@ -90,7 +90,7 @@ def test_second_lock_holder_is_refused_with_the_first_ones_pid(tmp_path: Path) -
     lock = tmp_path / "serve.lock"
     with serve.serve_lock(lock, "warehouse /x.duckdb"):
         code = (
-            "import sys; from pathlib import Path; from newswatch import serve\n"
+            "import sys; from pathlib import Path; from newswatch.orchestrate import serve\n"
             "try:\n"
             f"    with serve.serve_lock(Path({str(lock)!r}), 'second'): print('got it')\n"
             "except serve.ServeError as e: print(e)\n"
