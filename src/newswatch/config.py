@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from newswatch import resources
+from newswatch import compiled_cache, resources
 from newswatch.models import FeedSource
 from newswatch.topics import Matcher, TopicRuleError, compile_topics
 
@@ -316,7 +316,7 @@ class _Validator:
         if not isinstance(topics_raw, list) or not topics_raw:
             raise self.doc.error(("topics",), "must be a non-empty list of topics")
         try:
-            matcher = compile_topics(topics_raw)
+            matcher = compiled_cache.cached_compile(topics_raw, compile_topics)
         except TopicRuleError as exc:
             at: Path_ = ("topics", exc.index, *exc.path) if exc.index is not None else ("topics",)
             raise self.doc.error(at, f"topic {exc.topic!r}: {exc.message}") from None
