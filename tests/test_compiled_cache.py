@@ -4,7 +4,6 @@ unreadable or unwritable cache is never an error."""
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from newswatch import delivery, spool, timefmt, warehouse
+from newswatch import delivery, shards, spool, timefmt, warehouse
 from newswatch.config import Config
 from newswatch.digest import count_line
 from newswatch.mail import MailConfigError, SmtpSettings, draft_addresses, smtp_settings
@@ -314,7 +314,7 @@ async def run_poll(
 
     flow_start = time.monotonic()
     if steps.shards:
-        poll.warm_up_shard_processes(len(config.feeds), config.path)
+        shards.warm_up_shard_processes(len(config.feeds), config.path)
     spool_dir = poll.spool_root(db_path)
     started = clock()
     poll_id = spool.new_poll_id(started)

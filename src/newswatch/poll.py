@@ -17,7 +17,6 @@ import gc
 import logging
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +26,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from newswatch import runners, spool, warehouse
-from newswatch.shards import SHARD_MIN_FEEDS, SHARD_SOURCES_ENV, warm_up_shard_processes
 from newswatch.cluster import assign_clusters
 from newswatch.config import Config, config_from_source, config_source
 from newswatch.dbwait import db_wait_seconds
@@ -36,6 +34,7 @@ from newswatch.language import article_text, detect_feed_languages
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
 from newswatch.parse import normalise_feed, read_feed
 from newswatch.schedule import FeedDecider, policy_for_schedule
+from newswatch.shards import SHARD_MIN_FEEDS
 from newswatch.topics import Matcher
 
 log = logging.getLogger("newswatch.poll")

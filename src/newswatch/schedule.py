@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 from newswatch.config import parse_duration
 from newswatch.models import FeedCadence, FeedHealth, FeedSource, FeedState, FetchResult
 
