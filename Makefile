@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run poll digest serve test check lint typecheck bench lock clean mutate
+.PHONY: setup run poll digest serve test check lint typecheck docs bench lock clean mutate
 
 setup: $(STAMP)
 
@@ -34,7 +34,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: lint typecheck
+# The docs site (mkdocs.yml, docs/): strict, so a broken link, anchor or missing page fails.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint typecheck docs
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -367,7 +367,7 @@ def test_loopback_and_internal_feeds_are_refused_by_default_and_nothing_is_fetch
     assert connects == ["127.0.0.1"] * len(allowed)
 
 
-# -- the README's safety section stays true -----------------------------------------------------------
+# -- the docs' safety page stays true ------------------------------------------------------------------
 
 
 def test_safety_doc_states_the_real_defaults_and_names_existing_tests() -> None:
@@ -376,10 +376,8 @@ def test_safety_doc_states_the_real_defaults_and_names_existing_tests() -> None:
     from newswatch.config import FetchSettings
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("\n## Safety and failure behaviour\n")
-    end = readme.find("\n## ", start + 1)
-    doc = readme[start : end if end != -1 else len(readme)]
+    doc = (REPO / "docs" / "safety.md").read_text(encoding="utf-8")
+    assert doc.startswith("# Safety and failure behaviour\n")
     d = FetchSettings()
     assert (d.max_bytes, d.connect_timeout, d.timeout, d.max_redirects) == (10 << 20, 10, 30, 5)
     for claim in ("10 MiB (`max_bytes`)", "10 s (`connect_timeout`)", "30 s (`timeout`)",

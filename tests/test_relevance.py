@@ -202,8 +202,11 @@ def test_sections_order_by_relevance_fold_passing_mentions_and_drop_below_minimu
     assert drop_below_min_relevance(items, {}) == items
 
 
-def test_readme_documents_the_score() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert "### Relevance" in readme
+def test_docs_document_the_score() -> None:
+    rules = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(
+        encoding="utf-8"
+    )
+    start = rules.index("\n## Relevance\n")
+    section = rules[start : rules.index("\n## ", start + 1)]
     for words in ("min_relevance", "Also mentioned", "also_mentioned_below"):
-        assert words in readme
+        assert words in section

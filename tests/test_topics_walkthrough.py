@@ -1,6 +1,6 @@
-"""The README's topic walkthrough, run as written against a real warehouse file.
+"""The docs' topic walkthrough, run as written against a real warehouse file.
 
-The commands and their printed output are read from the README ("Walkthrough: add a topic
+The commands and their printed output are read from docs/rules.md ("Walkthrough: add a topic
 and test it"), so the walkthrough cannot drift from the code.
 """
 
@@ -21,13 +21,13 @@ from newswatch.config import load_config
 from newswatch.models import Article
 from tests.conftest import REPO
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
+RULES_PAGE = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
 SEEN = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 
 
 def walkthrough() -> str:
-    start = README.index("### Walkthrough: add a topic and test it")
-    return README[start : README.index("\n### ", start + 1)]
+    start = RULES_PAGE.index("\n## Walkthrough: add a topic and test it\n")
+    return RULES_PAGE[start : RULES_PAGE.index("\n## ", start + 1)]
 
 
 def blocks(kind: str) -> list[str]:
@@ -53,7 +53,7 @@ def steps() -> list[tuple[str, list[str]]]:
 
 
 def my_sources(tmp: Path) -> Path:
-    """Step 1: the shipped sources file with the README's topic added under `topics:`."""
+    """Step 1: the shipped sources file with the walkthrough's topic added under `topics:`."""
     (topic,) = blocks("yaml")
     shipped = (REPO / "sources.yaml").read_text(encoding="utf-8")
     path = tmp / "my.yaml"
@@ -63,8 +63,8 @@ def my_sources(tmp: Path) -> Path:
 
 
 def seed(db: Path, expected: list[str]) -> None:
-    """Stored articles: the ones the README's rematch lists (published in 2025), filler up
-    to the README's count, and a grain story published before --since, first seen later."""
+    """Stored articles: the ones the walkthrough's rematch lists (published in 2025), filler up
+    to the walkthrough's count, and a grain story published before --since, first seen later."""
     listed = [re.match(r"\+ Black Sea grain (\S+)  (.*)", x) for x in expected[:-1]]
     count = int(re.match(r"(\d+) articles checked", expected[-1]).group(1))  # type: ignore[union-attr]
     published = datetime(2025, 2, 1, tzinfo=UTC)
