@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from newswatch.config import config_from_source, config_source, load_config, parse_config
-from newswatch.orchestrate import poll
+from newswatch.orchestrate import poll, shards
 from newswatch.store import spool
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
@@ -100,10 +100,10 @@ def _read(db: Path, *queries: str) -> list[list[tuple[object, ...]]]:
 def test_sharded_collect_stores_what_one_process_stores(
     two_hosts: tuple[FeedServer, FeedServer], tmp_path: Path
 ) -> None:
-    feeds = _feeds(two_hosts, poll.SHARD_MIN_FEEDS + 4)
+    feeds = _feeds(two_hosts, shards.SHARD_MIN_FEEDS + 4)
     single_src = write_sources(tmp_path / "single.yaml", feeds, topics=TOPICS)
     sharded_src = write_sources(tmp_path / "sharded.yaml", feeds, topics=TOPICS)
-    poll.warm_up_shard_processes(len(feeds), sharded_src)
+    shards.warm_up_shard_processes(len(feeds), sharded_src)
 
     single, single_rows = _poll_into(tmp_path / "single.duckdb", single_src, processes=1)
     sharded, sharded_rows = _poll_into(tmp_path / "sharded.duckdb", sharded_src, processes=2)

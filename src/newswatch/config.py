@@ -20,6 +20,7 @@ import yaml
 
 from newswatch import resources
 from newswatch.errors import ConfigError, TopicRuleError
+from newswatch.match import compiled_cache
 from newswatch.match.topics import Matcher, compile_topics
 from newswatch.models import FeedSource
 
@@ -305,7 +306,7 @@ class _Validator:
         if not isinstance(topics_raw, list) or not topics_raw:
             raise self.doc.error(("topics",), "must be a non-empty list of topics")
         try:
-            matcher = compile_topics(topics_raw)
+            matcher = compiled_cache.cached_compile(topics_raw, compile_topics)
         except TopicRuleError as exc:
             at: Path_ = ("topics", exc.index, *exc.path) if exc.index is not None else ("topics",)
             raise self.doc.error(at, f"topic {exc.topic!r}: {exc.message}") from None

@@ -91,13 +91,6 @@ def detector() -> LanguageDetector:
     return _detector
 
 
-def warm_up() -> None:
-    """Build the detector and load the models of every script's languages now (~0.3 s of
-    CPU, ~40 MB), e.g. in a process that others are forked from."""
-    for text in ("The weather is fine today", "Сегодня хорошая погода", "الطقس جميل اليوم"):
-        detect_language(text)
-
-
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the language `text` is written in, or None when the text is
     too short or no language is likely enough."""

@@ -35,6 +35,7 @@ from newswatch.errors import (
     WarehouseLocked,
 )
 from newswatch.models import FeedSource, FeedState
+from newswatch.orchestrate import shards
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import spool, warehouse
 
@@ -309,7 +310,7 @@ async def run_poll(
 
     flow_start = time.monotonic()
     if steps.shards:
-        poll.warm_up_shard_processes(len(config.feeds), config.path)
+        shards.warm_up_shard_processes(len(config.feeds), config.path)
     spool_dir = poll.spool_root(db_path)
     started = clock()
     poll_id = spool.new_poll_id(started)

@@ -17,7 +17,6 @@ import gc
 import logging
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,49 +35,17 @@ from newswatch.match.topics import Matcher
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
 from newswatch.orchestrate import runners
 from newswatch.orchestrate.schedule import FeedDecider, policy_for_schedule
+from newswatch.orchestrate.shards import SHARD_MIN_FEEDS
 from newswatch.parse.feed import normalise_feed, read_feed
 from newswatch.store import spool, warehouse
 from newswatch.store.dbwait import db_wait_seconds
 
 log = logging.getLogger("newswatch.poll")
 
-# Below this many feeds, starting processes costs more than it saves.
-SHARD_MIN_FEEDS = 40
+# Fewer feeds than SHARD_MIN_FEEDS run in this process; see newswatch.orchestrate.shards.
 # Fetched bodies allowed to wait for the parser, on top of the fetches in flight.
 PARSE_BACKLOG = 16
 CLUSTER_WINDOW = timedelta(days=3)
-
-
-def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> None:
-    """Start, in the background, the fork server the poll's shard processes come from, with
-    newswatch's modules imported, the TLS trust store loaded and `sources` (the poll's
-    sources file) parsed in it (newswatch.orchestrate.shard_preload).
-
-    Each shard process would otherwise import httpx, feedparser, pyarrow and the rest itself
-    (~1 s of CPU each, measured here) after the poll has started; forked from a warm server
-    it starts in milliseconds. Call it as early as possible (the command line does, before
-    Prefect's own imports); calling it again is harmless, and a poll of fewer feeds than
-    are worth sharding starts nothing.
-    """
-    if feeds < SHARD_MIN_FEEDS or (os.cpu_count() or 1) < 2:
-        return  # this poll runs in one process
-    named = str(Path(sources).resolve()) if sources is not None else None
-    if named is not None and os.environ.get(SHARD_SOURCES_ENV) != named:
-        # Read by the fork server when it starts (it inherits this environment). Set here, in
-        # the calling thread, before anything runs beside it: changing os.environ while
-        # another thread reads it (as Prefect's settings do on import) can fail that thread.
-        os.environ[SHARD_SOURCES_ENV] = named
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newswatch.orchestrate.shard_preload"])
-    from multiprocessing import forkserver
-
-    threading.Thread(
-        target=forkserver.ensure_running, name="newswatch-forkserver-warm-up", daemon=True
-    ).start()
-
-
-# The sources file the fork server parses ahead of the shards (see newswatch.orchestrate.shard_preload).
-SHARD_SOURCES_ENV = "NEWSWATCH_SHARD_SOURCES"
 
 
 def spool_root(db_path: Path) -> Path:

@@ -28,8 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from newswatch.config import parse_duration
 from newswatch.errors import ScheduleError
 from newswatch.models import FeedCadence, FeedHealth, FeedSource, FeedState, FetchResult
@@ -121,6 +119,8 @@ def parse_spec(spec: str | int) -> str | int:
         return seconds
     if isinstance(spec, str):
         text = " ".join(spec.split())
+        from croniter import croniter  # here: its import runs `file` on the interpreter
+
         if len(text.split(" ")) == 5 and croniter.is_valid(text):
             return text
     raise ScheduleError(
@@ -183,6 +183,8 @@ def next_fire_times(
 
     zone = resolve_timezone(timezone)
     both_occurrences = _hour_is_wildcard(parsed)
+    from croniter import croniter
+
     walls = croniter(parsed, after.astimezone(zone).replace(tzinfo=None))
     found: set[datetime] = set()
     while True:

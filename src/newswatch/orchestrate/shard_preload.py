@@ -2,10 +2,12 @@
 from (multiprocessing's forkserver preload), never by a command itself.
 
 It imports the poll's modules, loads the default TLS trust store and, when the command named
-its sources file in poll.SHARD_SOURCES_ENV, parses and compiles that file. A shard forked
+its sources file in shards.SHARD_SOURCES_ENV, parses and compiles that file. A shard forked
 from this server then starts in milliseconds: otherwise each would import httpx, feedparser
-and pyarrow (~1 s of CPU), load the trust store (~60 ms), lingua's language models (~0.3 s) and unpickle the compiled topics
+and pyarrow (~1 s of CPU), load the trust store (~60 ms) and unpickle the compiled topics
 (~60 ms per 1,000 feeds) after the poll has started, while the parent waits on the pipe.
+lingua's models are not loaded here but by each shard when it first detects a language
+(~0.15 s of CPU): an all-304 poll, which parses nothing, would otherwise wait for them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import os
 
 from newswatch.config import load_config
 from newswatch.fetch import client as fetch
-from newswatch.match import language
-from newswatch.orchestrate import poll
+from newswatch.orchestrate import poll, shards  # noqa: F401 (poll: imported for the shards)
 
 fetch.default_ssl_context()
-language.warm_up()  # the shards share its models instead of each loading them (~0.3 s CPU)
-if os.environ.get(poll.SHARD_SOURCES_ENV):
+if os.environ.get(shards.SHARD_SOURCES_ENV):
     # Only a head start: a shard that finds another text parses the one it is sent.
     with contextlib.suppress(Exception):
-        load_config(os.environ[poll.SHARD_SOURCES_ENV])
+        load_config(os.environ[shards.SHARD_SOURCES_ENV])
