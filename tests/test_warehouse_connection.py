@@ -70,3 +70,23 @@ def test_string_lists_travel_as_one_parameter() -> None:
     assert con.execute(query, [text_list([])]).fetchall() == []
     with pytest.raises(ValueError, match="separator"):
         text_list(["a\x1fb"])
+
+
+def test_scans_beside_python_run_small_and_on_one_thread(tmp_path: Path) -> None:
+    """Clustering reads rows under scan_memory: DuckDB's cache capped and one thread (a scan
+    of 3 KB article bodies on two threads outgrew the cap: "Out of Memory" in the refresh
+    of a 1,000-feed poll with content); the writer's settings come back afterwards."""
+    from newswatch import warehouse
+
+    with warehouse.connect(tmp_path / "w.duckdb", wait_seconds=1, threads=2) as con:
+
+        def setting(name: str) -> str:
+            row = con.execute(f"SELECT current_setting('{name}')").fetchone()
+            assert row is not None
+            return str(row[0])
+
+        before = (setting("threads"), setting("memory_limit"))
+        with warehouse.scan_memory(con):
+            assert setting("threads") == "1"
+            assert setting("memory_limit") != before[1]
+        assert (setting("threads"), setting("memory_limit")) == before

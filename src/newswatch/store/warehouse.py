@@ -229,12 +229,18 @@ def _open(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 @contextmanager
 def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Evict what DuckDB has cached and keep its cache small while Python holds the rows it
-    reads (see SCAN_MEMORY_LIMIT); the writer's cap comes back afterwards."""
+    reads (see SCAN_MEMORY_LIMIT), scanning on one thread: a scan of a column of full article
+    bodies (3 KB each) on two threads needs more than that cap and failed ("Out of Memory"),
+    on one it fits. The writer's cap and threads come back afterwards."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 1
     con.execute(f"SET memory_limit = '{SCAN_MEMORY_LIMIT}'")
+    con.execute("SET threads = 1")
     try:
         yield
     finally:
         con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+        con.execute(f"SET threads = {threads}")
 
 
 def _first_line(exc: BaseException) -> str:
