@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from newswatch.match.terms import Path_, _Invalid, _make_term, _Term
 
+# -- Rule trees -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _TermNode:
@@ -107,6 +109,9 @@ def _render_group(group: Sequence[int], terms: Sequence[_Term]) -> str:
     if len(group) == 1:
         return terms[group[0]].render()
     return "(" + " OR ".join(terms[t].render() for t in group) + ")"
+
+
+# -- Query syntax -----------------------------------------------------------------------
 
 
 _QUERY_TOKEN = re.compile(
