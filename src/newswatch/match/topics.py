@@ -1,7 +1,7 @@
 """Topic rules: compile the `topics:` section of sources.yaml and match articles.
 
 Pure: takes strings, returns TopicMatch values; no I/O. The rule language is documented in
-README.md ("Watching topics"). In short, a topic has one or more rules (any rule firing matches the topic);
+docs/rules.md ("Watching topics"). In short, a topic has one or more rules (any rule firing matches the topic);
 a rule is a boolean combination of terms (`any`/`all`/`none`, a `query` string, a `near`
 proximity condition) over chosen fields; `ignore` phrases hide term occurrences inside them
 and `exclude` terms veto the topic.
