@@ -320,7 +320,7 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
         raise UserError(
             "--send needs NEWSWATCH_SMTP_URL (e.g. smtp://user:password@smtp.example.org:587) "
             "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
-            "see README 'Sending the digest by email'"
+            "see docs/mail.md"
         )
     from newswatch.digest.mail import check_server
     from newswatch.errors import MailError

@@ -272,7 +272,7 @@ def check_environment(env: Mapping[str, str]) -> None:
     if not env.get(BLOCK_VAR, "").strip():
         raise MailConfigError(
             f"sending needs {URL_VAR} (e.g. smtp://user:password@smtp.example.org:587) or "
-            f"{BLOCK_VAR}, plus {TO_VAR}; see README 'Sending the digest by email'"
+            f"{BLOCK_VAR}, plus {TO_VAR}; see docs/mail.md"
         )
     to = env.get(TO_VAR, "").strip()
     if not to:
