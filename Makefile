@@ -47,7 +47,7 @@ bench: setup
 # Mutation testing (not in CI; tens of minutes): mutmut mutates the safety, matching, merge and
 # delivery functions below and runs their unit tests (pyproject.toml [tool.mutmut]) on each
 # mutant. MUTANTS narrows or widens it (mutmut's mutant names; wildcards allowed).
-MUTANTS ?= 'newswatch.fetch.netsafety*' 'newswatch.match.topics.x__term_pattern*' \
+MUTANTS ?= 'newswatch.fetch.netsafety*' 'newswatch.match.terms.x__term_pattern*' \
 	'newswatch.store.warehouse.x__merge_topics*' 'newswatch.store.warehouse.x__after_last_stored*' \
 	'newswatch.digest.delivery.x_plan_window*'
 mutate: setup

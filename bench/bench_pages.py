@@ -29,6 +29,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from newswatch.store import article_pages
+
 REPO = Path(__file__).resolve().parent.parent
 for _p in (str(REPO / "src"), str(REPO)):
     if _p not in sys.path:
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         feed_urls = [f"https://f{i}.example/feed" for i in range(0, 1000, 10)]  # 100 feeds
         with warehouse.connect(db, read_only=True) as con:
             t = time.perf_counter()
-            got = warehouse.article_page_candidates(
+            got = article_pages.article_page_candidates(
                 con, feed_urls, now.replace(hour=0, minute=0), 300
             )
             query_ms = (time.perf_counter() - t) * 1000.0
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                     "feeds:\n  - url: https://f.example/feed\n    fetch_article: true\n" + TOPICS
                 )
                 candidates = [
-                    warehouse.PageCandidate(f"a{i}", servers[i % hosts].url(f"/p{i}"))
+                    article_pages.PageCandidate(f"a{i}", servers[i % hosts].url(f"/p{i}"))
                     for i in range(args.pages)
                 ]
                 t = time.perf_counter()

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from newswatch.store import warehouse
+from newswatch.store import search
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "topics_multilingual.yaml"
 
@@ -85,7 +85,7 @@ def main() -> None:
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
     docs = [(c["id"], c["title"], c.get("summary", ""), c["lang"]) for c in cases]
     con = duckdb.connect()
-    warehouse.load_fts(con)
+    search.load_fts(con)
     con.execute("CREATE TABLE raw (id VARCHAR, title VARCHAR, summary VARCHAR, lang VARCHAR)")
     con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?)", docs)
     truth = {}

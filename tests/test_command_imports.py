@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.store import warehouse
+from newswatch.store import search, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
 
@@ -55,7 +55,7 @@ def warehouse_file(tmp_path: Path) -> tuple[Path, Path]:
     db = tmp_path / "wh" / "n.duckdb"
     db.parent.mkdir()
     with warehouse.connect(db) as con:
-        warehouse.refresh_search_index(con)
+        search.refresh_search_index(con)
     return sources, db
 
 

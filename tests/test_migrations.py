@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from newswatch import cli
-from newswatch.store import spool, warehouse
+from newswatch.store import article_pages, search, spool, warehouse
 from tests.feedserver import FeedServer
 from tests.helpers import write_sources
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, poll_once, run_cli, serve_farm
@@ -83,8 +83,10 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
             ),
         )
         m.setattr(warehouse, "_TOPIC_COLUMNS", "t.article_id, t.topic, t.rule, NULL")
-        m.setattr(warehouse, "FTS_COLUMNS", ("title", "summary"))
+        m.setattr(search, "FTS_COLUMNS", ("title", "summary"))
         m.setattr(warehouse, "_LANGUAGE_COLUMN", "NULL")
+        m.setattr(search, "_LANGUAGE_COLUMN", "NULL")
+        m.setattr(article_pages, "_ARTICLE_COLUMNS", warehouse._ARTICLE_COLUMNS)
         # ...and clustered on the summary alone (the content column came with version 4).
         m.setattr(
             warehouse,

@@ -15,8 +15,8 @@ import pytest
 from newswatch.config import ArticlePageSettings, Config, FetchSettings, parse_config
 from newswatch.errors import ConfigError
 from newswatch.fetch.pages import fetch_pages, page_feeds, page_fetch_settings
-from newswatch.store import warehouse
-from newswatch.store.warehouse import ArticleFetch, PageCandidate
+from newswatch.store import article_pages, warehouse
+from newswatch.store.article_pages import ArticleFetch, PageCandidate
 from tests.conftest import DATA
 from tests.feedserver import FeedServer
 
@@ -112,7 +112,7 @@ def test_candidates_are_recent_unrecorded_linked_articles_of_the_named_feeds(
         add("nolink", "F", "", now)
         add("other", "G", "https://x.example/4", now)
         add("done", "F", "https://x.example/5", now)
-        warehouse.record_article_fetches(
+        article_pages.record_article_fetches(
             con,
             [
                 ArticleFetch(
@@ -122,15 +122,15 @@ def test_candidates_are_recent_unrecorded_linked_articles_of_the_named_feeds(
             ],
         )  # fmt: skip
         since = now - timedelta(hours=24)
-        got = warehouse.article_page_candidates(con, ["F"], since, 10)
+        got = article_pages.article_page_candidates(con, ["F"], since, 10)
         assert got == [
             PageCandidate("new2", "https://x.example/2"),
             PageCandidate("new1", "https://x.example/1"),
         ]
-        assert warehouse.article_page_candidates(con, ["F"], since, 1) == got[:1]
-        assert warehouse.article_page_candidates(con, [], since, 10) == []
+        assert article_pages.article_page_candidates(con, ["F"], since, 1) == got[:1]
+        assert article_pages.article_page_candidates(con, [], since, 10) == []
         # A second record for an article keeps the first.
-        assert warehouse.record_article_fetches(con, [ArticleFetch(
+        assert article_pages.record_article_fetches(con, [ArticleFetch(
             "done", "q", "https://x.example/5", None, now, 1.0, "extracted",
             200, None, None, 10, "text/html", 1.0, 500,
         )]) == 0  # fmt: skip
@@ -152,11 +152,11 @@ def test_teaser_feeds_give_only_their_entries_with_little_text(tmp_path: Path) -
                 "VALUES (?, ?, 's', 'https://x.example/' || ?, 't', ?, '', ?, true, ?, 'p', ?)",
                 [aid, feed, aid, summary, now, now, content],
             )
-        got = warehouse.article_page_candidates(
+        got = article_pages.article_page_candidates(
             con, ["A"], now - timedelta(hours=1), 10, teaser_feeds=["T"], teaser_chars=500
         )
         assert sorted(c.article_id for c in got) == ["all-mode", "teaser"]
-        only_teasers = warehouse.article_page_candidates(
+        only_teasers = article_pages.article_page_candidates(
             con, [], now - timedelta(hours=1), 10, teaser_feeds=["T"], teaser_chars=500
         )
         assert [c.article_id for c in only_teasers] == ["teaser"]
@@ -270,7 +270,7 @@ def test_page_text_replaces_only_shorter_feed_content(tmp_path: Path) -> None:
                 [aid, now, now, content],
             )
         page = ("Page text.", "<p>Page text.</p>")
-        assert warehouse.store_page_content(con, {"teaser": page, "full": page}) == 1
+        assert article_pages.store_page_content(con, {"teaser": page, "full": page}) == 1
         got = dict(con.execute("SELECT id, content_html FROM articles").fetchall())
         assert got["teaser"] == "<p>Page text.</p>"
         assert got["full"] == ""  # the feed's own (longer) content and its HTML are kept

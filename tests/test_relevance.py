@@ -18,8 +18,9 @@ from newswatch.digest.build import (
     story_snippet,
 )
 from newswatch.errors import TopicRuleError
+from newswatch.match.jsonl import match_jsonl
 from newswatch.match.relevance import Evidence, evidence, relevance, score, sentence_starts
-from newswatch.match.topics import compile_topics, match_jsonl
+from newswatch.match.topics import compile_topics
 from newswatch.models import Article, TopicMatch
 from newswatch.parse.feed import parse_feed
 from newswatch.resources import templates_dir

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from newswatch import cli
-from newswatch.store import warehouse
+from newswatch.store import search, warehouse
 from newswatch.store.snippets import ELLIPSIS, first_match, snippet
 from tests import warehouse_helpers
 from tests.feedserver import FeedServer
@@ -68,7 +68,7 @@ OFFLINE_SCRIPT = textwrap.dedent(
     socket.socket.connect = guarded
     socket.socket.connect_ex = lambda self, address: guarded(self, address) or 0
 
-    from newswatch.store import warehouse
+    from newswatch.store import search, warehouse
 
     db = Path(sys.argv[1])
     now = datetime.now(UTC)
@@ -85,12 +85,12 @@ OFFLINE_SCRIPT = textwrap.dedent(
                 "published_at, published_at_known, guid, author, first_seen_at, poll_id) VALUES (?, 'f', 'src', 'u', ?, ?, '', ?, true, NULL, NULL, ?, 'p')",
                 [id_, title, summary, now, now],
             )
-        warehouse.refresh_search_index(con)
+        search.refresh_search_index(con)
         loaded = con.execute(
             "SELECT install_mode FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
         ).fetchall()
     with warehouse.connect(db, read_only=True) as con:
-        hits = warehouse.search_articles(con, "S-400 battery")
+        hits = search.search_articles(con, "S-400 battery")
     attempts_by_newswatch = list(blocked)
     try:
         socket.create_connection(("1.1.1.1", 443), timeout=1).close()  # stopped by the guard
@@ -208,11 +208,11 @@ def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
 
     with warehouse.connect(db) as con:
         add(con, "a", "Frigate launched")
-        assert warehouse.refresh_search_index(con) == 1
+        assert search.refresh_search_index(con) == 1
         add(con, "b", "Second frigate launched")
-        assert [h.id for h in warehouse.search_articles(con, "frigate")] == ["a"]
-        assert warehouse.refresh_search_index(con) == 2
-        assert {h.id for h in warehouse.search_articles(con, "frigates")} == {"a", "b"}
+        assert [h.id for h in search.search_articles(con, "frigate")] == ["a"]
+        assert search.refresh_search_index(con) == 2
+        assert {h.id for h in search.search_articles(con, "frigates")} == {"a", "b"}
 
 
 def test_search_without_index_is_one_line(
@@ -252,7 +252,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     # query exactly as one build by the extension itself does; so must `rebuild=True`.
     # With small slices each append works in several of them.
     if docs_per_pass is not None:
-        monkeypatch.setattr(warehouse, "FTS_DOCS_PER_PASS", docs_per_pass)
+        monkeypatch.setattr(search, "FTS_DOCS_PER_PASS", docs_per_pass)
     from newswatch.parse.feed import parse_feed
     from tests.conftest import CORPUS
 
@@ -299,7 +299,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
         out = {}
         for q in queries:
             rows = con.execute(  # type: ignore[attr-defined]
-                f"SELECT id, round({warehouse.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
+                f"SELECT id, round({search.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
                 "FROM articles WHERE s IS NOT NULL ORDER BY s DESC, id",
                 [q],
             ).fetchall()
@@ -311,26 +311,26 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
         warehouse.connect(tmp_path / "full.duckdb") as full,
     ):
         appended: list[bool] = []
-        append = warehouse._append_to_search_index
+        append = search._append_to_search_index
         monkeypatch.setattr(
-            warehouse,
+            search,
             "_append_to_search_index",
             lambda con: appended.append(append(con)) or appended[-1],
         )
-        warehouse.prepare_search_index(inc)  # an empty index, as before a first poll
+        search.prepare_search_index(inc)  # an empty index, as before a first poll
         for batch in batches:
             insert(inc, batch)
-            assert warehouse.refresh_search_index(inc) == _count(inc)
+            assert search.refresh_search_index(inc) == _count(inc)
         assert appended == [True, True, True]
         insert(full, articles)
-        warehouse.load_fts(full)
-        warehouse._build_search_index(full)  # the extension's own build
+        search.load_fts(full)
+        search._build_search_index(full)  # the extension's own build
         got, want = scores(inc), scores(full)
         assert any(want[q] for q in queries)
         assert got == want
-        stats = f"SELECT num_docs, round(avgdl, 9) FROM {warehouse.FTS_SCHEMA}.stats"
+        stats = f"SELECT num_docs, round(avgdl, 9) FROM {search.FTS_SCHEMA}.stats"
         assert inc.execute(stats).fetchall() == full.execute(stats).fetchall()
-        assert warehouse.refresh_search_index(inc, rebuild=True) == _count(inc)
+        assert search.refresh_search_index(inc, rebuild=True) == _count(inc)
         assert scores(inc) == want
 
 
@@ -352,15 +352,15 @@ def _scores_by_the_extensions_build(db: Path, tmp_path: Path, queries: list[str]
 
     def scores(path: Path, rebuild: bool) -> dict[str, list[tuple[str, float]]]:
         with warehouse.connect(path) as con:
-            warehouse.load_fts(con)
+            search.load_fts(con)
             if rebuild:
-                warehouse._build_search_index(con)
+                search._build_search_index(con)
             return {
                 # Queries reach the index stemmed (every language's forms; search_stems).
                 q: con.execute(
-                    f"SELECT id, round({warehouse.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
+                    f"SELECT id, round({search.FTS_SCHEMA}.match_bm25(id, ?), 9) AS s "
                     "FROM articles WHERE s IS NOT NULL ORDER BY s DESC, id",
-                    [" ".join(warehouse.search_stems(con, q))],
+                    [" ".join(search.search_stems(con, q))],
                 ).fetchall()
                 for q in queries
             }
@@ -405,22 +405,22 @@ def test_each_poll_brings_the_index_up_to_date(
     # An index the append must not write into (here: rebuilt by hand with the extension's
     # default tokenizer, which drops digits) is rebuilt by the extension at the next poll.
     with warehouse.connect(db) as con:
-        warehouse.load_fts(con)
+        search.load_fts(con)
         con.execute("PRAGMA create_fts_index('articles', 'id', 'title', 'summary', overwrite = 1)")
-        assert warehouse.search_index_layout_problem(con) is not None
+        assert search.search_index_layout_problem(con) is not None
     assert _search_titles(db, "S-400") == []
     third = [*second, item(4, "S-400 battery arrives by sea")]
     feed_server.route("/wire.xml", body=rss("Wire", third))
     poll_once(sources, db)
     assert _search_titles(db, "S-400") == ["S-400 battery arrives by sea"]
     with warehouse.connect(db, read_only=True) as con:
-        warehouse.load_fts(con)
-        assert warehouse.search_index_layout_problem(con) is None
+        search.load_fts(con)
+        assert search.search_index_layout_problem(con) is None
     _scores_by_the_extensions_build(db, tmp_path, ["frigate", "harbour", "S-400 battery"])
 
 
 def _mutations() -> dict[str, str]:
-    fts = warehouse.FTS_SCHEMA
+    fts = search.FTS_SCHEMA
     return {
         "renamed column": f"ALTER TABLE {fts}.terms RENAME COLUMN termid TO term_id",
         "extra column": f"ALTER TABLE {fts}.docs ADD COLUMN extra BIGINT",
@@ -444,18 +444,18 @@ def test_an_index_laid_out_otherwise_is_rebuilt_by_the_extension(
         ("x", "Cooking with lentils", "Soak them overnight."),
     ]
     with warehouse.connect(tmp_path / "w.duckdb") as con:
-        warehouse.prepare_search_index(con)
+        search.prepare_search_index(con)
         for id_, title, summary in rows[:2]:
             _insert(con, id_, title, summary, now)
-        warehouse.refresh_search_index(con)
-        assert warehouse.search_index_layout_problem(con) is None
+        search.refresh_search_index(con)
+        assert search.search_index_layout_problem(con) is None
         con.execute(_mutations()[mutation])
-        assert warehouse.search_index_layout_problem(con) is not None
+        assert search.search_index_layout_problem(con) is not None
         _insert(con, *rows[2], now)
-        assert warehouse.refresh_search_index(con) == 3
-        assert warehouse.search_index_layout_problem(con) is None
-        assert [h.id for h in warehouse.search_articles(con, "S-400 battery")] == ["t", "s"]
-        assert [h.id for h in warehouse.search_articles(con, "lentil")] == ["x"]
+        assert search.refresh_search_index(con) == 3
+        assert search.search_index_layout_problem(con) is None
+        assert [h.id for h in search.search_articles(con, "S-400 battery")] == ["t", "s"]
+        assert [h.id for h in search.search_articles(con, "lentil")] == ["x"]
 
 
 def test_reindex_is_the_extensions_own_build(tmp_path: Path) -> None:
@@ -465,15 +465,15 @@ def test_reindex_is_the_extensions_own_build(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     with warehouse.connect(db) as con:
         _insert(con, "t", "Ankara weighs second S-400 battery", "Talks continue.", now)
-        warehouse.load_fts(con)
+        search.load_fts(con)
         con.execute("PRAGMA create_fts_index('articles', 'id', 'title', 'summary', overwrite = 1)")
     assert _search_titles(db, "S-400") == []
     out = io.StringIO()
     assert cli.main(["search", "S-400", "--db", str(db), "--reindex"], out=out) == 0
     assert out.getvalue().startswith(" 1. Ankara weighs second S-400 battery\n")
     with warehouse.connect(db, read_only=True) as con:
-        warehouse.load_fts(con)
-        assert warehouse.search_index_layout_problem(con) is None
+        search.load_fts(con)
+        assert search.search_index_layout_problem(con) is None
 
 
 def _insert(con: object, id_: str, title: str, summary: str, now: datetime) -> None:
@@ -487,15 +487,15 @@ def _insert(con: object, id_: str, title: str, summary: str, now: datetime) -> N
 def test_an_index_over_deleted_articles_is_rebuilt_by_the_extension(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     with warehouse.connect(tmp_path / "w.duckdb") as con:
-        warehouse.prepare_search_index(con)
+        search.prepare_search_index(con)
         _insert(con, "a", "Frigate launched", "", now)
         _insert(con, "b", "Frigate sinks", "", now)
-        assert warehouse.refresh_search_index(con) == 2
+        assert search.refresh_search_index(con) == 2
         con.execute("DELETE FROM articles WHERE id = 'a'")  # by hand: newswatch never deletes
         _insert(con, "c", "Third frigate ordered", "", now)
-        assert warehouse.refresh_search_index(con) == 2
-        assert {h.id for h in warehouse.search_articles(con, "frigate")} == {"b", "c"}
-        stats = con.execute(f"SELECT num_docs FROM {warehouse.FTS_SCHEMA}.stats").fetchone()
+        assert search.refresh_search_index(con) == 2
+        assert {h.id for h in search.search_articles(con, "frigate")} == {"b", "c"}
+        stats = con.execute(f"SELECT num_docs FROM {search.FTS_SCHEMA}.stats").fetchone()
         assert stats == (2,)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from newswatch.errors import TopicRuleError
-from newswatch.match.topics import Matcher, compile_topics, match_jsonl
+from newswatch.match.jsonl import match_jsonl
+from newswatch.match.topics import Matcher, compile_topics
 from newswatch.models import TopicMatch
 from newswatch.parse.text import fold, html_to_text
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from newswatch.errors import TopicRuleError
-from newswatch.match.topics import Matcher, compile_topics, match_jsonl
+from newswatch.match.jsonl import match_jsonl
+from newswatch.match.topics import Matcher, compile_topics
 from newswatch.parse.text import fold
 
 SHIPPED = compile_topics(

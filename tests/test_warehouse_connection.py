@@ -76,7 +76,7 @@ def test_scans_beside_python_run_small_and_on_one_thread(tmp_path: Path) -> None
     """Clustering reads rows under scan_memory: DuckDB's cache capped and one thread (a scan
     of 3 KB article bodies on two threads outgrew the cap: "Out of Memory" in the refresh
     of a 1,000-feed poll with content); the writer's settings come back afterwards."""
-    from newswatch import warehouse
+    from newswatch.store import warehouse
 
     with warehouse.connect(tmp_path / "w.duckdb", wait_seconds=1, threads=2) as con:
 

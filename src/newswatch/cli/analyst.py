@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from newswatch.digest import timefmt
 from newswatch.errors import AnalystError, DbWaitError, SearchUnavailable
 from newswatch.paths import resolve_db_path
-from newswatch.store import warehouse
+from newswatch.store import export, search, warehouse
 from newswatch.store.dbwait import db_wait_seconds
 from newswatch.store.snippets import snippet
 
@@ -62,8 +62,8 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         with contextlib.suppress(SearchUnavailable):
-            warehouse.load_fts(con)  # so queries may use the search index's match_bm25
-        table = warehouse.run_query(con, args.sql)
+            search.load_fts(con)  # so queries may use the search index's match_bm25
+        table = export.run_query(con, args.sql)
     if target is not None and args.format == "parquet":
         import pyarrow.parquet as pq
 
@@ -215,12 +215,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     if args.reindex:
         with warehouse.connect(db, wait_seconds=_wait()) as con:
-            warehouse.refresh_search_index(con, rebuild=True)
+            search.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        hits = warehouse.search_articles(
+        hits = search.search_articles(
             con, query, topic=topic, since=since, limit=args.limit, boost_topics=boost
         )
-        stems = warehouse.search_stems(con, query)
+        stems = search.search_stems(con, query)
     if args.format == "json":
         records = [
             {
@@ -267,7 +267,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     db = resolve_db_path(args.db)
     target = Path(args.out).expanduser()
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        tables = warehouse.export_parquet(con, target)
+        tables = export.export_parquet(con, target)
     for t in tables:
         layout = "day=YYYY-MM-DD/" if t.partitioned else ""
         out.write(f"{t.name:<17} {t.rows:>9} rows  {t.path}{'/' + layout if layout else ''}\n")

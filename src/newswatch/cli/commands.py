@@ -437,8 +437,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.errors import UnknownTopic
+    from newswatch.match.jsonl import match_jsonl
     from newswatch.match.language import detect_article_language
-    from newswatch.match.topics import match_jsonl
 
     config = _load(args)
     try:

@@ -31,7 +31,7 @@ from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_st
 from newswatch.fetch.extract import article_text, text_html
 from newswatch.models import FetchResult
 from newswatch.orchestrate.rematch import diff_matches
-from newswatch.store import warehouse
+from newswatch.store import article_pages, warehouse
 from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _read_page(body: bytes, url: str, content_type: str | None) -> _Read:
 
 def _record(
     article_id: str, poll_id: str, fetched: FetchResult, read: _Read | None
-) -> warehouse.ArticleFetch:
+) -> article_pages.ArticleFetch:
     if fetched.outcome != "ok":
         outcome, kind, error = "error", fetched.error_kind, fetched.error
     elif read is not None and read.text:
@@ -108,7 +108,7 @@ def _record(
     else:
         outcome, kind = "no_text", None
         error = (read.error if read is not None else None) or "no article text found on the page"
-    return warehouse.ArticleFetch(
+    return article_pages.ArticleFetch(
         article_id=article_id,
         poll_id=poll_id,
         url=fetched.feed_url,
@@ -127,13 +127,13 @@ def _record(
 
 
 async def fetch_pages(
-    candidates: Sequence[warehouse.PageCandidate],
+    candidates: Sequence[article_pages.PageCandidate],
     config: Config,
     poll_id: str,
     *,
     resolver: Resolver | None = None,
     clock: Callable[[], datetime] = utc_now,
-) -> tuple[list[warehouse.ArticleFetch], dict[str, str], int]:
+) -> tuple[list[article_pages.ArticleFetch], dict[str, str], int]:
     """Fetch and read the pages of `candidates` (one fetch per distinct link).
 
     Returns the records of the articles whose page was fetched, the text read per article
@@ -145,7 +145,7 @@ async def fetch_pages(
         by_url.setdefault(c.url, []).append(c.article_id)
     settings = config.article_pages
     in_memory = asyncio.Semaphore(settings.concurrency + EXTRACT_BACKLOG)
-    records: list[warehouse.ArticleFetch] = []
+    records: list[article_pages.ArticleFetch] = []
     texts: dict[str, str] = {}
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(1, thread_name_prefix="newswatch-extract") as extractor:
@@ -211,7 +211,7 @@ async def fetch_article_pages(
     try:
         # A short wait: when the poll's own merge found the file locked, this would wait again.
         with warehouse.connect(db_path, wait_seconds=min(10.0, wait)) as con:
-            candidates = warehouse.article_page_candidates(
+            candidates = article_pages.article_page_candidates(
                 con,
                 feeds,
                 since,
@@ -228,7 +228,7 @@ async def fetch_article_pages(
     )
     try:
         with warehouse.connect(db_path, wait_seconds=wait) as con:
-            warehouse.record_article_fetches(
+            article_pages.record_article_fetches(
                 con, records, {aid: (t, text_html(t)) for aid, t in texts.items()}
             )
             rematched = match_page_texts(con, config, sorted(texts), clock())
@@ -270,7 +270,7 @@ def match_page_texts(
     stored) and store what changed; returns how many articles' matches changed."""
     if not ids:
         return 0
-    articles = warehouse.articles_by_id(con, ids)
+    articles = article_pages.articles_by_id(con, ids)
     old = warehouse.stored_matches(con, [a.id for a in articles])
     new = {
         a.id: config.matcher.match(a.title, a.summary, a.content, language=a.language)

@@ -11,25 +11,19 @@ from typing import TYPE_CHECKING
 from newswatch._lazy import exports
 
 if TYPE_CHECKING:
+    from newswatch.match.jsonl import match_jsonl as match_jsonl
     from newswatch.match.language import detect_language as detect_language
     from newswatch.match.relevance import Evidence as Evidence
     from newswatch.match.relevance import score as score
-    from newswatch.match.topics import (
-        Matcher as Matcher,
-    )
-    from newswatch.match.topics import (
-        compile_topics as compile_topics,
-    )
-    from newswatch.match.topics import (
-        match_jsonl as match_jsonl,
-    )
+    from newswatch.match.topics import Matcher as Matcher
+    from newswatch.match.topics import compile_topics as compile_topics
 
 _API = {
     "Evidence": "relevance",
     "Matcher": "topics",
     "compile_topics": "topics",
     "detect_language": "language",
-    "match_jsonl": "topics",
+    "match_jsonl": "jsonl",
     "score": "relevance",
 }
 __all__ = sorted(_API)

@@ -37,7 +37,7 @@ from newswatch.orchestrate import runners
 from newswatch.orchestrate.schedule import FeedDecider, policy_for_schedule
 from newswatch.orchestrate.shards import SHARD_MIN_FEEDS
 from newswatch.parse.feed import normalise_feed, read_feed
-from newswatch.store import spool, warehouse
+from newswatch.store import search, spool, warehouse
 from newswatch.store.dbwait import db_wait_seconds
 
 log = logging.getLogger("newswatch.poll")
@@ -615,7 +615,7 @@ def store(
     try:
         wait = db_wait_seconds() if wait_seconds is None else wait_seconds
         with warehouse.connect(db_path, wait_seconds=wait) as con:
-            warehouse.prepare_search_index(con)
+            search.prepare_search_index(con)
             for batch in batches:
                 merged.append(warehouse.merge_batch(con, batch, clock()))
                 spool.remove(batch)
@@ -654,8 +654,8 @@ def refresh(
     with warehouse.connect(db_path, wait_seconds=wait, threads=warehouse.ALL_CORES) as con:
         # The index first, then clustering with DuckDB's cache evicted and kept small: its
         # memory and the clustering's own in Python would otherwise add up.
-        if changed or not warehouse.has_search_index(con):
-            warehouse.refresh_search_index(con)
+        if changed or not search.has_search_index(con):
+            search.refresh_search_index(con)
             _release_freed_memory()
         if changed:
             with warehouse.scan_memory(con):

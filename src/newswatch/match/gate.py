@@ -1,0 +1,255 @@
+"""The gate: which words an article must contain for a topic to be worth evaluating, so
+that most articles are turned away by a few set lookups. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from newswatch.match.query import _And, _Near, _Node, _Not, _NotNear, _Or, _TermNode
+from newswatch.match.terms import _Term
+
+
+def _uses_words(node: _Node) -> bool:
+    if isinstance(node, _Near | _NotNear):
+        return True
+    if isinstance(node, _TermNode):
+        return False
+    if isinstance(node, _Not):
+        return _uses_words(node.child)
+    return any(_uses_words(c) for c in node.children)
+
+
+def _required_terms(node: _Node, terms: Sequence[_Term], negated: bool = False) -> set[int] | None:
+    """Terms of which at least one occurs whenever `node` holds (or, when `negated`,
+    whenever it does not): what a cheap prefilter can look for. None: it can hold with no
+    term present. For AND and NEAR one part suffices: the one least likely by chance."""
+    if isinstance(node, _Not):
+        return _required_terms(node.child, terms, not negated)
+    if negated and isinstance(node, _TermNode | _Near | _NotNear):
+        return None  # "no X here" holds in an empty article
+    if isinstance(node, _TermNode):
+        return {node.term}
+    if isinstance(node, _NotNear):
+        return set(node.terms)
+    if isinstance(node, _Near):
+        options: list[set[int]] = [set(group) for group in node.groups]
+    else:
+        parts = [_required_terms(c, terms, negated) for c in node.children]
+        if isinstance(node, _Or) != negated:  # OR, or NOT over AND: any part may hold
+            if any(p is None for p in parts):
+                return None
+            return {t for p in parts if p is not None for t in p}
+        options = [p for p in parts if p is not None]
+        if not options:
+            return None
+    return min(options, key=lambda group: sum(_term_cost(terms[t]) for t in group))
+
+
+def _numbered(term: _Term) -> bool:
+    """A word with a short number ("Article 5", "статья 5"): the word alone is common, the
+    pair is rare, so the prefilter looks for the pair with the term's regex."""
+    return (
+        term.run_prefix is None
+        and any(c.isdigit() and len(c) < 3 for c in term.chunks)
+        and any(not c.isdigit() for c in term.chunks)
+    )
+
+
+def _strong_chunks(term: _Term) -> list[str]:
+    """Chunks of a term that rarely turn up by chance: 3+ letters or 3+ digits (none for a
+    numbered word, whose word alone is not rare)."""
+    if _numbered(term):
+        return []
+    return [c for c in term.chunks if len(c) >= 3]
+
+
+def _term_cost(term: _Term) -> float:
+    # Each term is one more way to pass the prefilter by chance; short chunks turn up by
+    # chance more often ("air" in "chair"), numbers less than words. A term with no strong
+    # chunk ("40N6", "SA-21") needs a regex in the prefilter; a numbered word's regex only
+    # runs where its word is, and rarely finds anything.
+    if _numbered(term):
+        return 2.0
+    chunks = _strong_chunks(term)
+    if not chunks:
+        return 6.0
+    best = max(chunks, key=len)
+    return 1 + 4.0 ** max(0, (3 if best.isdigit() else 5) - len(best))
+
+
+# Scripts a gate's pieces are grouped by (the first character of a piece decides).
+_SCRIPT_RE = {
+    "greek": re.compile("[\u0370-\u03ff\u1f00-\u1fff]"),
+    "cyrillic": re.compile("[\u0400-\u052f]"),
+    "arabic": re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"),
+}
+
+
+_NON_LATIN = re.compile(
+    "[\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"
+)
+
+
+def _script_of(piece: str) -> str:
+    if piece.isascii():
+        return "ascii"
+    for name in ("greek", "cyrillic", "arabic"):
+        if _SCRIPT_RE[name].match(piece):
+            return name
+    return "other"
+
+
+# Regexes behind one first chunk: (the other chunks they need, the regexes).
+_WeakGroup = tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]
+
+
+def _weak_found(group: _WeakGroup, folded: str) -> bool:
+    for rest, patterns in group:
+        for chunk in rest:
+            if chunk not in folded:
+                break
+        else:
+            for pattern in patterns:
+                if pattern.search(folded) is not None:
+                    return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """A cheap test that every article any rule can match passes: one of `substrings` is in
+    the folded text, or `weak` (the regexes of terms with no long chunk, such as 40N6)
+    finds something."""
+
+    substrings: tuple[str, ...]
+    # (chunks it must contain, cheapest first; regex): a numbered word ("Article 5") is
+    # looked for only in text with its digit, then its word.
+    weak_patterns: tuple[tuple[tuple[str, ...], str], ...]
+    weak: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]
+    # The same, split by script: ASCII text (most articles, and most Latin-script text once
+    # folded) is searched for the ASCII pieces only, other text also for the pieces of the
+    # scripts it contains (a Greek article is not searched for Cyrillic and Arabic names).
+    _ascii: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _scripts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _other: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The weak regexes by their first chunk, then by the rest of their chunks.
+    _ascii_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
+    _other_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_script: dict[str, list[str]] = {}
+        for piece in self.substrings:
+            by_script.setdefault(_script_of(piece), []).append(piece)
+        weak: dict[str, dict[tuple[str, ...], list[re.Pattern[str]]]] = {}
+        for chunks, pattern in self.weak:
+            weak.setdefault(chunks[0], {}).setdefault(chunks[1:], []).append(pattern)
+
+        def grouped(ascii_: bool) -> tuple[tuple[str, _WeakGroup], ...]:
+            out = []
+            for first, by_rest in weak.items():
+                group = tuple(
+                    (rest, tuple(patterns))
+                    for rest, patterns in by_rest.items()
+                    if all(c.isascii() for c in (first, *rest)) == ascii_
+                )
+                if group:
+                    out.append((first, group))
+            return tuple(out)
+
+        setattr_ = object.__setattr__
+        setattr_(self, "_ascii", tuple(by_script.pop("ascii", ())))
+        setattr_(self, "_other", tuple(by_script.pop("other", ())))
+        setattr_(
+            self,
+            "_scripts",
+            tuple((_SCRIPT_RE[name], tuple(pieces)) for name, pieces in sorted(by_script.items())),
+        )
+        setattr_(self, "_ascii_weak", grouped(True))
+        setattr_(self, "_other_weak", grouped(False))
+
+    def passes(self, folded: str) -> bool:
+        for piece in self._ascii:
+            if piece in folded:
+                return True
+        ascii_text = folded.isascii()
+        # Curly quotes and dashes make most English text non-ASCII: one search for a
+        # Greek, Cyrillic or Arabic letter rules those scripts out at once.
+        if not ascii_text and _NON_LATIN.search(folded) is not None:
+            for script, pieces in self._scripts:
+                if script.search(folded) is not None:
+                    for piece in pieces:
+                        if piece in folded:
+                            return True
+        if not ascii_text:
+            for piece in self._other:
+                if piece in folded:
+                    return True
+        for first, group in self._ascii_weak:
+            if first in folded and _weak_found(group, folded):
+                return True
+        if not ascii_text:
+            for first, group in self._other_weak:
+                if first in folded and _weak_found(group, folded):
+                    return True
+        return False
+
+    @staticmethod
+    def make(needs: Sequence[Sequence[str]], weak: Iterable[tuple[tuple[str, ...], str]]) -> _Gate:
+        patterns = tuple(sorted(set(weak)))
+        compiled = tuple((chunk, re.compile(p)) for chunk, p in patterns)
+        return _Gate(_cover(needs), patterns, compiled)
+
+    @staticmethod
+    def covering(terms: Iterable[_Term]) -> _Gate:
+        strong: list[list[str]] = []
+        weak: list[tuple[tuple[str, ...], str]] = []
+        for term in terms:
+            chunks = _strong_chunks(term)
+            if chunks:
+                strong.append(chunks)
+            else:
+                digits = [c for c in term.chunks if c.isdigit()] if _numbered(term) else []
+                guard = (max(digits, key=len),) if digits else ()
+                weak.append(((*guard, term.anchor), term.pattern))
+        return _Gate.make(strong, weak)
+
+    @staticmethod
+    def union(gates: Sequence[_Gate]) -> _Gate:
+        return _Gate.make(
+            [[p] for g in gates for p in g.substrings], [p for g in gates for p in g.weak_patterns]
+        )
+
+
+def _cover(needs: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """Few substrings such that each need (a list of chunks, any of which is enough) has a
+    chunk containing one of them. Greedy: a common piece of 4+ characters stands in for
+    several ("turk" for turkey, turkish, turks, "Republic of Turkey"); longer is rarer."""
+    todo = [tuple(n) for n in needs]
+    kept: list[str] = []
+    while todo:
+        pieces = {
+            c[i:j] for n in todo for c in n for i in range(len(c)) for j in range(i + 4, len(c) + 1)
+        } | {c for n in todo for c in n if len(c) < 4}
+        best = max(pieces, key=lambda p: (sum(any(p in c for c in n) for n in todo), len(p), p))
+        kept.append(best)
+        todo = [n for n in todo if not any(best in c for c in n)]
+    return tuple(sorted(kept))
+
+
+def _positive_terms(node: _Node, out: set[int]) -> set[int]:
+    """Terms that must appear for the rule to fire (negated branches do not count)."""
+    if isinstance(node, _TermNode):
+        out.add(node.term)
+    elif isinstance(node, _NotNear):
+        out.update(node.terms)
+    elif isinstance(node, _Near):
+        out.update(t for g in node.groups for t in g)
+    elif isinstance(node, _Or | _And):
+        for c in node.children:
+            _positive_terms(c, out)
+    return out

@@ -1,0 +1,142 @@
+"""The analyst's way out of the warehouse: `newswatch query` (read-only SQL) and
+`newswatch export` (the tables as Parquet, partitioned by the articles' day).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newswatch.errors import QueryError, WarehouseError
+from newswatch.store.warehouse import _count, _first_line, _sql_path
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """Run one analyst query and return its result as a pyarrow Table."""
+    try:
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
+        return result.to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(_first_line(exc)) from None
+
+
+# Exported tables: (name, SELECT, partition column or None). Article-owned rows are
+# partitioned by the article's UTC publication day so one day's folder holds all of it.
+_ARTICLE_DAY = "(a.published_at AT TIME ZONE 'UTC')::DATE"
+
+
+_EXPORTS: tuple[tuple[str, str, str | None], ...] = (
+    (
+        "articles",
+        "SELECT a.*, coalesce(m.topics, []::VARCHAR[]) AS topics, "
+        f"coalesce(c.cluster_id, a.id) AS cluster_id, {_ARTICLE_DAY} AS day FROM articles a "
+        "LEFT JOIN (SELECT article_id, list_sort(list(DISTINCT topic)) AS topics "
+        "FROM article_topics GROUP BY article_id) m ON m.article_id = a.id "
+        "LEFT JOIN article_clusters c ON c.article_id = a.id",
+        "day",
+    ),
+    (
+        "article_topics",
+        f"SELECT t.*, {_ARTICLE_DAY} AS day FROM article_topics t "
+        "JOIN articles a ON a.id = t.article_id",
+        "day",
+    ),
+    (
+        "match_hits",
+        f"SELECT h.*, {_ARTICLE_DAY} AS day FROM match_hits h "
+        "JOIN articles a ON a.id = h.article_id",
+        "day",
+    ),
+    (
+        "article_clusters",
+        f"SELECT c.*, {_ARTICLE_DAY} AS day FROM article_clusters c "
+        "JOIN articles a ON a.id = c.article_id",
+        "day",
+    ),
+    (
+        "fetch_log",
+        "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM fetch_log f",
+        "day",
+    ),
+    (
+        "article_fetches",
+        "SELECT f.*, (f.started_at AT TIME ZONE 'UTC')::DATE AS day FROM article_fetches f",
+        "day",
+    ),
+    ("feeds", "SELECT * FROM feeds", None),
+    ("polls", "SELECT * FROM polls", None),
+    ("digests", "SELECT * FROM digests", None),
+)
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    name: str
+    rows: int
+    path: Path
+    partitioned: bool
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ExportedTable]:
+    """Write every table as Parquet under out_dir, day-partitioned (hive `day=YYYY-MM-DD`).
+
+    Works on a read-only connection. Each table is written to a staging folder first and
+    swapped in whole, so a reader of out_dir never sees a half-written table.
+    """
+    import shutil
+    import tempfile
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WarehouseError(f"cannot export to {out_dir}: it is a file; --out names a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    except OSError as exc:
+        raise WarehouseError(f"cannot export to {out_dir}: {_os_reason(exc)}") from None
+    written: list[ExportedTable] = []
+    try:
+        for name, select, partition in _EXPORTS:
+            rows = _count(con, f"({select})")
+            if partition:
+                target = staging / name
+                target.mkdir()
+                if rows:
+                    con.execute(
+                        f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, "
+                        f"COMPRESSION zstd, PARTITION_BY ({partition}), OVERWRITE_OR_IGNORE)"
+                    )
+                final = out_dir / name
+            else:
+                target = staging / f"{name}.parquet"
+                con.execute(
+                    f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                final = out_dir / f"{name}.parquet"
+            written.append(ExportedTable(name, rows, final, partition is not None))
+        for table in written:
+            staged = staging / table.path.name
+            if table.path.is_dir():
+                old = staging / f".old-{table.path.name}"
+                os.replace(table.path, old)
+                os.replace(staged, table.path)
+            else:
+                os.replace(staged, table.path)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"export to {out_dir} failed: {_first_line(exc)}") from None
+    except OSError as exc:
+        raise WarehouseError(f"export to {out_dir} failed: {_os_reason(exc)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _os_reason(exc: OSError) -> str:
+
+    return os.strerror(exc.errno) if exc.errno else _first_line(exc)
