@@ -90,3 +90,38 @@ def test_scans_beside_python_run_small_and_on_one_thread(tmp_path: Path) -> None
             assert setting("threads") == "1"
             assert setting("memory_limit") != before[1]
         assert (setting("threads"), setting("memory_limit")) == before
+
+
+def test_cluster_text_is_the_summary_or_for_a_headline_only_summary_the_body(
+    tmp_path: Path,
+) -> None:
+    from newswatch.digest.cluster import SHORT_SUMMARY_CHARS, SUMMARY_CHARS
+    from newswatch.store import warehouse
+
+    long_summary = "Ministers met in Brussels to discuss air defence. " * 20
+    body = "The body names the S-400 deal and the talks in Ankara. " * 40
+    rows = [
+        ("short", "Headline only", body),  # a teaser summary: the body stands in
+        ("long", long_summary, body),  # a real summary: it is used, the body is not read
+        ("none", "Short again", ""),  # no body: the short summary it is
+    ]
+    with warehouse.connect(tmp_path / "w.duckdb", wait_seconds=1, threads=2) as con:
+        for aid, summary, content in rows:
+            con.execute(
+                "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+                "published_at, published_at_known, guid, author, first_seen_at, poll_id, "
+                "language, content, content_html) VALUES (?, 'http://127.0.0.1/f', 's', "
+                "'http://127.0.0.1/' || ?, 't', ?, '', now(), true, ?, '', now(), 'p', 'en', ?, '')",
+                [aid, aid, summary, aid, content],
+            )
+        limit = "SELECT current_setting('memory_limit')"
+        with warehouse.scan_memory(con):
+            cap = con.execute(limit).fetchone()
+            got = warehouse.cluster_summaries(con, ["short", "long", "none", "missing"])
+            assert con.execute(limit).fetchone() == cap  # the scan's small cap is back
+    assert len("Headline only") < SHORT_SUMMARY_CHARS <= len(long_summary)
+    assert got == {
+        "short": body[:SUMMARY_CHARS],
+        "long": long_summary[:SUMMARY_CHARS],
+        "none": "Short again",
+    }

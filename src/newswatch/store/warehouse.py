@@ -649,14 +649,36 @@ def cluster_rows_since(
 def cluster_summaries(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, str]:
     """The first cluster.SUMMARY_CHARS characters of these articles' text: the summary, or
     the content when the summary is shorter than cluster.SHORT_SUMMARY_CHARS (a headline-only
-    summary; see cluster.cluster_text)."""
+    summary; see cluster.cluster_text).
+
+    Two reads: the summaries, then the bodies of the articles with a short summary only. One
+    read choosing between them scanned every article's body (3 KB each in a feed with full
+    content), which outgrew the small cache clustering runs beside (`scan_memory`: "Out of
+    Memory" in the refresh of a 1,000-feed poll with content); the bodies' read gets the
+    writer's cap for its own duration."""
+    listed = text_list(ids)
     rows = con.execute(
-        "SELECT id, left(CASE WHEN length(summary) < ? AND coalesce(content, '') <> '' "
-        "THEN content ELSE summary END, ?) "
+        "SELECT id, left(summary, ?), length(summary) < ? "
         "FROM articles WHERE id IN (SELECT unnest(string_split(?, chr(31))))",
-        [SHORT_SUMMARY_CHARS, SUMMARY_CHARS, text_list(ids)],
+        [SUMMARY_CHARS, SHORT_SUMMARY_CHARS, listed],
     ).fetchall()
-    return {str(i): str(text or "") for i, text in rows}
+    out = {str(i): str(text or "") for i, text, _ in rows}
+    short = [str(i) for i, _, is_short in rows if is_short]
+    if short:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+        try:
+            bodies = con.execute(
+                "SELECT id, left(content, ?) FROM articles "
+                "WHERE length(summary) < ? AND coalesce(content, '') <> '' "
+                "AND id IN (SELECT unnest(string_split(?, chr(31))))",
+                [SUMMARY_CHARS, SHORT_SUMMARY_CHARS, text_list(short)],
+            ).fetchall()
+        finally:
+            if row is not None:
+                con.execute(f"SET memory_limit = '{row[0]}'")
+        out.update((str(i), str(text or "")) for i, text in bodies)
+    return out
 
 
 def cluster_count_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
