@@ -15,8 +15,8 @@ from collections.abc import Callable
 from tests.digest_helpers import real_articles, real_digest
 from tests.test_cluster import synthetic
 
-from newswatch.digest.build import render_html, render_text
 from newswatch.digest.cluster import assign_clusters
+from newswatch.digest.render import render_html, render_text
 from newswatch.resources import templates_dir
 
 

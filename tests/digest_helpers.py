@@ -18,8 +18,9 @@ from pathlib import Path
 import feedparser
 
 from newswatch.config import DigestSettings
-from newswatch.digest.build import Digest, DigestItem, build_digest
+from newswatch.digest.build import build_digest
 from newswatch.digest.cluster import assign_clusters
+from newswatch.digest.model import Digest, DigestItem
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.parse.text import html_to_text
 

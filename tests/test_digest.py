@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest.build import (
-    Digest,
-    DigestItem,
-    Segment,
-    build_digest,
-    render_html,
-    render_text,
-    safe_link,
-    snippet,
-    subject,
-)
+from newswatch.digest.build import build_digest
+from newswatch.digest.headline import subject
+from newswatch.digest.highlight import snippet
+from newswatch.digest.model import Digest, DigestItem, Segment
+from newswatch.digest.render import render_html, render_text
+from newswatch.digest.sanitize import safe_link
 from newswatch.models import Article, FeedHealth, TermHit, TopicMatch
 from newswatch.resources import templates_dir
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from newswatch.digest.build import DigestItem, render_html, render_text
+from newswatch.digest.model import DigestItem
+from newswatch.digest.render import render_html, render_text
 from tests.test_digest import TEMPLATES, digest, item
 
 FSI, PDI = "\u2068", "\u2069"

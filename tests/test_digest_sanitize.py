@@ -16,15 +16,10 @@ import feedparser
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest.build import (
-    Digest,
-    DigestItem,
-    build_digest,
-    feed_text,
-    render_html,
-    render_text,
-    sanitize_html,
-)
+from newswatch.digest.build import build_digest
+from newswatch.digest.model import Digest, DigestItem
+from newswatch.digest.render import render_html, render_text
+from newswatch.digest.sanitize import feed_text, sanitize_html
 from newswatch.models import Article, FeedHealth, Field, TermHit, TopicMatch
 from newswatch.parse.text import html_to_text
 from newswatch.resources import templates_dir

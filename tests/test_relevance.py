@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import DigestSettings
-from newswatch.digest.build import (
-    DigestItem,
-    build_digest,
-    drop_below_min_relevance,
-    render_text,
-    story_snippet,
-)
+from newswatch.digest.build import build_digest, drop_below_min_relevance
+from newswatch.digest.highlight import story_snippet
+from newswatch.digest.model import DigestItem
+from newswatch.digest.render import render_text
 from newswatch.errors import TopicRuleError
 from newswatch.match.jsonl import match_jsonl
 from newswatch.match.relevance import Evidence, evidence, relevance, score, sentence_starts

@@ -33,17 +33,12 @@ from zoneinfo import ZoneInfo
 from newswatch import resources
 from newswatch.config import Config
 from newswatch.digest import mail
-from newswatch.digest.build import (
-    Digest,
-    DigestItem,
-    build_digest,
-    drop_below_min_relevance,
-    render_html,
-    render_text,
-    subject,
-)
+from newswatch.digest.build import build_digest, drop_below_min_relevance
 from newswatch.digest.cluster import assign_clusters
+from newswatch.digest.headline import subject
 from newswatch.digest.mail import SmtpSettings, build_message, send_message
+from newswatch.digest.model import Digest, DigestItem
+from newswatch.digest.render import render_html, render_text
 from newswatch.errors import MailError, SendFailed
 from newswatch.models import FeedHealth
 from newswatch.orchestrate.health import read_health

@@ -4,7 +4,8 @@ with its UTC offset ("Europe/Istanbul, UTC+03:00"). Pure: no I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import zoneinfo
+from datetime import date, datetime, tzinfo
 
 
 def offset_label(zone: tzinfo, at: datetime) -> str:
@@ -24,3 +25,24 @@ def zone_label(zone: tzinfo, at: datetime) -> str:
 def local(t: datetime, zone: tzinfo) -> str:
     """ "2026-12-06 08:27" in `zone`."""
     return f"{t.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def zone_or_local(name: str) -> tzinfo:
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    local = datetime.now().astimezone().tzinfo
+    return local if local is not None else zoneinfo.ZoneInfo("UTC")
+
+
+def day_label(d: date) -> str:
+    return f"{d:%A} {d.day} {d:%B %Y}"
+
+
+def time_label(t: datetime, year: int | None = None) -> str:
+    """ "24 Nov 07:15"; with the year ("5 Jan 2020 00:00") when it is not `year`."""
+    if year is not None and t.year != year:
+        return f"{t.day} {t:%b %Y %H:%M}"
+    return f"{t.day} {t:%b %H:%M}"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from newswatch.clock import utc_now
 from newswatch.config import Config
 from newswatch.digest import delivery, timefmt
-from newswatch.digest.build import count_line
+from newswatch.digest.headline import count_line
 from newswatch.digest.mail import SmtpSettings, draft_addresses, smtp_settings
 from newswatch.errors import (
     DigestFailed,

@@ -11,7 +11,7 @@ Decisions worth knowing:
   feed generator, the header is usually a web-server default. A byte-order mark beats both. With no
   Content-Type at all we assume application/xml (UTF-8 default) rather than feedparser's ISO-8859-1.
 - HTML is kept raw in summary_html (feedparser's sanitiser and relative-URI rewriting are off: they
-  cost ~40% of parse time). The digest cleans it with nh3 (digest.sanitize_html) and shows the
+  cost ~40% of parse time). The digest cleans it with nh3 (digest.sanitize.sanitize_html) and shows the
   text of the result, escaped. Plain-text summaries are HTML-escaped into summary_html so that
   field is always HTML.
 - Dates: published, else updated, else created. A date before 1990 or more than a day after `now`
