@@ -19,7 +19,7 @@ from collections import Counter
 from multiprocessing.connection import Connection
 
 from newswatch.config import FetchSettings
-from newswatch.fetch.client import FetchRequest, fetch_all
+from newswatch.fetch.stream import FetchRequest, fetch_all
 from newswatch.models import FetchResult
 
 

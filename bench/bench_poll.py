@@ -362,7 +362,7 @@ def poll_row(db: Path) -> dict[str, Any]:
 def fetch_floor(urls: list[str], concurrency: int) -> tuple[float, int]:
     """Wall time of a plain fetch of every feed at the configured concurrency (no parsing)."""
     from newswatch.config import FetchSettings
-    from newswatch.fetch.client import FetchRequest, fetch_all
+    from newswatch.fetch.stream import FetchRequest, fetch_all
 
     settings = FetchSettings(concurrency=concurrency, timeout=60)
     start = time.perf_counter()

@@ -143,7 +143,7 @@ def test_user_agent_names_the_version_and_a_contact(feed_server: FeedServer) -> 
     from importlib.metadata import version
 
     from newswatch.config import default_user_agent
-    from newswatch.fetch.client import FetchRequest, fetch_stream
+    from newswatch.fetch.stream import FetchRequest, fetch_stream
 
     ours = version("newswatch")
     assert parse_config(FEEDS + TOPICS).fetch.user_agent.startswith(f"newswatch/{ours} (")

@@ -21,16 +21,9 @@ import trustme
 
 from newswatch.config import FetchSettings
 from newswatch.errors import FetchFailure
-from newswatch.fetch.client import (
-    BoundedInflater,
-    FetchRequest,
-    fetch_all,
-    fetch_stream,
-    format_size,
-    parse_max_age,
-    parse_retry_after,
-    shard_hosts,
-)
+from newswatch.fetch.body import BoundedInflater, format_size
+from newswatch.fetch.headers import parse_max_age, parse_retry_after
+from newswatch.fetch.stream import FetchRequest, fetch_all, fetch_stream, shard_hosts
 from newswatch.models import FeedState, FetchResult
 from tests.feedserver import FeedServer
 from tests.fetch_helpers import (

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from newswatch.clock import utc_now
 from newswatch.config import ArticlePageSettings, Config, FetchSettings
 from newswatch.errors import WarehouseLocked
-from newswatch.fetch.client import ACCEPT_HTML, FetchRequest, Resolver, fetch_stream
+from newswatch.fetch.client import ACCEPT_HTML, Resolver
 from newswatch.fetch.extract import article_text, text_html
+from newswatch.fetch.stream import FetchRequest, fetch_stream
 from newswatch.models import FetchResult
 from newswatch.orchestrate.rematch import diff_matches
 from newswatch.store import article_pages, warehouse

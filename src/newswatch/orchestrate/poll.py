@@ -29,7 +29,8 @@ from newswatch.clock import utc_now
 from newswatch.config import Config, config_from_source, config_source
 from newswatch.digest.cluster import assign_clusters
 from newswatch.errors import PollAlreadyRunning, WarehouseLocked
-from newswatch.fetch.client import FetchRequest, Resolver, fetch_stream
+from newswatch.fetch.client import Resolver
+from newswatch.fetch.stream import FetchRequest, fetch_stream
 from newswatch.match.language import article_text, detect_feed_languages
 from newswatch.match.topics import Matcher
 from newswatch.models import FeedSource, FeedState, FetchResult, ParsedFeed, TopicMatch
