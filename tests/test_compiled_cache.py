@@ -4,6 +4,7 @@ unreadable or unwritable cache is never an error."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,23 @@ def test_where_the_cache_lives(tmp_path: Path) -> None:
     assert compiled_cache.cache_dir({"NEWSWATCH_CACHE": "off"}) is None
     assert compiled_cache.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "newswatch"
     assert compiled_cache.cache_dir({}) == Path.home() / ".cache" / "newswatch"
+
+
+def test_the_fingerprint_follows_the_source_bytes_and_the_python(tmp_path: Path) -> None:
+    """An edit that keeps a module's size and modification time still retires the cache."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    module = pkg / "sub" / "terms.py"
+    module.write_text("LIMIT = 1\n")
+    (pkg / "notes.txt").write_text("not code")
+    stamp = module.stat().st_mtime_ns
+    before = compiled_cache.source_fingerprint(pkg, "3.11.7")
+    assert compiled_cache.source_fingerprint(pkg, "3.11.7") == before
+    module.write_text("LIMIT = 2\n")  # same size
+    os.utime(module, ns=(stamp, stamp))  # same modification time
+    assert compiled_cache.source_fingerprint(pkg, "3.11.7") != before
+    module.write_text("LIMIT = 1\n")
+    assert compiled_cache.source_fingerprint(pkg, "3.11.7") == before
+    assert compiled_cache.source_fingerprint(pkg, "3.12.1") != before
+    (pkg / "notes.txt").write_text("other text")  # not a module: no change
+    assert compiled_cache.source_fingerprint(pkg, "3.11.7") == before
