@@ -7,7 +7,6 @@ because a user editing YAML by hand needs to know exactly where to look.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -18,11 +17,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from newswatch import resources
 from newswatch.errors import ConfigError, TopicRuleError
 from newswatch.match import compiled_cache
 from newswatch.match.topics import Matcher, compile_topics
 from newswatch.models import FeedSource
+from newswatch.paths import resolve_sources_path
 
 Path_ = tuple[str | int, ...]
 
@@ -148,11 +147,6 @@ class Config:
         return self.matcher.topic_names
 
 
-def default_sources_path() -> Path:
-    env = os.environ.get("NEWSWATCH_SOURCES")
-    return Path(env) if env else resources.default_sources_path()
-
-
 # libyaml's composer (8x faster on a 1,000-feed file: 0.04 s instead of 0.32 s) where PyYAML
 # was built with it; nodes carry the same line marks either way.
 _COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -164,7 +158,7 @@ def load_config(path: str | Path | None = None) -> Config:
     A file already loaded by this process, unchanged since, is not parsed again: a command
     and the flows it runs each ask for it, and 1,000 feeds take ~0.7 s to parse and compile.
     """
-    path = Path(path) if path is not None else default_sources_path()
+    path = Path(path) if path is not None else resolve_sources_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

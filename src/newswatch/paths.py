@@ -5,7 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from newswatch import resources
+
 DEFAULT_DB = Path("warehouse") / "newswatch.duckdb"
+
+
+def resolve_sources_path(sources: str | os.PathLike[str] | None = None) -> Path:
+    """--sources, else $NEWSWATCH_SOURCES, else the bundled sources.yaml."""
+    if sources:
+        return Path(sources)
+    env = os.environ.get("NEWSWATCH_SOURCES")
+    if env:
+        return Path(env)
+    return resources.default_sources_path()
 
 
 def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:

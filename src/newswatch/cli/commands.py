@@ -30,7 +30,7 @@ from newswatch.errors import (
     UserError,
     WarehouseError,
 )
-from newswatch.paths import resolve_db_path
+from newswatch.paths import resolve_db_path, resolve_sources_path
 from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
@@ -690,10 +690,7 @@ def _warm_up_early(argv: list[str]) -> None:
     named = next(
         (v for k, v in zip(argv, [*argv[1:], ""], strict=True) if k == "--sources"), None
     ) or next((a.split("=", 1)[1] for a in argv if a.startswith("--sources=")), None)
-    from newswatch import resources
-
-    env = os.environ.get("NEWSWATCH_SOURCES")
-    path = Path(named or env or resources.default_sources_path())
+    path = resolve_sources_path(named)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
