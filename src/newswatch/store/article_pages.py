@@ -12,7 +12,14 @@ from datetime import datetime
 import duckdb
 
 from newswatch.models import Article
-from newswatch.store.warehouse import _ARTICLE_COLUMNS, _article, _count, _rollback, text_list
+from newswatch.store.warehouse import (
+    _ARTICLE_COLUMNS,
+    TEXT_LIST,
+    _article,
+    _count,
+    _rollback,
+    text_list,
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,8 @@ def article_page_candidates(
         return []
     rows = con.execute(
         "SELECT a.id, a.url FROM articles a "
-        "WHERE (a.feed_url IN (SELECT unnest(string_split(?, chr(31)))) "
-        "OR (a.feed_url IN (SELECT unnest(string_split(?, chr(31)))) "
+        f"WHERE (a.feed_url IN ({TEXT_LIST}) "
+        f"OR (a.feed_url IN ({TEXT_LIST}) "
         "AND length(a.summary) + length(a.content) < ?)) "
         "AND a.first_seen_at >= ? AND a.url <> '' "
         "AND NOT EXISTS (SELECT 1 FROM article_fetches f WHERE f.article_id = a.id) "
@@ -78,8 +85,7 @@ def articles_by_id(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[A
     if not ids:
         return []
     rows = con.execute(
-        f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
-        "WHERE a.id IN (SELECT unnest(string_split(?, chr(31)))) ORDER BY a.id",
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ({TEXT_LIST}) ORDER BY a.id",
         [text_list(ids)],
     ).fetchall()
     return [_article(r) for r in rows]

@@ -244,15 +244,26 @@ def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     reads (see SCAN_MEMORY_LIMIT), scanning on one thread: a scan of a column of full article
     bodies (3 KB each) on two threads needs more than that cap and failed ("Out of Memory"),
     on one it fits. The writer's cap and threads come back afterwards."""
-    row = con.execute("SELECT current_setting('threads')").fetchone()
-    threads = int(row[0]) if row else 1
-    con.execute(f"SET memory_limit = '{SCAN_MEMORY_LIMIT}'")
-    con.execute("SET threads = 1")
+    with settings(con, memory_limit=SCAN_MEMORY_LIMIT, threads=1):
+        yield
+
+
+@contextmanager
+def settings(con: duckdb.DuckDBPyConnection, **values: str | int) -> Iterator[None]:
+    """DuckDB settings (`memory_limit="32MB"`, `threads=1`) for the duration of a block,
+    then back to what they were."""
+    before: dict[str, object] = {}
+    for name in values:
+        row = con.execute("SELECT current_setting(?)", [name]).fetchone()
+        before[name] = row[0] if row else None
     try:
+        for name, value in values.items():
+            con.execute(f"SET {name} = '{value}'")
         yield
     finally:
-        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-        con.execute(f"SET threads = {threads}")
+        for name, old in before.items():
+            if old is not None:
+                con.execute(f"SET {name} = '{old}'")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -563,14 +574,19 @@ def _article(row: Sequence[Any]) -> Article:
     )
 
 
+# The rows of a `text_list` parameter, in SQL: `... WHERE id IN ({TEXT_LIST})`.
+TEXT_LIST = "SELECT unnest(string_split(?, chr(31)))"
+_TEXT_LIST_SEPARATOR = "\x1f"  # chr(31) above
+
+
 def text_list(values: Sequence[str]) -> str | None:
-    """Strings as one query parameter, for `unnest(string_split(?, chr(31)))` (None, no rows,
+    """Strings as one query parameter, read in SQL as the rows of TEXT_LIST (None, no rows,
     for none). DuckDB binds a Python list element by element, trying to import pandas for
     each one: 0.35 s for 5,000 article ids, three times per clustering of a cold poll. The
     values are ids, URLs and status words, none of which holds the unit separator."""
-    if any("\x1f" in v for v in values):
+    if any(_TEXT_LIST_SEPARATOR in v for v in values):
         raise ValueError("a value holds the unit separator (U+001F)")
-    return "\x1f".join(values) if values else None
+    return _TEXT_LIST_SEPARATOR.join(values) if values else None
 
 
 def _matches_for(
@@ -579,7 +595,7 @@ def _matches_for(
     if not ids:
         return {}
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(string_split(?, chr(31))) AS id",
+        f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT id FROM ({TEXT_LIST}) t(id)",
         [text_list(ids)],
     )
     topics = con.execute(
@@ -656,27 +672,20 @@ def cluster_summaries(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dic
     content), which outgrew the small cache clustering runs beside (`scan_memory`: "Out of
     Memory" in the refresh of a 1,000-feed poll with content); the bodies' read gets the
     writer's cap for its own duration."""
-    listed = text_list(ids)
     rows = con.execute(
-        "SELECT id, left(summary, ?), length(summary) < ? "
-        "FROM articles WHERE id IN (SELECT unnest(string_split(?, chr(31))))",
-        [SUMMARY_CHARS, SHORT_SUMMARY_CHARS, listed],
+        f"SELECT id, left(summary, ?), length(summary) < ? FROM articles WHERE id IN ({TEXT_LIST})",
+        [SUMMARY_CHARS, SHORT_SUMMARY_CHARS, text_list(ids)],
     ).fetchall()
     out = {str(i): str(text or "") for i, text, _ in rows}
     short = [str(i) for i, _, is_short in rows if is_short]
     if short:
-        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-        try:
+        with settings(con, memory_limit=WRITER_MEMORY_LIMIT):
             bodies = con.execute(
                 "SELECT id, left(content, ?) FROM articles "
                 "WHERE length(summary) < ? AND coalesce(content, '') <> '' "
-                "AND id IN (SELECT unnest(string_split(?, chr(31))))",
+                f"AND id IN ({TEXT_LIST})",
                 [SUMMARY_CHARS, SHORT_SUMMARY_CHARS, text_list(short)],
             ).fetchall()
-        finally:
-            if row is not None:
-                con.execute(f"SET memory_limit = '{row[0]}'")
         out.update((str(i), str(text or "")) for i, text in bodies)
     return out
 
@@ -875,7 +884,7 @@ def digest_history(con: duckdb.DuckDBPyConnection) -> list[DigestRecord]:
 
 def digests_with_status(con: duckdb.DuckDBPyConnection, *statuses: str) -> list[DigestRecord]:
     rows = con.execute(
-        f"SELECT {_DIGEST_COLUMNS} FROM digests WHERE status IN (SELECT unnest(string_split(?, chr(31)))) "
+        f"SELECT {_DIGEST_COLUMNS} FROM digests WHERE status IN ({TEXT_LIST}) "
         "ORDER BY window_end DESC, created_at DESC",
         [text_list(statuses)],
     ).fetchall()
