@@ -245,3 +245,14 @@ def test_prefilters_never_change_a_result_in_any_language(
     assert DEFAULT.match(title, summary, language=language) == DEFAULT_SLOW.match(
         title, summary, language=language
     )
+
+
+@given(st.text(st.characters(min_codepoint=0, max_codepoint=127), max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_fast_ascii_runs_are_the_regex_runs(text: str) -> None:
+    # The matcher's presence test splits ASCII text into runs without the regex; the runs
+    # must be exactly those the regex finds (letters, digits and underscores apart).
+    from newswatch.match.terms import _ASCII_RUNS, ascii_runs
+
+    assert ascii_runs(text) == set(_ASCII_RUNS.findall(text))
+    assert ascii_runs(text.lower()) == set(_ASCII_RUNS.findall(text.lower()))

@@ -50,6 +50,25 @@ _ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
 _ASCII_RUNS = re.compile(r"[A-Za-z]+|[0-9]+|_+")  # the same runs in ASCII text, twice as fast
 
 
+# ASCII characters that end a run of letters, digits or underscores, mapped to a space.
+_ASCII_BREAKS = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+)
+
+
+def ascii_runs(text: str) -> set[str]:
+    """The distinct runs `_ASCII_RUNS` finds in ASCII `text`, ~5x faster on a 4 KB body:
+    the text split into words at everything else, and only the few words that mix letters,
+    digits and underscores split again by the regex."""
+    out: set[str] = set()
+    for word in set(text.translate(_ASCII_BREAKS).split()):
+        if word.isalpha():
+            out.add(word)
+        else:
+            out.update(_ASCII_RUNS.findall(word))
+    return out
+
+
 # Endings written after an apostrophe (Russia's, it's, don't, we'd, I'm, we'll, they're,
 # we've): a term starting with one of these never starts right after "letter + apostrophe".
 # Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
@@ -108,8 +127,10 @@ class _ChunkPresence:
 
     def runs(self) -> frozenset[str]:
         if self._runs is None:
-            pattern = _ASCII_RUNS if self.text.isascii() else _ALNUM_RUNS
-            self._runs = frozenset(pattern.findall(self.text))
+            if self.text.isascii():
+                self._runs = frozenset(ascii_runs(self.text))
+            else:
+                self._runs = frozenset(_ALNUM_RUNS.findall(self.text))
         return self._runs
 
     def heads(self) -> frozenset[str]:
