@@ -14,9 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 
 from newswatch import cli
 from newswatch.store import search, warehouse
@@ -335,51 +332,6 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
         assert inc.execute(stats).fetchall() == full.execute(stats).fetchall()
         assert search.refresh_search_index(inc, rebuild=True) == _count(inc)
         assert scores(inc) == want
-
-
-_TOKEN_SAMPLES = [
-    'NATO-led forces, S-400 batteries; Erdogan\'s (visit) [on] 12/05 at 10:30 -- "quoted"',
-    "tabs\tand\nnewlines\r\nunder_scores and\x7fDEL and\x01control ~`!@#$%^&*+=|{}<>?/",
-    "back\\slash \\n escapes \\\\ twice",
-    "naïve Türkiye İstanbul Ελλάδα ß",
-    "   leading and trailing   ",
-    "",
-]
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(_TOKEN_SAMPLES),
-            st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=40),
-            st.text(st.characters(min_codepoint=1, max_codepoint=0x2FF), max_size=20),
-        ),
-        min_size=1,
-        max_size=8,
-    )
-)
-@hypothesis_settings(max_examples=60, deadline=None)
-def test_body_tokens_are_the_extensions_tokens(texts: list[str]) -> None:
-    # Bodies take a faster path (translate, for ASCII text); the words it indexes must be
-    # exactly those the extension's own tokenizer (which queries go through) finds.
-    import duckdb
-
-    con = duckdb.connect()
-    search.load_fts(con)
-    con.execute(
-        "CREATE TABLE articles (id VARCHAR, title VARCHAR, summary VARCHAR, content VARCHAR)"
-    )
-    con.execute("INSERT INTO articles VALUES ('a', 'x', 'x', 'x')")
-    search.create_fts_index(con)
-    con.execute("CREATE TABLE t (i INTEGER, content VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(texts)))
-    fast = search._tokenize("content", ascii_fast_path=True)
-    rows = con.execute(
-        f"SELECT i, list_filter({fast}, w -> w <> ''), "
-        f"list_filter({search.FTS_SCHEMA}.tokenize(content), w -> w <> '') FROM t ORDER BY i"
-    ).fetchall()
-    for i, ours, extensions in rows:
-        assert ours == extensions, texts[i]
 
 
 def _count(con: object) -> int:

@@ -228,24 +228,18 @@ def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
     return None
 
 
-def create_fts_index(con: duckdb.DuckDBPyConnection) -> None:
-    """The extension's own build of the index over `articles` (and its macros: `tokenize`,
-    `match_bm25`), with the tokenizer and stemmer options the index uses."""
-    columns = ", ".join(f"'{c}'" for c in FTS_COLUMNS)
-    con.execute(
-        f"PRAGMA create_fts_index('articles', 'id', {columns}, "
-        f"stemmer = 'none', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
-        "strip_accents = 1, lower = 1, overwrite = 1)"
-    )
-
-
 def _build_search_index(con: duckdb.DuckDBPyConnection) -> None:
     """The extension's own build creates the index's tables and its macros (stemmer 'none':
     queries arrive stemmed); the words it indexed unstemmed are then replaced by each
     article's words stemmed by its language (`_append_to_search_index`, from empty). On an
     empty warehouse (the first poll: `prepare_search_index`) that costs nothing; a rebuild of
     a full one indexes twice."""
-    create_fts_index(con)
+    columns = ", ".join(f"'{c}'" for c in FTS_COLUMNS)
+    con.execute(
+        f"PRAGMA create_fts_index('articles', 'id', {columns}, "
+        f"stemmer = 'none', stopwords = 'english', ignore = '{_FTS_IGNORE}', "
+        "strip_accents = 1, lower = 1, overwrite = 1)"
+    )
     fts = FTS_SCHEMA
     if _count(con, f"{fts}.docs"):
         for table in ("terms", "docs", "dict"):
@@ -254,35 +248,13 @@ def _build_search_index(con: duckdb.DuckDBPyConnection) -> None:
         _append_to_search_index(con)
 
 
-# ASCII characters that are neither letters nor digits: the separators of ASCII text.
-_ASCII_SEPARATORS = "".join(chr(c) for c in range(1, 128) if not chr(c).isalnum())
-
-
-def _tokenize(column: str, *, ascii_fast_path: bool = False) -> str:
+def _tokenize(column: str) -> str:
     """The extension's tokenize macro, but splitting on the single spaces its replacement
     leaves (string_split) instead of a second regex pass (string_split_regex on \\s+): the
-    same tokens, half the time. Queries still go through the extension's macro.
-
-    With `ascii_fast_path` (article bodies), ASCII text (byte length equal to character
-    count) with no backslash and no NUL has its separators mapped to spaces by `translate`
-    instead of the regex: the same tokens (accents are ASCII's own already; the runs of
-    spaces this leaves split into empty tokens, which the index never counts), in ~60% of
-    the time over 150 MB of bodies (measured here). Short fields keep the regex alone: their
-    repeated values are tokenised once per distinct value, which the test would undo."""
-    text = f"CAST({column} AS VARCHAR)"
-    regex = (
-        f"string_split(regexp_replace(lower(strip_accents({text})), "
-        f"'{_FTS_IGNORE}', ' ', 'g'), ' ')"
-    )
-    if not ascii_fast_path:
-        return regex
-    separators = _ASCII_SEPARATORS.replace("'", "''")
-    spaces = " " * len(_ASCII_SEPARATORS)
+    same tokens, half the time. Queries still go through the extension's macro."""
     return (
-        f"CASE WHEN strlen({text}) = length({text}) AND NOT contains({text}, '\\') "
-        f"AND NOT contains({text}, chr(0)) "
-        f"THEN string_split(translate(lower({text}), '{separators}', '{spaces}'), ' ') "
-        f"ELSE {regex} END"
+        f"string_split(regexp_replace(lower(strip_accents(CAST({column} AS VARCHAR))), "
+        f"'{_FTS_IGNORE}', ' ', 'g'), ' ')"
     )
 
 
@@ -341,8 +313,7 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
     )
     tokens = " UNION ALL ".join(
         f"SELECT n.docid, {i} AS fieldid, {_LANGUAGE_COLUMN} AS lang, "
-        f"unnest({_tokenize('a.' + column, ascii_fast_path=column == 'content')}) AS w "
-        f"FROM {new_text}"
+        f"unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
         for i, column in enumerate(FTS_COLUMNS)
     )
     con.execute(
