@@ -192,7 +192,9 @@ def relevance(title: str, summary: str, content: str, hits: Sequence[TermHit]) -
     return score(evidence(title, summary, content, hits))
 
 
+@functools.lru_cache(maxsize=8)
 def _same_start(summary: str, content: str) -> bool:
+    # Cached: asked once for each topic an article matched, and a body is long.
     a = " ".join(summary.split()).rstrip("….")
     b = " ".join(content.split())
     probe = a[: min(len(a), 200)]
