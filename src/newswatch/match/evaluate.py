@@ -122,7 +122,10 @@ class _Occurrences:
     def get(self, index: int) -> list[_Occurrence]:
         found = self._found.get(index)
         if found is None:
-            found = self._found[index] = self._find(index)
+            term = self._topic.terms[index]
+            # Most terms looked up are not in the text: their runs say so at once.
+            found = self._find(index, term) if term.may_occur(self._present) else []
+            self._found[index] = found
         return found
 
     def any_of(self, indexes: tuple[int, ...]) -> list[_Occurrence]:
@@ -135,10 +138,7 @@ class _Occurrences:
             out.extend(self.get(i))
         return out
 
-    def _find(self, index: int) -> list[_Occurrence]:
-        term = self._topic.terms[index]
-        if not term.may_occur(self._present):
-            return []
+    def _find(self, index: int, term: _Term) -> list[_Occurrence]:
         out: list[_Occurrence] = []
         for field_text in self._fields:
             for m in term.folded_re.finditer(field_text.folded.text):
