@@ -57,7 +57,8 @@ _ASCII_BREAKS = str.maketrans(
 
 
 def ascii_runs(text: str) -> set[str]:
-    """The distinct runs `_ASCII_RUNS` finds in ASCII `text`, ~5x faster on a 4 KB body:
+    """The distinct runs `_ASCII_RUNS` finds in ASCII `text`, ~3x faster (a title, summary
+    and 3 KB body: 105 -> 33 us, measured here):
     the text split into words at everything else, and only the few words that mix letters,
     digits and underscores split again by the regex."""
     out: set[str] = set()
