@@ -154,3 +154,28 @@ def test_the_fingerprint_follows_the_source_bytes_and_the_python(tmp_path: Path)
     assert compiled_cache.source_fingerprint(pkg, "3.12.1") != before
     (pkg / "notes.txt").write_text("other text")  # not a module: no change
     assert compiled_cache.source_fingerprint(pkg, "3.11.7") == before
+
+
+def test_a_cached_matcher_compiles_its_regexes_only_when_they_are_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unpickling compiles nothing (a command that loads the watch list but matches little
+    does not pay for ~900 regexes); the first match compiles what it uses, and the results
+    are the freshly compiled matcher's."""
+    import re
+
+    fresh = config.parse_config(shipped_text()).matcher
+    data = pickle.dumps(fresh, protocol=pickle.HIGHEST_PROTOCOL)
+    compiled: list[str] = []
+    real = re.compile
+
+    def counting(pattern: Any, flags: int = 0) -> Any:
+        compiled.append(pattern)
+        return real(pattern, flags)
+
+    monkeypatch.setattr(re, "compile", counting)
+    loaded = pickle.loads(data)
+    assert compiled == []
+    for title, summary in TEXTS:
+        assert loaded.match(title, summary) == fresh.match(title, summary)
+    assert 0 < len(compiled) < 200  # what three articles needed, not the whole list

@@ -1,5 +1,5 @@
 """`python -m newswatch.cli`: the `newswatch` command."""
 
-from newswatch.cli.commands import console_main
+from newswatch.cli import console_main
 
 console_main()

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import errno
 import os
-import re
 import signal
 import sys
 import threading
@@ -30,7 +29,8 @@ from newswatch.errors import (
     UserError,
     WarehouseError,
 )
-from newswatch.paths import resolve_db_path, resolve_sources_path
+from newswatch.orchestrate.shards import warm_up_for_command
+from newswatch.paths import resolve_db_path
 from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
@@ -641,7 +641,7 @@ def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    _warm_up_early(sys.argv[1:] if argv is None else list(argv))
+    warm_up_for_command(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     # SIGTERM (a service manager, `kill`) stops a command the way Ctrl-C does: cleanup runs.
@@ -674,32 +674,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def _warm_up_early(argv: list[str]) -> None:
-    """Start the poll's shard fork server first thing, before this process imports what it
-    needs and reads and checks the sources file and the warehouse, so that the fork server's
-    own imports overlap ours (~0.5 s of an all-304 poll of 1,000 feeds).
-
-    Only a head start, from a glance at the arguments and a count of `url:` keys in the
-    sources file: cmd_poll decides again on the parsed arguments and the loaded config, and a
-    wrong guess costs an idle process (or a shard that parses its sources file itself).
-    """
-    if not argv or argv[0] not in ("poll", "run") or any(a.startswith("--runner") for a in argv):
-        return
-    named = next(
-        (v for k, v in zip(argv, [*argv[1:], ""], strict=True) if k == "--sources"), None
-    ) or next((a.split("=", 1)[1] for a in argv if a.startswith("--sources=")), None)
-    path = resolve_sources_path(named)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return  # loading the config reports it
-    if re.search(r"^\s*runner\s*:", text, re.MULTILINE):
-        return  # another runner may be configured: decided once the config is loaded
-    from newswatch.orchestrate.shards import warm_up_shard_processes
-
-    warm_up_shard_processes(len(re.findall(r"\burl\s*:", text)), path)
 
 
 def console_main() -> NoReturn:

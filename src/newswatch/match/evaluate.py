@@ -140,8 +140,9 @@ class _Occurrences:
 
     def _find(self, index: int, term: _Term) -> list[_Occurrence]:
         out: list[_Occurrence] = []
+        finditer = term.folded_re.compiled.finditer
         for field_text in self._fields:
-            for m in term.folded_re.finditer(field_text.folded.text):
+            for m in finditer(field_text.folded.text):
                 fs, fe = m.span()
                 hidden = self._hidden.get(field_text.name)
                 if hidden is None:

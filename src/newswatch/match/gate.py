@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.match.query import _And, _Near, _Node, _Not, _NotNear, _Or, _TermNode
-from newswatch.match.terms import _Term
+from newswatch.match.terms import Regex, _Term
 
 
 def _uses_words(node: _Node) -> bool:
@@ -103,7 +103,7 @@ def _script_of(piece: str) -> str:
 
 
 # Regexes behind one first chunk: (the other chunks they need, the regexes).
-_WeakGroup = tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]
+_WeakGroup = tuple[tuple[tuple[str, ...], tuple[Regex, ...]], ...]
 
 
 def _weak_found(group: _WeakGroup, folded: str) -> bool:
@@ -128,7 +128,7 @@ class _Gate:
     # (chunks it must contain, cheapest first; regex): a numbered word ("Article 5") is
     # looked for only in text with its digit, then its word.
     weak_patterns: tuple[tuple[tuple[str, ...], str], ...]
-    weak: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]
+    weak: tuple[tuple[tuple[str, ...], Regex], ...]
     # The same, split by script: ASCII text (most articles, and most Latin-script text once
     # folded) is searched for the ASCII pieces only, other text also for the pieces of the
     # scripts it contains (a Greek article is not searched for Cyrillic and Arabic names).
@@ -145,7 +145,7 @@ class _Gate:
         by_script: dict[str, list[str]] = {}
         for piece in self.substrings:
             by_script.setdefault(_script_of(piece), []).append(piece)
-        weak: dict[str, dict[tuple[str, ...], list[re.Pattern[str]]]] = {}
+        weak: dict[str, dict[tuple[str, ...], list[Regex]]] = {}
         for chunks, pattern in self.weak:
             weak.setdefault(chunks[0], {}).setdefault(chunks[1:], []).append(pattern)
 
@@ -201,7 +201,7 @@ class _Gate:
     @staticmethod
     def make(needs: Sequence[Sequence[str]], weak: Iterable[tuple[tuple[str, ...], str]]) -> _Gate:
         patterns = tuple(sorted(set(weak)))
-        compiled = tuple((chunk, re.compile(p)) for chunk, p in patterns)
+        compiled = tuple((chunk, Regex.compile(p)) for chunk, p in patterns)
         return _Gate(_cover(needs), patterns, compiled)
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,56 @@ _TERM_TOKENS = re.compile(f"\\w+|\\s+|{_DASH}+|{_APOSTROPHE}|[^\\w\\s]")
 _ALNUM_RUNS = re.compile(r"[^\W\d_]+|\d+|_+")
 
 
+class Regex:
+    """A regular expression of a compiled watch list: compiled when the list is compiled (so a
+    bad pattern is found then), pickled as its source alone, and compiled again by a process
+    that unpickles it only when it is first used.
+
+    The compiled-topics cache (compiled_cache) hands every command and shard process a
+    pickled matcher; unpickling compiled every one of its ~900 regexes (~80 ms of CPU per
+    process, measured here, on the start-up path of each command), most of which a run
+    never uses: a term's regex runs only when the term's words are all in the text.
+    """
+
+    __slots__ = ("_compiled", "source")
+
+    def __init__(self, source: str, compiled: re.Pattern[str] | None = None) -> None:
+        self.source = source
+        self._compiled = compiled
+
+    def __reduce__(self) -> tuple[type[Regex], tuple[str]]:
+        return (Regex, (self.source,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Regex) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    def __repr__(self) -> str:
+        return f"Regex({self.source!r})"
+
+    @staticmethod
+    def compile(source: str) -> Regex:
+        return Regex(source, re.compile(source))
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        found = self._compiled
+        if found is None:
+            found = self._compiled = re.compile(self.source)
+        return found
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        return self.compiled.fullmatch(text)
+
+
 _ASCII_RUNS = re.compile(r"[A-Za-z]+|[0-9]+|_+")  # the same runs in ASCII text, twice as fast
 
 
@@ -81,8 +131,8 @@ class _Term:
     written: str  # the term as the user wrote it, without the `=` marker
     case_sensitive: bool
     pattern: str  # regex source over lower-case folded text
-    folded_re: re.Pattern[str]
-    exact_re: re.Pattern[str] | None  # case-kept regex, checked on each hit's original text
+    folded_re: Regex
+    exact_re: Regex | None  # case-kept regex, checked on each hit's original text
     # Runs of letters or digits that any match must contain in the folded text; plain
     # substring tests on these skip the regex for almost every article.
     chunks: tuple[str, ...]
@@ -262,7 +312,7 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     pattern = _term_pattern(folded)
     exact = None
     if case_sensitive:
-        exact = re.compile(_term_pattern(fold(written, lower=False).text))
+        exact = Regex.compile(_term_pattern(fold(written, lower=False).text))
     runs = _ALNUM_RUNS.findall(folded.rstrip("*"))
     contains = None
     if runs and _is_arabic(runs[0][0]) and folded.strip()[0] == runs[0][0]:
@@ -279,7 +329,7 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
         written,
         case_sensitive,
         pattern,
-        re.compile(pattern),
+        Regex.compile(pattern),
         exact,
         chunks,
         whole,
