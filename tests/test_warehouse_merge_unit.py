@@ -4,10 +4,13 @@ network, no Prefect (fast enough for `make mutate`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from newswatch.models import Article, FetchResult, TermHit, TopicMatch
 from newswatch.store import spool, warehouse
@@ -123,3 +126,53 @@ def test_two_merges_at_the_same_clock_reading_get_distinct_stored_at(tmp_path: P
         warehouse.merge_batch(con, second, T0)
         stored = [r[0] for r in con.execute("SELECT stored_at FROM polls ORDER BY 1").fetchall()]
     assert stored == [T0, T0 + timedelta(microseconds=1)]
+
+
+def test_a_merge_and_an_index_update_that_outgrow_the_writers_cap_are_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer keeps DuckDB small (WRITER_MEMORY_LIMIT, search.INDEX_MEMORY_LIMIT); a step
+    that cannot spill what it needs (a big warehouse's primary-key index, say) runs out of
+    memory there, rolls back, and runs again under each larger cap until one is enough: the
+    poll is stored and indexed all the same, and the log says what happened."""
+    from newswatch.store import search
+
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        search.prepare_search_index(con)  # as the first poll does, before the caps shrink
+    monkeypatch.setattr(warehouse, "WRITER_MEMORY_LIMIT", "2MB")
+    monkeypatch.setattr(search, "INDEX_MEMORY_LIMIT", "2MB")
+    monkeypatch.setattr(warehouse, "ROOMY_MEMORY_LIMITS_MB", (3, 512))
+    body = " ".join(f"word{i} Alliance meeting" for i in range(400))
+    root = tmp_path / "s"
+    poll_id = spool.new_poll_id(T0)
+    writer = spool.SpoolWriter(root, poll_id)
+    articles = [
+        dataclasses.replace(article(n), content=f"{n} {body}", summary=f"Summary {n} {body[:300]}")
+        for n in range(3000)
+    ]
+    writer.add_articles(articles, [nato(a.title) for a in articles], T0)
+    writer.close()
+    spool.write_manifest(
+        root,
+        spool.PollManifest(
+            poll_id=poll_id, started_at=T0.isoformat(), finished_at=T0.isoformat(), feeds=1,
+            feeds_ok=1, feeds_not_modified=0, feeds_failed=0, entries=len(articles),
+        ),
+    )  # fmt: skip
+    [batch] = spool.pending(root)
+    caplog.set_level(logging.WARNING, logger="newswatch.warehouse")
+    # Two connections, as a poll's merge and refresh are.
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        assert warehouse.merge_batch(con, batch, T0).new_articles == 3000
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        assert search.refresh_search_index(con) == 3000
+    with warehouse.connect(tmp_path / "w.duckdb", read_only=True) as con:
+        assert counts(con) == (3000, 3000, 3000, 1)
+        hits = search.search_articles(con, "word399")
+    assert len(hits) > 0
+    retried = [r.getMessage() for r in caplog.records if "ran out of memory" in r.getMessage()]
+    merge = [m for m in retried if m.startswith(f"merging poll {poll_id}")]
+    index = [m for m in retried if m.startswith("updating the full-text index")]
+    # Too little at 2 MB, then at 3 MB; enough at 512 MB.
+    assert [("under 3 MB" in m, "under 512 MB" in m) for m in merge] == [(1, 0), (0, 1)], retried
+    assert index and "under 512 MB" in index[-1], retried

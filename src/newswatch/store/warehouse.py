@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import duckdb
 
@@ -33,6 +33,8 @@ from newswatch.models import Article, FeedCadence, FeedState, TermHit, TopicMatc
 from newswatch.store import spool
 
 _log = logging.getLogger("newswatch.warehouse")
+
+T = TypeVar("T")
 
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -141,7 +143,17 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text or "lock on file" in text
 
 
+# What a writing connection lets DuckDB hold in memory; beyond it DuckDB writes to disk what it
+# can (a poll's new rows, intermediate results). Unbounded, merging a 50k-article poll peaked at
+# ~670 MB. Some things cannot go to disk, and they grow with the warehouse: the primary-key
+# index of `articles` must fit while a merge inserts into it (measured: 50,000 new ids into
+# 1 M stored ones fit under 128 MB, into 2 M they do not); a write that runs out of memory is
+# retried under a larger cap (`roomy_on_oom`).
 WRITER_MEMORY_LIMIT = "128MB"
+# What a merge or index update that ran out of memory under its cap gets on its next tries
+# (each is one transaction: a failed attempt left nothing behind), as far as half the
+# machine's memory; DuckDB's own default is 80%.
+ROOMY_MEMORY_LIMITS_MB = (512, 2048, 8192, 32768)
 
 
 # Rows per row group the writer stores. DuckDB compresses a whole row group at once, outside
@@ -248,6 +260,44 @@ def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
 
 
+def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: str) -> T:
+    """step(), and again under each larger cap of ROOMY_MEMORY_LIMITS_MB (up to half the
+    machine's memory) while DuckDB runs out of memory. `step` must be one transaction that
+    rolls back when it fails. The cap goes back afterwards where DuckDB can free enough for
+    it (else the connection keeps the larger one until it closes)."""
+    try:
+        return step()
+    except duckdb.OutOfMemoryException as exc:
+        failure = exc
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    caps = [mb for mb in ROOMY_MEMORY_LIMITS_MB if mb <= _half_memory_mb()] or [
+        ROOMY_MEMORY_LIMITS_MB[0]
+    ]
+    try:
+        for cap in caps:
+            _log.warning(
+                "%s ran out of memory under DuckDB's cap of %s; retried under %d MB (%s)",
+                what, row[0] if row else "?", cap, _first_line(failure),
+            )  # fmt: skip
+            con.execute(f"SET memory_limit = '{cap}MB'")
+            try:
+                return step()
+            except duckdb.OutOfMemoryException as exc:
+                failure = exc
+        raise failure
+    finally:
+        if row is not None:
+            with contextlib.suppress(duckdb.OutOfMemoryException):
+                con.execute(f"SET memory_limit = '{row[0]}'")
+
+
+def _half_memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (2 * 1024 * 1024)
+    except (OSError, ValueError):
+        return ROOMY_MEMORY_LIMITS_MB[0]
+
+
 @contextmanager
 def settings(con: duckdb.DuckDBPyConnection, **values: str | int) -> Iterator[None]:
     """DuckDB settings (`memory_limit="32MB"`, `threads=1`) for the duration of a block,
@@ -322,6 +372,14 @@ def merge_batch(
     con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: datetime
 ) -> MergeResult:
     """Merge one spooled poll in a single transaction: all of it or none of it."""
+    return roomy_on_oom(
+        con, lambda: _merge_batch(con, batch, now), f"merging poll {batch.manifest.poll_id}"
+    )
+
+
+def _merge_batch(
+    con: duckdb.DuckDBPyConnection, batch: spool.SpooledPoll, now: datetime
+) -> MergeResult:
     m = batch.manifest
     seen = con.execute("SELECT 1 FROM polls WHERE id = ?", [m.poll_id]).fetchone()
     if seen:
