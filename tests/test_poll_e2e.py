@@ -231,3 +231,49 @@ def test_bad_sources_file_is_one_line_exit_2(
     assert err.count("\n") == 0
     assert f"{bad}:2: feeds[0].url:" in err
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_a_poll_into_a_warehouse_whose_key_index_outgrows_the_writers_cap_is_stored(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The merge inserts into `articles`, whose primary-key index must fit DuckDB's memory
+    cap. It grows with the warehouse: at the writer's 128 MB a merge into 2 M stored
+    articles failed with DuckDB's out-of-memory error, and the poll with a traceback (exit 1),
+    every poll after it too. Scaled down here (300,000 stored articles, an 8 MB cap): the
+    merge runs out of memory, is retried under a larger cap, and the poll stores its article."""
+    import logging
+
+    from newswatch.store import search, warehouse
+
+    db = tmp_path / "news.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute(
+            "INSERT INTO articles (id, feed_url, source, url, title, summary, summary_html, "
+            "published_at, published_at_known, first_seen_at, poll_id) "
+            "SELECT md5(i::VARCHAR), 'https://old.example/f.xml', 'Old', "
+            "'https://old.example/' || i, 'Old story ' || i, '', '', "
+            "TIMESTAMPTZ '2025-01-01 00:00:00+00', true, TIMESTAMPTZ '2025-01-01 00:00:00+00', "
+            "'old' FROM range(300000) t(i)"
+        )
+        search.refresh_search_index(con)
+    monkeypatch.setattr(warehouse, "WRITER_MEMORY_LIMIT", "8MB")
+    now = datetime.now(UTC)
+    item = {"title": "NATO summit opens", "link": "https://example.org/1", "pubDate": now}
+    url = feed_server.route("/f.xml", body=rss("F", [item]))
+    sources = write_sources(tmp_path / "sources.yaml", [(url, "F")])
+    caplog.set_level(logging.WARNING, logger="newswatch.warehouse")
+    out = io.StringIO()
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
+    assert "1 new articles, 1 new topic matches" in out.getvalue(), out.getvalue()
+    assert any("ran out of memory" in r.getMessage() for r in caplog.records)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE title = 'NATO summit opens') FROM articles"
+        ).fetchone()
+    finally:
+        con.close()
+    assert stored == (300001, 1)
