@@ -176,3 +176,25 @@ def test_a_merge_and_an_index_update_that_outgrow_the_writers_cap_are_retried(
     # Too little at 2 MB, then at 3 MB; enough at 512 MB.
     assert [("under 3 MB" in m, "under 512 MB" in m) for m in merge] == [(1, 0), (0, 1)], retried
     assert index and "under 512 MB" in index[-1], retried
+
+
+def test_a_merge_that_no_cap_fits_is_one_clear_error_and_stays_spooled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with warehouse.connect(tmp_path / "w.duckdb"):
+        pass  # created and migrated under the usual cap
+    monkeypatch.setattr(warehouse, "WRITER_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(warehouse, "ROOMY_MEMORY_LIMITS_MB", (1,))
+    root = tmp_path / "s"
+    batch = spooled(root, list(range(3000)), T0)
+    with (
+        warehouse.connect(tmp_path / "w.duckdb") as con,
+        pytest.raises(warehouse.WarehouseError) as failed,
+    ):
+        warehouse.merge_batch(con, batch, T0)
+    message = str(failed.value)
+    assert message.startswith(f"merging poll {batch.manifest.poll_id} ran out of memory")
+    assert "\n" not in message and "stays spooled" in message
+    assert [b.manifest.poll_id for b in spool.pending(root)] == [batch.manifest.poll_id]
+    with warehouse.connect(tmp_path / "w.duckdb", read_only=True) as con:
+        assert counts(con) == (0, 0, 0, 0)

@@ -262,12 +262,14 @@ def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: str) -> T:
     """step(), and again under each larger cap of ROOMY_MEMORY_LIMITS_MB (up to half the
-    machine's memory) while DuckDB runs out of memory. `step` must be one transaction that
-    rolls back when it fails. The cap goes back afterwards where DuckDB can free enough for
+    machine's memory) while DuckDB runs out of memory; WarehouseError when none is enough.
+    `step` must be one transaction that rolls back when it fails. The cap goes back afterwards where DuckDB can free enough for
     it (else the connection keeps the larger one until it closes)."""
     try:
         return step()
-    except duckdb.OutOfMemoryException as exc:
+    except duckdb.Error as exc:
+        if not _out_of_memory(exc):
+            raise
         failure = exc
     row = con.execute("SELECT current_setting('memory_limit')").fetchone()
     caps = [mb for mb in ROOMY_MEMORY_LIMITS_MB if mb <= _half_memory_mb()] or [
@@ -282,13 +284,27 @@ def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: st
             con.execute(f"SET memory_limit = '{cap}MB'")
             try:
                 return step()
-            except duckdb.OutOfMemoryException as exc:
+            except duckdb.Error as exc:
+                if not _out_of_memory(exc):
+                    raise
                 failure = exc
-        raise failure
+        raise WarehouseError(
+            f"{what} ran out of memory even under DuckDB's cap of {caps[-1]} MB "
+            f"({_first_line(failure)}); nothing of it was written (a poll's batch stays "
+            "spooled and is merged by the next poll)"
+        ) from None
     finally:
         if row is not None:
             with contextlib.suppress(duckdb.OutOfMemoryException):
                 con.execute(f"SET memory_limit = '{row[0]}'")
+
+
+def _out_of_memory(exc: duckdb.Error) -> bool:
+    """DuckDB's out-of-memory error, also where it ends a COMMIT (a TransactionException)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return True
+    text = str(exc)
+    return "could not allocate" in text or "failed to pin" in text or "Out of Memory" in text
 
 
 def _half_memory_mb() -> int:
