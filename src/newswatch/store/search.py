@@ -235,10 +235,11 @@ def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
 
 # The cap on DuckDB's memory while the index is appended to, below the writer's: the append
 # also holds memory outside the cap, and a lower cap leaves less beside it. A poll of 1,000
-# feeds with 3 KB of content per item (largest process): 430-460 MB at the writer's 128 MB;
-# 383-415 MB at 96 MB, no slower (8 runs); at 64 MB ~300-400 MB, but 2 runs in ~20 ran out
-# of memory there and were retried (`roomy_on_oom`): 600 MB and ~10 s more.
-INDEX_MEMORY_LIMIT = "96MB"
+# feeds with 3 KB of content per item, largest process: 430-460 MB at the writer's 128 MB;
+# 383-415 MB at 96 MB (8 runs); 368-404 MB at 80 MB (10 runs), no slower; at 64 MB
+# ~300-400 MB, but 2 runs in ~20 ran out of memory and were retried (`roomy_on_oom`):
+# ~600 MB and ~10 s more.
+INDEX_MEMORY_LIMIT = "80MB"
 
 
 def _build_search_index(con: duckdb.DuckDBPyConnection) -> None:
