@@ -49,6 +49,9 @@ def warm_up_shard_processes(feeds: int, sources: str | Path | None = None) -> No
     ).start()
 
 
+_warmed_for: set[tuple[str, ...]] = set()
+
+
 def warm_up_for_command(argv: list[str]) -> None:
     """Start the poll's shard fork server for the command line `argv` (`poll ...`, `run ...`),
     before the command imports what it needs and reads and checks the sources file and the
@@ -63,6 +66,9 @@ def warm_up_for_command(argv: list[str]) -> None:
     """
     if not argv or argv[0] not in ("poll", "run") or any(a.startswith("--runner") for a in argv):
         return
+    if tuple(argv) in _warmed_for:
+        return  # the console script did, before `cli.main`
+    _warmed_for.add(tuple(argv))
     named = next(
         (v for k, v in zip(argv, [*argv[1:], ""], strict=True) if k == "--sources"), None
     ) or next((a.split("=", 1)[1] for a in argv if a.startswith("--sources=")), None)
