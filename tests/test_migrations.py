@@ -6,12 +6,12 @@ server and a rendered digest, run by a newswatch that knew only migration 1.
 
 from __future__ import annotations
 
+import functools
 import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from newswatch import cli
@@ -68,13 +68,14 @@ def test_a_polled_version_1_warehouse_upgrades_in_place(
         "articles": {"language", "content", "content_html"},
         "article_topics": {"relevance"},
     }
-    v1_schemas = {
-        name: pa.schema([f for f in schema if f.name not in later.get(name, set())])
-        for name, schema in spool.TABLES.items()
+    v1_columns = {
+        name: tuple(c for c in columns if c[0] not in later.get(name, set()))
+        for name, columns in spool.COLUMNS.items()
     }
     with monkeypatch.context() as m:
         m.setattr(warehouse, "migrations", lambda directory=None: steps[:1])
-        m.setattr(spool, "TABLES", v1_schemas)
+        m.setattr(spool, "COLUMNS", v1_columns)
+        m.setattr(spool, "schema", functools.cache(spool.schema.__wrapped__))
         m.setattr(
             warehouse,
             "_ARTICLE_COLUMNS",

@@ -198,3 +198,16 @@ def test_a_merge_that_no_cap_fits_is_one_clear_error_and_stays_spooled(
     assert [b.manifest.poll_id for b in spool.pending(root)] == [batch.manifest.poll_id]
     with warehouse.connect(tmp_path / "w.duckdb", read_only=True) as con:
         assert counts(con) == (0, 0, 0, 0)
+
+
+def test_replace_clusters_writes_the_assignment_and_replaces_it(tmp_path: Path) -> None:
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        warehouse.replace_clusters(con, {"a1": "a1", "a2": "a1", "a3": "a3"}, T0)
+        warehouse.replace_clusters(con, {"a3": "a1", "a4": "a4"}, T0 + timedelta(hours=1))
+        warehouse.replace_clusters(con, {}, T0)
+        rows = con.execute(
+            "SELECT article_id, cluster_id FROM article_clusters ORDER BY 1"
+        ).fetchall()
+        assert rows == [("a1", "a1"), ("a2", "a1"), ("a3", "a1"), ("a4", "a4")]
+        with pytest.raises(ValueError):
+            warehouse.replace_clusters(con, {"a\nb": "a"}, T0)

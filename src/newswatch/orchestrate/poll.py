@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import gc
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -531,12 +533,10 @@ def _release_freed_memory() -> None:
     A 1,000-feed collect frees ~100 MB it no longer uses, which glibc and Arrow's allocator
     would otherwise keep, adding it to the poll's peak during the merge.
     """
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except Exception:  # an optimisation only
-        pass
+    pa = sys.modules.get("pyarrow")  # never imported for this (see spool.COLUMNS)
+    if pa is not None:
+        with contextlib.suppress(Exception):  # an optimisation only
+            pa.default_memory_pool().release_unused()
     try:
         import ctypes
 

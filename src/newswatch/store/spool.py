@@ -9,6 +9,7 @@ last, atomically); an incomplete batch (a poll killed mid-fetch) is discarded wh
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -16,102 +17,125 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from newswatch.models import Article, FeedState, FetchResult, TopicMatch, describe_skipped
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 MANIFEST = "manifest.json"
 
-_TS = pa.timestamp("us", tz="UTC")
-
-ARTICLE_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("feed_url", pa.string()),
-        ("source", pa.string()),
-        ("url", pa.string()),
-        ("title", pa.string()),
-        ("summary", pa.string()),
-        ("summary_html", pa.string()),
-        ("content", pa.string()),
-        ("content_html", pa.string()),
-        ("published_at", _TS),
-        ("published_at_known", pa.bool_()),
-        ("guid", pa.string()),
-        ("author", pa.string()),
-        ("first_seen_at", _TS),
-        ("poll_id", pa.string()),
-        ("language", pa.string()),
-    ]
-)
-TOPIC_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("topic", pa.string()),
-        ("rule", pa.string()),
-        ("matched_at", _TS),
-        ("relevance", pa.float64()),
-    ]
-)
-HIT_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("topic", pa.string()),
-        ("field", pa.string()),
-        ("start_pos", pa.int32()),
-        ("end_pos", pa.int32()),
-        ("term", pa.string()),
-        ("matched_text", pa.string()),
-    ]
-)
-FETCH_SCHEMA = pa.schema(
-    [
-        ("poll_id", pa.string()),
-        ("feed_url", pa.string()),
-        ("started_at", _TS),
-        ("duration_ms", pa.float64()),
-        ("outcome", pa.string()),
-        ("http_status", pa.int32()),
-        ("error_kind", pa.string()),
-        ("error", pa.string()),
-        ("bytes", pa.int64()),
-        ("entries", pa.int32()),
-        ("new_articles", pa.int32()),
-        ("entries_skipped", pa.int32()),
-        ("skipped_reasons", pa.string()),
-    ]
-)
-FEED_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("name", pa.string()),
-        ("title", pa.string()),
-        ("etag", pa.string()),
-        ("last_modified", pa.string()),
-        ("body_sha256", pa.string()),
-        ("consecutive_failures", pa.int32()),
-        ("last_attempt_at", _TS),
-        ("last_success_at", _TS),
-        ("next_poll_at", _TS),
-        ("last_outcome", pa.string()),
-        ("last_http_status", pa.int32()),
-        ("last_error_kind", pa.string()),
-        ("last_error", pa.string()),
-        ("last_duration_ms", pa.float64()),
-        ("last_bytes", pa.int64()),
-    ]
-)
-
-TABLES: dict[str, pa.Schema] = {
-    "articles": ARTICLE_SCHEMA,
-    "article_topics": TOPIC_SCHEMA,
-    "match_hits": HIT_SCHEMA,
-    "fetch_log": FETCH_SCHEMA,
-    "feeds": FEED_SCHEMA,
+# The columns of each table a batch holds, with their Arrow types ("ts": a UTC timestamp in
+# microseconds). pyarrow is imported only by what writes Parquet (SpoolWriter, in the poll's
+# shards or a small poll's own process): the command that merges a sharded poll's batch
+# never needs it (DuckDB reads the parts itself), and it costs ~0.1 s and ~40 MB there.
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "articles": (
+        ("id", "string"),
+        ("feed_url", "string"),
+        ("source", "string"),
+        ("url", "string"),
+        ("title", "string"),
+        ("summary", "string"),
+        ("summary_html", "string"),
+        ("content", "string"),
+        ("content_html", "string"),
+        ("published_at", "ts"),
+        ("published_at_known", "bool"),
+        ("guid", "string"),
+        ("author", "string"),
+        ("first_seen_at", "ts"),
+        ("poll_id", "string"),
+        ("language", "string"),
+    ),
+    "article_topics": (
+        ("article_id", "string"),
+        ("topic", "string"),
+        ("rule", "string"),
+        ("matched_at", "ts"),
+        ("relevance", "float64"),
+    ),
+    "match_hits": (
+        ("article_id", "string"),
+        ("topic", "string"),
+        ("field", "string"),
+        ("start_pos", "int32"),
+        ("end_pos", "int32"),
+        ("term", "string"),
+        ("matched_text", "string"),
+    ),
+    "fetch_log": (
+        ("poll_id", "string"),
+        ("feed_url", "string"),
+        ("started_at", "ts"),
+        ("duration_ms", "float64"),
+        ("outcome", "string"),
+        ("http_status", "int32"),
+        ("error_kind", "string"),
+        ("error", "string"),
+        ("bytes", "int64"),
+        ("entries", "int32"),
+        ("new_articles", "int32"),
+        ("entries_skipped", "int32"),
+        ("skipped_reasons", "string"),
+    ),
+    "feeds": (
+        ("url", "string"),
+        ("name", "string"),
+        ("title", "string"),
+        ("etag", "string"),
+        ("last_modified", "string"),
+        ("body_sha256", "string"),
+        ("consecutive_failures", "int32"),
+        ("last_attempt_at", "ts"),
+        ("last_success_at", "ts"),
+        ("next_poll_at", "ts"),
+        ("last_outcome", "string"),
+        ("last_http_status", "int32"),
+        ("last_error_kind", "string"),
+        ("last_error", "string"),
+        ("last_duration_ms", "float64"),
+        ("last_bytes", "int64"),
+    ),
 }
+TABLES = tuple(COLUMNS)
+
+
+def column_names(table: str) -> tuple[str, ...]:
+    return tuple(name for name, _ in COLUMNS[table])
+
+
+@functools.cache
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of one of the batch's tables (imports pyarrow)."""
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(),
+        "ts": pa.timestamp("us", tz="UTC"),
+        "bool": pa.bool_(),
+        "float64": pa.float64(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+    }
+    return pa.schema([(name, types[kind]) for name, kind in COLUMNS[table]])
+
+
+_SCHEMA_NAMES = {
+    "ARTICLE_SCHEMA": "articles",
+    "TOPIC_SCHEMA": "article_topics",
+    "HIT_SCHEMA": "match_hits",
+    "FETCH_SCHEMA": "fetch_log",
+    "FEED_SCHEMA": "feeds",
+}
+
+
+def __getattr__(name: str) -> pa.Schema:
+    """ARTICLE_SCHEMA, TOPIC_SCHEMA, ...: each table's Arrow schema, built on first use."""
+    if name in _SCHEMA_NAMES:
+        return schema(_SCHEMA_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -244,7 +268,10 @@ class SpoolWriter:
     def _maybe_flush(self, force: bool = False) -> None:
         for name, rows in self._rows.items():
             if rows and (force or len(rows) >= self.batch_rows):
-                table = pa.Table.from_pylist(rows, schema=TABLES[name])
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pylist(rows, schema=schema(name))
                 part = self._parts[name]
                 final = self.dir / f"{name}-{self.label}-{part:05d}.parquet"
                 tmp = self.dir / f".{final.name}.tmp"
