@@ -263,25 +263,27 @@ def scan_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: str) -> T:
     """step(), and again under each larger cap of ROOMY_MEMORY_LIMITS_MB (up to half the
     machine's memory) while DuckDB runs out of memory; WarehouseError when none is enough.
-    `step` must be one transaction that rolls back when it fails. The cap goes back afterwards where DuckDB can free enough for
-    it (else the connection keeps the larger one until it closes)."""
-    try:
-        return step()
-    except duckdb.Error as exc:
-        if not _out_of_memory(exc):
-            raise
-        failure = exc
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    `step` must be one transaction that rolls back when it fails. The cap goes back
+    afterwards where DuckDB can free enough for it (else the connection keeps the larger
+    one until it closes)."""
     caps = [mb for mb in ROOMY_MEMORY_LIMITS_MB if mb <= _half_memory_mb()] or [
         ROOMY_MEMORY_LIMITS_MB[0]
     ]
+    before: str | None = None  # the cap to go back to
+    under = ""  # the cap the last attempt ran under
+    failure: duckdb.Error | None = None
     try:
-        for cap in caps:
-            _log.warning(
-                "%s ran out of memory under DuckDB's cap of %s; retried under %d MB (%s)",
-                what, row[0] if row else "?", cap, _first_line(failure),
-            )  # fmt: skip
-            con.execute(f"SET memory_limit = '{cap}MB'")
+        for cap in (None, *caps):
+            if failure is not None:
+                if before is None:
+                    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+                    before = under = str(row[0]) if row else "?"
+                _log.warning(
+                    "%s ran out of memory under DuckDB's cap of %s; retried under %d MB (%s)",
+                    what, under, cap, _first_line(failure),
+                )  # fmt: skip
+                con.execute(f"SET memory_limit = '{cap}MB'")
+                under = f"{cap} MB"
             try:
                 return step()
             except duckdb.Error as exc:
@@ -290,13 +292,13 @@ def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: st
                 failure = exc
         raise WarehouseError(
             f"{what} ran out of memory even under DuckDB's cap of {caps[-1]} MB "
-            f"({_first_line(failure)}); nothing of it was written (a poll's batch stays "
-            "spooled and is merged by the next poll)"
+            f"({_first_line(failure) if failure else '?'}); nothing of it was written "
+            "(a poll's batch stays spooled and is merged by the next poll)"
         ) from None
     finally:
-        if row is not None:
+        if before not in (None, "?"):
             with contextlib.suppress(duckdb.OutOfMemoryException):
-                con.execute(f"SET memory_limit = '{row[0]}'")
+                con.execute(f"SET memory_limit = '{before}'")
 
 
 def _out_of_memory(exc: duckdb.Error) -> bool:
