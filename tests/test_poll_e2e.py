@@ -269,11 +269,8 @@ def test_a_poll_into_a_warehouse_whose_key_index_outgrows_the_writers_cap_is_sto
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
     assert "1 new articles, 1 new topic matches" in out.getvalue(), out.getvalue()
     assert any("ran out of memory" in r.getMessage() for r in caplog.records)
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    with warehouse.connect(db, read_only=True) as con:
         stored = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE title = 'NATO summit opens') FROM articles"
         ).fetchone()
-    finally:
-        con.close()
     assert stored == (300001, 1)

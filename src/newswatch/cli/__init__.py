@@ -41,7 +41,7 @@ _API = {
     "main": "commands",
 }
 __all__ = sorted([*_API, "console_main"])
-__getattr__, _dir = exports(__name__, _API)
+__getattr__, _ = exports(__name__, _API)
 
 
 def __dir__() -> list[str]:

@@ -122,22 +122,6 @@ def schema(table: str) -> pa.Schema:
     return pa.schema([(name, types[kind]) for name, kind in COLUMNS[table]])
 
 
-_SCHEMA_NAMES = {
-    "ARTICLE_SCHEMA": "articles",
-    "TOPIC_SCHEMA": "article_topics",
-    "HIT_SCHEMA": "match_hits",
-    "FETCH_SCHEMA": "fetch_log",
-    "FEED_SCHEMA": "feeds",
-}
-
-
-def __getattr__(name: str) -> pa.Schema:
-    """ARTICLE_SCHEMA, TOPIC_SCHEMA, ...: each table's Arrow schema, built on first use."""
-    if name in _SCHEMA_NAMES:
-        return schema(_SCHEMA_NAMES[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass
 class PollManifest:
     poll_id: str

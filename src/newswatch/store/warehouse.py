@@ -277,7 +277,7 @@ def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: st
             if failure is not None:
                 if before is None:
                     row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-                    before = under = str(row[0]) if row else "?"
+                    before = under = str(row[0]) if row else WRITER_MEMORY_LIMIT
                 _log.warning(
                     "%s ran out of memory under DuckDB's cap of %s; retried under %d MB (%s)",
                     what, under, cap, _first_line(failure),
@@ -296,7 +296,7 @@ def roomy_on_oom(con: duckdb.DuckDBPyConnection, step: Callable[[], T], what: st
             "(a poll's batch stays spooled and is merged by the next poll)"
         ) from None
     finally:
-        if before not in (None, "?"):
+        if before is not None:
             with contextlib.suppress(duckdb.OutOfMemoryException):
                 con.execute(f"SET memory_limit = '{before}'")
 
