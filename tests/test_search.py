@@ -243,14 +243,15 @@ def test_snippet_windows_around_first_stemmed_match() -> None:
     assert first_match("nothing here", []) is None
 
 
-@pytest.mark.parametrize("docs_per_pass", [None, 40])
+@pytest.mark.parametrize(("docs_per_pass", "threads"), [(None, 1), (40, 1), (None, 2), (40, 3)])
 def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_per_pass: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_per_pass: int | None, threads: int
 ) -> None:
     # Real feed text (the captured feeds' titles and summaries, plus text that stresses the
     # tokenizer), indexed in three appends from an empty index, must rank and score every
     # query exactly as one build by the extension itself does; so must `rebuild=True`.
-    # With small slices each append works in several of them.
+    # With small slices each append works in several of them; with more threads each
+    # field's documents are tokenised in as many branches.
     if docs_per_pass is not None:
         monkeypatch.setattr(search, "FTS_DOCS_PER_PASS", docs_per_pass)
     from newswatch.parse.feed import parse_feed
@@ -307,7 +308,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
         return out
 
     with (
-        warehouse.connect(tmp_path / "inc.duckdb") as inc,
+        warehouse.connect(tmp_path / "inc.duckdb", threads=threads) as inc,
         warehouse.connect(tmp_path / "full.duckdb") as full,
     ):
         appended: list[bool] = []

@@ -20,6 +20,8 @@ from newswatch.fetch import client as fetch
 from newswatch.orchestrate import poll, shards  # noqa: F401 (poll: imported for the shards)
 
 fetch.default_ssl_context()
+# The shards write the poll's Parquet parts (the command itself never imports pyarrow).
+import pyarrow.parquet  # noqa: E402, F401
 if os.environ.get(shards.SHARD_SOURCES_ENV):
     # Only a head start: a shard that finds another text parses the one it is sent.
     with contextlib.suppress(Exception):
