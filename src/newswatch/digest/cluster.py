@@ -517,6 +517,11 @@ def assign_clusters(
             continue
         if len(posting) > max_posting:
             continue
+        # A posting whose articles are one story already has no pair left to decide (and
+        # the pairs of one story told hundreds of times are most of the work).
+        root = uf.find(posting[0].index)
+        if all(uf.find(d.index) == root for d in posting):
+            continue
         for a, b in _within_window(posting):
             pair = (a.index, b.index)
             if pair in seen:
