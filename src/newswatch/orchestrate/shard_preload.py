@@ -4,8 +4,9 @@ from (multiprocessing's forkserver preload), never by a command itself.
 It imports the poll's modules, loads the default TLS trust store and, when the command named
 its sources file in shards.SHARD_SOURCES_ENV, parses and compiles that file. A shard forked
 from this server then starts in milliseconds: otherwise each would import httpx, feedparser
-and pyarrow (~1 s of CPU; pyarrow alone ~0.13 s, at a shard's first Parquet part), load the trust store (~60 ms) and unpickle the compiled topics
-(~60 ms per 1,000 feeds) after the poll has started, while the parent waits on the pipe.
+and pyarrow (~1 s of CPU; pyarrow alone ~0.13 s, at a shard's first Parquet part), load the
+trust store (~60 ms) and unpickle the compiled topics (~60 ms per 1,000 feeds) after the poll
+has started, while the parent waits on the pipe.
 lingua's models are not loaded here but by each shard when it first detects a language
 (~0.15 s of CPU): an all-304 poll, which parses nothing, would otherwise wait for them.
 """
