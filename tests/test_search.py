@@ -243,7 +243,9 @@ def test_snippet_windows_around_first_stemmed_match() -> None:
     assert first_match("nothing here", []) is None
 
 
-@pytest.mark.parametrize(("docs_per_pass", "threads"), [(None, 1), (40, 1), (None, 2), (40, 3)])
+@pytest.mark.parametrize(
+    ("docs_per_pass", "threads"), [(None, 1), (40, 1), (None, 2), (40, 3), (None, 6)]
+)
 def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_per_pass: int | None, threads: int
 ) -> None:

@@ -193,6 +193,12 @@ FTS_COLUMNS: tuple[str, ...] = ("title", "summary", "content")
 FTS_DOCS_PER_PASS = 50_000
 
 
+# At most this many branches tokenise one field of a slice side by side (`_append_slice`):
+# a writer connection has at most 4 threads (warehouse.ALL_CORES); a connection made
+# elsewhere may have one per core.
+TOKEN_BRANCHES_MAX = 4
+
+
 def search_index_layout_problem(con: duckdb.DuckDBPyConnection) -> str | None:
     """None when the index's tables look exactly as the append expects, else what differs."""
     rows = con.execute(
@@ -327,8 +333,9 @@ def _append_slice(con: duckdb.DuckDBPyConnection, low: int, high: int) -> None:
     )
     # DuckDB runs a scan of one row group (122,880 rows: a whole slice) on one thread, but
     # the branches of a UNION ALL side by side: each field's documents are split in as
-    # many branches as DuckDB has threads.
-    parts = max(1, int(_scalar(con, "SELECT current_setting('threads')")))
+    # many branches as DuckDB has threads (up to TOKEN_BRANCHES_MAX).
+    threads = _scalar(con, "SELECT current_setting('threads')")
+    parts = max(1, min(TOKEN_BRANCHES_MAX, threads))
     tokens = " UNION ALL ".join(
         f"SELECT n.docid, {i} AS fieldid, {_LANGUAGE_COLUMN} AS lang, "
         f"unnest({_tokenize('a.' + column)}) AS w FROM {new_text}"
