@@ -253,7 +253,7 @@ def test_appending_to_the_index_scores_exactly_like_the_extensions_build(
     # tokenizer), indexed in three appends from an empty index, must rank and score every
     # query exactly as one build by the extension itself does; so must `rebuild=True`.
     # With small slices each append works in several of them; with more threads each
-    # field's documents are tokenised in as many branches.
+    # field's documents are tokenised in as many branches (at most TOKEN_BRANCHES_MAX).
     if docs_per_pass is not None:
         monkeypatch.setattr(search, "FTS_DOCS_PER_PASS", docs_per_pass)
     from newswatch.parse.feed import parse_feed
