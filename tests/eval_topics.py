@@ -8,7 +8,14 @@ Run it to print the figures for the shipped watch list on every labelled set:
 
 A set is a YAML file with `cases:` (id, title, optional summary and content, `topics`: every
 topic the article refers to) and optionally `pairs:` ({topic, about, passing} case ids: the
-`about` article should score higher relevance for `topic` than the `passing` one).
+`about` article should score higher relevance for `topic` than the `passing` one; `pairs:
+all` pairs every article about a topic with every one that mentions it in passing). A set
+with `corpus: realnews` names its articles by `feed` (a file of ../shared/corpus/realnews)
+and `title` instead of giving their text: they are read with the pipeline's own parser.
+
+Besides precision, recall and pair order, it prints how the digest would fold the matches at
+its "Also mentioned" threshold (`digest: also_mentioned_below`, `--fold-below`): the share of
+articles about a topic kept in full, and of passing mentions folded.
 tests/test_topics_content.py asserts the thresholds; this module only measures.
 """
 
@@ -29,6 +36,7 @@ from newswatch.parse.text import html_to_text
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
+CORPUS = REPO.parent / "shared" / "corpus"
 SETS = (
     DATA / "topics_content.yaml",
     DATA / "topics_eval.yaml",
@@ -80,6 +88,12 @@ class Report:
     pairs: int
     pairs_right: int | None  # None: the code has no relevance score
     pair_errors: tuple[str, ...]
+    # The "Also mentioned" fold at `fold_below`, over matched (article, topic) with a label:
+    # articles about the topic kept in full, passing mentions folded (None: no score).
+    fold_below: float = 0.0
+    about_kept: tuple[int, int] | None = None
+    passing_folded: tuple[int, int] | None = None
+    fold_errors: tuple[str, ...] = ()
 
     @property
     def pair_share(self) -> float | None:
@@ -90,21 +104,69 @@ class Report:
 
 def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
     raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    cases = [
-        Case(
-            id=str(c["id"]),
-            title=html_to_text(c.get("title") or ""),
-            summary=html_to_text(c.get("summary") or ""),
-            content=html_to_text(c.get("content") or ""),
-            topics=frozenset(c.get("topics") or ()),
-            about=frozenset(c.get("about", c.get("topics")) or ()),
-        )
-        for c in raw["cases"]
-    ]
-    pairs = [
-        Pair(str(p["topic"]), str(p["about"]), str(p["passing"])) for p in raw.get("pairs") or ()
-    ]
+    if raw.get("corpus"):
+        cases = _corpus_cases(CORPUS / str(raw["corpus"]), raw["cases"])
+    else:
+        cases = [
+            Case(
+                id=str(c["id"]),
+                title=html_to_text(c.get("title") or ""),
+                summary=html_to_text(c.get("summary") or ""),
+                content=html_to_text(c.get("content") or ""),
+                topics=frozenset(c.get("topics") or ()),
+                about=frozenset(c.get("about", c.get("topics")) or ()),
+            )
+            for c in raw["cases"]
+        ]
+    if raw.get("pairs") == "all":
+        pairs = [
+            Pair(topic, a.id, p.id)
+            for topic in TOPICS
+            for a in cases
+            if topic in a.about
+            for p in cases
+            if topic in p.topics and topic not in p.about
+        ]
+    else:
+        pairs = [
+            Pair(str(p["topic"]), str(p["about"]), str(p["passing"]))
+            for p in raw.get("pairs") or ()
+        ]
     return cases, pairs
+
+
+def _corpus_cases(folder: Path, raw_cases: Sequence[dict[str, Any]]) -> list[Case]:
+    """Cases named by corpus feed file and title, their text as the pipeline parses it."""
+    from datetime import UTC, datetime
+
+    from newswatch.parse.feed import parse_feed
+
+    articles: dict[str, dict[str, Any]] = {}
+    out = []
+    for n, c in enumerate(raw_cases, 1):
+        feed = str(c["feed"])
+        if feed not in articles:
+            parsed = parse_feed(
+                (folder / feed).read_bytes(),
+                feed_url=f"http://127.0.0.1/{feed}",
+                source=feed,
+                now=datetime(2026, 2, 18, tzinfo=UTC),
+            )
+            articles[feed] = {a.title: a for a in parsed.articles}
+        article = articles[feed].get(str(c["title"]))
+        if article is None:
+            raise ValueError(f"{folder / feed}: no article titled {c['title']!r}")
+        out.append(
+            Case(
+                id=f"{feed}#{n}",
+                title=article.title,
+                summary=article.summary,
+                content=article.content,
+                topics=frozenset(c.get("topics") or ()),
+                about=frozenset(c.get("about", c.get("topics")) or ()),
+            )
+        )
+    return out
 
 
 def load_matcher(sources: Path) -> Matcher:
@@ -142,7 +204,19 @@ def has_relevance() -> bool:
     return "relevance" in getattr(models.TopicMatch, "__dataclass_fields__", {})
 
 
-def evaluate(name: str, cases: Sequence[Case], pairs: Sequence[Pair], predict: Predict) -> Report:
+def default_fold_below() -> float:
+    from newswatch.config import DigestSettings
+
+    return DigestSettings().also_mentioned_below
+
+
+def evaluate(
+    name: str,
+    cases: Sequence[Case],
+    pairs: Sequence[Pair],
+    predict: Predict,
+    fold_below: float | None = None,
+) -> Report:
     got = {c.id: predict(c) for c in cases}
     scores: list[Score] = []
     errors: list[str] = []
@@ -171,8 +245,39 @@ def evaluate(name: str, cases: Sequence[Case], pairs: Sequence[Pair], predict: P
                 pair_errors.append(
                     f"{pair.topic}: about {pair.about} {hi:.2f} <= passing {pair.passing} {lo:.2f}"
                 )
+    below = default_fold_below() if fold_below is None else fold_below
+    about_kept: tuple[int, int] | None = None
+    passing_folded: tuple[int, int] | None = None
+    fold_errors: list[str] = []
+    if has_relevance():
+        kept = abouts = folded = passings = 0
+        for case in cases:
+            for topic, value in got[case.id].items():
+                if topic not in case.topics:
+                    continue
+                full = value >= below
+                if topic in case.about:
+                    abouts += 1
+                    kept += full
+                else:
+                    passings += 1
+                    folded += not full
+                if full != (topic in case.about):
+                    where = "in full" if full else "folded"
+                    fold_errors.append(f"{topic}: {where} at {value:.3f}: {case.id}: {case.title}")
+        about_kept, passing_folded = (kept, abouts), (folded, passings)
     return Report(
-        name, len(cases), tuple(scores), tuple(errors), len(pairs), right, tuple(pair_errors)
+        name,
+        len(cases),
+        tuple(scores),
+        tuple(errors),
+        len(pairs),
+        right,
+        tuple(pair_errors),
+        below,
+        about_kept,
+        passing_folded,
+        tuple(fold_errors),
     )
 
 
@@ -191,8 +296,14 @@ def format_report(report: Report, *, verbose: bool = True) -> str:
             if share is not None
             else f"  (about, passing) pairs: {report.pairs}, no relevance score to order them"
         )
+    if report.about_kept is not None and report.passing_folded is not None:
+        (k, a), (f, p) = report.about_kept, report.passing_folded
+        lines.append(
+            f'  "Also mentioned" below {report.fold_below:.2f}: about kept in full {k}/{a}, '
+            f"passing folded {f}/{p}"
+        )
     if verbose:
-        lines.extend(f"    {e}" for e in (*report.errors, *report.pair_errors))
+        lines.extend(f"    {e}" for e in (*report.errors, *report.pair_errors, *report.fold_errors))
     return "\n".join(lines)
 
 
@@ -202,11 +313,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sources", type=Path, default=REPO / "sources.yaml")
     parser.add_argument("--no-content", action="store_true", help="match title + summary only")
     parser.add_argument("-q", "--quiet", action="store_true", help="figures only, no errors")
+    parser.add_argument(
+        "--fold-below",
+        type=float,
+        help='the "Also mentioned" threshold (default: digest.also_mentioned_below\'s default)',
+    )
     args = parser.parse_args(argv)
     predict = predictor(load_matcher(args.sources), content=not args.no_content)
     for path in args.sets:
         cases, pairs = load_set(path)
-        print(format_report(evaluate(path.name, cases, pairs, predict), verbose=not args.quiet))
+        report = evaluate(path.name, cases, pairs, predict, args.fold_below)
+        print(format_report(report, verbose=not args.quiet))
     return 0
 
 

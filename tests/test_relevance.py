@@ -69,6 +69,31 @@ def test_evidence_counts_fields_and_sentences_and_ignores_a_repeated_summary() -
     )
 
 
+def test_the_lead_is_the_first_sentence_of_the_teaser_as_of_the_body() -> None:
+    # A teaser-only item (no body), like the DW story of a murder suspect who "fled to
+    # Turkey": a mention in the teaser's second sentence is a passing one; in its first, the
+    # lead. Likewise in the body.
+    first = "NATO allies met in Brussels. Talks lasted three hours."
+    later = "A man was charged with murder. The suspect once fled to a NATO base."
+    for summary, content, lead in (
+        (first, "", True),
+        (later, "", False),
+        ("Talks went on.", first, True),
+        ("Talks went on.", later, False),
+    ):
+        found = nato("Quiet day in Europe", summary, content)
+        assert found is not None, summary
+        ev = evidence("Quiet day in Europe", summary, content, found.hits)
+        assert ev.in_lead is lead, (summary, content)
+    teaser_first = nato("Quiet day in Europe", first)
+    teaser_later = nato("Quiet day in Europe", later)
+    assert teaser_first is not None and teaser_later is not None
+    assert teaser_first.relevance is not None and teaser_later.relevance is not None
+    # Folded under the digest's default threshold; the one that leads with it is not.
+    below = DigestSettings().also_mentioned_below
+    assert teaser_later.relevance < below <= teaser_first.relevance
+
+
 def test_a_headline_only_item_about_the_topic_scores_high() -> None:
     found = nato("NATO jets scrambled over the Baltic")
     assert found is not None and found.relevance is not None and found.relevance >= 0.7

@@ -61,3 +61,30 @@ def test_precision_recall_and_pair_order(name: str) -> None:
         assert report.pair_share is not None and report.pair_share >= MIN_PAIR_SHARE, (
             report.pair_errors
         )
+
+
+REALNEWS_SET = DATA / "relevance_realnews.yaml"
+# On real copy: articles about a topic kept in full, passing mentions folded into "Also
+# mentioned" at the digest's default threshold.
+MIN_ABOUT_KEPT = 0.95
+MIN_PASSING_FOLDED = 0.9
+
+
+def test_real_copy_relevance_orders_and_folds_as_labelled() -> None:
+    cases, pairs = load_set(REALNEWS_SET)
+    # Every labelled article is read from the corpus with the pipeline's parser.
+    assert len(cases) >= 40 and all(c.title for c in cases)
+    assert sum(bool(c.about) for c in cases) >= 10
+    report = evaluate("realnews", cases, pairs, predictor(load_matcher(REPO / "sources.yaml")))
+    print("\n" + format_report(report))
+    for score in report.scores:
+        assert score.precision >= MIN_SCORE, (score, report.errors)
+        assert score.recall >= MIN_SCORE, (score, report.errors)
+    assert report.pairs >= 100
+    assert report.pair_share is not None and report.pair_share >= MIN_PAIR_SHARE
+    assert report.about_kept is not None and report.passing_folded is not None
+    kept, abouts = report.about_kept
+    folded, passings = report.passing_folded
+    assert abouts >= 10 and passings >= 25
+    assert kept / abouts >= MIN_ABOUT_KEPT, report.fold_errors
+    assert folded / passings >= MIN_PASSING_FOLDED, report.fold_errors

@@ -5,8 +5,9 @@ topic is to it, from where and how often the topic's names occur (the hits the m
 found for the terms that name the topic, not the context words a rule also required):
 
 - in the headline (the strongest sign: headlines name what a story is about);
-- in the lead: the feed's summary and the first sentence of the body (wire copy names its
-  subject at once, often in the dateline; a passing mention comes later);
+- in the lead: the first sentence of the feed's summary and of the body (wire copy names
+  its subject at once, often in the dateline; a passing mention comes later, in a teaser's
+  second sentence as in a body's fourth paragraph);
 - how early the first mention comes in the summary and body;
 - how often the names occur in the text beyond the first mention;
 - how much of the text is about it: the share of the summary's and body's sentences that
@@ -155,9 +156,7 @@ def evidence(title: str, summary: str, content: str, hits: Sequence[TermHit]) ->
             first = sentences + min(marked)
         sentences_with += len(marked)
         sentences += len(starts)
-        if (name == "summary" and field_hits) or (
-            name == "content" and any(i < LEAD_SENTENCES for i in marked)
-        ):
+        if any(i < LEAD_SENTENCES for i in marked):
             in_lead = True
     if not fields:
         # A headline-only item: the headline is all the text there is.
