@@ -39,6 +39,8 @@ DATA = REPO / "tests" / "data"
 CORPUS = REPO.parent / "shared" / "corpus"
 SETS = (
     DATA / "topics_content.yaml",
+    DATA / "topics_content_fresh.yaml",
+    DATA / "relevance_realnews.yaml",
     DATA / "topics_eval.yaml",
     DATA / "topics_heldout.yaml",
     DATA / "topics_fresh.yaml",
@@ -54,6 +56,8 @@ class Case:
     content: str
     topics: frozenset[str]
     about: frozenset[str]
+    # The article's language when the set gives it (`lang:`); else detected, as a poll does.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,7 @@ def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
                 content=html_to_text(c.get("content") or ""),
                 topics=frozenset(c.get("topics") or ()),
                 about=frozenset(c.get("about", c.get("topics")) or ()),
+                language=c.get("lang"),
             )
             for c in raw["cases"]
         ]
@@ -182,9 +187,16 @@ def predictor(matcher: Matcher, *, content: bool = True) -> Predict:
     to the summary, which is the only way older code could see it)."""
     takes_content = "content" in inspect.signature(matcher.match).parameters
 
+    takes_language = "language" in inspect.signature(matcher.match).parameters
+
     def predict(case: Case) -> dict[str, float]:
         body = case.content if content else ""
-        if takes_content:
+        if takes_language:
+            from newswatch.match.language import detect_article_language
+
+            language = case.language or detect_article_language(case.title, case.summary)
+            found = matcher.match(case.title, case.summary, body, language=language)
+        elif takes_content:
             found = matcher.match(case.title, case.summary, body)  # type: ignore[call-arg]
         else:
             summary = f"{case.summary} {body}".strip() if body else case.summary
