@@ -40,6 +40,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 SETS = (
     DATA / "topics_content.yaml",
     DATA / "topics_content_fresh.yaml",
+    DATA / "topics_content_heldout.yaml",
     DATA / "relevance_realnews.yaml",
     DATA / "topics_eval.yaml",
     DATA / "topics_heldout.yaml",

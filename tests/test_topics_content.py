@@ -3,7 +3,8 @@
 the way the press names it) and (about, passing) pairs for relevance; the same on
 tests/data/topics_content_fresh.yaml, written later without reading the rules (its figures
 before the rules were changed on it are in docs/rules.md: a regression guard now, not a
-held-out measure); and relevance on real copy, tests/data/relevance_realnews.yaml.
+held-out measure), and on tests/data/topics_content_heldout.yaml, a third such set that the
+rules were then changed on too; and relevance on real copy, tests/data/relevance_realnews.yaml.
 
 Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
 """
@@ -52,7 +53,14 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["topics_content", "topics_content_fresh", "topics_eval", "topics_heldout", "topics_fresh"],
+    [
+        "topics_content",
+        "topics_content_fresh",
+        "topics_content_heldout",
+        "topics_eval",
+        "topics_heldout",
+        "topics_fresh",
+    ],
 )
 def test_precision_recall_and_pair_order(name: str) -> None:
     cases, pairs = load_set(DATA / f"{name}.yaml")
