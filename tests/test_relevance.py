@@ -94,6 +94,19 @@ def test_the_lead_is_the_first_sentence_of_the_teaser_as_of_the_body() -> None:
     assert teaser_later.relevance < below <= teaser_first.relevance
 
 
+def test_a_teasers_lone_mention_ranks_below_a_headline_that_names_the_topic() -> None:
+    headline = nato("NATO jets scrambled again", "Two aircraft took off from Amari.")
+    teaser = nato("Ferry strike strands islanders", "Services resume Thursday near a NATO base.")
+    assert headline is not None and teaser is not None
+    assert headline.relevance is not None and teaser.relevance is not None
+    assert headline.relevance > teaser.relevance
+    # Named first and in every sentence: that says more in three sentences than in one.
+    every = dict(in_title=False, in_lead=True, mentions=3, names=1, first=0)
+    three = Evidence(sentences=3, sentences_with=3, **every)  # type: ignore[arg-type]
+    one = Evidence(sentences=1, sentences_with=1, **every)  # type: ignore[arg-type]
+    assert score(three) > score(one)
+
+
 def test_a_headline_only_item_about_the_topic_scores_high() -> None:
     found = nato("NATO jets scrambled over the Baltic")
     assert found is not None and found.relevance is not None and found.relevance >= 0.7

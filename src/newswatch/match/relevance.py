@@ -15,6 +15,9 @@ found for the terms that name the topic, not the context words a rule also requi
 - how many different names of the topic occur (Erdogan, Ankara and Turkish lira in one
   story are more than one mention of Istanbul).
 
+How early and how widely count half in a one-sentence teaser, where a single mention is
+both the first and in every sentence.
+
 A story with the topic in its headline and lead and in many of its sentences scores near 1;
 one that names it once, late in a long body, scores near 0.1. The weights are round
 numbers; the score is only compared with other scores of the same topic (digest order,
@@ -87,6 +90,8 @@ WEIGHT_EARLY = 0.10  # full when the first sentence names it, 0 when only the la
 WEIGHT_REPEAT = 0.10  # full at 3 more mentions after the first
 WEIGHT_SHARE = 0.10  # full when half the sentences name the topic
 WEIGHT_NAMES = 0.10  # full at 3 different names
+# The weight of "early" and "share" in a text of one or two sentences (see `score`).
+SHORT_TEXT_SPREAD = {1: 0.5, 2: 0.75}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +180,17 @@ def score(ev: Evidence) -> float:
     early = 0.0
     if ev.first is not None and ev.sentences:
         early = 1.0 - ev.first / max(1, ev.sentences - 1) if ev.sentences > 1 else 1.0
+    # How early and how widely the topic is named says little in a one- or two-sentence
+    # teaser (one mention makes it "first" and "in every sentence"): those parts count half
+    # there, and three quarters in two sentences. A teaser's lone mention then ranks below
+    # a headline that names the topic, instead of level with it.
+    spread = SHORT_TEXT_SPREAD.get(ev.sentences, 1.0)
     value = (
         WEIGHT_TITLE * ev.in_title
         + WEIGHT_LEAD * ev.in_lead
-        + WEIGHT_EARLY * early
+        + spread * WEIGHT_EARLY * early
         + WEIGHT_REPEAT * repeat
-        + WEIGHT_SHARE * share
+        + spread * WEIGHT_SHARE * share
         + WEIGHT_NAMES * names
     )
     return round(min(1.0, max(0.0, value)), 3)
