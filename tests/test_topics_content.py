@@ -57,6 +57,7 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
         "topics_content",
         "topics_content_fresh",
         "topics_content_heldout",
+        "topics_content_heldout3",
         "topics_eval",
         "topics_heldout",
         "topics_fresh",
