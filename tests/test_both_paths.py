@@ -87,7 +87,9 @@ def _printed(text: str, root: Path) -> list[str]:
     run's folder as ROOT."""
     text = text.replace(str(root), "ROOT")
     text = re.sub(r"\s+\d+ ms\s+", " _ ms ", text)
-    text = re.sub(r"\d\d:\d\d UTC", "HH:MM UTC", text)
+    # Clock readings: "12:03 UTC", "sent at 2026-12-07 03:18 (Etc/UTC, ...)": the two paths
+    # may run either side of a minute's turn.
+    text = re.sub(r"\d\d:\d\d(?= UTC| \()", "HH:MM", text)
     text = re.sub(r"<[^<>@\s]+@example\.org>", "<MESSAGE-ID>", text)
     return [line for line in text.splitlines() if "timings (s)" not in line]
 
