@@ -122,8 +122,7 @@ def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
                 title=html_to_text(c.get("title") or ""),
                 summary=html_to_text(c.get("summary") or ""),
                 content=html_to_text(c.get("content") or ""),
-                topics=frozenset(c.get("topics") or ()),
-                about=frozenset(c.get("about", c.get("topics")) or ()),
+                **_labels(c),
                 language=c.get("lang"),
             )
             for c in raw["cases"]
@@ -143,6 +142,14 @@ def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
             for p in raw.get("pairs") or ()
         ]
     return cases, pairs
+
+
+def _labels(case: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """A case's `topics` and `about` (all its topics when it gives no `about`)."""
+    return {
+        "topics": frozenset(case.get("topics") or ()),
+        "about": frozenset(case.get("about", case.get("topics")) or ()),
+    }
 
 
 def _corpus_cases(folder: Path, raw_cases: Sequence[dict[str, Any]]) -> list[Case]:
@@ -172,8 +179,7 @@ def _corpus_cases(folder: Path, raw_cases: Sequence[dict[str, Any]]) -> list[Cas
                 title=article.title,
                 summary=article.summary,
                 content=article.content,
-                topics=frozenset(c.get("topics") or ()),
-                about=frozenset(c.get("about", c.get("topics")) or ()),
+                **_labels(c),
             )
         )
     return out
@@ -190,15 +196,15 @@ def predictor(matcher: Matcher, *, content: bool = True) -> Predict:
     """case -> {topic: relevance} as the pipeline would compute it (relevance 1.0 when the
     code has no score). Works on code that has no `content` field (the body is then appended
     to the summary, which is the only way older code could see it)."""
-    takes_content = "content" in inspect.signature(matcher.match).parameters
-
-    takes_language = "language" in inspect.signature(matcher.match).parameters
+    parameters = inspect.signature(matcher.match).parameters
+    takes_content = "content" in parameters
+    takes_language = "language" in parameters
+    if takes_language:
+        from newswatch.match.language import detect_article_language
 
     def predict(case: Case) -> dict[str, float]:
         body = case.content if content else ""
         if takes_language:
-            from newswatch.match.language import detect_article_language
-
             language = case.language or detect_article_language(case.title, case.summary)
             found = matcher.match(case.title, case.summary, body, language=language)
         elif takes_content:

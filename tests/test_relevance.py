@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,9 +102,10 @@ def test_a_teasers_lone_mention_ranks_below_a_headline_that_names_the_topic() ->
     assert headline.relevance is not None and teaser.relevance is not None
     assert headline.relevance > teaser.relevance
     # Named first and in every sentence: that says more in three sentences than in one.
-    every = dict(in_title=False, in_lead=True, mentions=3, names=1, first=0)
-    three = Evidence(sentences=3, sentences_with=3, **every)  # type: ignore[arg-type]
-    one = Evidence(sentences=1, sentences_with=1, **every)  # type: ignore[arg-type]
+    one = Evidence(
+        in_title=False, in_lead=True, mentions=3, sentences=1, sentences_with=1, names=1, first=0
+    )
+    three = dataclasses.replace(one, sentences=3, sentences_with=3)
     assert score(three) > score(one)
 
 

@@ -1,10 +1,10 @@
 """The shipped watch list on tests/data/topics_content.yaml: articles with full bodies
 (neutral headlines whose body names a topic, passing mentions, body-only traps, S-400 named
 the way the press names it) and (about, passing) pairs for relevance; the same on
-tests/data/topics_content_fresh.yaml, written later without reading the rules (its figures
-before the rules were changed on it are in docs/rules.md: a regression guard now, not a
-held-out measure), and on tests/data/topics_content_heldout.yaml, a third such set that the
-rules were then changed on too; and relevance on real copy, tests/data/relevance_realnews.yaml.
+tests/data/topics_content_fresh.yaml, topics_content_heldout.yaml and
+topics_content_heldout3.yaml, written later without reading the rules and then used to change
+them (their first-run figures are in docs/rules.md: regression guards now, not held-out
+measures); and relevance on real copy, tests/data/relevance_realnews.yaml.
 
 Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
 """
