@@ -140,6 +140,40 @@ def test_rules_can_look_at_content_only_or_keep_to_the_feed_fields() -> None:
     assert [m.topic for m in matcher.match("NATO", "", "")] == ["Feed"]
 
 
+def test_related_words_raise_relevance_but_never_make_a_match() -> None:
+    related = [{**NATO[0], "related": ["eastern flank", "=SACEUR"]}]
+    plain, with_related = compile_topics(NATO), compile_topics(related)
+    title = "Eastern flank brigade reaches halfway mark"
+    summary = "The brigade's build-up is on schedule. NATO officials said so on Tuesday."
+    (before,) = plain.match(title, summary)
+    (after,) = with_related.match(title, summary)
+    assert before.relevance is not None and after.relevance is not None
+    # The headline names the topic in other words: it counts as a headline mention.
+    assert after.relevance >= before.relevance + 0.3
+    # The explanation still holds only what fired.
+    assert [h.text for h in after.hits] == ["NATO"]
+    # Alone, related words match nothing; case rules apply to them as to terms.
+    assert with_related.match(title, "The build-up is on schedule.") == []
+    (lower,) = with_related.match("A saceur visit", summary)
+    (upper,) = with_related.match("A SACEUR visit", summary)
+    assert lower.relevance == before.relevance < (upper.relevance or 0)
+
+
+def test_a_related_word_inside_a_named_hit_is_not_counted_again() -> None:
+    topics = [{"name": "NATO", "any": ["North Atlantic Treaty Organization"]}]
+    related = [{**topics[0], "related": ["Atlantic", "Treaty"]}]
+    text = "The North Atlantic Treaty Organization met."
+    (before,) = compile_topics(topics).match("Talks", text)
+    (after,) = compile_topics(related).match("Talks", text)
+    assert after.relevance == before.relevance
+
+
+def test_related_words_are_checked_like_terms() -> None:
+    with pytest.raises(TopicRuleError) as info:
+        compile_topics([{**NATO[0], "related": ["allies", ""]}])
+    assert info.value.path == ("related", 1)
+
+
 @pytest.mark.parametrize("value", [-0.1, 1.5, "high", True])
 def test_min_relevance_must_be_a_fraction(value: object) -> None:
     with pytest.raises(TopicRuleError) as info:

@@ -2,7 +2,8 @@
 
 The matcher decides whether an article refers to a topic; this module says how central the
 topic is to it, from where and how often the topic's names occur (the hits the matcher
-found for the terms that name the topic, not the context words a rule also required):
+found for the terms that name the topic, not the context words a rule also required, and
+the topic's `related` words, which speak of it in other words):
 
 - in the headline (the strongest sign: headlines name what a story is about);
 - in the lead: the first sentence of the feed's summary and of the body (wire copy names

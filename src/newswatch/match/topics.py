@@ -8,8 +8,9 @@ here the rules, the topics, the Matcher and compile_topics; `jsonl` is `newswatc
 
 In short, a topic has one or more rules (any rule firing matches the topic);
 a rule is a boolean combination of terms (`any`/`all`/`none`, a `query` string, a `near`
-proximity condition) over chosen fields; `ignore` phrases hide term occurrences inside them
-and `exclude` terms veto the topic.
+proximity condition) over chosen fields; `ignore` phrases hide term occurrences inside them,
+`exclude` terms veto the topic, and `related` words (the topic in other words) never match
+but count toward the relevance of a match.
 
 Terms match whole words on folded text (case, diacritics, NFC/NFD, ligatures), accept
 possessives and hyphenated compounds, treat `-`, dashes, spaces or nothing alike between
@@ -80,6 +81,7 @@ _TOPIC_KEYS = {
     "languages",
     "rules",
     "ignore",
+    "related",
     "exclude",
     "min_relevance",
     *_RULE_KEYS,
@@ -284,12 +286,19 @@ class _Topic:
     min_relevance: float | None = None
     # The topic is looked for only in articles in these languages; None: any language.
     languages: frozenset[str] | None = None
+    # Words that refer to the topic in other words ("the alliance", "Ankara's lira"): they
+    # never make a match, but once a rule matched they count toward its relevance.
+    related: tuple[_Term, ...] = ()
     groups: dict[tuple[int, ...], _TermGroup] = field(default_factory=dict, compare=False)
     ignore_group: _TermGroup = field(init=False, compare=False)
+    related_group: _TermGroup = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "ignore_group", _TermGroup.of(range(len(self.ignore)), self.ignore)
+        )
+        object.__setattr__(
+            self, "related_group", _TermGroup.of(range(len(self.related)), self.related)
         )
 
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
@@ -342,6 +351,44 @@ class _Topic:
                 if _case_ok(term, field_text.original[start:end]):
                     spans.append(m.span())
         return spans
+
+    def related_hits(
+        self,
+        texts: Mapping[Field, _FieldText],
+        present: _ChunkPresence,
+        named: Sequence[TermHit],
+    ) -> list[TermHit]:
+        """The occurrences of the topic's `related` words in its fields, as hits (in
+        original-text offsets), leaving out those inside a hit in `named`."""
+        if not self.related:
+            return []
+        candidates = [
+            self.related[i]
+            for i in self.related_group.candidates(present)
+            if self.related[i].may_occur(present)
+        ]
+        out: list[TermHit] = []
+        for name in self.fields:
+            field_text = texts[name]
+            taken = [(h.start, h.end) for h in named if h.field == name]
+            for term in candidates:
+                for m in term.folded_re.finditer(field_text.folded.text):
+                    start, end = field_text.folded.original_span(*m.span())
+                    if not _case_ok(term, field_text.original[start:end]):
+                        continue
+                    if any(s < end and start < e for s, e in taken):
+                        continue
+                    taken.append((start, end))
+                    out.append(
+                        TermHit(
+                            field=name,
+                            start=start,
+                            end=end,
+                            term=term.written,
+                            text=field_text.original[start:end],
+                        )
+                    )
+        return out
 
     def _hits(self, found: Iterable[_Occurrence]) -> tuple[TermHit, ...]:
         # In text order, longest first at one start; a hit inside a longer one of another
@@ -458,6 +505,7 @@ class Matcher:
             found = topic.match(texts, present, language)
             if found is not None:
                 named = self.naming_hits(found).hits
+                named += tuple(topic.related_hits(texts, present, named))
                 score = relevance(title, summary, content, named)
                 out.append(dataclasses.replace(found, relevance=score))
         return out
@@ -564,6 +612,12 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         for n in _term_list(item["ignore"], ("ignore",), ignore_table):
             if isinstance(n, _TermNode):
                 ignore.append(ignore_table.terms[n.term])
+    related: list[_Term] = []
+    if "related" in item:
+        related_table = _TermTable()
+        for n in _term_list(item["related"], ("related",), related_table):
+            if isinstance(n, _TermNode):
+                related.append(related_table.terms[n.term])
     positive: set[int] = set()
     for rule in rules:
         _positive_terms(rule.node, positive)
@@ -577,6 +631,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude=tuple(exclude),
         exclude_fields=fields,
         ignore=tuple(ignore),
+        related=tuple(related),
         gate=_Gate.covering(table.terms[t] for t in sorted(required)),
         min_relevance=None if min_relevance is None else float(min_relevance),
         languages=languages,
