@@ -137,10 +137,17 @@ def load_set(path: Path) -> tuple[list[Case], list[Pair]]:
             if topic in p.topics and topic not in p.about
         ]
     else:
-        pairs = [
-            Pair(str(p["topic"]), str(p["about"]), str(p["passing"]))
-            for p in raw.get("pairs") or ()
-        ]
+        by_id = {c.id: c for c in cases}
+        pairs = []
+        for p in raw.get("pairs") or ():
+            if isinstance(p, dict):
+                pairs.append(Pair(str(p["topic"]), str(p["about"]), str(p["passing"])))
+                continue
+            # [about, passing]: a pair for each topic the first is about and the second
+            # only mentions.
+            about, passing = by_id[str(p[0])], by_id[str(p[1])]
+            shared = [t for t in TOPICS if t in about.about and t in passing.topics]
+            pairs += [Pair(t, about.id, passing.id) for t in shared if t not in passing.about]
     return cases, pairs
 
 
