@@ -466,3 +466,24 @@ def test_naming_hits_keep_the_topics_own_words_not_the_context_its_rules_require
     assert {h.text for h in matcher.naming_hits(s400).hits} == {"S-400"}
     assert {h.text for h in matcher.naming_hits(found["Turkey"]).hits} == {"Turkey", "Ankara"}
     assert {h.text for h in matcher.naming_hits(found["NATO"]).hits} == {"NATO"}
+
+
+def test_the_gate_of_an_article_leaves_out_rules_for_other_languages() -> None:
+    topics = [
+        {
+            "name": "Turkey",
+            "rules": [{"any": ["Türkiye"]}, {"any": ["Kapadokya"], "languages": ["tr"]}],
+        }
+    ]
+    matcher = compile_topics(topics)
+    text = "kapadokya'da balon turlari yeniden basladi"
+    # An English (or unknown-language) article does not pay for the Turkish-only terms ...
+    assert not matcher.gate_for("en").passes(text)
+    assert not matcher.gate_for(None).passes(text)
+    # ... a Turkish one does, and every rule still finds what it should.
+    assert matcher.gate_for("tr").passes(text)
+    assert matcher.gate_for("en").passes("turkiye")  # the gate sees folded text
+    title = "Kapadokya'da balon turları yeniden başladı"
+    assert [m.topic for m in matcher.match(title, "", language="tr")] == ["Turkey"]
+    assert matcher.match(title, "", language="en") == []
+    assert [m.topic for m in matcher.match("Türkiye", "", language="en")] == ["Turkey"]

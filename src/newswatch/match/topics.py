@@ -281,11 +281,16 @@ class _Topic:
     exclude: tuple[int, ...]
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
-    gate: _Gate  # passed by every article some rule can match
+    gate: _Gate  # passed by every article some rule for any language can match
     # Matches scored below this stay in the warehouse but are left out of the digest.
     min_relevance: float | None = None
     # The topic is looked for only in articles in these languages; None: any language.
     languages: frozenset[str] | None = None
+    # The gates of an article in a given language: the rules limited to other languages are
+    # left out of it (an English article does not pay for the Turkish-only terms). A
+    # language not listed, or None, gets `base_gate`: only the rules for every language.
+    base_gate: _Gate | None = None
+    language_gates: dict[str, _Gate] = field(default_factory=dict, compare=False)
     # Words that refer to the topic in other words ("the alliance", "Ankara's lira"): they
     # never make a match, but once a rule matched they count toward its relevance.
     related: tuple[_Term, ...] = ()
@@ -300,6 +305,14 @@ class _Topic:
         object.__setattr__(
             self, "related_group", _TermGroup.of(range(len(self.related)), self.related)
         )
+
+    def gate_for(self, language: str | None) -> _Gate:
+        """The gate of an article in `language` (None: unknown)."""
+        if self.base_gate is None:
+            return self.gate
+        if language is None:
+            return self.base_gate
+        return self.language_gates.get(language, self.base_gate)
 
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
         found = self.groups.get(indexes)
@@ -316,7 +329,7 @@ class _Topic:
         if self.languages is not None and language not in self.languages:
             return None
         joined = present.text
-        if not self.gate.passes(joined):
+        if not self.gate_for(language).passes(joined):
             return None
         occ = _Occurrences(self, [texts[f] for f in self.fields], present)
         fired: list[str] = []
@@ -417,6 +430,14 @@ class Matcher:
 
     topics: tuple[_Topic, ...]
     gate: _Gate  # every topic's gate in one: most articles pass none of them
+    _gates: dict[str | None, _Gate] = field(default_factory=dict, compare=False, repr=False)
+
+    def gate_for(self, language: str | None) -> _Gate:
+        """Every topic's gate for an article in `language`, in one (built when first asked)."""
+        found = self._gates.get(language)
+        if found is None:
+            found = self._gates[language] = _Gate.union([t.gate_for(language) for t in self.topics])
+        return found
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -483,14 +504,16 @@ class Matcher:
         # text folding is just lower().
         if title.isascii() and summary.isascii() and content.isascii():
             joined = f"{title}\n{summary}\n{content}".lower()
-            if not self.gate.passes(joined):
+            gate = self.gate_for(language)
+            if not gate.passes(joined):
                 return []
             folded = fold(title), fold(summary), fold(content)
         else:
             # Folding is per character (Greek final sigma looks only at letters, and a line
             # break is none), so the fields folded as one text are the gate's text: one call
             # instead of three for the many articles that stop here.
-            if not self.gate.passes(fold(f"{title}\n{summary}\n{content}").text):
+            gate = self.gate_for(language)
+            if not gate.passes(fold(f"{title}\n{summary}\n{content}").text):
                 return []
             folded = fold(title), fold(summary), fold(content)
             joined = "\n".join(f.text for f in folded)
@@ -622,6 +645,17 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for rule in rules:
         _positive_terms(rule.node, positive)
     required = {t for rule in rules for t in _required_terms(rule.node, table.terms) or ()}
+    by_language: dict[str | None, set[int]] = {}
+    for rule in rules:
+        needed = _required_terms(rule.node, table.terms) or set()
+        for key in rule.languages if rule.languages is not None else (None,):
+            by_language.setdefault(key, set()).update(needed)
+    base = by_language.get(None, set())
+    language_gates = {
+        key: _Gate.covering(table.terms[t] for t in sorted(base | needed))
+        for key, needed in by_language.items()
+        if key is not None
+    }
     used_fields = {f for r in rules for f in r.fields} | set(fields)
     return _Topic(
         name=name,
@@ -633,6 +667,8 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         ignore=tuple(ignore),
         related=tuple(related),
         gate=_Gate.covering(table.terms[t] for t in sorted(required)),
+        base_gate=_Gate.covering(table.terms[t] for t in sorted(base)),
+        language_gates=language_gates,
         min_relevance=None if min_relevance is None else float(min_relevance),
         languages=languages,
     )
