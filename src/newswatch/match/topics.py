@@ -648,7 +648,8 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     by_language: dict[str | None, set[int]] = {}
     for rule in rules:
         needed = _required_terms(rule.node, table.terms) or set()
-        for key in rule.languages if rule.languages is not None else (None,):
+        keys: Iterable[str | None] = rule.languages if rule.languages is not None else (None,)
+        for key in keys:
             by_language.setdefault(key, set()).update(needed)
     base = by_language.get(None, set())
     language_gates = {
