@@ -645,17 +645,18 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for rule in rules:
         _positive_terms(rule.node, positive)
     required = {t for rule in rules for t in _required_terms(rule.node, table.terms) or ()}
-    by_language: dict[str | None, set[int]] = {}
+    base: set[int] = set()
+    by_language: dict[str, set[int]] = {}
     for rule in rules:
         needed = _required_terms(rule.node, table.terms) or set()
-        keys: Iterable[str | None] = rule.languages if rule.languages is not None else (None,)
-        for key in keys:
-            by_language.setdefault(key, set()).update(needed)
-    base = by_language.get(None, set())
+        if rule.languages is None:
+            base |= needed
+            continue
+        for code in rule.languages:
+            by_language.setdefault(code, set()).update(needed)
     language_gates = {
-        key: _Gate.covering(table.terms[t] for t in sorted(base | needed))
-        for key, needed in by_language.items()
-        if key is not None
+        code: _Gate.covering(table.terms[t] for t in sorted(base | needed))
+        for code, needed in by_language.items()
     }
     used_fields = {f for r in rules for f in r.fields} | set(fields)
     return _Topic(
