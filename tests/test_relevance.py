@@ -63,7 +63,14 @@ def test_evidence_counts_fields_and_sentences_and_ignores_a_repeated_summary() -
     ev = evidence("Summit", "NATO met.", "NATO met. Then lunch. NATO left.", found.hits)
     # The summary repeats the body's start: counted once, as the body.
     assert ev == Evidence(
-        in_title=False, in_lead=True, mentions=2, sentences=3, sentences_with=2, names=1, first=0
+        in_title=False,
+        in_lead=True,
+        mentions=2,
+        sentences=3,
+        sentences_with=2,
+        names=1,
+        first=0,
+        lead_words=0,
     )
     assert score(ev) == relevance(
         "Summit", "NATO met.", "NATO met. Then lunch. NATO left.", found.hits
@@ -107,6 +114,33 @@ def test_a_teasers_lone_mention_ranks_below_a_headline_that_names_the_topic() ->
     )
     three = dataclasses.replace(one, sentences=3, sentences_with=3)
     assert score(three) > score(one)
+
+
+def test_a_teasers_subject_ranks_above_a_mention_late_in_its_sentence() -> None:
+    # Teaser-only items under a neutral headline: the lead names its subject in its first
+    # words; a passing mention comes late in the sentence, after what the story is about.
+    subject = nato(
+        "Jets scrambled twice in a week over the Baltic",
+        "NATO's air policing mission said Italian F-35s intercepted Russian aircraft.",
+    )
+    passing = nato(
+        "Finnish police board cargo ship after second Baltic cable fault in a month",
+        "Investigators suspect a dragged anchor damaged a data cable between Helsinki and "
+        "Tallinn, and a NATO patrol had been shadowing the vessel.",
+    )
+    assert subject is not None and passing is not None
+    assert subject.relevance is not None and passing.relevance is not None
+    assert subject.relevance > passing.relevance
+    # Folded into "Also mentioned" at the default threshold, the subject is not.
+    assert passing.relevance < 0.25 <= subject.relevance
+    # In a long text the lead's position within its sentence does not count: the rest of
+    # the text says more.
+    late = dataclasses.replace(
+        Evidence(in_title=False, in_lead=True, mentions=1, sentences=6, sentences_with=1, names=1),
+        first=0,
+        lead_words=20,
+    )
+    assert score(late) == score(dataclasses.replace(late, lead_words=0))
 
 
 def test_a_headline_only_item_about_the_topic_scores_high() -> None:

@@ -17,7 +17,8 @@ the topic's `related` words, which speak of it in other words):
   story are more than one mention of Istanbul).
 
 How early and how widely count half in a one-sentence teaser, where a single mention is
-both the first and in every sentence.
+both the first and in every sentence; and there the lead counts less the later the mention
+comes in its sentence (a lead names its subject in its first words).
 
 A story with the topic in its headline and lead and in many of its sentences scores near 1;
 one that names it once, late in a long body, scores near 0.1. The weights are round
@@ -91,6 +92,11 @@ WEIGHT_EARLY = 0.10  # full when the first sentence names it, 0 when only the la
 WEIGHT_REPEAT = 0.10  # full at 3 more mentions after the first
 WEIGHT_SHARE = 0.10  # full when half the sentences name the topic
 WEIGHT_NAMES = 0.10  # full at 3 different names
+# The lead counts in full for a mention within its first LEAD_WORDS_FULL words, and falls
+# to LEAD_LOW_SHARE of its weight for one LEAD_WORDS_LOW words or more into the sentence.
+LEAD_WORDS_FULL = 4
+LEAD_WORDS_LOW = 12
+LEAD_LOW_SHARE = 0.5
 # The weight of "early" and "share" in a text of one or two sentences (see `score`).
 SHORT_TEXT_SPREAD = {1: 0.5, 2: 0.75}
 
@@ -106,6 +112,8 @@ class Evidence:
     sentences_with: int  # of those, how many name the topic
     names: int  # distinct names of the topic that occur anywhere
     first: int | None = None  # index of the first of those sentences that names the topic
+    # Words before the first mention in the lead sentence (None: the lead names it not).
+    lead_words: int | None = None
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -144,6 +152,7 @@ def evidence(title: str, summary: str, content: str, hits: Sequence[TermHit]) ->
     in_title = bool(by_field["title"])
     sentences = sentences_with = 0
     in_lead = False
+    lead_words: int | None = None
     mentions = 0
     first: int | None = None
     fields: list[tuple[str, str]] = []
@@ -164,13 +173,18 @@ def evidence(title: str, summary: str, content: str, hits: Sequence[TermHit]) ->
         sentences += len(starts)
         if any(i < LEAD_SENTENCES for i in marked):
             in_lead = True
+            lead_end = starts[LEAD_SENTENCES] if len(starts) > LEAD_SENTENCES else len(text)
+            words = min(len(text[: h.start].split()) for h in field_hits if h.start < lead_end)
+            lead_words = words if lead_words is None else min(lead_words, words)
     if not fields:
         # A headline-only item: the headline is all the text there is.
         in_lead = in_title
         sentences = sentences_with = 1 if in_title else 0
         first = 0 if in_title else None
     names = len({_name(h.text) for h in hits})
-    return Evidence(in_title, in_lead, mentions, sentences, sentences_with, names, first)
+    return Evidence(
+        in_title, in_lead, mentions, sentences, sentences_with, names, first, lead_words
+    )
 
 
 def score(ev: Evidence) -> float:
@@ -188,13 +202,26 @@ def score(ev: Evidence) -> float:
     spread = SHORT_TEXT_SPREAD.get(ev.sentences, 1.0)
     value = (
         WEIGHT_TITLE * ev.in_title
-        + WEIGHT_LEAD * ev.in_lead
+        + WEIGHT_LEAD * ev.in_lead * (_lead_share(ev.lead_words) if ev.sentences <= 2 else 1.0)
         + spread * WEIGHT_EARLY * early
         + WEIGHT_REPEAT * repeat
         + spread * WEIGHT_SHARE * share
         + WEIGHT_NAMES * names
     )
     return round(min(1.0, max(0.0, value)), 3)
+
+
+def _lead_share(words: int | None) -> float:
+    """How much of the lead's weight a mention gets by how far into the lead sentence it
+    comes: a lead names its subject in its first words ("NATO's air policing mission
+    said ..."), a passing mention comes late in it ("... as governments lift budgets towards
+    their NATO commitments")."""
+    if words is None or words <= LEAD_WORDS_FULL:
+        return 1.0
+    if words >= LEAD_WORDS_LOW:
+        return LEAD_LOW_SHARE
+    span = LEAD_WORDS_LOW - LEAD_WORDS_FULL
+    return 1.0 - (1.0 - LEAD_LOW_SHARE) * (words - LEAD_WORDS_FULL) / span
 
 
 def relevance(title: str, summary: str, content: str, hits: Sequence[TermHit]) -> float:
