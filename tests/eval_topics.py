@@ -47,6 +47,7 @@ SETS = (
     DATA / "topics_content_heldout5.yaml",
     DATA / "topics_content_heldout6.yaml",
     DATA / "topics_content_heldout7.yaml",
+    DATA / "topics_content_heldout8.yaml",
     DATA / "relevance_realnews.yaml",
     DATA / "topics_eval.yaml",
     DATA / "topics_heldout.yaml",
