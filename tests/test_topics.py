@@ -487,3 +487,31 @@ def test_the_gate_of_an_article_leaves_out_rules_for_other_languages() -> None:
     assert [m.topic for m in matcher.match(title, "", language="tr")] == ["Turkey"]
     assert matcher.match(title, "", language="en") == []
     assert [m.topic for m in matcher.match("Türkiye", "", language="en")] == ["Turkey"]
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "turkey"),
+    [
+        # A country among countries in running text, whatever the bird's words beside it.
+        (
+            "Gold climbs to record as central banks keep buying",
+            "Purchases by the central banks of China, Poland and Turkey helped push prices up.",
+            True,
+        ),
+        # A headline in Title Case: the poultry trade, not the country.
+        ("Brazil Turkey Exports Hit Record As Prices Climb", "", False),
+        # An article about the Texas town names it "Turkey, Texas" and then "Turkey".
+        (
+            "Western swing fans pack tiny Turkey for Bob Wills Day weekend",
+            "Thousands came to Turkey, Texas, to hear the bands.",
+            False,
+        ),
+    ],
+)
+def test_the_shipped_list_tells_the_country_by_its_company(
+    title: str, summary: str, turkey: bool
+) -> None:
+    from newswatch.config import load_config
+
+    topics = {m.topic for m in load_config().matcher.match(title, summary, language="en")}
+    assert ("Turkey" in topics) is turkey
