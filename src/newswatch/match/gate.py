@@ -220,9 +220,17 @@ class _Gate:
 
     @staticmethod
     def union(gates: Sequence[_Gate]) -> _Gate:
-        return _Gate.make(
-            [[p] for g in gates for p in g.substrings], [p for g in gates for p in g.weak_patterns]
-        )
+        """A gate every text passes that passes one of `gates`: their substrings, less those
+        that contain another (each gate's own are already few; covering them again cost
+        ~0.25 s a union on the default list)."""
+        pieces = sorted({p for g in gates for p in g.substrings}, key=lambda p: (len(p), p))
+        kept: list[str] = []
+        for piece in pieces:
+            if not any(k in piece for k in kept):
+                kept.append(piece)
+        patterns = tuple(sorted({p for g in gates for p in g.weak_patterns}))
+        compiled = tuple((chunk, Regex.compile(p)) for chunk, p in patterns)
+        return _Gate(tuple(sorted(kept)), patterns, compiled)
 
 
 def _cover(needs: Sequence[Sequence[str]]) -> tuple[str, ...]:
