@@ -635,18 +635,8 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
             for n in _term_list(item["exclude"], ("exclude",), table)
             if isinstance(n, _TermNode)
         ]
-    ignore: list[_Term] = []
-    if "ignore" in item:
-        ignore_table = _TermTable()
-        for n in _term_list(item["ignore"], ("ignore",), ignore_table):
-            if isinstance(n, _TermNode):
-                ignore.append(ignore_table.terms[n.term])
-    related: list[_Term] = []
-    if "related" in item:
-        related_table = _TermTable()
-        for n in _term_list(item["related"], ("related",), related_table):
-            if isinstance(n, _TermNode):
-                related.append(related_table.terms[n.term])
+    ignore = _own_terms(item, "ignore")
+    related = _own_terms(item, "related")
     positive: set[int] = set()
     for rule in rules:
         _positive_terms(rule.node, positive)
@@ -683,6 +673,19 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         min_relevance=None if min_relevance is None else float(min_relevance),
         languages=languages,
     )
+
+
+def _own_terms(item: Mapping[str, Any], key: str) -> list[_Term]:
+    """The terms of a topic's `ignore` or `related` list, in a table of their own (they are
+    looked for apart from the rules' terms)."""
+    if key not in item:
+        return []
+    table = _TermTable()
+    return [
+        table.terms[n.term]
+        for n in _term_list(item[key], (key,), table)
+        if isinstance(n, _TermNode)
+    ]
 
 
 _DESIGNATION = re.compile(f"\\b([^\\W\\d_]{{1,4}})(?:\\s*{_DASH}\\s*|\\s+)?(\\d+)\\b")
