@@ -139,10 +139,11 @@ def without_prefilters(matcher: Matcher) -> Matcher:
 
     return Matcher(
         tuple(
-            dataclasses.replace(topic, gate=always, terms=slow_terms(topic.terms), groups={})
+            dataclasses.replace(
+                topic, gate=always, language_gates={}, terms=slow_terms(topic.terms), groups={}
+            )
             for topic in matcher.topics
-        ),
-        always,
+        )
     )
 
 

@@ -199,10 +199,11 @@ def score(ev: Evidence) -> float:
     # teaser (one mention makes it "first" and "in every sentence"): those parts count half
     # there, and three quarters in two sentences. A teaser's lone mention then ranks below
     # a headline that names the topic, instead of level with it.
+    short = ev.sentences in SHORT_TEXT_SPREAD
     spread = SHORT_TEXT_SPREAD.get(ev.sentences, 1.0)
     value = (
         WEIGHT_TITLE * ev.in_title
-        + WEIGHT_LEAD * ev.in_lead * (_lead_share(ev.lead_words) if ev.sentences <= 2 else 1.0)
+        + WEIGHT_LEAD * ev.in_lead * (_lead_share(ev.lead_words) if short else 1.0)
         + spread * WEIGHT_EARLY * early
         + WEIGHT_REPEAT * repeat
         + spread * WEIGHT_SHARE * share

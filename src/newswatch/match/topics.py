@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,15 +281,16 @@ class _Topic:
     exclude: tuple[int, ...]
     exclude_fields: tuple[Field, ...]
     ignore: tuple[_Term, ...]
-    gate: _Gate  # passed by every article some rule for any language can match
+    # Passed by every article some rule can match whose language is unknown or has no rule
+    # of its own: the rules for every language.
+    gate: _Gate
     # Matches scored below this stay in the warehouse but are left out of the digest.
     min_relevance: float | None = None
     # The topic is looked for only in articles in these languages; None: any language.
     languages: frozenset[str] | None = None
-    # The gates of an article in a given language: the rules limited to other languages are
-    # left out of it (an English article does not pay for the Turkish-only terms). A
-    # language not listed, or None, gets `base_gate`: only the rules for every language.
-    base_gate: _Gate | None = None
+    # The gate of an article in a language some rule is limited to: `gate` and that
+    # language's rules. The rules limited to other languages are left out (an English
+    # article does not pay for the Turkish-only terms).
     language_gates: dict[str, _Gate] = field(default_factory=dict, compare=False)
     # Words that refer to the topic in other words ("the alliance", "Ankara's lira"): they
     # never make a match, but once a rule matched they count toward its relevance.
@@ -308,11 +309,7 @@ class _Topic:
 
     def gate_for(self, language: str | None) -> _Gate:
         """The gate of an article in `language` (None: unknown)."""
-        if self.base_gate is None:
-            return self.gate
-        if language is None:
-            return self.base_gate
-        return self.language_gates.get(language, self.base_gate)
+        return self.gate if language is None else self.language_gates.get(language, self.gate)
 
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
         found = self.groups.get(indexes)
@@ -353,17 +350,8 @@ class _Topic:
     def ignored_spans(
         self, field_text: _FieldText, present: _ChunkPresence
     ) -> list[tuple[int, int]]:
-        spans = []
-        folded = field_text.folded.text
-        for i in self.ignore_group.candidates(present):
-            term = self.ignore[i]
-            if not term.may_occur(present):
-                continue
-            for m in term.folded_re.finditer(folded):
-                start, end = field_text.folded.original_span(*m.span())
-                if _case_ok(term, field_text.original[start:end]):
-                    spans.append(m.span())
-        return spans
+        candidates = _candidates(self.ignore, self.ignore_group, present)
+        return [folded for _, folded, _ in _side_occurrences(candidates, field_text)]
 
     def related_hits(
         self,
@@ -375,32 +363,17 @@ class _Topic:
         original-text offsets), leaving out those inside a hit in `named`."""
         if not self.related:
             return []
-        candidates = [
-            self.related[i]
-            for i in self.related_group.candidates(present)
-            if self.related[i].may_occur(present)
-        ]
+        candidates = _candidates(self.related, self.related_group, present)
         out: list[TermHit] = []
         for name in self.fields:
             field_text = texts[name]
             taken = [(h.start, h.end) for h in named if h.field == name]
-            for term in candidates:
-                for m in term.folded_re.finditer(field_text.folded.text):
-                    start, end = field_text.folded.original_span(*m.span())
-                    if not _case_ok(term, field_text.original[start:end]):
-                        continue
-                    if any(s < end and start < e for s, e in taken):
-                        continue
-                    taken.append((start, end))
-                    out.append(
-                        TermHit(
-                            field=name,
-                            start=start,
-                            end=end,
-                            term=term.written,
-                            text=field_text.original[start:end],
-                        )
-                    )
+            for term, _, (start, end) in _side_occurrences(candidates, field_text):
+                if any(s < end and start < e for s, e in taken):
+                    continue
+                taken.append((start, end))
+                text = field_text.original[start:end]
+                out.append(TermHit(field=name, start=start, end=end, term=term.written, text=text))
         return out
 
     def _hits(self, found: Iterable[_Occurrence]) -> tuple[TermHit, ...]:
@@ -429,11 +402,11 @@ class Matcher:
     and returns one TopicMatch per matching topic, in the order the topics were listed."""
 
     topics: tuple[_Topic, ...]
-    gate: _Gate  # every topic's gate in one: most articles pass none of them
     _gates: dict[str | None, _Gate] = field(default_factory=dict, compare=False, repr=False)
 
     def gate_for(self, language: str | None) -> _Gate:
-        """Every topic's gate for an article in `language`, in one (built when first asked)."""
+        """Every topic's gate for an article in `language`, in one: most articles pass none
+        of them (built when first asked)."""
         found = self._gates.get(language)
         if found is None:
             found = self._gates[language] = _Gate.union([t.gate_for(language) for t in self.topics])
@@ -500,11 +473,11 @@ class Matcher:
         title = title or ""
         summary = summary or ""
         content = content or ""
+        gate = self.gate_for(language)
         # The cheap rejection path: fold, one gate test, no per-article objects. For ASCII
         # text folding is just lower().
         if title.isascii() and summary.isascii() and content.isascii():
             joined = f"{title}\n{summary}\n{content}".lower()
-            gate = self.gate_for(language)
             if not gate.passes(joined):
                 return []
             folded = fold(title), fold(summary), fold(content)
@@ -512,7 +485,6 @@ class Matcher:
             # Folding is per character (Greek final sigma looks only at letters, and a line
             # break is none), so the fields folded as one text are the gate's text: one call
             # instead of three for the many articles that stop here.
-            gate = self.gate_for(language)
             if not gate.passes(fold(f"{title}\n{summary}\n{content}").text):
                 return []
             folded = fold(title), fold(summary), fold(content)
@@ -579,7 +551,7 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
             topics.append(_compile_topic(label, item))
         except _Invalid as exc:
             raise TopicRuleError(label, exc.message, index, exc.path) from None
-    matcher = Matcher(tuple(topics), _Gate.union([t.gate for t in topics]))
+    matcher = Matcher(tuple(topics))
     # The gates of every language some rule names (and of an unknown one), built now so that
     # a matcher loaded from the compiled cache, and every poll shard forked, has them.
     for code in sorted({c for t in topics for c in t.language_gates}):
@@ -667,12 +639,29 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
         exclude_fields=fields,
         ignore=tuple(ignore),
         related=tuple(related),
-        gate=_Gate.union([base_gate, *extra.values()]),
-        base_gate=base_gate,
+        gate=base_gate,
         language_gates=language_gates,
         min_relevance=None if min_relevance is None else float(min_relevance),
         languages=languages,
     )
+
+
+def _candidates(terms: Sequence[_Term], group: _TermGroup, present: _ChunkPresence) -> list[_Term]:
+    """The terms of a topic's `ignore` or `related` list that may occur in the article."""
+    return [terms[i] for i in group.candidates(present) if terms[i].may_occur(present)]
+
+
+def _side_occurrences(
+    candidates: Sequence[_Term], field_text: _FieldText
+) -> Iterator[tuple[_Term, tuple[int, int], tuple[int, int]]]:
+    """Each occurrence in one field of those terms, in their case: the term, its span in the
+    folded text and in the original."""
+    folded = field_text.folded.text
+    for term in candidates:
+        for m in term.folded_re.finditer(folded):
+            start, end = field_text.folded.original_span(*m.span())
+            if _case_ok(term, field_text.original[start:end]):
+                yield term, m.span(), (start, end)
 
 
 def _own_terms(item: Mapping[str, Any], key: str) -> list[_Term]:
