@@ -4,7 +4,7 @@ the way the press names it) and (about, passing) pairs for relevance; the same o
 tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml, 3, 5, 6 and 7, written
 later without reading the rules and then used to change them (their first-run figures are in
 docs/rules.md: regression guards now, not held-out measures); and relevance on real copy,
-tests/data/relevance_realnews.yaml. Sets 2, 4 and 8 are printed by the evaluator only.
+tests/data/relevance_realnews.yaml. Heldout2, 4 and 8 are printed by the evaluator only.
 
 Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
 """
