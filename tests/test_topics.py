@@ -515,3 +515,53 @@ def test_the_shipped_list_tells_the_country_by_its_company(
 
     topics = {m.topic for m in load_config().matcher.match(title, summary, language="en")}
     assert ("Turkey" in topics) is turkey
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "language", "expected"),
+    [
+        # A city's name alone in quotes is a thing named after it; the city itself still counts.
+        ("Homeware chain recalls 'Istanbul' velvet curtains over fire risk", "", "en", set()),
+        ("افتتاح فرع جديد لمطاعم «إسطنبول» للمشاوي في عمّان", "", "ar", set()),
+        ("Ferry strike disrupts Istanbul commuters", "", "en", {"Turkey"}),
+        # A racehorse named after the capital.
+        (
+            "Ankara Express lands the feature at Kempton",
+            "The four-year-old won the mile handicap by a neck; his jockey rode a treble.",
+            "en",
+            set(),
+        ),
+        ("Ankara hosts Gulf ministers", "", "en", {"Turkey"}),
+        # Turkish home news without the country's name: its air-defence programme.
+        ("Çelik Kubbe'de teslimatlar hızlandı", "", "tr", {"Turkey"}),
+        # Turkey's S-400 spelled out where the purchase is the subject; not Russian air
+        # defence that Turkish drones struck.
+        (
+            "Turkish F-16s return to Poland",
+            "Turkey faced criticism over its purchase of Russian air-defence systems.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        (
+            "Turkish drones hit convoy",
+            "Turkish drones destroyed Russian air-defence systems near Sirte.",
+            "en",
+            {"Turkey"},
+        ),
+        # NATO's air policing, with the Baltic or the alliance named; a neutral state's not.
+        ("Spanish Eurofighters take over Baltic air policing rotation", "", "en", {"NATO"}),
+        ("Swiss air force extends air policing to round the clock", "", "en", set()),
+        # Model numbers: a product's review, a drive series, a watch on a NATO strap.
+        ("Brava S400 review: an espresso machine for people who hate fuss", "", "en", set()),
+        ("Automation supplier pulls S400 drives from Russian market", "", "en", set()),
+        ("Halden S400: a diver that deserves a NATO strap", "", "en", set()),
+        ("Turkey to review S-400 deal", "", "en", {"Turkey", "S-400"}),
+    ],
+)
+def test_the_shipped_list_tells_names_from_things_named_after_them(
+    title: str, summary: str, language: str, expected: set[str]
+) -> None:
+    from newswatch.config import load_config
+
+    topics = {m.topic for m in load_config().matcher.match(title, summary, language=language)}
+    assert topics == expected

@@ -1,10 +1,10 @@
 """The shipped watch list on tests/data/topics_content.yaml: articles with full bodies
 (neutral headlines whose body names a topic, passing mentions, body-only traps, S-400 named
 the way the press names it) and (about, passing) pairs for relevance; the same on
-tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml, 3, 5, 6 and 7, written
+tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml to heldout8, written
 later without reading the rules and then used to change them (their first-run figures are in
 docs/rules.md: regression guards now, not held-out measures); and relevance on real copy,
-tests/data/relevance_realnews.yaml. Heldout2, 4 and 8 are printed by the evaluator only.
+tests/data/relevance_realnews.yaml.
 
 Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
 """
@@ -57,10 +57,13 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
         "topics_content",
         "topics_content_fresh",
         "topics_content_heldout",
+        "topics_content_heldout2",
         "topics_content_heldout3",
+        "topics_content_heldout4",
         "topics_content_heldout5",
         "topics_content_heldout6",
         "topics_content_heldout7",
+        "topics_content_heldout8",
         "topics_eval",
         "topics_heldout",
         "topics_fresh",
