@@ -532,6 +532,11 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             set(),
         ),
         ("Ankara hosts Gulf ministers", "", "en", {"Turkey"}),
+        ("Istanbul Express lands Group 3 win", "The colt justified favouritism.", "en", set()),
+        # Restaurants named after the cities, capitalised as names.
+        ("Leeds takeaway Ankara Grill named Yorkshire's best", "", "en", set()),
+        ("Café Istanbul, Fitzroy: the dessert bar keeping Melbourne up late", "", "en", set()),
+        ("Fire guts Istanbul restaurant", "", "en", {"Turkey"}),
         # Turkish home news without the country's name: its air-defence programme.
         ("Çelik Kubbe'de teslimatlar hızlandı", "", "tr", {"Turkey"}),
         # Turkey's S-400 spelled out where the purchase is the subject; not Russian air
@@ -541,6 +546,20 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             "Turkey faced criticism over its purchase of Russian air-defence systems.",
             "en",
             {"Turkey", "S-400"},
+        ),
+        (
+            "Ankara test-fires missiles",
+            "Turkish forces fired the long-range air-defence system bought from Moscow in 2019.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        # Another system named between Russia and the words: Greece's S-300s.
+        (
+            "Crete's S-300s",
+            "A Russian-made S-300 PMU-1 long-range air-defence system, bought in 1997. Turkey"
+            " threatened to strike them.",
+            "en",
+            {"Turkey"},
         ),
         (
             "Turkish drones hit convoy",
@@ -555,6 +574,7 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Brava S400 review: an espresso machine for people who hate fuss", "", "en", set()),
         ("Automation supplier pulls S400 drives from Russian market", "", "en", set()),
         ("Halden S400: a diver that deserves a NATO strap", "", "en", set()),
+        ("Military surplus buying guide: boots and NATO-pattern webbing", "", "en", set()),
         ("Turkey to review S-400 deal", "", "en", {"Turkey", "S-400"}),
     ],
 )
