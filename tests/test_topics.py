@@ -575,6 +575,9 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Automation supplier pulls S400 drives from Russian market", "", "en", set()),
         ("Halden S400: a diver that deserves a NATO strap", "", "en", set()),
         ("Military surplus buying guide: boots and NATO-pattern webbing", "", "en", set()),
+        ("Paski NATO do zegarka: przegląd modeli do 150 złotych", "", "pl", set()),
+        # The country's name alone in quotes is a nickname.
+        ("Obituary: 'Turkey' Malone, the drummer who powered Memphis soul", "", "en", set()),
         ("Turkey to review S-400 deal", "", "en", {"Turkey", "S-400"}),
     ],
 )
