@@ -533,12 +533,14 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ),
         ("Ankara hosts Gulf ministers", "", "en", {"Turkey"}),
         ("Istanbul Express lands Group 3 win", "The colt justified favouritism.", "en", set()),
+        ("Istanbul Express lands the Coral Cup at Cheltenham", "", "en", set()),
         # Restaurants named after the cities, capitalised as names.
         ("Leeds takeaway Ankara Grill named Yorkshire's best", "", "en", set()),
         ("Café Istanbul, Fitzroy: the dessert bar keeping Melbourne up late", "", "en", set()),
         ("Fire guts Istanbul restaurant", "", "en", {"Turkey"}),
         # Turkish home news without the country's name: its air-defence programme.
         ("Çelik Kubbe'de teslimatlar hızlandı", "", "tr", {"Turkey"}),
+        ("Çalışma ve Sosyal Güvenlik Bakanı: ara zam yok", "", "tr", {"Turkey"}),
         # Turkey's S-400 spelled out where the purchase is the subject; not Russian air
         # defence that Turkish drones struck.
         (
@@ -552,6 +554,20 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             "Turkish forces fired the long-range air-defence system bought from Moscow in 2019.",
             "en",
             {"Turkey", "S-400"},
+        ),
+        (
+            "The missiles nobody may switch on",
+            "Six years after Ankara took delivery of its Russian long-range air-defence"
+            " batteries, they sit in hangars.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        # Another Russian system named in the article may be the one meant.
+        (
+            "Syria gets air defence",
+            "Russia delivered S-300 missile batteries to Damascus; Turkey objected.",
+            "en",
+            {"Turkey"},
         ),
         # Another system named between Russia and the words: Greece's S-300s.
         (
@@ -575,6 +591,10 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Automation supplier pulls S400 drives from Russian market", "", "en", set()),
         ("Halden S400: a diver that deserves a NATO strap", "", "en", set()),
         ("Military surplus buying guide: boots and NATO-pattern webbing", "", "en", set()),
+        ("Many shops sell so-called NATO-issue pieces", "", "en", set()),
+        ("NATO pallet or Euro pallet? Choosing the right one", "", "en", set()),
+        ("Обзор карабина под патрон 7,62×51 НАТО: кучность и отдача", "", "ru", set()),
+        ("Por qué seguimos deletreando con el alfabeto OTAN", "", "es", set()),
         ("Paski NATO do zegarka: przegląd modeli do 150 złotych", "", "pl", set()),
         # The country's name alone in quotes is a nickname.
         ("Obituary: 'Turkey' Malone, the drummer who powered Memphis soul", "", "en", set()),
