@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import unicodedata
 from typing import Any
 
@@ -487,6 +488,58 @@ def test_the_gate_of_an_article_leaves_out_rules_for_other_languages() -> None:
     assert [m.topic for m in matcher.match(title, "", language="tr")] == ["Turkey"]
     assert matcher.match(title, "", language="en") == []
     assert [m.topic for m in matcher.match("Türkiye", "", language="en")] == ["Turkey"]
+
+
+def test_the_gate_keeps_no_piece_that_other_pieces_make_redundant() -> None:
+    topics = [
+        {
+            "name": "NATO",
+            "rules": [
+                {
+                    "any": [
+                        "Secretary General Rutte",
+                        "Secretary General Mark Rutte",
+                        "Secretary General Stoltenberg",
+                        "Secretary General Jens Stoltenberg",
+                    ]
+                },
+                {"all": [["Rutte", "Stoltenberg"], ["allies", "allied", "alliance"]]},
+            ],
+        }
+    ]
+    matcher = compile_topics(topics)
+    gate = matcher.gate_for("en")
+    # "secretary" covers the four titles (the greedy cover takes it first), but the names
+    # alone need "rutte" and "stoltenberg", which cover them too: a secretary of state
+    # passes no gate ...
+    assert sorted(gate.substrings) == ["rutte", "stoltenberg"]
+    assert not gate.passes("the secretary general of the un and the secretary of state")
+    # ... and every rule still fires.
+    title = "Secretary General Rutte visits Kyiv"
+    assert [m.topic for m in matcher.match(title, "", language="en")] == ["NATO"]
+    assert [m.topic for m in matcher.match("Rutte thanks allies", "", language="en")] == ["NATO"]
+
+
+def test_a_long_list_of_names_finds_every_name_and_nothing_else() -> None:
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def word() -> str:
+        return "".join(rng.choice(letters) for _ in range(rng.randint(4, 9))).title()
+
+    names = sorted({f"{word()} {word()}" for _ in range(1500)})
+    matcher = compile_topics([{"name": "People", "rules": [{"any": names}]}])
+    gate = matcher.gate_for("en")
+    # Fewer pieces than names (one piece covers several), and each name still gets through.
+    assert len(gate.substrings) < len(names)
+    for name in names[::7]:
+        text = f"Yesterday {name} said nothing new."
+        assert [m.topic for m in matcher.match(text, "", language="en")] == ["People"], name
+    # A forename alone, or a surname with someone else's forename, is not a name on the list.
+    first, second = names[0].split(), names[1].split()
+    if f"{first[0]} {second[1]}" not in names:
+        assert matcher.match(f"{first[0]} {second[1]} spoke", "", language="en") == []
+    assert matcher.match(f"{first[0]} spoke", "", language="en") == []
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ that most articles are turned away by a few set lookups. Pure.
 
 from __future__ import annotations
 
-import re
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from newswatch.match.query import _And, _Near, _Node, _Not, _NotNear, _Or, _TermNode
 from newswatch.match.terms import Regex, _Term
@@ -80,26 +81,20 @@ def _term_cost(term: _Term) -> float:
     return 1 + 4.0 ** max(0, (3 if best.isdigit() else 5) - len(best))
 
 
-# Scripts a gate's pieces are grouped by (the first character of a piece decides).
-_SCRIPT_RE = {
-    "greek": re.compile("[\u0370-\u03ff\u1f00-\u1fff]"),
-    "cyrillic": re.compile("[\u0400-\u052f]"),
-    "arabic": re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"),
-}
+def _automaton(pieces: Sequence[str]) -> Any:
+    """An automaton that finds any of `pieces` in a text; None when there are none, True
+    when one is "" (which every text contains)."""
+    if not pieces:
+        return None
+    if "" in pieces:
+        return True
+    import ahocorasick
 
-
-_NON_LATIN = re.compile(
-    "[\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"
-)
-
-
-def _script_of(piece: str) -> str:
-    if piece.isascii():
-        return "ascii"
-    for name in ("greek", "cyrillic", "arabic"):
-        if _SCRIPT_RE[name].match(piece):
-            return name
-    return "other"
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+    for piece in pieces:
+        automaton.add_word(piece)
+    automaton.make_automaton()
+    return automaton
 
 
 # Regexes behind one first chunk: (the other chunks they need, the regexes).
@@ -129,22 +124,16 @@ class _Gate:
     # looked for only in text with its digit, then its word.
     weak_patterns: tuple[tuple[tuple[str, ...], str], ...]
     weak: tuple[tuple[tuple[str, ...], Regex], ...]
-    # The same, split by script: ASCII text (most articles, and most Latin-script text once
-    # folded) is searched for the ASCII pieces only, other text also for the pieces of the
-    # scripts it contains (a Greek article is not searched for Cyrillic and Arabic names).
-    _ascii: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _scripts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(
-        init=False, repr=False, compare=False
-    )
-    _other: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # All the substrings in one Aho-Corasick automaton (pyahocorasick): one pass over the
+    # text finds whether any of them is there, however many there are. Testing each with
+    # `in` cost ~0.1 µs a substring for a 1 KB text: 6.1 µs for the default list's 52
+    # (3.6 µs with the automaton), ~95 µs for a topic of 1,000 names.
+    _automaton: Any = field(init=False, repr=False, compare=False)
     # The weak regexes by their first chunk, then by the rest of their chunks.
     _ascii_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
     _other_weak: tuple[tuple[str, _WeakGroup], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_script: dict[str, list[str]] = {}
-        for piece in self.substrings:
-            by_script.setdefault(_script_of(piece), []).append(piece)
         weak: dict[str, dict[tuple[str, ...], list[Regex]]] = {}
         for chunks, pattern in self.weak:
             weak.setdefault(chunks[0], {}).setdefault(chunks[1:], []).append(pattern)
@@ -162,37 +151,21 @@ class _Gate:
             return tuple(out)
 
         setattr_ = object.__setattr__
-        setattr_(self, "_ascii", tuple(by_script.pop("ascii", ())))
-        setattr_(self, "_other", tuple(by_script.pop("other", ())))
-        setattr_(
-            self,
-            "_scripts",
-            tuple((_SCRIPT_RE[name], tuple(pieces)) for name, pieces in sorted(by_script.items())),
-        )
+        setattr_(self, "_automaton", _automaton(self.substrings))
         setattr_(self, "_ascii_weak", grouped(True))
         setattr_(self, "_other_weak", grouped(False))
 
     def passes(self, folded: str) -> bool:
-        for piece in self._ascii:
-            if piece in folded:
+        automaton = self._automaton
+        if automaton is True:
+            return True
+        if automaton is not None:
+            for _ in automaton.iter(folded):
                 return True
-        ascii_text = folded.isascii()
-        # Curly quotes and dashes make most English text non-ASCII: one search for a
-        # Greek, Cyrillic or Arabic letter rules those scripts out at once.
-        if not ascii_text and _NON_LATIN.search(folded) is not None:
-            for script, pieces in self._scripts:
-                if script.search(folded) is not None:
-                    for piece in pieces:
-                        if piece in folded:
-                            return True
-        if not ascii_text:
-            for piece in self._other:
-                if piece in folded:
-                    return True
         for first, group in self._ascii_weak:
             if first in folded and _weak_found(group, folded):
                 return True
-        if not ascii_text:
+        if self._other_weak and not folded.isascii():
             for first, group in self._other_weak:
                 if first in folded and _weak_found(group, folded):
                     return True
@@ -236,17 +209,76 @@ class _Gate:
 def _cover(needs: Sequence[Sequence[str]]) -> tuple[str, ...]:
     """Few substrings such that each need (a list of chunks, any of which is enough) has a
     chunk containing one of them. Greedy: a common piece of 4+ characters stands in for
-    several ("turk" for turkey, turkish, turks, "Republic of Turkey"); longer is rarer."""
+    several ("turk" for turkey, turkish, turks, "Republic of Turkey"); longer is rarer.
+
+    Each step takes the piece that covers most of the needs still open (then the longest,
+    then the last in alphabetical order). Which needs a piece covers is worked out once, and
+    a piece's count is brought up to date only when it comes to the top (it can only fall):
+    a list of 1,000 names compiles in a second, where counting every piece again at every
+    step took minutes."""
     todo = [tuple(n) for n in needs]
+    covered_by: dict[str, set[int]] = {}
+    # A chunk of under 4 characters is a piece of its own, but only while a need that has
+    # it is open (it turns up by chance too often to cover longer chunks for nothing).
+    short: dict[str, set[int]] = {}
+    for i, need in enumerate(todo):
+        for c in need:
+            if len(c) < 4:
+                short.setdefault(c, set()).add(i)
+            for start in range(len(c)):
+                for stop in range(start + 4, len(c) + 1):
+                    covered_by.setdefault(c[start:stop], set()).add(i)
+    for piece in short:
+        covered_by.setdefault(piece, set()).update(
+            i for i, need in enumerate(todo) if any(piece in c for c in need)
+        )
+    heap = [(-len(ids), -len(p), _Descending(p)) for p, ids in covered_by.items()]
+    heapq.heapify(heap)
+    open_ = set(range(len(todo)))
     kept: list[str] = []
-    while todo:
-        pieces = {
-            c[i:j] for n in todo for c in n for i in range(len(c)) for j in range(i + 4, len(c) + 1)
-        } | {c for n in todo for c in n if len(c) < 4}
-        best = max(pieces, key=lambda p: (sum(any(p in c for c in n) for n in todo), len(p), p))
-        kept.append(best)
-        todo = [n for n in todo if not any(best in c for c in n)]
-    return tuple(sorted(kept))
+    while open_ and heap:
+        count, length, key = heapq.heappop(heap)
+        piece = key.text
+        now = len(covered_by[piece] & open_)
+        if now == 0 or (piece in short and not short[piece] & open_):
+            continue
+        if now != -count:
+            heapq.heappush(heap, (-now, length, key))
+            continue
+        kept.append(piece)
+        open_ -= covered_by[piece]
+    return tuple(sorted(_without_redundant(kept, {p: covered_by[p] for p in kept})))
+
+
+@dataclass(frozen=True, slots=True)
+class _Descending:
+    """A string that sorts in reverse, so that a min-heap yields the largest first."""
+
+    text: str
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.text > other.text
+
+
+def _without_redundant(kept: Sequence[str], covers: dict[str, set[int]]) -> list[str]:
+    """`kept` less the pieces whose every need (`covers[piece]`: the needs it covers)
+    another kept piece covers too, shortest first (a short piece turns up by chance more
+    often). The greedy cover takes the piece that covers most needs first, and pieces taken
+    later for other needs can make it redundant: "secretary" covers "Secretary General
+    Rutte" and "... Stoltenberg", which "rutte" and "stoltenberg", needed on their own, cover
+    too; every article that names a secretary of state would pass the gate for nothing."""
+    by_need: dict[int, set[str]] = {}
+    for piece in kept:
+        for i in covers[piece]:
+            by_need.setdefault(i, set()).add(piece)
+    out = set(kept)
+    for piece in sorted(kept, key=lambda p: (len(p), p)):
+        mine = [by_need[i] for i in covers[piece]]
+        if all(len(c) > 1 for c in mine):
+            out.discard(piece)
+            for c in mine:
+                c.discard(piece)
+    return sorted(out)
 
 
 def _positive_terms(node: _Node, out: set[int]) -> set[int]:
