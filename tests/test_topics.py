@@ -652,6 +652,29 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         # The country's name alone in quotes is a nickname.
         ("Obituary: 'Turkey' Malone, the drummer who powered Memphis soul", "", "en", set()),
         ("Turkey to review S-400 deal", "", "en", {"Turkey", "S-400"}),
+        # A watch strap in German; Turek, a Polish town, and its county (powiat turecki);
+        # Turkey, North Carolina, by its county.
+        ("Uhrenarmband im NATO-Stil: fünf Modelle unter 30 Euro", "", "de", set()),
+        ("Nato-Armband oder Lederband? Ein Ratgeber", "", "de", set()),
+        ("Szpital w Turku: starosta powiatu tureckiego zapowiada remont", "", "pl", set()),
+        ("Turecki parlament przyjął budżet na 2027 rok", "", "pl", {"Turkey"}),
+        (
+            "Turkey residents asked to boil water",
+            "The Sampson County town's mayor said the advisory would last two days.",
+            "en",
+            set(),
+        ),
+        # The national teams by their nicknames.
+        ("Filenin Sultanları finalde", "", "tr", {"Turkey"}),
+        ("Sultans of the Net reach Olympic semi-final", "", "en", {"Turkey"}),
+        ("Ay-Yıldızlılar'ın aday kadrosu açıklandı", "", "tr", {"Turkey"}),
+        # Turkey's Russian air defences, bought.
+        (
+            "F-35 talks stall again",
+            "Washington wants Turkey to give up the Russian air defences it bought in 2017.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
     ],
 )
 def test_the_shipped_list_tells_names_from_things_named_after_them(

@@ -1,7 +1,7 @@
 """The shipped watch list on tests/data/topics_content.yaml: articles with full bodies
 (neutral headlines whose body names a topic, passing mentions, body-only traps, S-400 named
 the way the press names it) and (about, passing) pairs for relevance; the same on
-tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml to heldout11, written
+tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml to heldout12, written
 later without reading the rules and then used to change them (their first-run figures are in
 docs/rules.md: regression guards now, not held-out measures); and relevance on real copy,
 tests/data/relevance_realnews.yaml.
@@ -67,6 +67,7 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
         "topics_content_heldout9",
         "topics_content_heldout10",
         "topics_content_heldout11",
+        "topics_content_heldout12",
         "topics_eval",
         "topics_heldout",
         "topics_fresh",
