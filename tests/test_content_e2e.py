@@ -138,6 +138,13 @@ def test_content_is_stored_matched_scored_indexed_and_shown(
         )
         assert set(relevance) == {BODY_ONLY, ABOUT, PASSING}
         assert relevance[ABOUT] > relevance[BODY_ONLY] > relevance[PASSING]
+        # Why it matched, with the text around each hit taken from the hit's own field.
+        explained = con.execute(
+            "SELECT field, matched_text, context FROM match_explanations"
+        ).fetchall()
+        assert {f for f, _, _ in explained} >= {"title", "summary", "content"}
+        assert all(text in context for _, text, context in explained), explained
+        assert any(f == "content" and "Munich Security Conference" in c for f, _, c in explained)
         recipe = con.execute(
             "SELECT count(*) FROM article_topics t JOIN articles a ON a.id = t.article_id "
             "WHERE a.title = ?",
@@ -168,3 +175,6 @@ def test_content_is_stored_matched_scored_indexed_and_shown(
     out = io.StringIO()
     assert cli.main(["search", "Munich Security Conference", "--db", str(db)], out=out) == 0
     assert BODY_ONLY in out.getvalue()
+    # ... and its snippet is the body's words around the match, not the teaser's start.
+    [snippet_line] = [line for line in out.getvalue().splitlines() if "Munich" in line]
+    assert "Munich Security Conference" in snippet_line and "The speech urged" not in snippet_line

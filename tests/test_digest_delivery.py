@@ -355,3 +355,46 @@ def test_send_without_smtp_settings_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert "NEWSWATCH_SMTP_URL" in err and "\n" not in err
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_a_digest_needs_its_database_and_keeps_the_files_it_finds(
+    sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], prefect_harness: None
+) -> None:
+    db = tmp_path / "d.duckdb"
+    out = tmp_path / "digests"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    argv = ["digest", "--sources", str(sources), "--out", str(out)]
+    assert cli.main([*argv, "--db", str(db)], out=io.StringIO()) == 0
+    files = {p: p.read_bytes() for p in out.iterdir()}
+    assert files
+    capsys.readouterr()
+    # A mistyped --db (a missing file, a missing folder) is one line and exit 2: no empty
+    # "nothing matched, every feed polled" digest replaces the day's files.
+    for wrong in (tmp_path / "typo.duckdb", tmp_path / "nofolder" / "d.duckdb"):
+        assert cli.main([*argv, "--db", str(wrong)], out=io.StringIO()) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"no database at {wrong}" in err, err
+        assert not wrong.exists()
+        assert {p: p.read_bytes() for p in out.iterdir()} == files
+
+
+def test_a_past_days_digest_is_titled_with_that_day(
+    sources: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    db = tmp_path / "d.duckdb"
+    out = tmp_path / "digests"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    printed = io.StringIO()
+    argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(out)]
+    assert cli.main([*argv, "--date", "2026-02-17"], out=printed) == 0
+    # The window is 17 February's; so are the files, the subject and the heading.
+    assert "digest 2026-02-17: " in printed.getvalue()
+    assert {p.name for p in out.iterdir()} >= {"digest-2026-02-17.html", "digest-2026-02-17.txt"}
+    [eml] = out.glob("digest-2026-02-17.eml")
+    subject = email.message_from_bytes(eml.read_bytes())["Subject"]
+    assert "17 Feb 2026" in subject, subject
+    text = (out / "digest-2026-02-17.txt").read_text(encoding="utf-8")
+    html = (out / "digest-2026-02-17.html").read_text(encoding="utf-8")
+    for body in (text, html):
+        assert "Tuesday 17 February 2026" in body
+        assert "18 February 2026" not in body

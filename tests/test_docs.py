@@ -136,3 +136,28 @@ def test_the_readmes_minimal_sources_file_loads(tmp_path: Path) -> None:
     config = load_config(path)
     assert len(config.feeds) == 2
     assert sorted(t["name"] for t in config.topics) == ["NATO", "S-400"]
+
+
+def test_every_option_of_every_command_is_in_its_table_row() -> None:
+    commands = cli.build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for source, text in (
+        ("README.md", README),
+        ("docs/commands.md", page_text(DOCS / "commands.md")),
+    ):
+        rows = re.findall(r"^\| `(newswatch [a-z]+|\.\.\.)([^\n]*)$", text, re.M)
+        shared = " ".join(rest for head, rest in rows if head == "...")
+        for name, parser in commands.items():
+            # The command's row: the first table row that starts with it.
+            row = next((rest for head, rest in rows if head == f"newswatch {name}"), "")
+            assert row, f"{source}: no table row for `newswatch {name}`"
+            if "[same options as digest]" in row:
+                digest = next(rest for head, rest in rows if head == "newswatch digest")
+                row += digest
+            options = {
+                o
+                for action in parser._actions
+                for o in action.option_strings
+                if o.startswith("--") and o != "--help"
+            }
+            missing = sorted(o for o in options if o not in row and o not in shared)
+            assert not missing, f"{source}: the row of `newswatch {name}` lacks {missing}"

@@ -233,3 +233,28 @@ def test_rematch_command_rejects_bad_input(
     assert "unknown topic 'Atlantis'" in capsys.readouterr().err
     assert cli.main([*base, "--since", "25/11/2026"]) == 2
     assert "--since must be YYYY-MM-DD, got '25/11/2026'" in capsys.readouterr().err
+
+
+def test_a_topic_missing_from_the_sources_file_keeps_its_matches(db: Path, tmp_path: Path) -> None:
+    # Rematching with a sources file that lacks a stored topic (the warehouse was polled with
+    # another file): that topic's matches stay, and a note says so and how to remove them.
+    sources = tmp_path / "only_nato.yaml"
+    sources.write_text(
+        "feeds:\n  - url: https://example.org/feed\ntopics:\n  - name: NATO\n    terms: [NATO]\n",
+        encoding="utf-8",
+    )
+    turkey = {p for p in pairs(db) if p[1] == "Turkey"}
+    assert turkey
+    out = run_cli(db, sources)
+    assert out.splitlines()[-2].startswith(
+        f"note: kept the stored matches of topics not in {sources}: Turkey ({len(turkey)});"
+    )
+    assert "0 removed" in out.splitlines()[-1]
+    assert turkey <= pairs(db)
+    # Asked to, it removes them.
+    out = run_cli(db, sources, "--drop-unlisted", "--dry-run")
+    assert f"{len(turkey)} removed" in out.splitlines()[-1]
+    assert turkey <= pairs(db)
+    out = run_cli(db, sources, "--drop-unlisted")
+    assert not {p for p in pairs(db) if p[1] == "Turkey"}
+    assert "note:" not in out

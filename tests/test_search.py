@@ -17,7 +17,7 @@ import pytest
 
 from newswatch import cli
 from newswatch.store import search, warehouse
-from newswatch.store.snippets import ELLIPSIS, first_match, snippet
+from newswatch.store.snippets import ELLIPSIS, best_snippet, first_match, snippet
 from tests import warehouse_helpers
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
@@ -557,3 +557,14 @@ def test_search_topic_names_follow_the_one_rule(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown topic 'Brexit'" in err
     assert "Turkey, S-400, NATO" in err
+
+
+def test_the_snippet_comes_from_the_field_the_word_is_in() -> None:
+    summary = "Ministers met on Tuesday."
+    body = "The talks in Ankara turned to the S-400 batteries Turkey bought in 2019."
+    assert best_snippet((summary, body), ["batteri"]) == body
+    assert best_snippet((summary, body), ["minist"]) == summary
+    # Nowhere (a title hit): the first text there is.
+    assert best_snippet((summary, body), ["zzz"]) == summary
+    assert best_snippet(("", body), ["zzz"]) == body
+    assert best_snippet(("", ""), ["zzz"]) == ""

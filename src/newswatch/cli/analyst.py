@@ -23,7 +23,7 @@ from newswatch.errors import AnalystError, DbWaitError, SearchUnavailable
 from newswatch.paths import resolve_db_path
 from newswatch.store import export, search, warehouse
 from newswatch.store.dbwait import db_wait_seconds
-from newswatch.store.snippets import snippet
+from newswatch.store.snippets import best_snippet
 
 Command = Callable[[argparse.Namespace, TextIO], int]
 AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
@@ -233,7 +233,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
                 "published_at": h.published_at.isoformat(),
                 "topics": list(h.topics),
                 "cluster_id": h.cluster_id,
-                "snippet": snippet(h.summary, stems),
+                "snippet": best_snippet((h.summary, h.content), stems),
             }
             for i, h in enumerate(hits, 1)
         ]
@@ -248,7 +248,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             f"{i:>2}. {h.title}\n    {h.score:.2f}  {timefmt.local(h.published_at, zone)}  "
             f"{h.source}{topics}\n    {h.url}\n"
         )
-        text = snippet(h.summary, stems)
+        text = best_snippet((h.summary, h.content), stems)
         if text:
             out.write(f"    {text}\n")
         out.write("\n")
@@ -293,7 +293,11 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
         "--out", metavar="FILE", help="write to FILE instead of stdout (parquet: required)"
     )
 
-    p = add("search", cmd_search, "Full-text search of article titles and summaries (BM25-ranked).")
+    p = add(
+        "search",
+        cmd_search,
+        "Full-text search of article titles, summaries and bodies (BM25-ranked).",
+    )
     p.add_argument("terms", metavar="TERMS", help='words to look for, e.g. "S-400 delivery"')
     db_opt(p)
     p.add_argument(

@@ -345,6 +345,10 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
     config = _load(args)
     on_date = _parse_date(args.date)
     db = resolve_db_path(args.db)
+    if not db.exists():
+        # An empty digest would say "nothing matched, every feed polled" and could replace
+        # the files of a day already sent: a mistyped --db is an error, not a quiet day.
+        raise UserError(f"no database at {db}; run `newswatch poll` first, or pass --db")
     if args.send:
         _check_db_writable(db)
     _check_warehouse(db)
@@ -472,9 +476,17 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
             since=since,
             topic=args.topic,
             dry_run=args.dry_run,
+            drop_unlisted=args.drop_unlisted,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if result.unlisted:
+        kept = ", ".join(f"{t} ({n})" for t, n in result.unlisted.items())
+        out.write(
+            f"note: kept the stored matches of topics not in {config.path}: {kept}; polled "
+            "with another sources file? Pass --sources with that file, or --drop-unlisted "
+            "to remove them\n"
+        )
     signs = {"added": "+", "removed": "-"}
     for change in result.changes:
         if change.change in signs:
@@ -622,6 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    p.add_argument(
+        "--drop-unlisted",
+        action="store_true",
+        help="also remove the stored matches of topics not in the sources file (by default "
+        "they are kept, and a note names them)",
+    )
 
     from newswatch.cli import analyst
 

@@ -216,8 +216,13 @@ def build_digest(
     volume: Mapping[str, Sequence[tuple[date, int]]],
     settings: DigestSettings,
     too_old: int = 0,
+    day: date | None = None,
 ) -> Digest:
     """Group matched articles into one story per cluster, each in its strongest topic.
+
+    `day`: the day the digest is for (its title, subject and the volume charts' last day);
+    by default the day the window ends on. A past day's window ends at the next midnight, so
+    its caller passes the day.
 
     Matches to topics not in `topics` are ignored; an item without any matching topic is
     left out. Sections keep the order of `topics`; stories in a section are ranked by
@@ -295,7 +300,8 @@ def build_digest(
 
     local_end = window_end.astimezone(zone)
     local_start = window_start.astimezone(zone)
-    day_counts = {t: charts.day_counts(volume.get(t, ()), local_end.date()) for t in topics}
+    day = day or local_end.date()
+    day_counts = {t: charts.day_counts(volume.get(t, ()), day) for t in topics}
     peak = max((n for counts in day_counts.values() for n in counts.values()), default=0)
     summaries = tuple(
         TopicSummary(
@@ -311,8 +317,8 @@ def build_digest(
     tz_label = f"{timezone or local_end.tzname() or 'local time'}, {offset_label(zone, window_end)}"
     return Digest(
         title=settings.title,
-        date=local_end.date(),
-        date_label=day_label(local_end.date()),
+        date=day,
+        date_label=day_label(day),
         timezone=tz_label,
         window_start=local_start,
         window_end=local_end,

@@ -235,6 +235,7 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         volume=plan.volume,
         settings=config.digest,
         too_old=plan.too_old,
+        day=plan.window.date,
     )
     templates = resources.templates_dir()
     return RenderedDigest(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +27,9 @@ class RematchResult:
     checked: int
     changes: tuple[TopicChange, ...]
     applied: bool
+    # Stored matches of topics the watch list does not have, per topic: kept as they are
+    # (unless the rematch was asked to drop them).
+    unlisted: Mapping[str, int] = field(default_factory=dict)
 
     def count(self, change: str) -> int:
         return sum(1 for c in self.changes if c.change == change)
@@ -40,11 +44,19 @@ def diff_matches(
     old: Mapping[str, Sequence[TopicMatch]],
     new: Mapping[str, Sequence[TopicMatch]],
     only_topic: str | None = None,
+    listed: Collection[str] | None = None,
 ) -> list[TopicChange]:
-    """What the new matches add, remove and re-explain compared with the stored ones (pure)."""
+    """What the new matches add, remove and re-explain compared with the stored ones (pure).
+
+    `listed`: the watch list's topics; stored matches of other topics are left alone (not
+    removed). None: every stored topic is compared."""
     out = []
     for a in articles:
-        before = {m.topic: m for m in old.get(a.id, ()) if only_topic in (None, m.topic)}
+        before = {
+            m.topic: m
+            for m in old.get(a.id, ())
+            if only_topic in (None, m.topic) and (listed is None or m.topic in listed)
+        }
         after = {m.topic: m for m in new.get(a.id, ()) if only_topic in (None, m.topic)}
         for topic in sorted(before.keys() | after.keys()):
             was, now = before.get(topic), after.get(topic)
@@ -65,10 +77,15 @@ def rematch(
     since: datetime | None = None,
     topic: str | None = None,
     dry_run: bool = False,
+    drop_unlisted: bool = False,
 ) -> RematchResult:
     """Match stored articles published on or after `since` again and store what changed:
     new matches, dropped ones, and matches whose rule or hits differ. Unchanged matches
-    are not rewritten (their `matched_at` stays)."""
+    are not rewritten (their `matched_at` stays).
+
+    Stored matches of a topic the watch list does not have (polled with another sources
+    file, or a topic since deleted) are kept and counted in `unlisted`; `drop_unlisted`
+    removes them."""
     if topic is not None:
         topic = matcher.topic_named(topic)  # UnknownTopic (a ValueError) lists the known ones
     with warehouse.connect(db_path, read_only=dry_run) as con:
@@ -78,7 +95,14 @@ def rematch(
             a.id: matcher.match(a.title, a.summary, a.content, language=a.language)
             for a in articles
         }
-        changes = diff_matches(articles, old, new, topic)
+        listed = None if drop_unlisted else frozenset(matcher.topic_names)
+        changes = diff_matches(articles, old, new, topic, listed)
+        unlisted = Counter(
+            m.topic
+            for matches in old.values()
+            for m in matches
+            if listed is not None and m.topic not in listed and topic in (None, m.topic)
+        )
         if not dry_run:
             warehouse.apply_match_changes(
                 con,
@@ -86,4 +110,4 @@ def rematch(
                 [(c.article_id, c.topic) for c in changes if c.change == "removed"],
                 now,
             )
-    return RematchResult(len(articles), tuple(changes), not dry_run)
+    return RematchResult(len(articles), tuple(changes), not dry_run, dict(sorted(unlisted.items())))

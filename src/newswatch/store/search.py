@@ -391,6 +391,7 @@ class SearchHit:
     published_at: datetime
     topics: tuple[str, ...]
     cluster_id: str
+    content: str = ""  # the body's plain text ('' when the feed gave none)
 
 
 def search_articles(
@@ -451,7 +452,7 @@ def search_articles(
         )
         SELECT a.id, s.score, a.title, a.summary, a.source, a.url, a.published_at,
                coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
-               {on_topic} AS on_topic
+               {on_topic} AS on_topic, coalesce(a.content, '')
         FROM (SELECT * FROM s WHERE score > 0) s
         JOIN articles a ON a.id = s.id
         LEFT JOIN (
@@ -466,7 +467,7 @@ def search_articles(
         params,
     ).fetchall()
     return [
-        SearchHit(r[0], float(r[1]), r[2], r[3], r[4], r[5], _utc(r[6]), tuple(r[7]), r[8])
+        SearchHit(r[0], float(r[1]), r[2], r[3], r[4], r[5], _utc(r[6]), tuple(r[7]), r[8], r[10])
         for r in rows
     ]
 

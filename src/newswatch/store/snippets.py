@@ -50,3 +50,12 @@ def snippet(text: str, stems: Sequence[str], width: int = 160) -> str:
         space = text.rfind(" ", start, end)
         end = space if space > (span[1] if span else start) else end
     return (ELLIPSIS if start > 0 else "") + text[start:end] + (ELLIPSIS if end < len(text) else "")
+
+
+def best_snippet(texts: Sequence[str], stems: Sequence[str], width: int = 160) -> str:
+    """The snippet of the first of `texts` (summary, then body) that has a matched word; the
+    start of the first non-empty one when none has (the hit was in the title only)."""
+    for text in texts:
+        if text and first_match(text, stems) is not None:
+            return snippet(text, stems, width)
+    return next((snippet(t, stems, width) for t in texts if t.strip()), "")
