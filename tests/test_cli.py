@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,7 +135,8 @@ def test_poll_run_logs_and_artifact_reach_prefect_while_the_terminal_stays_quiet
     assert " INFO " not in done.stderr and "Traceback" not in done.stderr, done.stderr
     # A failed feed shows once (progress line, summary), not again as a Prefect warning.
     assert "feed Down wire failed" not in done.stderr and "WARNING" not in done.stderr
-    assert "2 feeds: 1 ok, 1 failed; 3 new articles, 3 new topic matches" in done.stdout
+    assert "2 feeds: 1 ok, 1 failed; 3 new articles, 3 new topic matches, " in done.stdout
+    assert re.search(r"new topic matches, \d+ stor(y|ies) in the last 3 days\n", done.stdout)
 
     _, logs, artifacts, _ = _poll_run_record(db)
     lines = [(log.level, log.message) for log in logs]

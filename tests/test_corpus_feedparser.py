@@ -379,3 +379,22 @@ def test_at_least_99_percent_of_feedparsers_entries_are_stored_and_the_rest_coun
     # An entry is in the warehouse when it is stored or repeats one that is (same id).
     assert (stored + repeats) / extracted >= 0.99
     assert stored / extracted >= 0.985
+
+
+def test_publishing_shortcodes_do_not_reach_the_text() -> None:
+    # TIME's feed opens every body with a video-player shortcode
+    # ("[time-brightcove not-tgx=”true”]"); others leak "[video id=… autostart=…]" or a
+    # section tag ("[homepage_regional_europe]"). An editor's "[the alliance]" or "[sic]" stays.
+    time_world = _parse_real("time-world.rss.xml")
+    assert time_world.articles
+    leaked = [a.title for a in time_world.articles if "brightcove" in a.summary + a.content]
+    assert not leaked
+    assert (
+        html_to_text("<p>[video id=XbUA4awZ autostart=&quot;viewable&quot; vertical] Kyiv</p>")
+        == "Kyiv"
+    )
+    assert html_to_text("[homepage_regional_europe] Leaders met [caption]in Ankara[/caption]") == (
+        "Leaders met in Ankara"
+    )
+    text = "Rutte said [the alliance] would act [sic], as in [1]."
+    assert html_to_text(text) == text

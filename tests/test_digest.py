@@ -460,9 +460,11 @@ def test_quiet_day_says_nothing_matched_and_lists_failing_feeds() -> None:
         assert (
             "newest item published 20 Nov 07:00 (5 days ago); it usually publishes every 2 hours"
         ) in body
-    # The failing feed is named before the footer, not only in it.
-    assert page.index("Broken Blog") < page.index("Feed health")
-    assert text.index("Broken Blog") < text.index("Feed health")
+    # The failing feed is named before the footer, and once: the footer points up to it.
+    for body in (page, text):
+        assert body.index("Broken Blog") < body.index("Feed health")
+        assert body.count("HTTP 404 Not Found") == 1
+    assert "Failing: the 1 listed at the top." in text
     assert subject(d) == "newswatch — 25 Nov 2026: no matching stories, 1 feed failing"
     assert "Nothing matched" in d.preheader and "1 feed failing" in d.preheader
 

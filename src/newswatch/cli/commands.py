@@ -249,6 +249,8 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
             f"{marks.get(r.outcome, r.outcome):>4}  {r.name:<{width}}  {status:>3}  "
             f"{r.duration_ms:7.0f} ms  {detail}\n"
         )
+    from newswatch.orchestrate.poll import CLUSTER_WINDOW  # the poll has imported it
+
     failed = sum(1 for r in summary.reports if r.outcome == "error")
     skipped = sum(1 for r in summary.reports if r.outcome == "skipped")
     entries_skipped = sum(n for r in summary.reports for _, n in r.skipped)
@@ -257,7 +259,8 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         f"\n{len(summary.reports)} feeds: {ok} ok, {failed} failed"
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{summary.new_articles} new articles, {summary.new_matches} new topic matches, "
-        f"{summary.clusters} stories"
+        f"{summary.clusters} stor{'ies' if summary.clusters != 1 else 'y'} in the last "
+        f"{CLUSTER_WINDOW.days} days"
         + (
             f"; {entries_skipped} feed entr{'ies' if entries_skipped != 1 else 'y'} not stored "
             "(reasons above)"

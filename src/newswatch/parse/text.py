@@ -90,7 +90,7 @@ def html_to_text(markup: str | None) -> str:
     if "<" in text:
         # A tag escaped twice and cut off by the feed surfaces only after decoding.
         text = _without_unclosed_tag(text)
-    return one_line(text)
+    return one_line(_without_shortcodes(text))
 
 
 _BLOCK_TAG_START = re.compile(
@@ -106,7 +106,7 @@ def content_text(markup: str | None) -> str:
     if not markup:
         return ""
     if "<" not in markup and "&" not in markup:
-        return one_line(markup)
+        return one_line(_without_shortcodes(markup))
     try:
         text = nh3.clean(
             _BLOCK_TAG_START.sub(" <", markup),
@@ -119,7 +119,22 @@ def content_text(markup: str | None) -> str:
     text = html.unescape(text)
     if "<" in text and _LOOKS_LIKE_TAG.search(text):
         return html_to_text(text)
-    return one_line(text)
+    return one_line(_without_shortcodes(text))
+
+
+# Publishing-system shortcodes that feeds leak into text ("[time-brightcove not-tgx=”true”]",
+# "[video id=XbUA4awZ autostart=...]", "[homepage_regional_europe]", "[caption]"): a bracketed
+# lower-case name with an attribute, or joined with "_" or "-", or one of WordPress's own.
+# An editor's insertion ("[the alliance]", "[sic]") has neither and stays.
+_SHORTCODE = re.compile(
+    r"\[/?(?:[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+|caption|embed|gallery|video|audio|playlist)"
+    r"(?:\s+[\w-]+=[^\[\]]*)?\]"
+    r"|\[/?[a-z][\w-]*\s+[\w-]+=[^\[\]]*\]"
+)
+
+
+def _without_shortcodes(text: str) -> str:
+    return _SHORTCODE.sub(" ", text) if "[" in text else text
 
 
 def one_line(text: str) -> str:
