@@ -208,11 +208,11 @@ def test_repoll_of_a_changed_feed_counts_only_the_new_articles_matches(
     argv = ["poll", "--sources", str(sources), "--db", str(db)]
     out = io.StringIO()
     assert cli.main(argv, out=out) == 0
-    assert "1 new articles, 1 new topic matches" in out.getvalue()
+    assert "1 new article, 1 new topic match" in out.getvalue()
     feed_server.route("/changing.xml", body=rss("Changing", [second, first]))
     out = io.StringIO()
     assert cli.main(argv, out=out) == 0
-    assert "1 new articles, 1 new topic matches" in out.getvalue(), out.getvalue()
+    assert "1 new article, 1 new topic match" in out.getvalue(), out.getvalue()
     topics, polls = _topic_rows(db)
     assert topics == [
         ("NATO ministers meet again", "NATO", 1),
@@ -267,7 +267,7 @@ def test_a_poll_into_a_warehouse_whose_key_index_outgrows_the_writers_cap_is_sto
     caplog.set_level(logging.WARNING, logger="newswatch.warehouse")
     out = io.StringIO()
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out) == 0
-    assert "1 new articles, 1 new topic matches" in out.getvalue(), out.getvalue()
+    assert "1 new article, 1 new topic match" in out.getvalue(), out.getvalue()
     assert any("ran out of memory" in r.getMessage() for r in caplog.records)
     with warehouse.connect(db, read_only=True) as con:
         stored = con.execute(

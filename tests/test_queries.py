@@ -167,6 +167,18 @@ def test_query_is_read_only(db: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert run_json(db, "SELECT count(*) AS n FROM feeds") == before
 
 
+def test_several_statements_show_the_last_result_and_say_so(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    sql = "SELECT 1 AS a; SELECT 2 AS b"
+    assert cli.main(["query", sql, "--db", str(db), "--format", "csv"], out=out) == 0
+    assert out.getvalue().splitlines() == ["b", "2"]  # the output stays clean CSV
+    assert "2 statements; this is the result of the last one" in capsys.readouterr().err
+    assert cli.main(["query", "SELECT 1 AS a;", "--db", str(db)], out=io.StringIO()) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_formats(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sql = "SELECT name, last_http_status FROM feeds ORDER BY name"
     out = io.StringIO()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -64,6 +65,12 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
         with contextlib.suppress(SearchUnavailable):
             search.load_fts(con)  # so queries may use the search index's match_bm25
         table = export.run_query(con, args.sql)
+        statements = export.statement_count(con, args.sql)
+    if statements > 1:
+        # Not on `out`: a note there would corrupt CSV or JSON output.
+        sys.stderr.write(
+            f"note: the SQL has {statements} statements; this is the result of the last one\n"
+        )
     if target is not None and args.format == "parquet":
         import pyarrow.parquet as pq
 

@@ -258,7 +258,8 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
     out.write(
         f"\n{len(summary.reports)} feeds: {ok} ok, {failed} failed"
         f"{f', {skipped} skipped' if skipped else ''}; "
-        f"{summary.new_articles} new articles, {summary.new_matches} new topic matches, "
+        f"{_n(summary.new_articles, 'new article')}, "
+        f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}, "
         f"{summary.clusters} stor{'ies' if summary.clusters != 1 else 'y'} in the last "
         f"{CLUSTER_WINDOW.days} days"
         + (
@@ -394,6 +395,11 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
         raise Interrupted("interrupted") from None
     print_digest_summary(summary, out, smtp.recipients if smtp is not None else ())
     return EXIT_OK
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """ "1 new article", "2 new articles"."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def print_digest_summary(

@@ -26,6 +26,14 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
         raise QueryError(_first_line(exc)) from None
 
 
+def statement_count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """How many statements `sql` holds (DuckDB's parser; 1 when it cannot tell)."""
+    try:
+        return max(1, len(con.extract_statements(sql)))
+    except duckdb.Error:
+        return 1
+
+
 # Exported tables: (name, SELECT, partition column or None). Article-owned rows are
 # partitioned by the article's UTC publication day so one day's folder holds all of it.
 _ARTICLE_DAY = "(a.published_at AT TIME ZONE 'UTC')::DATE"
