@@ -398,3 +398,31 @@ def test_a_past_days_digest_is_titled_with_that_day(
     for body in (text, html):
         assert "Tuesday 17 February 2026" in body
         assert "18 February 2026" not in body
+
+
+def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
+    sources: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    start_server: StartServer,
+    prefect_harness: None,
+) -> None:
+    server = start_server(reject=frozenset({"gone@example.org"}))
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
+    monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org, gone@example.org")
+    db = tmp_path / "d.duckdb"
+    argv = ["run", "--send", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path)]
+    out = io.StringIO()
+    # Sent: the desk has it; the refused address is named, with how to send it there.
+    assert cli.main(argv, out=out) == 0, out.getvalue()
+    assert "accepted 1 of 2 recipients; refused gone@example.org: 550" in out.getvalue()
+    assert "--send --force" in out.getvalue()
+    assert [r.rcpt_tos for r in server.handler.received] == [["desk@example.org"]]
+    assert rows(db, "SELECT status, error LIKE '%gone@example.org%' FROM digests") == [
+        ("sent", True)
+    ]
+    # The next run does not send the day's digest again.
+    assert cli.main(argv, out=io.StringIO()) == 0
+    assert len(server.handler.received) == 1
+    assert statuses(db) == ["sent"]

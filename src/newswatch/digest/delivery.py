@@ -330,6 +330,8 @@ class DeliveryResult:
     digest_id: str
     status: str  # sent | rendered
     message_id: str | None
+    # Sent, but the server refused these recipients (one line), or None.
+    refused: str | None = None
 
 
 def new_digest_id() -> str:
@@ -371,7 +373,7 @@ def deliver(
             )
             warehouse.insert_digest(con, **row)
     try:
-        send_message(message, settings)
+        refused = send_message(message, settings)
     except Exception as exc:
         # Any exception we live to see means the send did not complete: failed, carried into
         # the next run. (Only a process that dies leaves `sending`, read as `unknown`.)
@@ -381,8 +383,11 @@ def deliver(
         transient = isinstance(exc, MailError) and exc.transient
         raise SendFailed(digest_id, error, transient=transient) from exc
     with warehouse.connect(db_path) as con:
-        warehouse.update_digest(con, digest_id, status="sent", sent_at=datetime.now(UTC))
-    return DeliveryResult(digest_id, "sent", message_id)
+        # Refused recipients are kept in `error`; the digest is sent (the others have it).
+        warehouse.update_digest(
+            con, digest_id, status="sent", sent_at=datetime.now(UTC), error=refused
+        )
+    return DeliveryResult(digest_id, "sent", message_id, refused)
 
 
 def _row(

@@ -418,10 +418,13 @@ def _normalise_newlines(body: str) -> str:
 # -- delivery ------------------------------------------------------------------------
 
 
-def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
+def send_message(message: EmailMessage, settings: SmtpSettings) -> str | None:
     """Deliver `message` to settings.recipients (the envelope), or raise MailError.
 
-    Partial delivery (some recipients refused) also raises MailError naming the refused ones.
+    Partial delivery (the server took the message for some recipients and refused others)
+    is a delivery: the accepted recipients have it, and sending again would give it to them
+    twice. It returns one line naming the refused ones (None when every recipient was
+    accepted).
     """
     envelope_from = email.utils.parseaddr(settings.sender)[1]
     envelope_to = [email.utils.parseaddr(r)[1] for r in settings.recipients]
@@ -441,13 +444,12 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
             f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items()
         )
         delivered = len(envelope_to) - len(refused)
-        raise MailError(
-            _scrub(
-                f"SMTP server {settings.server} accepted {delivered} of {len(envelope_to)} "
-                f"recipients; refused {detail}",
-                settings.password,
-            )
+        return _scrub(
+            f"SMTP server {settings.server} accepted {delivered} of {len(envelope_to)} "
+            f"recipients; refused {detail}",
+            settings.password,
         )
+    return None
 
 
 def check_server(settings: SmtpSettings) -> None:
