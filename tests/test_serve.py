@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -423,6 +424,25 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
     left = sorted(pid for pid in seen if _alive(pid))
     assert left == [], (tmp_path / "serve.out").read_text()
     assert "stopped" in (tmp_path / "serve.out").read_text()
+    # Stopping serve leaves its schedule in the server's database (Prefect's default would
+    # pause both deployments and delete their scheduled runs): the runs that come due while
+    # it is stopped are there when it starts again, and the newest of each runs then.
+    [prefect_db] = (tmp_path / "home" / "prefect").rglob("*.db")
+    con = sqlite3.connect(prefect_db)
+    try:
+        paused = con.execute(
+            "SELECT name, paused FROM deployment WHERE name IN ('poll', 'digest') ORDER BY name"
+        ).fetchall()
+        waiting = dict(
+            con.execute(
+                "SELECT d.name, count(*) FROM flow_run r JOIN deployment d "
+                "ON d.id = r.deployment_id WHERE r.state_type = 'SCHEDULED' GROUP BY d.name"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert paused == [("digest", 0), ("poll", 0)]
+    assert waiting.get("poll", 0) > 0 and waiting.get("digest", 0) > 0, waiting
 
 
 def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the_api(

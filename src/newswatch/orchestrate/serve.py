@@ -544,7 +544,10 @@ def runner_main(plan_json: str) -> int:
             flush=True,
         )
     with contextlib.suppress(KeyboardInterrupt):
-        serve(*build_deployments(plan), print_starting_message=False)
+        # pause_on_shutdown=False: stopping serve must leave the scheduled runs where they
+        # are (Prefect would pause the deployments and delete them), so the next start finds
+        # the ones missed meanwhile and runs the newest (drop_missed_runs).
+        serve(*build_deployments(plan), pause_on_shutdown=False, print_starting_message=False)
     sys.stdout.flush()
     sys.stderr.flush()
     # Prefect's background threads can keep the interpreter alive after serve() returns.
