@@ -684,3 +684,14 @@ def test_the_shipped_list_tells_names_from_things_named_after_them(
 
     topics = {m.topic for m in load_config().matcher.match(title, summary, language=language)}
     assert topics == expected
+
+
+@pytest.mark.parametrize("query", ["NOT NOT recipe", "NOT (NOT recipe)", "cake AND NOT NOT recipe"])
+def test_a_double_negation_is_the_term_itself_with_its_hits(query: str) -> None:
+    plain = compile_topics([{"name": "T", "rules": [{"query": "recipe"}]}])
+    doubled = compile_topics([{"name": "T", "rules": [{"query": query}]}])
+    [want] = plain.match("A recipe for cake", "", language="en")
+    [got] = doubled.match("A recipe for cake", "", language="en")
+    assert "recipe" in [h.text for h in got.hits]
+    assert got.relevance == want.relevance
+    assert doubled.match("A cake", "", language="en") == []

@@ -216,7 +216,9 @@ class _QueryParser:
         tok = self._peek()
         if tok and tok.kind == "op" and tok.value == "NOT":
             self.pos += 1
-            return _Not(self._not())
+            inner = self._not()
+            # NOT NOT x is x, with x's hits (a double negation would hide them).
+            return inner.child if isinstance(inner, _Not) else _Not(inner)
         return self._near()
 
     def _near(self) -> _Node:
