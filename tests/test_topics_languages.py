@@ -68,6 +68,8 @@ def test_a_topic_limited_to_languages_is_looked_for_only_in_them() -> None:
         ([], "list of ISO 639-1"),
         ([3], "two letters"),
         ({"tr": 1}, "list of ISO 639-1"),
+        # A well-formed code no article is ever stored with: a typo would turn the rule off.
+        (["tr", "xx"], "'xx' is not a language newswatch detects; it knows ar, bg,"),
     ],
 )
 def test_bad_languages_name_the_rule(value: object, message: str) -> None:

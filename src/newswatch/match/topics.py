@@ -39,6 +39,7 @@ from newswatch.match.evaluate import (
     _TermGroup,
 )
 from newswatch.match.gate import _Gate, _positive_terms, _required_terms, _uses_words
+from newswatch.match.language import LANGUAGES
 from newswatch.match.query import (
     _And,
     _Near,
@@ -133,7 +134,15 @@ def _languages(value: Any, path: Path_) -> frozenset[str]:
                     f"must be ISO 639-1 language codes (two letters: en, tr, ru), got {code!r}",
                     (*path, i) if not isinstance(value, str) else path,
                 )
-            out.add(code.strip().lower())
+            code = code.strip().lower()
+            if code not in LANGUAGES:
+                # No article is ever stored with another code: a typo would turn the rule off.
+                raise _Invalid(
+                    f"{code!r} is not a language newswatch detects; it knows "
+                    f"{', '.join(sorted(LANGUAGES))}",
+                    (*path, i) if not isinstance(value, str) else path,
+                )
+            out.add(code)
         return frozenset(out)
     raise _Invalid(
         f"must be a list of ISO 639-1 language codes such as [tr, ru], got {_kind(value)}", path
