@@ -483,6 +483,10 @@ def test_footer_reports_failing_feeds_on_a_busy_day_too() -> None:
     footer = page[page.index("Feed health") :]
     assert "Broken Blog" in footer and "4 failed polls" in footer
     assert "2 of 3 feeds OK, 1 failing" in footer
+    # A feed turned off in sources.yaml is not counted among them.
+    off = FeedHealth(url="https://off.example/feed", name="Off", status="disabled")
+    page = render_html(digest(sample_items(), health=(*HEALTHY, FAILING, off)), TEMPLATES)
+    assert "2 of 3 feeds OK, 1 failing" in page[page.index("Feed health") :]
 
 
 def test_subject_and_preheader() -> None:

@@ -73,3 +73,30 @@ def test_terminal_gets_a_bar_that_counts_and_prints_failures(tmp_path: Path) -> 
         assert bar.progress.tasks[0].completed == 3  # type: ignore[attr-defined]
     text = stream.getvalue()
     assert "FAIL  Two: 503, HTTP 503 Busy" in text
+
+
+def test_a_disabled_feed_says_disabled_in_its_progress_line(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    from newswatch.orchestrate.flows.poll import poll_flow
+
+    feed_server.route("/a.xml", body=rss("A", [{"title": "NATO", "link": "https://e.org/1"}]))
+    sources = write_sources(
+        tmp_path / "s.yaml",
+        [(feed_server.url("/a.xml"), "Feed A"), (feed_server.url("/off.xml"), "Feed Off")],
+    )
+    text = sources.read_text(encoding="utf-8").replace(
+        "name: 'Feed Off'", "name: 'Feed Off'\n    enabled: false"
+    )
+    assert "enabled: false" in text
+    sources.write_text(text, encoding="utf-8")
+    stream = io.StringIO()
+    with poll_progress(2, stream) as on_feed_done:
+        asyncio.run(
+            poll_flow(
+                sources=str(sources), db=str(tmp_path / "n.duckdb"), on_feed_done=on_feed_done
+            )
+        )
+    off = next(line for line in stream.getvalue().splitlines() if "Feed Off" in line)
+    assert off.endswith("skip  Feed Off: disabled"), off
+    assert not feed_server.requests_for("/off.xml")

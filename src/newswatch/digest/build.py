@@ -336,7 +336,8 @@ def build_digest(
         failing=tuple(notes["failing"]),
         quiet_feeds=tuple(notes["quiet"]),
         unpolled=tuple(notes["never_polled"]),
-        feeds_total=len(feed_health),
+        # A feed turned off (enabled: false) is not one of the feeds the digest speaks for.
+        feeds_total=sum(1 for f in feed_health if f.status != "disabled"),
         feeds_ok=sum(1 for f in feed_health if f.status == "ok"),
         preheader=preheader(summaries, sections, len(notes["failing"])),
         too_old=too_old,

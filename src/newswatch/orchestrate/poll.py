@@ -212,7 +212,10 @@ async def collect_batch(
     for feed in feeds:
         state = states.get(feed.url, FeedState(url=feed.url))
         if not feed.enabled or (due_only and not FeedDecider(feed, state, policy, now).is_due()):
-            result.reports.append(FeedReport(feed.url, feed.name, "skipped", None, None, 0, 0.0, 0))
+            reason = None if feed.enabled else "disabled"
+            result.reports.append(
+                FeedReport(feed.url, feed.name, "skipped", None, reason, 0, 0.0, 0)
+            )
             if on_feed_done is not None:
                 on_feed_done(result.reports[-1])
             continue
