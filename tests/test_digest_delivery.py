@@ -357,6 +357,27 @@ def test_send_without_smtp_settings_is_a_one_line_error(
     assert not (tmp_path / "x.duckdb").exists()
 
 
+def test_an_smtp_block_without_a_prefect_api_is_a_one_line_error(
+    sources: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_SMTP_URL", raising=False)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("NEWSWATCH_SMTP_BLOCK", "newswatch-smtp")
+    monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
+    # Prefect's own temporary API would not hold the block: say so at once, nothing written.
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    argv = ["digest", "--send", "--no-prefect", "--sources", str(sources)]
+    assert cli.main([*argv, "--db", str(tmp_path / "x.duckdb")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "NEWSWATCH_SMTP_BLOCK names a Prefect Secret block" in err
+    assert "NEWSWATCH_SMTP_URL" in err
+    assert not (tmp_path / "x.duckdb").exists() and not (tmp_path / "prefect-home").exists()
+
+
 def test_a_digest_needs_its_database_and_keeps_the_files_it_finds(
     sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], prefect_harness: None
 ) -> None:

@@ -316,7 +316,15 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
 
     try:
         if os.environ.get(BLOCK_VAR, "").strip():
-            _use_prefect(_prefect_api(args))  # the block lives in the Prefect API
+            api = _prefect_api(args)
+            if api is None and not os.environ.get("NEWSWATCH_SMTP_URL", "").strip():
+                # Prefect would start a temporary API of its own, which has no such block.
+                raise UserError(
+                    f"{BLOCK_VAR} names a Prefect Secret block, which lives in a Prefect API, "
+                    "and this command runs without one; start `newswatch serve` (or set "
+                    "PREFECT_API_URL), or set NEWSWATCH_SMTP_URL instead"
+                )
+            _use_prefect(api)  # the block lives in the Prefect API
         settings = smtp_settings(os.environ, recipients_override=args.to or ())
     except MailConfigError as exc:
         raise UserError(str(exc)) from None
