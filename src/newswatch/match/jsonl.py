@@ -104,7 +104,8 @@ def match_jsonl(
                 "topics": sorted(m.topic for m in found),
                 "relevance": {m.topic: m.relevance for m in found},
                 "matches": [
-                    match_to_dict(m) if verbose else short_match(m, matcher) for m in found
+                    {**match_to_dict(m), "why": explain(m)} if verbose else short_match(m, matcher)
+                    for m in found
                 ],
             },
             ensure_ascii=False,
