@@ -249,6 +249,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
             f"{marks.get(r.outcome, r.outcome):>4}  {r.name:<{width}}  {status:>3}  "
             f"{r.duration_ms:7.0f} ms  {detail}\n"
         )
+    from newswatch.digest.model import stories_label
     from newswatch.orchestrate.poll import CLUSTER_WINDOW  # the poll has imported it
 
     failed = sum(1 for r in summary.reports if r.outcome == "error")
@@ -260,8 +261,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{_n(summary.new_articles, 'new article')}, "
         f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}, "
-        f"{summary.clusters} stor{'ies' if summary.clusters != 1 else 'y'} in the last "
-        f"{CLUSTER_WINDOW.days} days"
+        f"{stories_label(summary.clusters)} in the last {CLUSTER_WINDOW.days} days"
         + (
             f"; {entries_skipped} feed entr{'ies' if entries_skipped != 1 else 'y'} not stored "
             "(reasons above)"

@@ -624,10 +624,9 @@ def run_digest(
         )
         raise DigestFailed(finish(files, "failed", str(exc))) from None
     logger.info("digest for %s sent (%s)", plan.window.date, result.message_id)
-    refused = getattr(result, "refused", None)
-    if refused:
+    if result.refused:
         note = (
-            f"{refused}; not sent again to the others; after fixing the address, "
+            f"{result.refused}; not sent again to the others; after fixing the address, "
             f"`newswatch digest --send --force --date {plan.window.date} --to ADDR` sends it"
         )
         logger.warning("digest for %s sent, but %s", plan.window.date, note)
