@@ -85,7 +85,8 @@ def test_two_shared_figures_join_two_languages() -> None:
 def test_unknown_or_equal_languages_and_distant_times_are_not_joined_by_figures() -> None:
     assert clusters(article("a", None, *EN), article("b", "tr", *TR, hours=1)) == 2
     assert clusters(article("a", "en", *EN), article("b", "en", *TR, hours=1)) == 2
-    assert clusters(article("a", "en", *EN), article("b", "tr", *TR, hours=49)) == 2
+    assert clusters(article("a", "en", *EN), article("b", "tr", *TR, hours=13)) == 2
+    assert clusters(article("a", "en", *EN), article("b", "tr", *TR, hours=11)) == 1
 
 
 def test_one_shared_figure_or_names_alone_do_not_join() -> None:
@@ -94,3 +95,22 @@ def test_one_shared_figure_or_names_alone_do_not_join() -> None:
     names_only = article("c", "es", "Rutte visita Kiev", "Mark Rutte y Volodímir Zelenski, OTAN.")
     other = article("d", "en", "Rutte meets Zelensky", "Mark Rutte met Volodymyr Zelensky.")
     assert clusters(names_only, other) == 2
+
+
+def test_four_shared_names_join_two_languages_without_a_figure() -> None:
+    """A match report in Spanish and in English: the clubs, the scorer and the ground."""
+    es = article(
+        "es", "es", "El Galatasaray remonta ante el Villarreal",
+        "Victor Osimhen marcó dos goles en el RAMS Park y el Galatasaray venció al Villarreal.",
+    )  # fmt: skip
+    en = article(
+        "en", "en", "Osimhen double sinks Villarreal",
+        "Victor Osimhen scored twice as Galatasaray beat Villarreal at RAMS Park.", hours=1,
+    )  # fmt: skip
+    assert clusters(es, en) == 1
+    # Three names are not enough (one club's two matches the same week share as many).
+    three = article(
+        "en3", "en", "Galatasaray coach hails Osimhen", "Victor Osimhen is fit, Galatasaray said.",
+        hours=1,
+    )  # fmt: skip
+    assert clusters(es, three) == 2

@@ -13,6 +13,10 @@ Two articles are the same story when, within `WINDOW` of each other, they have
 - near-duplicate text whatever the titles: the opening of their text (summary) is the same
   run of words once each outlet's own boilerplate is dropped (wire copies under a new
   headline; see `_join_same_texts`).
+Those give copies; then one event told in several outlets' own words (within 12 hours):
+- in one language, their rarity-weighted words are alike (`_rewrites`), or
+- in two languages, they share rare figures and names (`crosslang`),
+joined only while the two stories hold no article of one outlet (`_join_events`).
 Clusters are the connected components of that relation; a cluster's id is the id of its
 earliest article by (published_at, id), so the result does not depend on input order.
 
@@ -100,6 +104,23 @@ BOILERPLATE_ARTICLES = 3
 # Two ledes with Jaccard J share none of their sketches with probability ~(1 - J)^k.
 TEXT_SKETCH = 8
 
+# One event told by several outlets in their own words (`_rewrites`): an article's event
+# words are its title's and those of the first EVENT_WORDS words of its text (outlet
+# boilerplate and reporting credits left out), each cut to its first STEM_CHARS letters
+# ("ordered", "orders" -> "ordere", "orders"; "Airbus'tan" -> "airbus"). Two articles of one
+# language (or of unknown language) published within REWRITE_WINDOW of each other are one
+# story when the cosine of their event words, each weighted by its rarity in the batch
+# (inverse document frequency), is at least EVENT_COSINE. Live blogs, which touch several
+# of the day's stories, are left to the other passes. Candidates share one of their
+# EVENT_SKETCH rarest words.
+EVENT_WORDS = 90
+STEM_CHARS = 6
+MIN_EVENT_WORDS = 6
+REWRITE_WINDOW = timedelta(hours=12)
+EVENT_COSINE = 0.30
+EVENT_SKETCH = 10
+EVENT_MIN_DF = 20
+
 _TRACKING_TEXT = """
     _ga at_campaign at_custom1 at_custom2 at_custom3 at_custom4 at_medium campaign_id cmp
     cmpid dclid fbclid feed feedtype gclid guccounter igshid ito mbid mc_cid mc_eid msclkid
@@ -139,6 +160,16 @@ _CALENDAR = frozenset(_CALENDAR_TEXT.split())
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _SUFFIX_SPLIT = re.compile(r"\s+[-|–—:]\s+(?=[^-|–—:]+$)")
+# Titles of items that are not a report of one event, left out of the event pass
+# (`_rewrites`): live blogs and tickers in the languages newswatch reads, questions,
+# explainers, analysis, opinion and galleries.
+_NOT_REPORT = re.compile(
+    r"\b(?:live(?:blog)?|live[- ]?ticker|as it happened|en direct|en directo|en vivo"
+    r"|in diretta|canl[ıi] blog|what you need to know|explained|explainer|analysis|opinion"
+    r"|in pictures|in photos|fun facts)\b|\bupdates:|\?\s*$|в прямом эфире"
+    r"|онлайн-трансляция|ζωντανά|مباشر",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +182,7 @@ class _Doc:
     title_words: frozenset[str]
     summary: str
     source: str
+    not_report: bool = False  # a live blog, explainer or opinion piece (`_NOT_REPORT`)
 
 
 def canonical_url(url: str) -> str:
@@ -214,6 +246,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         title_words=frozenset(title_words),
         summary=cluster_text(article) if with_summary else "",
         source=sys.intern(article.source or ""),
+        not_report=_NOT_REPORT.search(article.title) is not None,
     )
 
 
@@ -427,6 +460,126 @@ def _join_same_texts(
                     uf.union(i, j)
 
 
+# A credit line ends the text an event is told in ("Reporting by ...; Editing by ...").
+_CREDIT_START = frozenset({"reporting", "writing", "editing"})
+_NOT_EVENT_WORDS = _STOPWORDS | _CALENDAR
+
+
+class _StemCodes(dict[str, int]):
+    """Per word, the crc32 of its stem (its first STEM_CHARS letters, a possessive dropped),
+    or 0 for a word that tells no event apart (a stopword, a day's name, one letter or digit);
+    computed once per word."""
+
+    def __missing__(self, word: str) -> int:
+        stem = word.removesuffix("'s").strip("'")
+        code = self[word] = (
+            0
+            if len(stem) < 2 or stem in _NOT_EVENT_WORDS
+            else zlib.crc32(stem[:STEM_CHARS].encode())
+        )
+        return code
+
+
+def _event_codes(tokens: Sequence[str], stems: _StemCodes) -> array[int]:
+    """Per position of the first EVENT_WORDS `tokens`, the code of its word's stem (0 for
+    none); the text ends at a reporting credit."""
+    head = tokens[:EVENT_WORDS]
+    if "by" in head:
+        for i, w in enumerate(head[1:], 1):
+            if w == "by" and head[i - 1] in _CREDIT_START:
+                head = head[: i - 1]
+                break
+    return array("I", map(stems.__getitem__, head))
+
+
+def _event_words(
+    title: Iterable[str],
+    codes: array[int],
+    runs: array[int],
+    boilerplate: frozenset[int],
+    stems: _StemCodes,
+) -> frozenset[int]:
+    """The stems of a title and of its text's event words outside the outlet's boilerplate."""
+    masked: set[int] = set()
+    if boilerplate:
+        for i, h in enumerate(runs[: len(codes)]):
+            if h in boilerplate:
+                masked.update((i, i + 1, i + 2))
+    out = {c for i, c in enumerate(codes) if c and i not in masked}
+    out.update(map(stems.__getitem__, title))
+    out.discard(0)
+    return frozenset(out)
+
+
+def _rewrites(
+    docs: Sequence[_Doc],
+    words: Mapping[int, frozenset[int]],
+    language_of: Mapping[int, str],
+    uf: _UnionFind,
+) -> list[tuple[int, int]]:
+    """Pairs of articles of one language within REWRITE_WINDOW whose event words are alike
+    (the cosine of their rarity-weighted (idf) stems at least EVENT_COSINE) and not yet one
+    story, the most alike first."""
+    n = len(docs)
+    df: Counter[int] = Counter()
+    for ws in words.values():
+        df.update(ws)
+    weight = {h: math.log((n + 1) / (c + 0.5)) ** 2 for h, c in df.items()}
+    norm = {i: math.sqrt(sum(weight[h] for h in ws)) for i, ws in words.items()}
+    # A word in more than max_df articles is too common to block on (the pairs of an event
+    # told that often share rarer words too); the bound keeps the pairs near n * sqrt(n).
+    max_df = max(EVENT_MIN_DF, math.isqrt(n))
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for i, ws in words.items():
+        shared = sorted((df[h], h) for h in ws if 1 < df[h] <= max_df)
+        for _, h in shared[:EVENT_SKETCH]:
+            buckets[h].append(i)
+    seen: set[int] = set()
+    alike: list[tuple[float, int, int]] = []
+    published = [d.published_at for d in docs]
+    for members in buckets.values():
+        members.sort()  # indexes follow (published_at, id)
+        roots = [uf.find(i) for i in members]
+        if roots.count(roots[0]) == len(roots):
+            continue  # one story already
+        for x, i in enumerate(members):
+            root, until, language = roots[x], published[i] + REWRITE_WINDOW, language_of.get(i)
+            for y in range(x + 1, len(members)):
+                j = members[y]
+                if published[j] > until:
+                    break
+                if roots[y] == root:
+                    continue
+                key = i * n + j
+                if key in seen:
+                    continue
+                seen.add(key)
+                other = language_of.get(j)
+                if language and other and language != other:
+                    continue
+                cosine = sum(weight[h] for h in words[i] & words[j]) / (norm[i] * norm[j])
+                if cosine >= EVENT_COSINE:
+                    alike.append((-cosine, i, j))
+    del seen
+    return [(i, j) for _, i, j in sorted(alike)]
+
+
+def _join_events(docs: Sequence[_Doc], pairs: Iterable[tuple[int, int]], uf: _UnionFind) -> None:
+    """Join the pairs the event passes found, in their order, as long as the two stories
+    hold no article of one outlet: an outlet tells one event once, so two stories that each
+    hold an article of one outlet are two events ("Spain says it cannot meet NATO's target"
+    from the AP, beside the AP's report of the target itself)."""
+    outlets: dict[int, set[str]] = defaultdict(set)
+    for d in docs:
+        outlets[uf.find(d.index)].add(d.source)
+    for i, j in pairs:
+        ri, rj = uf.find(i), uf.find(j)
+        if ri == rj or not outlets[ri].isdisjoint(outlets[rj]):
+            continue
+        uf.union(ri, rj)
+        outlets[uf.find(ri)] = outlets.pop(ri) | outlets.pop(rj)
+
+
 def assign_clusters(
     articles: Iterable[ClusterInput],
     summaries: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
@@ -542,7 +695,9 @@ def assign_clusters(
     wanted = {i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)}
     tokens_of: dict[int, list[str]] = {}
     codes = _WordCodes()
+    stems = _StemCodes()
     shingles: list[array[int]] = []
+    event_codes: list[array[int]] = []
     told: list[crosslang.Item] = []
 
     def read(d: _Doc, text: str) -> None:
@@ -552,6 +707,7 @@ def assign_clusters(
             told.append(crosslang.Item(d.index, known[0], d.published_at, found))
         tokens = _tokens(text[:SUMMARY_CHARS])
         shingles.append(_shingles(tokens, codes))
+        event_codes.append(array("I") if d.not_report else _event_codes(tokens, stems))
         if d.index in wanted:
             tokens_of[d.index] = tokens
 
@@ -578,6 +734,21 @@ def assign_clusters(
         ):
             uf.union(a_index, b_index)
     del words_of
+    event_words = {}
+    for d in docs:
+        if d.not_report:
+            continue
+        found = _event_words(
+            d.title_words,
+            event_codes[d.index],
+            shingles[d.index],
+            boilerplate.get(d.source, none),
+            stems,
+        )
+        if len(found) >= MIN_EVENT_WORDS:
+            event_words[d.index] = found
+    event_codes.clear()
+    stems.clear()
     ledes = {}
     for d in docs:
         lede = _lede(shingles[d.index], boilerplate.get(d.source, none))
@@ -586,12 +757,16 @@ def assign_clusters(
     shingles.clear()
     del boilerplate
     _join_same_texts(docs, ledes, max_posting, uf)
-
+    del ledes
+    by_id = {d.id: d.index for d in docs}
+    language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
+    pairs = _rewrites(docs, event_words, language_of, uf)
+    del event_words, language_of, by_id
     # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
     languages.clear()
-    for a_index, b_index in crosslang.links(told):
-        uf.union(a_index, b_index)
+    pairs.extend(crosslang.links(told))
     told.clear()
+    _join_events(docs, pairs, uf)
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
     return {d.id: docs[uf.find(d.index)].id for d in docs}

@@ -7,19 +7,22 @@ never join a Turkish report to an English one.
 Translation keeps little of a story's wording but keeps its figures (225 aircraft, $5.43
 billion, magnitude 6.1, 19:53, 3.5% of GDP) and, between languages written in Latin script,
 its names (Airbus, A321neo, Rutte, Malatya). Two articles in different languages, published
-within `WINDOW` of each other, are the same story when they share
+within `WINDOW` (12 hours) of each other, are the same story when they share
 
 - at least two specific figures, or
-- one specific figure and at least two names,
+- one specific figure and at least two names, or
+- at least four names (a match report: both clubs, the scorer and the ground),
 
-each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them).
+each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them). A next-day
+story in another language is left apart: it is most often the next development (an
+aftershock, a reaction), not a translation.
 
 A specific figure is a decimal (6.1 = 6,1; 19:53 = 19.53, as Turkish writes times) or a whole
 number of at least 10 that is neither a round ten (50, 100: too common) nor a year; digits
 that belong to a designation (S-400, F-35, A321neo) are not figures. One shared figure alone
-never joins (a vote of 158 in Athens and 158 detentions in Istanbul); neither do names alone
-(every NATO story names its secretary general). Articles of one language, or of unknown
-language, are left to the other passes.
+never joins (a vote of 158 in Athens and 158 detentions in Istanbul); neither do two or three
+names alone (every NATO story names its secretary general, often with his first name).
+Articles of one language, or of unknown language, are left to the other passes.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 
-WINDOW = timedelta(hours=48)
+WINDOW = timedelta(hours=12)
 RARE_MIN = 8
 RARE_SHARE = 0.02
 MIN_FIGURES = 2  # shared specific figures that join on their own
 MIN_NAMES = 2  # shared names that, with one shared figure, join
+NAMES_ALONE = 4  # shared names that join on their own (no figure)
 
 # A run of digits with its separators; one glued to a letter or a dash (S-400, A321neo) is
 # dropped by the caller (a look-behind here would cost ~5x).
@@ -175,7 +179,8 @@ class Item:
 
 
 def links(items: Sequence[Item]) -> list[tuple[int, int]]:
-    """Pairs of indexes (lower first) that are one story told in two languages."""
+    """Pairs of indexes (lower first) that are one story told in two languages; the caller
+    joins them (cluster._join_events, which keeps an outlet's stories apart)."""
     if len(items) < 2:
         return []
     limit = max(RARE_MIN, int(len(items) * RARE_SHARE))
@@ -188,11 +193,13 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
             name_df[n] += 1
     rare_figures = {i.index: {f for f in i.anchors.figures if figure_df[f] <= limit} for i in items}
     rare_names = {i.index: {n for n in i.anchors.names if name_df[n] <= limit} for i in items}
-    # Candidates: articles sharing a rare figure (every rule needs one).
+    # Candidates: articles sharing a rare figure or a rare name (every rule needs one).
     posting: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         for f in rare_figures[item.index]:
-            posting[f].append(item)
+            posting["#" + f].append(item)
+        for name in rare_names[item.index]:
+            posting[name].append(item)
     out: set[tuple[int, int]] = set()
     for group in posting.values():
         for a, b in combinations(group, 2):
@@ -202,8 +209,7 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
             if pair in out:
                 continue
             shared = len(rare_figures[a.index] & rare_figures[b.index])
-            if shared >= MIN_FIGURES or (
-                len(rare_names[a.index] & rare_names[b.index]) >= MIN_NAMES
-            ):
+            names = len(rare_names[a.index] & rare_names[b.index])
+            if shared >= MIN_FIGURES or (shared and names >= MIN_NAMES) or names >= NAMES_ALONE:
                 out.add(pair)
     return sorted(out)
