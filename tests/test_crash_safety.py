@@ -271,3 +271,68 @@ def test_digest_killed_after_the_server_got_the_message_is_not_sent_again(
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT status FROM digests").fetchall() == [("unknown",)]
     con.close()
+
+
+class SlowHandler:
+    """Records each message, and answers it only after a while (two clients overlap)."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.received.append(bytes(envelope.original_content or b""))
+        await asyncio.sleep(1.5)
+        return "250 Message accepted for delivery"
+
+
+def test_two_digest_sends_at_once_send_once(
+    feed_server: FeedServer, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """A scheduled `digest --send` and one typed by hand at the same moment: one mail."""
+    handler = SlowHandler()
+    controller = LoopbackController(handler, hostname="127.0.0.1")
+    controller.start()
+    try:
+        publish(feed_server, 1)
+        feeds = [(feed_server.url("/feed0.xml"), "feed 0")]
+        sources = write_sources(tmp_path / "sources.yaml", feeds)
+        db = tmp_path / "news.duckdb"
+        assert (
+            cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+        )
+        env = {
+            **subprocess_env,
+            "NEWSWATCH_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
+            "NEWSWATCH_MAIL_FROM": "news@example.org",
+            "NEWSWATCH_MAIL_TO": "desk@example.org",
+        }
+        args = ["digest", "--send", "--sources", str(sources), "--db", str(db), "--out"]
+        procs = [
+            newswatch([*args, str(tmp_path / f"digests{i}")], env, tmp_path / f"digest{i}.log")
+            for i in range(3)
+        ]
+        codes = [proc.wait(timeout=120) for proc in procs]
+    finally:
+        controller.stop()
+    logs = [(tmp_path / f"digest{i}.log").read_text() for i in range(3)]
+    assert codes == [0, 0, 0], logs
+    assert len(handler.received) == 1, logs
+    assert sum("not sending again" in log for log in logs) == 2, logs
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT status FROM digests").fetchall() == [("sent",)]
+    con.close()
+
+
+def test_a_send_that_cannot_get_the_lock_stops_with_one_line(tmp_path: Path) -> None:
+    from newswatch.errors import DigestAlreadySending
+    from newswatch.orchestrate.locks import send_lock
+
+    db = tmp_path / "news.duckdb"
+    with (
+        send_lock(db),
+        pytest.raises(DigestAlreadySending, match="nothing was sent"),
+        send_lock(db, wait_seconds=0.2),
+    ):
+        pass
+    with send_lock(db, wait_seconds=0.2):  # released: taken at once
+        pass

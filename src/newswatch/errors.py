@@ -24,6 +24,7 @@ __all__ = [
     "AnalystError",
     "ConfigError",
     "DbWaitError",
+    "DigestAlreadySending",
     "DigestFailed",
     "FetchFailure",
     "Interrupted",
@@ -139,6 +140,10 @@ class AnalystError(WarehouseError):
 
 class PollAlreadyRunning(NewswatchError):
     """Another poll holds this warehouse's poll lock."""
+
+
+class DigestAlreadySending(NewswatchError):
+    """Another `digest --send` of this warehouse held its send lock for too long."""
 
 
 # -- the digest and its delivery -----------------------------------------------------------

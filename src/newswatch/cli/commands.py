@@ -24,6 +24,7 @@ from newswatch.config import Config, load_config
 from newswatch.errors import (
     ConfigError,
     DbWaitError,
+    DigestAlreadySending,
     Interrupted,
     PollAlreadyRunning,
     UserError,
@@ -754,7 +755,7 @@ def storage_fault(exc: BaseException) -> str | None:
 
 
 def _expected_message(exc: BaseException) -> str | None:
-    if isinstance(exc, DbWaitError | PollAlreadyRunning | WarehouseError):
+    if isinstance(exc, DbWaitError | DigestAlreadySending | PollAlreadyRunning | WarehouseError):
         return str(exc)
     return None
 

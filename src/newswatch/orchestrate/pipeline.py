@@ -36,6 +36,7 @@ from newswatch.errors import (
 )
 from newswatch.models import FeedSource, FeedState
 from newswatch.orchestrate import shards
+from newswatch.orchestrate.locks import poll_lock, send_lock
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import spool, warehouse
 
@@ -314,7 +315,7 @@ async def run_poll(
     spool_dir = poll.spool_root(db_path)
     started = clock()
     poll_id = spool.new_poll_id(started)
-    with poll.poll_lock(db_path):
+    with poll_lock(db_path):
         spool.discard_incomplete(spool_dir)
         state = await steps.read_state(db_path)
         if state.warning:
@@ -549,8 +550,29 @@ def run_digest(
 ) -> DigestSummary:
     """Gather what was stored since the last digest, render it, write it, send it.
 
-    A failed send is recorded as `failed` and raises DigestFailed (with the summary).
+    A failed send is recorded as `failed` and raises DigestFailed (with the summary). A
+    send holds the warehouse's send lock from reading what was sent to recording the send,
+    so two at once send once (`locks.send_lock`).
     """
+    args = (config, db_path, out_dir, on_date, send_mail, force, to, steps, logger, clock)
+    if not send_mail:
+        return _run_digest(*args)
+    with send_lock(db_path):
+        return _run_digest(*args)
+
+
+def _run_digest(
+    config: Config,
+    db_path: Path,
+    out_dir: Path,
+    on_date: date | None,
+    send_mail: bool,
+    force: bool,
+    to: Sequence[str] | None,
+    steps: DigestSteps,
+    logger: Logger,
+    clock: Clock,
+) -> DigestSummary:
     flow_start = time.monotonic()
     timings: dict[str, float] = {}
     # SMTP settings (a password) are never a parameter: Prefect stores parameters. They are

@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import gc
 import logging
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -30,7 +28,7 @@ from pathlib import Path
 from newswatch.clock import utc_now
 from newswatch.config import Config, config_from_source, config_source
 from newswatch.digest.cluster import assign_clusters
-from newswatch.errors import PollAlreadyRunning, WarehouseLocked
+from newswatch.errors import WarehouseLocked
 from newswatch.fetch.client import Resolver
 from newswatch.fetch.stream import FetchRequest, fetch_stream
 from newswatch.match.language import article_text, detect_feed_languages
@@ -53,28 +51,6 @@ CLUSTER_WINDOW = timedelta(days=3)
 
 def spool_root(db_path: Path) -> Path:
     return db_path.parent / "spool" / db_path.stem
-
-
-@contextmanager
-def poll_lock(db_path: Path) -> Iterator[None]:
-    """Overlapping polls of one warehouse are refused (a second one would fetch everything twice)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    path = db_path.parent / f".{db_path.name}.poll.lock"
-    # Opened read-only (flock needs no write access): a lock held for the whole poll is then
-    # no open writer on the warehouse's filesystem, which could otherwise not be remounted
-    # read-only (or unmounted cleanly) while a long poll runs.
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PollAlreadyRunning(f"another poll of {db_path} is running") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 # -- 1. state -------------------------------------------------------------------------

@@ -411,7 +411,7 @@ def build_deployments(plan: ServePlan) -> list[RunnerDeployment]:
     from newswatch.orchestrate.flows.poll import poll_flow
 
     # One poll at a time: a run that comes due while the previous one still works is cancelled
-    # rather than queued (the next tick polls anyway); poll.poll_lock guards other callers.
+    # rather than queued (the next tick polls anyway); locks.poll_lock guards other callers.
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
     )

@@ -1,0 +1,75 @@
+"""Locks that keep two processes from doing one warehouse's job twice.
+
+A lock is an advisory `flock` on a file beside the warehouse (`.NAME.poll.lock`,
+`.NAME.send.lock`); the kernel drops it when its process ends, however it ends, so a crash
+never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from newswatch.errors import DigestAlreadySending, PollAlreadyRunning
+
+# How long a second `digest --send` waits for the first one to finish sending (an SMTP
+# exchange that stalls gives up well before: mail.DEFAULT_TIMEOUT per operation).
+SEND_WAIT_SECONDS = 300.0
+_POLL_INTERVAL = 0.1
+
+
+@contextmanager
+def _flock(path: Path, wait_seconds: float) -> Iterator[bool]:
+    """Hold an exclusive lock on `path`, waiting up to `wait_seconds` for it; yields whether
+    it was taken."""
+    # Opened read-only (flock needs no write access): a lock held for a long poll is then no
+    # open writer on the warehouse's filesystem, which could otherwise not be remounted
+    # read-only (or unmounted cleanly) meanwhile.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(_POLL_INTERVAL)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def poll_lock(db_path: Path) -> Iterator[None]:
+    """Overlapping polls of one warehouse are refused (a second one would fetch everything
+    twice)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with _flock(db_path.parent / f".{db_path.name}.poll.lock", 0.0) as taken:
+        if not taken:
+            raise PollAlreadyRunning(f"another poll of {db_path} is running")
+        yield
+
+
+@contextmanager
+def send_lock(db_path: Path, wait_seconds: float = SEND_WAIT_SECONDS) -> Iterator[None]:
+    """One `digest --send` of a warehouse at a time, from deciding to send to recording the
+    send: a second one started meanwhile waits, then finds the digest sent and does not send
+    it again (two at once would each find it unsent and send it twice)."""
+    with _flock(db_path.parent / f".{db_path.name}.send.lock", wait_seconds) as taken:
+        if not taken:
+            raise DigestAlreadySending(
+                f"another `newswatch digest --send` of {db_path} has been sending for over "
+                f"{wait_seconds:.0f} s; nothing was sent by this one; run it again once that "
+                "one has finished"
+            )
+        yield
