@@ -207,6 +207,35 @@ def test_formats(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert back.num_rows == len(lines) - 1
 
 
+def test_out_without_format_writes_what_the_file_name_says(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out u.csv` alone writes CSV (was: the screen's table, each value cut at 60
+    characters); a name that says no format is refused before the query runs."""
+    sql = "SELECT repeat('x', 100) AS long, 1 AS n"
+    for name, check in (
+        ("u.csv", lambda text: text.splitlines() == ["long,n", f"{'x' * 100},1"]),
+        ("u.json", lambda text: json.loads(text) == [{"long": "x" * 100, "n": 1}]),
+        ("u.txt", lambda text: "x" * 100 in text and "…" not in text),
+    ):
+        target = tmp_path / name
+        assert (
+            cli.main(["query", sql, "--db", str(db), "--out", str(target)], out=io.StringIO()) == 0
+        )
+        assert check(target.read_text(encoding="utf-8")), target.read_text(encoding="utf-8")
+    target = tmp_path / "u.parquet"
+    assert cli.main(["query", sql, "--db", str(db), "--out", str(target)], out=io.StringIO()) == 0
+    assert pq.read_table(target).to_pylist() == [{"long": "x" * 100, "n": 1}]
+    assert cli.main(["query", sql, "--db", str(db), "--out", str(tmp_path / "u.dat")]) == 2
+    assert "--format" in capsys.readouterr().err
+    assert not (tmp_path / "u.dat").exists()
+    # --format still wins over the name.
+    target = tmp_path / "v.txt"
+    argv = ["query", sql, "--db", str(db), "--format", "csv", "--out", str(target)]
+    assert cli.main(argv, out=io.StringIO()) == 0
+    assert target.read_text(encoding="utf-8").startswith("long,n\n")
+
+
 def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "newswatch poll" in capsys.readouterr().err

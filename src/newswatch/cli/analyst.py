@@ -60,6 +60,7 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "parquet" and not args.out:
         raise AnalystError("--format parquet writes a file: add --out FILE")
     target = _output_file(args.out) if args.out else None  # before a long query, not after
+    args.format = args.format or (_format_of(target) if target is not None else "table")
     db = resolve_db_path(args.db)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         with contextlib.suppress(SearchUnavailable):
@@ -83,13 +84,27 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
         def write_text(path: Path) -> None:
             with open(path, "w", encoding="utf-8", newline="") as fh:
-                write_rows(args.format, columns, rows, fh)
+                write_rows(args.format, columns, rows, fh, cut=False)
 
         _write_file(target, write_text)
         out.write(f"{len(rows)} rows written to {target}\n")
     else:
         write_rows(args.format, columns, rows, out)
     return 0
+
+
+# --out FILE without --format: the format its name says.
+_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".txt": "table"}
+
+
+def _format_of(path: Path) -> str:
+    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise AnalystError(
+            f"cannot tell the format of {path.name} from its name; add --format csv, json, "
+            "parquet or table (or name it .csv, .json, .parquet or .txt)"
+        )
+    return fmt
 
 
 def _reason(exc: OSError) -> str:
@@ -127,8 +142,15 @@ def _write_file(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_rows(
-    fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO
+    fmt: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    out: TextIO,
+    *,
+    cut: bool = True,
 ) -> None:
+    """Rows as csv, json or a table; a table's cells are cut at CELL_WIDTH on a screen
+    (`cut`), never in a file."""
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
@@ -144,7 +166,7 @@ def write_rows(
             + "\n"
         )
     else:
-        _write_table(columns, rows, out)
+        _write_table(columns, rows, out, cut=cut)
 
 
 def _text(value: Any) -> str:
@@ -163,8 +185,10 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _write_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
-    cells = [[_cell(v) for v in r] for r in rows]
+def _write_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO, *, cut: bool = True
+) -> None:
+    cells = [[_cell(v, cut) for v in r] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
@@ -173,9 +197,9 @@ def _write_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: Tex
     out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, cut: bool = True) -> str:
     text = " ".join(_text(value).split())
-    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+    return text if not cut or len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
 
 # -- search ---------------------------------------------------------------------------
@@ -294,7 +318,11 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
     p.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM feed_health"')
     db_opt(p)
     p.add_argument(
-        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: table; with --out, the one its name ends in: "
+        ".csv, .json, .parquet, .txt)",
     )
     p.add_argument(
         "--out", metavar="FILE", help="write to FILE instead of stdout (parquet: required)"
