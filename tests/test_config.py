@@ -111,6 +111,59 @@ def test_invalid_yaml_reports_its_line() -> None:
     assert "invalid YAML" in error.message
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # An unclosed quote is noticed where the file ends; the mistake is on line 3.
+        (FEEDS + "    name: 'BBC World\n" + TOPICS, 3, "quote that is never closed"),
+        (
+            "feeds:\n  - {url: https://a.org/f, name: x\n  - url: https://b.org/f\n" + TOPICS,
+            2,
+            "'{'",
+        ),
+        ("feeds:\n  - url: [unclosed\n" + TOPICS, 2, "'['"),
+    ],
+)
+def test_an_unclosed_quote_or_bracket_is_named_where_it_starts(
+    text: str, line: int, words: str
+) -> None:
+    error = error_of(text)
+    assert error.line == line, str(error)
+    assert "invalid YAML" in error.message and words in error.message
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "HTTP://EXAMPLE.org/feed.xml",
+        "https://example.org:443/feed.xml",
+        "http://example.org/feed.xml",
+        "https://Example.Org/feed.xml/",
+    ],
+)
+def test_one_feed_written_two_ways_is_a_duplicate(second: str) -> None:
+    error = error_of(FEEDS + f"  - url: {second}\n" + TOPICS)
+    assert error.line == 3 and "duplicate feed URL" in error.message
+    # The path is the feed's own: another case there is another feed.
+    config = parse_config(FEEDS + "  - url: https://example.org/Feed.xml\n" + TOPICS)
+    assert len(config.feeds) == 2
+
+
+def test_feeds_without_a_name_on_one_host_are_told_apart() -> None:
+    config = parse_config(
+        "feeds:\n  - url: https://feeds.bbci.co.uk/news/world/rss.xml\n"
+        "  - url: https://feeds.bbci.co.uk/news/business/rss.xml\n"
+        "  - url: https://feeds.bbci.co.uk/news/rss.xml\n    name: BBC\n"
+        "  - url: https://www.aljazeera.com/xml/rss/all.xml\n" + TOPICS
+    )
+    assert [f.name for f in config.feeds] == [
+        "feeds.bbci.co.uk/news/world/rss.xml",
+        "feeds.bbci.co.uk/news/business/rss.xml",
+        "BBC",
+        "www.aljazeera.com",
+    ]
+
+
 def test_an_invalid_topic_names_the_topic() -> None:
     error = error_of("feeds:\n  - url: https://a.org/f\ntopics:\n  - terms: [x]\n")
     assert error.field.startswith("topics[0]")

@@ -10,7 +10,7 @@ import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -196,14 +196,36 @@ def _parse_cached(resolved: str, text: str, shown: Path) -> Config:
     return cached
 
 
+# What an unfinished construct most often is, by PyYAML's context.
+_YAML_HINTS = {
+    "while scanning a quoted scalar": "a quote that is never closed?",
+    "while parsing a flow mapping": "a '{' that is never closed, or a missing ','?",
+    "while parsing a flow sequence": "a '[' that is never closed, or a missing ','?",
+}
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """The line to point at and the message. PyYAML notices an unclosed quote or bracket
+    where the file ends or the next one starts; the mistake is where the construct began (its
+    context mark), so that line is named, with where it was noticed."""
+    problem = exc.problem or str(exc)
+    found, began = exc.problem_mark, exc.context_mark
+    if found is not None and began is not None and exc.context and began.line < found.line:
+        hint = _YAML_HINTS.get(exc.context.strip())
+        text = f"invalid YAML: {exc.context} that starts on this line, {problem} on line "
+        text += f"{found.line + 1}" + (f" ({hint})" if hint else "")
+        return began.line + 1, text
+    mark = found or began
+    return (mark.line + 1 if mark else None), f"invalid YAML: {problem}"
+
+
 def parse_config(text: str, path: str | Path = "sources.yaml") -> Config:
     path = Path(path)
     try:
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(path, line, "", f"invalid YAML: {exc.problem or exc}") from None
+        line, message = _yaml_error(exc)
+        raise ConfigError(path, line, "", message) from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, "", f"invalid YAML: {exc}") from None
     if node is None:
@@ -402,15 +424,14 @@ class _Validator:
             problem = url_problem(url)
             if problem:
                 raise self.doc.error((*at, "url"), f"{problem}, got {url!r}")
-            parts = urlsplit(url)
-            key = url.rstrip("/")
+            key = feed_url_key(url)
             if key in seen:
                 raise self.doc.error(
                     (*at, "url"),
                     f"duplicate feed URL (already listed as feeds[{seen[key]}]): {url}",
                 )
             seen[key] = i
-            name = self._str(item, (*at, "name"), parts.hostname or url)
+            name = self._str(item, (*at, "name"), "")
             interval = _interval(self, item, (*at, "interval"))
             enabled = item.get("enabled", True)
             if not isinstance(enabled, bool):
@@ -424,7 +445,7 @@ class _Validator:
                     fetch_article=self._fetch_mode(item, (*at, "fetch_article"), fetch_article),
                 )
             )
-        return tuple(out)
+        return tuple(_default_names(out))
 
     def schedule(self, value: Any) -> ScheduleSettings:
         at: Path_ = ("schedule",)
@@ -597,6 +618,40 @@ class _Validator:
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def feed_url_key(url: str) -> str:
+    """What makes two feed URLs one feed: scheme and host in any case, the default port
+    written or not, http or https, a trailing slash."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    where = f"{host}:{port}" if port and port not in (80, 443) else host
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{where}{parts.path.rstrip('/')}{query}"
+
+
+def _default_names(feeds: list[FeedSource]) -> list[FeedSource]:
+    """A feed without `name` is called by its host, or by its host and path when another
+    feed has the same host (three feeds on feeds.bbci.co.uk are not three "feeds.bbci.co.uk")."""
+    hosts: dict[str, int] = {}
+    for feed in feeds:
+        host = urlsplit(feed.url).hostname or feed.url
+        hosts[host] = hosts.get(host, 0) + 1
+    out = []
+    for feed in feeds:
+        if not feed.name:
+            parts = urlsplit(feed.url)
+            host = parts.hostname or feed.url
+            name = host
+            if hosts[host] > 1:
+                name = host + parts.path.rstrip("/") + (f"?{parts.query}" if parts.query else "")
+            feed = replace(feed, name=name)
+        out.append(feed)
+    return out
 
 
 def url_problem(url: str) -> str | None:
