@@ -447,3 +447,52 @@ def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
     assert cli.main(argv, out=io.StringIO()) == 0
     assert len(server.handler.received) == 1
     assert statuses(db) == ["sent"]
+
+
+def test_a_past_days_digest_shows_its_feeds_as_they_were_then(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    prefect_harness: None,
+) -> None:
+    """Today's failure did not happen on a past day; a future day is refused."""
+    import duckdb
+
+    from newswatch.config import load_config
+    from newswatch.orchestrate.schedule import resolve_timezone
+
+    feed_server.route("/oslo.xml", body=rss("Oslo", [{"title": "Rain", "link": "https://o.example/1",
+                                                     "guid": "o1", "description": "Wet.",
+                                                     "pubDate": datetime.now(UTC)}]))  # fmt: skip
+    feed_server.route("/gone.xml", status=404, body=b"not here")
+    feeds = [(feed_server.url("/oslo.xml"), "Oslo"), (feed_server.url("/gone.xml"), "Gone Gazette")]
+    sources = write_sources(tmp_path / "sources.yaml", feeds)
+    db = tmp_path / "d.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    zone = resolve_timezone(load_config(sources).schedule.timezone)
+    today = datetime.now(UTC).astimezone(zone).date()
+    yesterday = today - timedelta(days=1)
+    # Yesterday both feeds were fetched, and both worked.
+    noon = datetime.combine(yesterday, datetime.min.time(), zone).replace(hour=12)
+    con = duckdb.connect(str(db))
+    for url, _ in feeds:
+        con.execute(
+            "INSERT INTO fetch_log (poll_id, feed_url, started_at, duration_ms, outcome, "
+            "http_status, bytes, entries, new_articles) VALUES ('past', ?, ?, 5, 'ok', 200, 10, 1, 0)",
+            [url, noon],
+        )
+    con.close()
+    out = tmp_path / "digests"
+    argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(out)]
+    assert cli.main([*argv, "--date", str(yesterday)], out=io.StringIO()) == 0
+    past = (out / f"digest-{yesterday}.txt").read_text(encoding="utf-8")
+    assert "2 of 2 feeds OK" in past and "Gone Gazette" not in past, past
+    assert cli.main(argv, out=io.StringIO()) == 0
+    now = (out / f"digest-{today}.txt").read_text(encoding="utf-8")
+    assert "1 of 2 feeds failed" in now and "Gone Gazette" in now, now
+    capsys.readouterr()
+    tomorrow = today + timedelta(days=1)
+    assert cli.main([*argv, "--date", str(tomorrow)], out=io.StringIO()) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"--date {tomorrow} is after today ({today}" in err, err
+    assert not (out / f"digest-{tomorrow}.txt").exists()

@@ -309,6 +309,20 @@ def _parse_date(text: str | None) -> date | None:
         raise UserError(f"--date must be YYYY-MM-DD, got {text!r}") from None
 
 
+def _check_not_future(day: date, config: Config) -> None:
+    """A digest covers a day that has begun: a later --date would be an empty window."""
+    from newswatch.clock import utc_now
+    from newswatch.orchestrate.schedule import resolve_timezone
+
+    zone = resolve_timezone(config.schedule.timezone)
+    today = utc_now().astimezone(zone).date()
+    if day > today:
+        raise UserError(
+            f"--date {day} is after today ({today} in {zone.key}); a digest covers a day "
+            "that has begun"
+        )
+
+
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     if not args.send:
         return None
@@ -357,6 +371,8 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
     # same settings itself (they are never a flow parameter, Prefect stores those).
     config = _load(args)
     on_date = _parse_date(args.date)
+    if on_date is not None:
+        _check_not_future(on_date, config)
     db = resolve_db_path(args.db)
     if not db.exists():
         # An empty digest would say "nothing matched, every feed polled" and could replace

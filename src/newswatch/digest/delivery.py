@@ -41,7 +41,7 @@ from newswatch.digest.model import Digest, DigestItem
 from newswatch.digest.render import render_html, render_text
 from newswatch.errors import MailError, SendFailed
 from newswatch.models import FeedHealth
-from newswatch.orchestrate.health import read_health
+from newswatch.orchestrate.health import health_at, read_health
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import warehouse
 
@@ -167,7 +167,11 @@ def gather(
         volume_raw = warehouse.topic_volume(
             con, timezone, window.date - timedelta(days=6), window.date
         )
-        health = read_health(config, con, now)
+        if window.date < now.astimezone(ZoneInfo(timezone)).date():
+            # A past day's digest shows its feeds as they were when its window ended.
+            health = health_at(config, warehouse.last_fetches_before(con, window.end), window.end)
+        else:
+            health = read_health(config, con, now)
     oldest = window.start - timedelta(days=max_age) if max_age else None
     kept = [r for r in rows if oldest is None or r[0].published_at >= oldest]
     items = drop_below_min_relevance(_clustered(kept), config.matcher.min_relevance)

@@ -64,6 +64,36 @@ def read_health(
     return out
 
 
+def health_at(
+    config: Config, last: dict[str, warehouse.LastFetch], at: datetime
+) -> list[FeedHealth]:
+    """The health of every feed of the sources file as it was at `at` (a past day's digest:
+    today's failures did not happen then), from each feed's latest fetch up to that moment:
+    failing when it failed, never polled when there was none; "quiet" is not judged back
+    in time."""
+    out = []
+    for source in config.feeds:
+        fetch = last.get(source.url)
+        if not source.enabled:
+            status = "disabled"
+        elif fetch is None:
+            status = "never_polled"
+        else:
+            status = "failing" if fetch.outcome == "error" else "ok"
+        failing = status == "failing"
+        out.append(
+            FeedHealth(
+                url=source.url,
+                name=source.name,
+                status=status,
+                last_error=fetch.error if fetch is not None and failing else None,
+                last_attempt_at=fetch.started_at if fetch is not None else None,
+                consecutive_failures=1 if failing else 0,
+            )
+        )
+    return out
+
+
 def collect_health(config: Config, db: Path, now: datetime) -> list[FeedHealth]:
     """read_health of the warehouse at `db`, opened read-only (a running poll is never
     disturbed); a warehouse that does not exist yet shows every feed as "never polled"."""

@@ -941,6 +941,25 @@ def last_stored_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     return _utc(row[0]) if row and row[0] is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class LastFetch:
+    """A feed's latest fetch up to some moment (`fetch_log`)."""
+
+    started_at: datetime
+    outcome: str
+    error: str | None
+
+
+def last_fetches_before(con: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, LastFetch]:
+    """Each feed's latest fetch started at or before `at` (for a past day's feed health)."""
+    rows = con.execute(
+        "SELECT feed_url, arg_max(started_at, started_at), arg_max(outcome, started_at), "
+        "arg_max(error, started_at) FROM fetch_log WHERE started_at <= ? GROUP BY feed_url",
+        [at],
+    ).fetchall()
+    return {url: LastFetch(_utc(when), outcome, error) for url, when, outcome, error in rows}
+
+
 MatchedRow = tuple[Article, tuple[TopicMatch, ...], str | None]
 
 
