@@ -195,6 +195,26 @@ def test_search_command_ranks_filters_and_snips(db: Path) -> None:
     assert text.rstrip().splitlines()[-1].startswith("2 results; articles matching S-400 first.")
 
 
+def test_a_minus_word_leaves_out_the_articles_that_have_it(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def titles(*terms: str) -> list[str]:
+        out = io.StringIO()
+        assert cli.main(["search", *terms, "--db", str(db), "--format", "json"], out=out) == 0
+        return [h["title"] for h in json.loads(out.getvalue())]
+
+    both = titles("S-400 battery")
+    assert TITLE_HIT in both and SUMMARY_HIT in both
+    # "roundups" is left out in every form ("roundup"), wherever it is (here: the title).
+    without = titles("S-400 battery -roundups")
+    assert TITLE_HIT in without and SUMMARY_HIT not in without
+    assert set(without) == set(both) - {SUMMARY_HIT}
+    # A designation is left out in each way it is written.
+    assert TITLE_HIT not in titles("battery -S400")
+    assert cli.main(["search", "-roundup -weekly", "--db", str(db)]) == 2
+    assert "no word to look for" in capsys.readouterr().err
+
+
 def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     now = datetime.now(UTC)

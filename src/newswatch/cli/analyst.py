@@ -238,10 +238,19 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             topic = config.matcher.topic_named(args.topic)
         except UnknownTopic as exc:
             raise AnalystError(str(exc)) from None
+    # "-word" leaves out the articles that have the word.
+    words = args.terms.split()
+    without = " ".join(w[1:] for w in words if w.startswith("-") and len(w) > 1)
+    terms = " ".join(w for w in words if not (w.startswith("-") and len(w) > 1))
+    if not terms:
+        raise AnalystError(
+            f"search {args.terms!r} has no word to look for, only words to leave out (-word)"
+        )
     # The matcher's rule for designations: S-400 = S400 = S 400 (the index holds whichever
     # form the article wrote); topics the query names rank their articles first.
-    query = " ".join([args.terms, *designation_variants(args.terms)])
-    wanted = f" {designation_key(args.terms)} "
+    query = " ".join([terms, *designation_variants(terms)])
+    exclude = " ".join([without, *designation_variants(without)]) if without else ""
+    wanted = f" {designation_key(terms)} "
     boost = [t for t in config.topic_names if f" {designation_key(t)} " in wanted]
     db = resolve_db_path(args.db)
     if args.reindex:
@@ -249,7 +258,13 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             search.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
         hits = search.search_articles(
-            con, query, topic=topic, since=since, limit=args.limit, boost_topics=boost
+            con,
+            query,
+            topic=topic,
+            since=since,
+            limit=args.limit,
+            boost_topics=boost,
+            exclude=exclude,
         )
         stems = search.search_stems(con, query)
     if args.format == "json":
@@ -333,7 +348,12 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
         cmd_search,
         "Full-text search of article titles, summaries and bodies (BM25-ranked).",
     )
-    p.add_argument("terms", metavar="TERMS", help='words to look for, e.g. "S-400 delivery"')
+    p.add_argument(
+        "terms",
+        metavar="TERMS",
+        help='words to look for, e.g. "S-400 delivery"; -word leaves out articles that have '
+        'it: "Iran -nuclear"',
+    )
     db_opt(p)
     p.add_argument(
         "--topic", metavar="T", help="only articles that matched this topic (case does not matter)"

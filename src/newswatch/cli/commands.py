@@ -645,7 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     prefect_opt(p)
 
     p = add(
-        "match", cmd_match, "Match JSON lines {id, title, summary} from stdin against the topics."
+        "match",
+        cmd_match,
+        "Match JSON lines {id, title, summary, content} from stdin against the topics.",
     )
     sources_opt(p)
     p.add_argument(

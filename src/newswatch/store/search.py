@@ -402,10 +402,12 @@ def search_articles(
     since: datetime | None = None,
     limit: int = 20,
     boost_topics: Sequence[str] = (),
+    exclude: str = "",
 ) -> list[SearchHit]:
     """Articles ranked by BM25 over title (weighted), summary and content, best first;
     articles that matched one of `boost_topics` first (a topic match outranks an incidental
-    hit: a Mercedes S 400 review is not an S-400 story)."""
+    hit: a Mercedes S 400 review is not an S-400 story); none whose title, summary or
+    content has a word of `exclude` (in any of its stemmed forms)."""
     load_fts(con)
     if not has_search_index(con):
         raise SearchUnavailable(
@@ -431,6 +433,14 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    excluded = " ".join(search_stems(con, exclude)) if exclude.strip() else ""
+    if excluded:
+        fields = ["title", "summary", *(["content"] if content_score else [])]
+        found = ", ".join(
+            f"{FTS_SCHEMA}.match_bm25(a.id, ?, fields := '{field}')" for field in fields
+        )
+        where.append(f"coalesce({found}) IS NULL")
+        params.extend([excluded] * len(fields))
     on_topic = "0"
     if boost_topics:
         on_topic = (
