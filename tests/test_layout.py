@@ -87,7 +87,7 @@ def test_the_public_api_is_exactly_newswatch_all() -> None:
             "Article", "FeedHealth", "FeedSource", "FeedState", "FetchResult", "ParsedFeed",
             "TermHit", "TopicMatch",
             "NewswatchError", "Interrupted", "AnalystError", "ConfigError", "DbWaitError",
-            "DigestFailed", "FetchFailure", "MailConfigError", "MailError",
+            "DigestAlreadySending", "DigestFailed", "FetchFailure", "MailConfigError", "MailError",
             "PollAlreadyRunning", "QueryError", "RunnerError", "ScheduleError",
             "SearchUnavailable", "SendFailed", "ServeError", "TopicRuleError", "UnknownTopic",
             "UserError", "WarehouseError", "WarehouseLocked",
