@@ -5,8 +5,9 @@ cluster.assign_clusters runs it after its own passes, which compare words and te
 never join a Turkish report to an English one.
 
 Translation keeps little of a story's wording but keeps its figures (225 aircraft, $5.43
-billion, magnitude 6.1, 19:53, 3.5% of GDP) and, between languages written in Latin script,
-its names (Airbus, A321neo, Rutte, Malatya). Two articles in different languages, published
+billion, magnitude 6.1, 19:53, 3.5% of GDP) and its names (Airbus, A321neo, Rutte, Malatya):
+words written with a capital, compared by their first NAME_KEY letters once folded, those in
+Cyrillic or Greek script transliterated first (Эрдоган, Ερντογάν, Erdoğan: "erdog"). Two articles in different languages, published
 within `WINDOW` (12 hours) of each other, are the same story when they share
 
 - at least two specific figures, or
@@ -47,6 +48,33 @@ NAMES_ALONE = 4  # shared names that join on their own (no figure)
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # A word in Latin letters (with digits or inner dashes: A321neo, F-35) starting upper-case.
 _NAME = re.compile(r"[A-Z\u00c0-\u024f][A-Za-z0-9\u00c0-\u024f]*(?:-[A-Za-z0-9]+)*")
+# A word in Cyrillic or Greek letters starting upper-case: transliterated, it meets the Latin
+# spelling of the same name (Эрдоган, Ερντογάν -> erdogan).
+_OTHER_NAME = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґ]+|[Α-ΩΆΈΉΊΌΎΏ][α-ωάέήίόύώϊϋΐΰς]+")
+_CYRILLIC = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i",
+    "ї": "yi", "є": "ye", "ґ": "g",
+})  # fmt: skip
+_GREEK_PAIRS = (
+    ("ου", "u"),
+    ("μπ", "b"),
+    ("ντ", "d"),
+    ("γκ", "g"),
+    ("αι", "e"),
+    ("ει", "i"),
+    ("οι", "i"),
+)
+_GREEK = str.maketrans({
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+})  # fmt: skip
+# Names are compared by their first NAME_KEY letters: the stem survives case endings
+# (Эрдогана, Путину) and spellings (Zelensky, Zelenskyy, Зеленский).
+NAME_KEY = 5
 # The start of the summary read: a story's figures and names are in its first paragraph.
 TEXT_CHARS = 600
 _COMBINING = re.compile("[\u0300-\u036f]")
@@ -145,8 +173,9 @@ def _figure(token: str) -> str | None:
 
 
 def names(text: str) -> frozenset[str]:
-    """Words in Latin letters written with a capital, folded (case, accents, a Turkish case
-    suffix after an apostrophe: "Ankara'da" -> "ankara")."""
+    """Words written with a capital, folded (case, accents, a Turkish case suffix after an
+    apostrophe: "Ankara'da" -> "ankar"), Cyrillic and Greek ones transliterated, each cut to
+    its first NAME_KEY letters."""
     out = set()
     for m in _NAME.finditer(text):
         start = m.start()
@@ -154,7 +183,22 @@ def names(text: str) -> frozenset[str]:
             continue  # inside a word
         folded = _fold(m.group())
         if len(folded) >= 4 and folded not in _NOT_NAMES:
-            out.add(folded)
+            out.add(folded[:NAME_KEY])
+    for m in _OTHER_NAME.finditer(text):
+        start = m.start()
+        if start and text[start - 1].isalnum():
+            continue
+        word = _COMBINING.sub("", unicodedata.normalize("NFKD", m.group().lower()))
+        if word.isascii():
+            continue
+        if "\u0370" <= word[0] <= "\u03ff":
+            for a, b in _GREEK_PAIRS:
+                word = word.replace(a, b)
+            latin = word.translate(_GREEK)
+        else:
+            latin = word.translate(_CYRILLIC)
+        if len(latin) >= 4 and latin.isascii() and latin not in _NOT_NAMES:
+            out.add(latin[:NAME_KEY])
     return frozenset(out)
 
 
