@@ -10,6 +10,8 @@ Decisions worth knowing:
   UTF-8, else the XML declaration if the bytes decode under it: the declaration is written by the
   feed generator, the header is usually a web-server default. A byte-order mark beats both. With no
   Content-Type at all we assume application/xml (UTF-8 default) rather than feedparser's ISO-8859-1.
+  A body that names no encoding anywhere and is not UTF-8 is read in the single-byte code page
+  its text reads best in (charset_guess: Western, Turkish, Cyrillic, Greek), not windows-1252.
 - HTML is kept raw in summary_html (feedparser's sanitiser and relative-URI rewriting are off: they
   cost ~40% of parse time). The digest cleans it with nh3 (digest.sanitize.sanitize_html) and shows the
   text of the result, escaped. Plain-text summaries are HTML-escaped into summary_html so that
@@ -50,6 +52,7 @@ import nh3
 
 from newswatch.models import Article, ParsedFeed
 from newswatch.parse import _feedparser, rss_fastpath
+from newswatch.parse.charset_guess import guess_single_byte
 from newswatch.parse.normalise import (
     TITLE_MAX_CHARS,
     article_id,
@@ -528,4 +531,8 @@ def _choose_charset(body: bytes, http_charset: str | None) -> str | None:
         return "utf-8"
     if declared is not None and declared != "utf-8" and _decodes(body, declared):
         return declared
+    if declared is None and from_http is None:
+        # Named nowhere and not UTF-8: a single-byte code page, judged from the text itself
+        # (feedparser would read it as windows-1252 whatever the language).
+        return guess_single_byte(body)
     return None
