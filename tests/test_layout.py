@@ -32,6 +32,7 @@ PURE_MODULES = [
     "newswatch.parse.normalise",
     "newswatch.parse.text",
     "newswatch.parse.charset_guess",
+    "newswatch.parse.truncation",
     "newswatch.match.topics",
     "newswatch.match.relevance",
     "newswatch.match.language",
