@@ -31,6 +31,8 @@ PURE_MODULES = [
     "newswatch.parse.rss_fastpath",
     "newswatch.parse.normalise",
     "newswatch.parse.text",
+    "newswatch.parse.charset_guess",
+    "newswatch.parse.truncation",
     "newswatch.match.topics",
     "newswatch.match.relevance",
     "newswatch.match.language",

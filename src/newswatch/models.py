@@ -112,6 +112,9 @@ class ParsedFeed:
     # Entries not stored, as (reason, count) pairs sorted by reason: "no content at all"
     # (nothing a reader could identify), "repeats an earlier entry" (same id, first kept).
     skipped: tuple[tuple[str, int], ...] = ()
+    # A problem with a body that still gave articles, for the feed's status line and
+    # fetch_log.warning: "body ends mid-document (truncated?): ...".
+    warning: str | None = None
 
     @property
     def skipped_count(self) -> int:

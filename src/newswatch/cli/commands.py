@@ -244,7 +244,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         elif r.outcome == "skipped":
             detail = "disabled" if r.url in disabled else r.error or "not due"
         else:
-            detail = entries_text(r) if r.entries or r.skipped else ""
+            detail = entries_text(r) if r.entries or r.skipped or r.warning else ""
         status = str(r.http_status or "-")
         out.write(
             f"{marks.get(r.outcome, r.outcome):>4}  {r.name:<{width}}  {status:>3}  "

@@ -47,7 +47,7 @@ def describe_feed(report: FinishedFeed) -> str:
     parts = [str(report.http_status) if report.http_status is not None else "no response"]
     if report.outcome == "error" and report.error:
         parts.append(report.error)
-    elif report.entries or _skipped(report):
+    elif report.entries or _skipped(report) or getattr(report, "warning", None):
         parts.append(entries_text(report))
     parts.append(f"{report.duration_ms:.0f} ms")
     return f"{mark:<4}  {report.name}: {', '.join(parts)}"
@@ -60,9 +60,15 @@ def _skipped(report: FinishedFeed) -> tuple[tuple[str, int], ...]:
 
 
 def entries_text(report: FinishedFeed) -> str:
-    """'48 entries', or '48 entries, 2 skipped: no content at all' when some were not stored."""
+    """'48 entries', or '48 entries, 2 skipped: no content at all' when some were not stored,
+    then the report's warning, if any ('; body ends mid-document (truncated?): ...')."""
     skipped = describe_skipped(_skipped(report))
-    return f"{report.entries} entries" + (f", {skipped}" if skipped else "")
+    warning: str | None = getattr(report, "warning", None)
+    return (
+        f"{report.entries} entries"
+        + (f", {skipped}" if skipped else "")
+        + (f"; {warning}" if warning else "")
+    )
 
 
 class PlainProgress:

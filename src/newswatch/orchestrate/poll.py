@@ -92,6 +92,8 @@ class FeedReport:
     bytes: int
     # Entries the feed listed that were not stored: (reason, count) pairs (ParsedFeed.skipped).
     skipped: tuple[tuple[str, int], ...] = ()
+    # A problem with a body that still gave articles (ParsedFeed.warning): a cut-off body.
+    warning: str | None = None
 
 
 @dataclass
@@ -224,9 +226,11 @@ async def collect_batch(
         entries = 0
         error = fetched.error
         skipped: tuple[tuple[str, int], ...] = ()
+        warning = None
         if parsed is not None:
             entries = len(parsed.articles)
             skipped = parsed.skipped
+            warning = parsed.warning
             if parsed.error:
                 # A body that is not a feed is the feed's failure, recorded like an HTTP error.
                 fetched = _as_error(fetched, "not_a_feed", parsed.error)
@@ -240,7 +244,7 @@ async def collect_batch(
         writer.add_feed_state(
             feed.name, parsed.title if parsed and not parsed.error else None, new_state, fetched
         )
-        writer.add_fetch(fetched, entries, 0, skipped)
+        writer.add_fetch(fetched, entries, 0, skipped, warning)
         result.reports.append(
             FeedReport(
                 feed.url,
@@ -252,6 +256,7 @@ async def collect_batch(
                 fetched.duration_ms,
                 fetched.bytes_received,
                 skipped,
+                warning,
             )
         )
         if on_feed_done is not None:

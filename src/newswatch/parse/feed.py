@@ -10,6 +10,8 @@ Decisions worth knowing:
   UTF-8, else the XML declaration if the bytes decode under it: the declaration is written by the
   feed generator, the header is usually a web-server default. A byte-order mark beats both. With no
   Content-Type at all we assume application/xml (UTF-8 default) rather than feedparser's ISO-8859-1.
+  A body that names no encoding anywhere and is not UTF-8 is read in the single-byte code page
+  its text reads best in (charset_guess: Western, Turkish, Cyrillic, Greek), not windows-1252.
 - HTML is kept raw in summary_html (feedparser's sanitiser and relative-URI rewriting are off: they
   cost ~40% of parse time). The digest cleans it with nh3 (digest.sanitize.sanitize_html) and shows the
   text of the result, escaped. Plain-text summaries are HTML-escaped into summary_html so that
@@ -29,6 +31,10 @@ Decisions worth knowing:
   title gets one derived from its text (normalise.derived_title). Only an entry with nothing at
   all (no guid, link, title, text or enclosure) is skipped; it and repeated ids (the first entry
   is kept) are counted in ParsedFeed.skipped with the reason, which the poll reports.
+- A body that ends mid-document (a cut connection, a server bug; truncation.py) keeps its complete
+  entries; the entry it ends inside is left out (its fields are whatever the body got to: no
+  link, half a title, an id the complete entry would not get), and ParsedFeed.warning says so.
+  Only a body feedparser found broken is checked: the fast path reads well-formed ones only.
 - A body that starts like an HTML page is still handed to feedparser, which reads feeds wrapped
   in an (X)HTML document; only when it finds no feed in it is it "an HTML page".
 """
@@ -50,6 +56,7 @@ import nh3
 
 from newswatch.models import Article, ParsedFeed
 from newswatch.parse import _feedparser, rss_fastpath
+from newswatch.parse.charset_guess import guess_single_byte
 from newswatch.parse.normalise import (
     TITLE_MAX_CHARS,
     article_id,
@@ -62,6 +69,7 @@ from newswatch.parse.normalise import (
     truncate,
 )
 from newswatch.parse.text import content_text, html_to_text, one_line
+from newswatch.parse.truncation import cut_off
 
 SUMMARY_MAX_CHARS = 20_000
 SUMMARY_HTML_MAX_CHARS = 100_000
@@ -97,6 +105,12 @@ _SNIFF_BYTES = 4_096
 # Why an entry of a feed was not stored (counted per feed in ParsedFeed.skipped).
 SKIP_NO_CONTENT = "no content at all"
 SKIP_REPEATED = "repeats an earlier entry"
+# What a feed's status line says of a body that ends before its document does.
+CUT_ENTRY_LEFT_OUT = "body ends mid-document (truncated?): the last, incomplete entry was left out"
+CUT_BETWEEN_ENTRIES = "body ends mid-document (truncated?): any entries after the cut are missing"
+CUT_NO_ENTRY = (
+    "not a feed: broken XML: the body ends mid-document (truncated?) before any complete entry"
+)
 
 
 def parse_feed(
@@ -128,6 +142,9 @@ class RawFeed:
     parsed: Mapping[str, Any]
     base: str
     media_type: str
+    # Set when the body ends mid-document (see truncation.py); the entry it ended inside has
+    # already been left out of `parsed`.
+    warning: str | None = None
 
 
 def read_feed(
@@ -171,7 +188,21 @@ def read_feed(
         return _failed(
             feed_url, f"not a feed: the server returned an HTML page ({media_type or 'no type'})"
         )
-    return RawFeed(parsed, base, media_type)
+    warning = _leave_out_cut_entry(parsed, body) if parsed.get("bozo") else None
+    return RawFeed(parsed, base, media_type, warning)
+
+
+def _leave_out_cut_entry(parsed: Any, body: bytes) -> str | None:
+    """For a body that ends mid-document: drop the entry it ended inside from `parsed` (its
+    fields are whatever the body got to: no link, no guid, half a title) and say so."""
+    cut = cut_off(body)
+    if cut is None:
+        return None
+    entries = parsed.get("entries") or []
+    if cut.inside_entry and len(entries) > cut.complete_entries:
+        parsed["entries"] = entries[:-1]
+        return CUT_ENTRY_LEFT_OUT
+    return CUT_BETWEEN_ENTRIES
 
 
 def normalise_feed(raw: RawFeed, *, feed_url: str, source: str, now: datetime) -> ParsedFeed:
@@ -185,6 +216,7 @@ def normalise_feed(raw: RawFeed, *, feed_url: str, source: str, now: datetime) -
         now=now,
         base=raw.base,
         media_type=raw.media_type,
+        warning=raw.warning,
     )
 
 
@@ -196,6 +228,7 @@ def _to_parsed_feed(
     now: datetime,
     base: str,
     media_type: str,
+    warning: str | None = None,
 ) -> ParsedFeed:
     feed = parsed.get("feed") or {}
     title = _text_of(feed.get("title"), feed.get("title_detail"), TITLE_MAX_CHARS)
@@ -224,9 +257,12 @@ def _to_parsed_feed(
             articles=tuple(articles),
             bozo_message=bozo_message,
             skipped=skip_counts,
+            warning=warning,
         )
     # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
-    if not (parsed.get("version") or parsed.get("entries") or parsed.get("feed")):
+    if warning is not None:
+        error = f"{CUT_NO_ENTRY} ({bozo_message})" if bozo_message else CUT_NO_ENTRY
+    elif not (parsed.get("version") or parsed.get("entries") or parsed.get("feed")):
         error = (
             f"not a feed: no RSS, Atom or RDF document found ({media_type or 'no content type'})"
         )
@@ -528,4 +564,8 @@ def _choose_charset(body: bytes, http_charset: str | None) -> str | None:
         return "utf-8"
     if declared is not None and declared != "utf-8" and _decodes(body, declared):
         return declared
+    if declared is None and from_http is None:
+        # Named nowhere and not UTF-8: a single-byte code page, judged from the text itself
+        # (feedparser would read it as windows-1252 whatever the language).
+        return guess_single_byte(body)
     return None

@@ -79,6 +79,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("new_articles", "int32"),
         ("entries_skipped", "int32"),
         ("skipped_reasons", "string"),
+        ("warning", "string"),
     ),
     "feeds": (
         ("url", "string"),
@@ -206,6 +207,7 @@ class SpoolWriter:
         entries: int,
         new_articles: int,
         skipped: Sequence[tuple[str, int]] = (),
+        warning: str | None = None,
     ) -> None:
         self._rows["fetch_log"].append(
             {
@@ -222,6 +224,7 @@ class SpoolWriter:
                 "new_articles": new_articles,
                 "entries_skipped": sum(n for _, n in skipped),
                 "skipped_reasons": describe_skipped(skipped) or None,
+                "warning": warning,
             }
         )
 
