@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newswatch.digest.cluster import SUMMARY_BATCH, assign_clusters, canonical_url, strip_outlet
 from newswatch.models import Article
@@ -536,3 +538,21 @@ def test_the_blind_sets_keep_their_figures(name: str, precision: float, recall: 
     s = score(assign_clusters(articles), labels)
     assert s.precision >= precision, s.false
     assert s.recall >= recall, s.missed
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=20),
+    st.lists(st.integers(0, 10), max_size=22),
+    st.frozensets(st.integers(0, 10), max_size=4),
+)
+def test_a_boilerplate_run_masks_its_three_words(
+    codes: list[int], runs: list[int], boilerplate: frozenset[int]
+) -> None:
+    from array import array
+
+    from newswatch.digest.cluster import _event_words, _StemCodes
+
+    masked = {i + k for i, h in enumerate(runs[: len(codes)]) if h in boilerplate for k in range(3)}
+    want = {c for i, c in enumerate(codes) if c and i not in masked}
+    got = _event_words((), array("I", codes), array("I", runs), boilerplate, _StemCodes())
+    assert got == want

@@ -37,7 +37,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -500,12 +500,15 @@ def _event_words(
     stems: _StemCodes,
 ) -> frozenset[int]:
     """The stems of a title and of its text's event words outside the outlet's boilerplate."""
-    masked: set[int] = set()
-    if boilerplate:
-        for i, h in enumerate(runs[: len(codes)]):
-            if h in boilerplate:
-                masked.update((i, i + 1, i + 2))
-    out = {c for i, c in enumerate(codes) if c and i not in masked}
+    if boilerplate and not boilerplate.isdisjoint(runs):
+        # A boilerplate run starting at word i masks words i, i + 1 and i + 2.
+        hit = list(map(boilerplate.__contains__, runs[: len(codes)]))
+        hit += [False] * (len(codes) - len(hit))
+        after_one, after_two = [False, *hit][: len(hit)], [False, False, *hit][: len(hit)]
+        kept = [not (x or y or z) for x, y, z in zip(hit, after_one, after_two, strict=True)]
+        out = set(compress(codes, kept))
+    else:
+        out = set(codes)
     out.update(map(stems.__getitem__, title))
     out.discard(0)
     return frozenset(out)

@@ -184,7 +184,7 @@ def names(text: str) -> frozenset[str]:
         folded = _fold(m.group())
         if len(folded) >= 4 and folded not in _NOT_NAMES:
             out.add(folded[:NAME_KEY])
-    for m in _OTHER_NAME.finditer(text):
+    for m in () if text.isascii() else _OTHER_NAME.finditer(text):
         start = m.start()
         if start and text[start - 1].isalnum():
             continue
