@@ -168,8 +168,7 @@ _NOT_REPORT = re.compile(
     r"|in diretta|canl[ıi] blog|what you need to know|explained|explainer|analysis|opinion"
     r"|in pictures|in photos|fun facts)\b|\bupdates:|\?\s*$|в прямом эфире"
     r"|онлайн-трансляция|ζωντανά|مباشر",
-    re.IGNORECASE,
-)
+)  # matched against the lower-cased title (IGNORECASE costs 3x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +245,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         title_words=frozenset(title_words),
         summary=cluster_text(article) if with_summary else "",
         source=sys.intern(article.source or ""),
-        not_report=_NOT_REPORT.search(article.title) is not None,
+        not_report=_NOT_REPORT.search(article.title.lower()) is not None,
     )
 
 
