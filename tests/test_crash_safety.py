@@ -336,3 +336,12 @@ def test_a_send_that_cannot_get_the_lock_stops_with_one_line(tmp_path: Path) -> 
         pass
     with send_lock(db, wait_seconds=0.2):  # released: taken at once
         pass
+
+
+def test_a_send_before_the_first_poll_takes_the_lock(tmp_path: Path) -> None:
+    """A scheduled digest can run before any poll made the warehouse's folder."""
+    from newswatch.orchestrate.locks import send_lock
+
+    db = tmp_path / "not-yet" / "news.duckdb"
+    with send_lock(db, wait_seconds=0.2):
+        assert db.parent.is_dir()

@@ -452,6 +452,11 @@ def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the
     for the failed task and flow (and for a run that stopping serve interrupts) stay in the
     run's log in the API and never reach the terminal."""
     sources = _nato_wire(feed_server, tmp_path, 3, "  poll: 5\n  digest: 5\n  timezone: UTC\n")
+    # And a feed that is gone: serve's terminal names it (nothing else there would).
+    feed_server.route("/gone.xml", status=404, body=b"not here")
+    text = sources.read_text(encoding="utf-8")
+    gone = f"  - url: {feed_server.url('/gone.xml')}\n    name: Gone Gazette\n"
+    sources.write_text(text.replace("topics:", gone + "topics:", 1), encoding="utf-8")
     db = tmp_path / "wh" / "news.duckdb"
     env = _serve_env(tmp_path)
     env.update(
@@ -501,6 +506,7 @@ def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
     output = out_path.read_text()
+    assert "feed Gone Gazette failed: HTTP 404" in output, output
     assert "Traceback" not in output, output
     assert "DigestFailed" not in output and "SendFailed" not in output, output
     assert "Finished in state" not in output, output

@@ -64,7 +64,9 @@ def poll_lock(db_path: Path) -> Iterator[None]:
 def send_lock(db_path: Path, wait_seconds: float = SEND_WAIT_SECONDS) -> Iterator[None]:
     """One `digest --send` of a warehouse at a time, from deciding to send to recording the
     send: a second one started meanwhile waits, then finds the digest sent and does not send
-    it again (two at once would each find it unsent and send it twice)."""
+    it again (two at once would each find it unsent and send it twice). A scheduled digest
+    can come before the first poll made the warehouse's folder: the folder is made."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     with _flock(db_path.parent / f".{db_path.name}.send.lock", wait_seconds) as taken:
         if not taken:
             raise DigestAlreadySending(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,12 @@ async def poll_flow(
         table=pipeline.poll_table(summary),
         description=pipeline.poll_description(summary),
     )
+    # A one-off command prints its summary table, failed feeds included: there the lines go to
+    # the run's log only. Under `newswatch serve` nothing else would show a failing feed on
+    # serve's terminal.
+    served = bool(os.environ.get(run_console.SERVED_RUN_ENV))
     for line in pipeline.failed_feed_lines(summary):
-        _run_log_only(logger).warning(line)
+        (logger if served else _run_log_only(logger)).warning(line)
     return summary
 
 
