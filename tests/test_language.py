@@ -90,3 +90,14 @@ def test_importing_the_module_or_the_cli_does_not_load_lingua() -> None:
     code = "import sys, newswatch.match.language, newswatch.cli; print('lingua' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_short_english_text_is_not_taken_for_another_language() -> None:
+    """lingua's trigram models read this as Romanian (0.98); an English function word in a
+    short ASCII text says English, and other languages' short texts keep theirs."""
+    from newswatch.match.language import detect_language
+
+    assert detect_language("Greek yogurt sales soar\nA recipe for Greek yogurt.") == "en"
+    assert detect_language("Was Trump jetzt plant") == "de"
+    assert detect_language("La OTAN y el gasto en defensa") == "es"
+    assert detect_language("Erdoğan ve Putin Soçi'de görüştü") == "tr"

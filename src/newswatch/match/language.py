@@ -21,6 +21,7 @@ None when nothing is close.
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -100,7 +101,24 @@ def detect_language(text: str) -> str | None:
     found = detector().detect_language_of(text)
     if found is None:
         return None
-    return found.iso_code_639_1.name.lower()
+    code = found.iso_code_639_1.name.lower()
+    if code != "en" and len(text) < SHORT_CHARS and text.isascii() and _has_english_word(text):
+        return "en"
+    return code
+
+
+# Below this many characters lingua's trigram models can take plain English for another
+# language ("Greek yogurt sales soar. A recipe for Greek yogurt." -> Romanian, 0.98): an ASCII
+# text this short with an English function word no other detected language writes is English.
+SHORT_CHARS = 120
+_ENGLISH_WORDS = frozenset(
+    ["the", "and", "for", "with", "from", "this", "that", "were", "have", "its"]
+)
+_ASCII_WORD = re.compile(r"[a-z]+")
+
+
+def _has_english_word(text: str) -> bool:
+    return not _ENGLISH_WORDS.isdisjoint(_ASCII_WORD.findall(text.lower()))
 
 
 def article_text(title: str, summary: str) -> str:
