@@ -136,7 +136,9 @@ def test_poll_run_logs_and_artifact_reach_prefect_while_the_terminal_stays_quiet
     # A failed feed shows once (progress line, summary), not again as a Prefect warning.
     assert "feed Down wire failed" not in done.stderr and "WARNING" not in done.stderr
     assert "2 feeds: 1 ok, 1 failed; 3 new articles, 3 new topic matches, " in done.stdout
-    assert re.search(r"new topic matches, \d+ stor(y|ies) in the last 3 days\n", done.stdout)
+    assert re.search(
+        r"new topic matches, \d+ stor(y|ies) among matches stored in the last 3 days\n", done.stdout
+    )
 
     _, logs, artifacts, _ = _poll_run_record(db)
     lines = [(log.level, log.message) for log in logs]

@@ -138,6 +138,19 @@ def test_the_readmes_minimal_sources_file_loads(tmp_path: Path) -> None:
     assert sorted(t["name"] for t in config.topics) == ["NATO", "S-400"]
 
 
+def test_every_whole_sources_file_in_the_docs_loads() -> None:
+    """A YAML block with both `feeds:` and `topics:` is a sources file a reader may copy."""
+    from newswatch.config import parse_config
+
+    found = 0
+    for page in sorted(DOCS.glob("*.md")):
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+            if "feeds:" in block and "topics:" in block:
+                parse_config(block, page.name)
+                found += 1
+    assert found >= 2  # getting-started.md and sources.md
+
+
 def test_every_option_of_every_command_is_in_its_table_row() -> None:
     commands = cli.build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for source, text in (

@@ -262,7 +262,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{_n(summary.new_articles, 'new article')}, "
         f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}, "
-        f"{stories_label(summary.clusters)} in the last {CLUSTER_WINDOW.days} days"
+        f"{stories_label(summary.clusters)} among matches stored in the last {CLUSTER_WINDOW.days} days"
         + (
             f"; {entries_skipped} feed entr{'ies' if entries_skipped != 1 else 'y'} not stored "
             "(reasons above)"
