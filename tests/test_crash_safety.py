@@ -345,3 +345,37 @@ def test_a_send_before_the_first_poll_takes_the_lock(tmp_path: Path) -> None:
     db = tmp_path / "not-yet" / "news.duckdb"
     with send_lock(db, wait_seconds=0.2):
         assert db.parent.is_dir()
+
+
+def test_a_digest_waits_for_a_running_poll(tmp_path: Path) -> None:
+    """A digest starting beside a poll (both due at 07:00) waits for it, so that poll's
+    articles are in the digest; without a poll it does not wait."""
+    import threading
+
+    from newswatch.orchestrate.locks import poll_lock, wait_for_poll
+
+    db = tmp_path / "news.duckdb"
+    started = time.monotonic()
+    assert wait_for_poll(db, 5) is False  # no poll has ever run
+    with poll_lock(db):
+        pass
+    assert wait_for_poll(db, 5) is False  # none runs now
+    assert time.monotonic() - started < 1
+    with poll_lock(db):
+        started = time.monotonic()
+        assert wait_for_poll(db, 0.3) is True  # still running when the wait is over
+        assert time.monotonic() - started >= 0.3
+    done = threading.Event()
+
+    def poll() -> None:
+        with poll_lock(db):
+            done.set()
+            time.sleep(0.6)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    done.wait(5)
+    started = time.monotonic()
+    assert wait_for_poll(db, 30) is True
+    assert 0.3 < time.monotonic() - started < 5  # returned when the poll ended
+    thread.join()

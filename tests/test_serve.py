@@ -284,7 +284,9 @@ def _check_missed_runs_are_dropped_but_the_newest(api: str) -> None:
     from prefect.states import Scheduled
 
     now = datetime.now(UTC)
-    planned = [now - timedelta(minutes=m) for m in (180, 120, 60, 30)] + [now + timedelta(hours=1)]
+    # Four long missed, one due seconds ago (it was missed too), one in the future.
+    planned = [now - timedelta(minutes=m) for m in (180, 120, 60, 30)]
+    planned += [now - timedelta(seconds=10), now + timedelta(hours=1)]
     with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name("newswatch-poll")
         dep_id = client.create_deployment(flow_id=flow_id, name="missed-check")
@@ -305,12 +307,12 @@ def _check_missed_runs_are_dropped_but_the_newest(api: str) -> None:
         # Registering the deployment again, as a restarted serve does, keeps the missed runs
         # (Prefect replaces only future ones): without a clean-up they would all start at once.
         assert client.create_deployment(flow_id=flow_id, name="missed-check") == dep_id
-        assert len([t for t in scheduled() if t < now]) == 4
+        assert len([t for t in scheduled() if t < now]) == 5
 
-        assert serve.drop_missed_runs(["newswatch-poll/missed-check"], now) == 3
+        assert serve.drop_missed_runs(["newswatch-poll/missed-check"], now) == 4
         assert serve.drop_missed_runs(["newswatch-poll/no-such-deployment"], now) == 0
         # One catch-up run (the newest missed one) and the future schedule are left.
-        assert scheduled() == [planned[3], planned[4]]
+        assert scheduled() == [planned[4], planned[5]]
 
 
 def _nato_wire(feed_server: FeedServer, tmp_path: Path, items: int, schedule: str) -> Path:

@@ -49,12 +49,21 @@ def _flock(path: Path, wait_seconds: float) -> Iterator[bool]:
         os.close(fd)
 
 
+# A poll that finds the lock held tries again for this long before it gives up (a digest
+# checking whether a poll runs holds it for an instant, see wait_for_poll).
+POLL_LOCK_GRACE = 1.0
+
+
+def _poll_lock_path(db_path: Path) -> Path:
+    return db_path.parent / f".{db_path.name}.poll.lock"
+
+
 @contextmanager
 def poll_lock(db_path: Path) -> Iterator[None]:
     """Overlapping polls of one warehouse are refused (a second one would fetch everything
     twice)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with _flock(db_path.parent / f".{db_path.name}.poll.lock", 0.0) as taken:
+    with _flock(_poll_lock_path(db_path), POLL_LOCK_GRACE) as taken:
         if not taken:
             raise PollAlreadyRunning(f"another poll of {db_path} is running")
         yield
@@ -75,3 +84,29 @@ def send_lock(db_path: Path, wait_seconds: float = SEND_WAIT_SECONDS) -> Iterato
                 "one has finished"
             )
         yield
+
+
+def wait_for_poll(db_path: Path, wait_seconds: float) -> bool:
+    """Wait, up to `wait_seconds`, until no poll of the warehouse runs; returns whether one
+    was running. A digest that starts beside a poll (both due at 07:00, or the catch-up poll
+    and the late digest after `serve` was down) then covers that poll's articles too."""
+    try:
+        fd = os.open(_poll_lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no poll has ever run here
+    try:
+        deadline = time.monotonic() + wait_seconds
+        running = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                running = True
+                if time.monotonic() >= deadline:
+                    return running
+                time.sleep(_POLL_INTERVAL)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return running
+    finally:
+        os.close(fd)

@@ -36,7 +36,7 @@ from newswatch.errors import (
 )
 from newswatch.models import FeedSource, FeedState
 from newswatch.orchestrate import shards
-from newswatch.orchestrate.locks import poll_lock, send_lock
+from newswatch.orchestrate.locks import poll_lock, send_lock, wait_for_poll
 from newswatch.orchestrate.schedule import resolve_timezone
 from newswatch.store import spool, warehouse
 
@@ -535,6 +535,10 @@ def _send_plain(*args: Any) -> delivery.DeliveryResult:
 PLAIN_DIGEST_STEPS = DigestSteps(gather=_gather_plain, render=render, send=_send_plain)
 
 
+# A digest that starts while a poll of its warehouse runs waits this long for it to finish.
+POLL_WAIT_SECONDS = 300.0
+
+
 def run_digest(
     config: Config,
     db_path: Path,
@@ -590,6 +594,10 @@ def _run_digest(
         timings[name] = round(timings.get(name, 0.0) + now - stage_start, 3)
         stage_start = now
 
+    if on_date is None and wait_for_poll(db_path, POLL_WAIT_SECONDS):
+        logger.info(
+            "waited for the running poll of %s, so its articles are in this digest", db_path
+        )
     plan = steps.gather(db_path, config, on_date, send_mail)
     stage_done("gather_s")
     for warning in plan.warnings:

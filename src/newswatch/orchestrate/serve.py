@@ -470,8 +470,10 @@ def banner(
 # threads; a child can always be killed.
 
 
-# A scheduled run this much past its time when serve starts was missed while serve was down.
-MISSED_AFTER = timedelta(minutes=1)
+# A scheduled run past its time when serve starts was missed while serve was down (also one
+# due a few seconds ago: keeping it beside the newest older one started two catch-ups, the
+# second cancelled by the poll's concurrency limit).
+MISSED_AFTER = timedelta(0)
 
 
 def drop_missed_runs(deployment_names: list[str], now: datetime) -> int:
