@@ -272,6 +272,38 @@ def test_a_deterministic_warehouse_error_is_not_retried(
     assert tasks[0].state is not None and tasks[0].state.type.value == "FAILED"
 
 
+def test_match_verbose_says_which_exclude_vetoed_a_topic(tmp_path: Path) -> None:
+    """An article a topic's rule fires on but its `exclude` vetoes looks, by default, like
+    one no rule fired on; --verbose says why it is not matched."""
+    sources = tmp_path / "greece.yaml"
+    sources.write_text(
+        "feeds:\n  - url: https://example.org/feed.xml\ntopics:\n  - name: Greece\n"
+        "    any: [Greece, Athens]\n    exclude: ['Olympic*']\n",
+        encoding="utf-8",
+    )
+    lines = [
+        {"id": "1", "title": "Greece wins Olympic gold", "summary": "Athens celebrates."},
+        {"id": "2", "title": "Rain in Oslo", "summary": "Umbrellas out."},
+    ]
+
+    def run(*args: str) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "newswatch.cli", "match", "--sources", str(sources), *args],
+            input="".join(json.dumps(x) + "\n" for x in lines),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return [json.loads(x) for x in done.stdout.splitlines()]
+
+    vetoed, nothing = run("--verbose")
+    assert vetoed["topics"] == [] and vetoed["not_matched"] == {
+        "Greece": "a rule fired, but `exclude` vetoed it: 'Olympic*' in the title"
+    }
+    assert "not_matched" not in nothing
+    assert all("not_matched" not in out for out in run())
+
+
 def test_match_explains_briefly_by_default_and_in_full_with_verbose() -> None:
     line = json.dumps(
         {"id": "1", "title": "Turkey's S-400 deal", "summary": "Erdogan met NATO envoys."}

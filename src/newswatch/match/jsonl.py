@@ -94,22 +94,25 @@ def match_jsonl(
         language = record.get("language") or None
         if language is None and detect is not None:
             language = detect(title, summary or content)
-        found = matcher.match(title, summary, content, language=language)
+        vetoes: dict[str, str] | None = {} if verbose else None
+        found = matcher.match(title, summary, content, language=language, vetoes=vetoes)
         if topics is not None:
             found = [m for m in found if m.topic in topics]
-        yield json.dumps(
-            {
-                "id": ident,
-                "language": language,
-                "topics": sorted(m.topic for m in found),
-                "relevance": {m.topic: m.relevance for m in found},
-                "matches": [
-                    {**match_to_dict(m), "why": explain(m)} if verbose else short_match(m, matcher)
-                    for m in found
-                ],
-            },
-            ensure_ascii=False,
-        )
+        out: dict[str, Any] = {
+            "id": ident,
+            "language": language,
+            "topics": sorted(m.topic for m in found),
+            "relevance": {m.topic: m.relevance for m in found},
+            "matches": [
+                {**match_to_dict(m), "why": explain(m)} if verbose else short_match(m, matcher)
+                for m in found
+            ],
+        }
+        if vetoes:
+            out["not_matched"] = {
+                name: why for name, why in vetoes.items() if topics is None or name in topics
+            }
+        yield json.dumps(out, ensure_ascii=False)
 
 
 def _json_kind(value: Any) -> str:

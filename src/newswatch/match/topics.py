@@ -331,6 +331,7 @@ class _Topic:
         texts: Mapping[Field, _FieldText],
         present: _ChunkPresence,
         language: str | None = None,
+        vetoes: dict[str, str] | None = None,
     ) -> TopicMatch | None:
         if self.languages is not None and language not in self.languages:
             return None
@@ -351,6 +352,16 @@ class _Topic:
         if not fired:
             return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t)):
+            if vetoes is not None:  # `match --verbose` says why a firing topic was dropped
+                term, where = next(
+                    (self.terms[t].written, o.field.name)
+                    for t in self.exclude
+                    for o in occ.get(t)
+                    if o.field.name in self.exclude_fields
+                )
+                vetoes[self.name] = (
+                    f"a rule fired, but `exclude` vetoed it: {term!r} in the {where}"
+                )
             return None
         # Every rule that fires is reported, so the digest can highlight every matched term.
         text = fired[0] if len(fired) == 1 else " OR ".join(f"({t})" for t in fired)
@@ -471,13 +482,20 @@ class Matcher:
         return out
 
     def match(
-        self, title: str, summary: str, content: str = "", *, language: str | None = None
+        self,
+        title: str,
+        summary: str,
+        content: str = "",
+        *,
+        language: str | None = None,
+        vetoes: dict[str, str] | None = None,
     ) -> list[TopicMatch]:
         """Topics of an article from its plain-text title, summary and full content (the
         body; "" when the feed gave none). `language`: the article's language (ISO 639-1,
         "tr"), as detected by the caller (nothing is detected here). A rule or topic limited
         to languages applies only to an article known to be in one of them: with None
-        (unknown) it is left out."""
+        (unknown) it is left out. With `vetoes`, each topic whose rules fired but whose
+        `exclude` vetoed it is recorded there with why (for `match --verbose`)."""
         language = _language_of(language)
         title = title or ""
         summary = summary or ""
@@ -506,7 +524,7 @@ class Matcher:
         present = _ChunkPresence(joined)
         out = []
         for topic in self.topics:
-            found = topic.match(texts, present, language)
+            found = topic.match(texts, present, language, vetoes)
             if found is not None:
                 named = self.naming_hits(found).hits
                 named += tuple(topic.related_hits(texts, present, named))
