@@ -544,3 +544,11 @@ def test_feed_health() -> None:
     assert quiet_feed.status == "quiet"
     assert quiet_feed.items_per_day == pytest.approx(30 / (72 + 29) * 24)
     assert quiet_feed.last_item_at == NOW - timedelta(days=3)
+
+
+@pytest.mark.parametrize("name", ["Etc/UTC", "Etc/Universal", "Zulu", "UTC"])
+def test_utc_is_called_utc_whatever_name_the_machine_gives_it(name: str) -> None:
+    from newswatch.orchestrate.schedule import resolve_timezone
+
+    assert resolve_timezone(name).key == "UTC"
+    assert resolve_timezone("Europe/Istanbul").key == "Europe/Istanbul"

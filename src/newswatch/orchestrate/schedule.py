@@ -94,9 +94,19 @@ def local_timezone_name(
     return "UTC"
 
 
+# Other names of UTC: a machine set to UTC often reports "Etc/UTC"; digests and commands say
+# "UTC" whichever name reached them.
+_UTC_ALIASES = frozenset(
+    {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu", "Etc/GMT+0",
+     "Etc/GMT-0", "Etc/GMT0", "Etc/Greenwich", "GMT0"}
+)  # fmt: skip
+
+
 def resolve_timezone(name: str) -> ZoneInfo:
     """An IANA name to a ZoneInfo; "" means the machine's zone."""
     name = name.strip() or local_timezone_name()
+    if name in _UTC_ALIASES:
+        name = "UTC"
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
