@@ -110,9 +110,11 @@ TEXT_SKETCH = 8
 # ("ordered", "orders" -> "ordere", "orders"; "Airbus'tan" -> "airbus"). Two articles of one
 # language (or of unknown language) published within REWRITE_WINDOW of each other are one
 # story when the cosine of their event words, each weighted by its rarity in the batch
-# (inverse document frequency), is at least EVENT_COSINE. Live blogs, which touch several
-# of the day's stories, are left to the other passes. Candidates share one of their
-# EVENT_SKETCH rarest words.
+# (inverse document frequency), is at least EVENT_COSINE, the most alike joined first, and
+# never two stories that each hold an article of one outlet (`_join_events`). Live blogs,
+# explainers, analysis and opinion (`_NOT_REPORT`) are left to the other passes. Candidates
+# share one of their EVENT_SKETCH rarest words found in 2 to max(EVENT_MIN_DF, sqrt(n))
+# articles of the batch.
 EVENT_WORDS = 90
 STEM_CHARS = 6
 MIN_EVENT_WORDS = 6
