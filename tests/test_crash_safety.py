@@ -376,6 +376,8 @@ def test_a_digest_waits_for_a_running_poll(tmp_path: Path) -> None:
     thread.start()
     done.wait(5)
     started = time.monotonic()
-    assert wait_for_poll(db, 30) is True
+    told: list[float] = []
+    assert wait_for_poll(db, 30, on_wait=lambda: told.append(time.monotonic())) is True
     assert 0.3 < time.monotonic() - started < 5  # returned when the poll ended
+    assert len(told) == 1 and told[0] - started < 0.3  # said so once, before waiting
     thread.join()

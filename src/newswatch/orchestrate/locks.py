@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,10 +86,13 @@ def send_lock(db_path: Path, wait_seconds: float = SEND_WAIT_SECONDS) -> Iterato
         yield
 
 
-def wait_for_poll(db_path: Path, wait_seconds: float) -> bool:
+def wait_for_poll(
+    db_path: Path, wait_seconds: float, on_wait: Callable[[], None] | None = None
+) -> bool:
     """Wait, up to `wait_seconds`, until no poll of the warehouse runs; returns whether one
-    was running. A digest that starts beside a poll (both due at 07:00, or the catch-up poll
-    and the late digest after `serve` was down) then covers that poll's articles too."""
+    was running (`on_wait` is called once, when one is found running, before waiting). A
+    digest that starts beside a poll (both due at 07:00, or the catch-up poll and the late
+    digest after `serve` was down) then covers that poll's articles too."""
     try:
         fd = os.open(_poll_lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -101,6 +104,8 @@ def wait_for_poll(db_path: Path, wait_seconds: float) -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not running and on_wait is not None:
+                    on_wait()
                 running = True
                 if time.monotonic() >= deadline:
                     return running

@@ -594,9 +594,17 @@ def _run_digest(
         timings[name] = round(timings.get(name, 0.0) + now - stage_start, 3)
         stage_start = now
 
-    if on_date is None and wait_for_poll(db_path, POLL_WAIT_SECONDS):
-        logger.info(
-            "waited for the running poll of %s, so its articles are in this digest", db_path
+    if on_date is None:
+        minutes = round(POLL_WAIT_SECONDS / 60)
+        wait_for_poll(
+            db_path,
+            POLL_WAIT_SECONDS,
+            on_wait=lambda: logger.warning(
+                "a poll of %s is running: waiting for it to finish (up to %d minutes), so "
+                "its articles are in this digest",
+                db_path,
+                minutes,
+            ),
         )
     plan = steps.gather(db_path, config, on_date, send_mail)
     stage_done("gather_s")
