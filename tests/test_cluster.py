@@ -556,3 +556,41 @@ def test_a_boilerplate_run_masks_its_three_words(
     want = {c for i, c in enumerate(codes) if c and i not in masked}
     got = _event_words((), array("I", codes), array("I", runs), boilerplate, _StemCodes())
     assert got == want
+
+
+def test_a_headline_template_filled_twice_is_two_stories() -> None:
+    """Anadolu-style headlines that differ only in the other leader's name are two meetings;
+    an edited copy of one headline is still the same story."""
+    putin = art(
+        "putin",
+        "Cumhurbaşkanı Erdoğan, Rusya Devlet Başkanı Putin ile telefonda görüştü",
+        "İletişim Başkanlığı'nın açıklamasına göre görüşmede Türkiye-Rusya ilişkileri, Akkuyu "
+        "Nükleer Güç Santrali ve enerji alanındaki iş birliği ele alındı.",
+        source="Agency",
+        hours=1,
+    )
+    zelensky = art(
+        "zelensky",
+        "Cumhurbaşkanı Erdoğan, Ukrayna Devlet Başkanı Zelenskiy ile telefonda görüştü",
+        "İletişim Başkanlığı'nın açıklamasına göre görüşmede Karadeniz'de seyir güvenliği ve "
+        "esir takası konuları ele alındı.",
+        source="Daily",
+        hours=20,
+    )
+    clusters = assign_clusters([putin, zelensky, *_background()])
+    assert clusters["zelensky"] == "zelensky"
+    # A copy whose headline says "Lideri" for "Başkanı": its text has "Başkanı".
+    copy = replace(
+        putin,
+        id="copy",
+        title="Cumhurbaşkanı Erdoğan, Rusya Devlet Lideri Putin ile telefonda görüştü",
+        summary="Görüşmede enerji ve Akkuyu ele alındı; Erdoğan, Rusya Devlet Başkanı "
+        "Putin'e teşekkür etti.",
+        source="Portal",
+        url="https://portal.example/copy",
+    )
+    clusters = assign_clusters([putin, copy, *_background()])
+    assert clusters["copy"] == clusters["putin"]
+    # A teaser with no text cannot tell: the headlines decide, as before.
+    teaser = replace(zelensky, id="teaser", summary="", source="Teasers")
+    assert assign_clusters([putin, teaser, *_background()])["teaser"] == "putin"

@@ -308,6 +308,22 @@ def _summary_verdict(title_sim: float, sa: frozenset[str], sb: frozenset[str]) -
     return summary_sim >= REWRITE_SUMMARY_MIN and title_sim + summary_sim >= REWRITE_COMBINED
 
 
+def _template_apart(a: _Doc, b: _Doc, words_a: frozenset[str], words_b: frozenset[str]) -> bool:
+    """Two alike headlines that each have words of their own are two stories when both
+    texts say something (MIN_TEMPLATE_WORDS words) and neither text has a word only the
+    other headline has: the template's slot holds another name (Putin / Aliyev), place or
+    figure. A copy under an edited headline keeps the changed word in its text, or has none."""
+    if min(len(words_a), len(words_b)) < MIN_TEMPLATE_WORDS:
+        return False
+    only_a = a.title_words - b.title_words
+    only_b = b.title_words - a.title_words
+    return only_a.isdisjoint(words_b) and only_b.isdisjoint(words_a)
+
+
+# A text needs this many words before it can tell two alike headlines apart.
+MIN_TEMPLATE_WORDS = 5
+
+
 def _distinctive(word: str) -> bool:
     """Dates and numbers are shared by unrelated stories of one day ("February 27, 2026")."""
     return not word.isdigit() and word not in _CALENDAR
@@ -658,6 +674,8 @@ def assign_clusters(
     # once every pair has been through the titles: the components come out the same, as a
     # pair is only ever skipped when it is already connected.
     open_pairs: list[tuple[int, int, float]] = []
+    # Pairs whose headlines are alike enough but each has words of its own.
+    substituted: list[tuple[int, int]] = []
     for key, posting in postings.items():
         if not isinstance(posting, list):
             continue
@@ -688,7 +706,13 @@ def assign_clusters(
                 continue
             verdict = _title_verdict(a, b, rare)
             if verdict is True:
-                uf.union(a.index, b.index)
+                if a.title_words - b.title_words and b.title_words - a.title_words:
+                    # Each headline has words the other lacks: a template filled twice
+                    # ("Erdoğan, Putin ile görüştü" / "Erdoğan, Aliyev ile görüştü")? The
+                    # texts decide (`_template_apart`).
+                    substituted.append((a.index, b.index))
+                else:
+                    uf.union(a.index, b.index)
             elif verdict is not False:
                 open_pairs.append((a.index, b.index, verdict))
     del seen, postings
@@ -697,6 +721,7 @@ def assign_clusters(
     # gives them; of most only the run hashes of its start are kept, and the words only of
     # those in the pairs the titles left open.
     wanted = {i for x, y, _ in open_pairs for i in (x, y) if uf.find(x) != uf.find(y)}
+    wanted.update(i for pair in substituted for i in pair)
     tokens_of: dict[int, list[str]] = {}
     codes = _WordCodes()
     stems = _StemCodes()
@@ -732,6 +757,9 @@ def assign_clusters(
         for i, tokens in tokens_of.items()
     }
     tokens_of.clear()
+    for a_index, b_index in substituted:
+        if not _template_apart(docs[a_index], docs[b_index], words_of[a_index], words_of[b_index]):
+            uf.union(a_index, b_index)
     for a_index, b_index, title_sim in open_pairs:
         if uf.find(a_index) != uf.find(b_index) and _summary_verdict(
             title_sim, words_of[a_index], words_of[b_index]
