@@ -531,7 +531,7 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
     ],
 )
 def test_the_blind_sets_keep_their_figures(name: str, precision: float, recall: float) -> None:
-    """Regression guards at the figures docs/digest.md reports (bench/cluster_eval.py)."""
+    """Regression guards at the figures docs/evaluation.md reports (bench/cluster_eval.py)."""
     from pathlib import Path
 
     from bench.cluster_eval import load, score

@@ -3,7 +3,7 @@
 the way the press names it) and (about, passing) pairs for relevance; the same on
 tests/data/topics_content_fresh.yaml and topics_content_heldout.yaml to heldout12, written
 later without reading the rules and then used to change them (their first-run figures are in
-docs/rules.md: regression guards now, not held-out measures); and relevance on real copy,
+docs/evaluation.md: regression guards now, not held-out measures); and relevance on real copy,
 tests/data/relevance_realnews.yaml.
 
 Run `python -m tests.eval_topics` for the figures on every set; `pytest -s` shows them here.
