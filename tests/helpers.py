@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -55,3 +58,24 @@ def write_sources(
     lines.append(extra)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+@contextmanager
+def poll_running(db: Path, seconds: float) -> Iterator[None]:
+    """A poll of `db` runs (its lock held by another thread) for `seconds` from entry."""
+    from newswatch.orchestrate.locks import poll_lock
+
+    held = threading.Event()
+
+    def poll() -> None:
+        with poll_lock(db):
+            held.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    held.wait(5)
+    try:
+        yield
+    finally:
+        thread.join()

@@ -350,9 +350,8 @@ def test_a_send_before_the_first_poll_takes_the_lock(tmp_path: Path) -> None:
 def test_a_digest_waits_for_a_running_poll(tmp_path: Path) -> None:
     """A digest starting beside a poll (both due at 07:00) waits for it, so that poll's
     articles are in the digest; without a poll it does not wait."""
-    import threading
-
     from newswatch.orchestrate.locks import poll_lock, wait_for_poll
+    from tests.helpers import poll_running
 
     db = tmp_path / "news.duckdb"
     started = time.monotonic()
@@ -365,19 +364,9 @@ def test_a_digest_waits_for_a_running_poll(tmp_path: Path) -> None:
         started = time.monotonic()
         assert wait_for_poll(db, 0.3) is True  # still running when the wait is over
         assert time.monotonic() - started >= 0.3
-    done = threading.Event()
-
-    def poll() -> None:
-        with poll_lock(db):
-            done.set()
-            time.sleep(0.6)
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    done.wait(5)
-    started = time.monotonic()
-    told: list[float] = []
-    assert wait_for_poll(db, 30, on_wait=lambda: told.append(time.monotonic())) is True
-    assert 0.3 < time.monotonic() - started < 5  # returned when the poll ended
-    assert len(told) == 1 and told[0] - started < 0.3  # said so once, before waiting
-    thread.join()
+    with poll_running(db, 0.6):
+        started = time.monotonic()
+        told: list[float] = []
+        assert wait_for_poll(db, 30, on_wait=lambda: told.append(time.monotonic())) is True
+        assert 0.3 < time.monotonic() - started < 5  # returned when the poll ended
+        assert len(told) == 1 and told[0] - started < 0.3  # said so once, before waiting

@@ -502,27 +502,15 @@ def test_a_past_days_digest_shows_its_feeds_as_they_were_then(
 def test_a_digest_beside_a_running_poll_says_it_waits_for_it(
     sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], prefect_harness: None
 ) -> None:
-    import threading
-
-    from newswatch.orchestrate.locks import poll_lock
+    from tests.helpers import poll_running
 
     db = tmp_path / "d.duckdb"
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
     capsys.readouterr()
-    held = threading.Event()
-
-    def poll() -> None:
-        with poll_lock(db):
-            held.set()
-            time.sleep(1.0)
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    held.wait(5)
-    started = time.monotonic()
     argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path / "o")]
-    assert cli.main(argv, out=io.StringIO()) == 0
-    thread.join()
+    with poll_running(db, 1.0):
+        started = time.monotonic()
+        assert cli.main(argv, out=io.StringIO()) == 0
     assert time.monotonic() - started >= 0.5  # it waited for the poll
     err = capsys.readouterr().err
     assert f"note: a poll of {db} is running: waiting for it to finish" in err, err
