@@ -383,13 +383,10 @@ def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) ->
     _check_warehouse(db)
     if on_date is None:
         from newswatch.orchestrate.locks import wait_for_poll
-        from newswatch.orchestrate.pipeline import POLL_WAIT_SECONDS
+        from newswatch.orchestrate.pipeline import poll_wait_note
 
         if wait_for_poll(db, 0.0):  # the pipeline waits; say why the command pauses
-            sys.stderr.write(
-                f"note: a poll of {db} is running: waiting for it to finish (up to "
-                f"{round(POLL_WAIT_SECONDS / 60)} minutes), so its articles are in this digest\n"
-            )
+            sys.stderr.write(f"note: {poll_wait_note(db)}\n")
     api = _prefect_api(args)
     from newswatch.errors import DigestFailed
 

@@ -82,6 +82,9 @@ TITLE_ONLY_SHARED = 4
 # A title needs this many content words before title equality alone merges it; shorter
 # titles ("Live updates", "World news") say too little to identify a story.
 MIN_TITLE_WORDS = 3
+# Alike headlines that each have words of their own (a template filled twice) are told apart
+# by their texts once each text has this many words (`_template_apart`).
+MIN_TEMPLATE_WORDS = 5
 
 # Near-duplicate text (`_join_same_texts`): wire copies under a rewritten headline carry the same
 # opening paragraphs. An article's text is cut into overlapping runs of SHINGLE_WORDS words
@@ -318,10 +321,6 @@ def _template_apart(a: _Doc, b: _Doc, words_a: frozenset[str], words_b: frozense
     only_a = a.title_words - b.title_words
     only_b = b.title_words - a.title_words
     return only_a.isdisjoint(words_b) and only_b.isdisjoint(words_a)
-
-
-# A text needs this many words before it can tell two alike headlines apart.
-MIN_TEMPLATE_WORDS = 5
 
 
 def _distinctive(word: str) -> bool:

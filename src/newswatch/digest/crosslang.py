@@ -7,8 +7,9 @@ never join a Turkish report to an English one.
 Translation keeps little of a story's wording but keeps its figures (225 aircraft, $5.43
 billion, magnitude 6.1, 19:53, 3.5% of GDP) and its names (Airbus, A321neo, Rutte, Malatya):
 words written with a capital, compared by their first NAME_KEY letters once folded, those in
-Cyrillic or Greek script transliterated first (Эрдоган, Ερντογάν, Erdoğan: "erdog"). Two articles in different languages, published
-within `WINDOW` (12 hours) of each other, are the same story when they share
+Cyrillic or Greek script transliterated first (Эрдоган, Ερντογάν, Erdoğan: "erdog"). Two
+articles in different languages, published within `WINDOW` (12 hours) of each other, are the
+same story when they share
 
 - at least two specific figures, or
 - one specific figure and at least two names, or
@@ -188,7 +189,7 @@ def names(text: str) -> frozenset[str]:
         start = m.start()
         if start and text[start - 1].isalnum():
             continue
-        word = _COMBINING.sub("", unicodedata.normalize("NFKD", m.group().lower()))
+        word = _fold(m.group())
         if word.isascii():
             continue
         if "\u0370" <= word[0] <= "\u03ff":

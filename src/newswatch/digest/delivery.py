@@ -169,7 +169,7 @@ def gather(
         )
         if window.date < now.astimezone(ZoneInfo(timezone)).date():
             # A past day's digest shows its feeds as they were when its window ended.
-            health = health_at(config, warehouse.last_fetches_before(con, window.end), window.end)
+            health = health_at(config, warehouse.last_fetches_before(con, window.end))
         else:
             health = read_health(config, con, now)
     oldest = window.start - timedelta(days=max_age) if max_age else None

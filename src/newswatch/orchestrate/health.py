@@ -64,13 +64,11 @@ def read_health(
     return out
 
 
-def health_at(
-    config: Config, last: dict[str, warehouse.LastFetch], at: datetime
-) -> list[FeedHealth]:
-    """The health of every feed of the sources file as it was at `at` (a past day's digest:
-    today's failures did not happen then), from each feed's latest fetch up to that moment:
-    failing when it failed, never polled when there was none; "quiet" is not judged back
-    in time."""
+def health_at(config: Config, last: dict[str, warehouse.LastFetch]) -> list[FeedHealth]:
+    """The health of every feed of the sources file as it was at some past moment (a past
+    day's digest: today's failures did not happen then), from `last`, each feed's latest
+    fetch up to that moment (warehouse.last_fetches_before): failing when it failed, never
+    polled when there was none; "quiet" is not judged back in time."""
     out = []
     for source in config.feeds:
         fetch = last.get(source.url)

@@ -54,8 +54,8 @@ def _flock(path: Path, wait_seconds: float) -> Iterator[bool]:
 POLL_LOCK_GRACE = 1.0
 
 
-def _poll_lock_path(db_path: Path) -> Path:
-    return db_path.parent / f".{db_path.name}.poll.lock"
+def _lock_path(db_path: Path, job: str) -> Path:
+    return db_path.parent / f".{db_path.name}.{job}.lock"
 
 
 @contextmanager
@@ -63,7 +63,7 @@ def poll_lock(db_path: Path) -> Iterator[None]:
     """Overlapping polls of one warehouse are refused (a second one would fetch everything
     twice)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with _flock(_poll_lock_path(db_path), POLL_LOCK_GRACE) as taken:
+    with _flock(_lock_path(db_path, "poll"), POLL_LOCK_GRACE) as taken:
         if not taken:
             raise PollAlreadyRunning(f"another poll of {db_path} is running")
         yield
@@ -76,7 +76,7 @@ def send_lock(db_path: Path, wait_seconds: float = SEND_WAIT_SECONDS) -> Iterato
     it again (two at once would each find it unsent and send it twice). A scheduled digest
     can come before the first poll made the warehouse's folder: the folder is made."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with _flock(db_path.parent / f".{db_path.name}.send.lock", wait_seconds) as taken:
+    with _flock(_lock_path(db_path, "send"), wait_seconds) as taken:
         if not taken:
             raise DigestAlreadySending(
                 f"another `newswatch digest --send` of {db_path} has been sending for over "
@@ -94,7 +94,7 @@ def wait_for_poll(
     digest that starts beside a poll (both due at 07:00, or the catch-up poll and the late
     digest after `serve` was down) then covers that poll's articles too."""
     try:
-        fd = os.open(_poll_lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(_lock_path(db_path, "poll"), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False  # no poll has ever run here
     try:

@@ -539,6 +539,14 @@ PLAIN_DIGEST_STEPS = DigestSteps(gather=_gather_plain, render=render, send=_send
 POLL_WAIT_SECONDS = 300.0
 
 
+def poll_wait_note(db_path: Path) -> str:
+    """What a digest says when it waits for a running poll (the CLI prints it, a flow logs it)."""
+    return (
+        f"a poll of {db_path} is running: waiting for it to finish (up to "
+        f"{round(POLL_WAIT_SECONDS / 60)} minutes), so its articles are in this digest"
+    )
+
+
 def run_digest(
     config: Config,
     db_path: Path,
@@ -595,16 +603,8 @@ def _run_digest(
         stage_start = now
 
     if on_date is None:
-        minutes = round(POLL_WAIT_SECONDS / 60)
         wait_for_poll(
-            db_path,
-            POLL_WAIT_SECONDS,
-            on_wait=lambda: logger.warning(
-                "a poll of %s is running: waiting for it to finish (up to %d minutes), so "
-                "its articles are in this digest",
-                db_path,
-                minutes,
-            ),
+            db_path, POLL_WAIT_SECONDS, on_wait=lambda: logger.warning(poll_wait_note(db_path))
         )
     plan = steps.gather(db_path, config, on_date, send_mail)
     stage_done("gather_s")

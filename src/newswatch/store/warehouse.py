@@ -953,7 +953,7 @@ class LastFetch:
 def last_fetches_before(con: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, LastFetch]:
     """Each feed's latest fetch started at or before `at` (for a past day's feed health)."""
     rows = con.execute(
-        "SELECT feed_url, arg_max(started_at, started_at), arg_max(outcome, started_at), "
+        "SELECT feed_url, max(started_at), arg_max(outcome, started_at), "
         "arg_max(error, started_at) FROM fetch_log WHERE started_at <= ? GROUP BY feed_url",
         [at],
     ).fetchall()
