@@ -1,6 +1,6 @@
-"""A cut-off feed body and an undeclared windows-1254 feed, served over real HTTP on 127.0.0.1
-and polled by the real `newswatch poll`: what is stored, what the status line and fetch_log
-say, and what the next poll of the complete feed stores."""
+"""A cut-off feed body, an undeclared windows-1254 feed and a UTF-8 feed with stray bytes,
+served over real HTTP on 127.0.0.1 and polled by the real `newswatch poll`: what is stored,
+what the status line and fetch_log say, and what the next poll of the complete feed stores."""
 
 from __future__ import annotations
 
@@ -118,3 +118,45 @@ def test_an_undeclared_windows_1254_feed_is_stored_in_turkish_and_matches_erdoga
     assert stored == [(title, summary)]
     assert feed_titles == [("Haber Masası",)]
     assert topics == [("Turkey",)]
+
+
+def test_a_utf8_feed_with_one_windows_1254_item_keeps_every_item_readable(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # An aggregating site's feed: UTF-8, but one source's item was pasted in windows-1254.
+    # Before, the whole body was read as one single-byte code page ("ErdoÄŸan").
+    now = datetime.now(UTC)
+    utf8_title = "Erdoğan’s talks with NATO’s chief: “a new page”"
+    stray_title = "Erdoğan: hava savunma sistemi konuşlandırdı"
+    date = format_datetime(now)
+    body = (
+        (
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Derleme</title>'
+            f"<item><title>{utf8_title}</title><link>https://news.example.com/1</link>"
+            f"<pubDate>{date}</pubDate></item>"
+        ).encode()
+        + (
+            f"<item><title>{stray_title}</title><link>https://news.example.com/2</link>"
+            f"<pubDate>{date}</pubDate></item>"
+        ).encode("windows-1254")
+        + b"</channel></rss>"
+    )
+    url = feed_server.route(
+        "/mix.xml", body=body, headers={"Content-Type": "application/rss+xml; charset=utf-8"}
+    )
+    sources = write_sources(tmp_path / "sources.yaml", [(url, "Derleme")], topics=TURKISH)
+    db = tmp_path / "news.duckdb"
+    out = _poll(sources, db)
+    stray = sum(not c.isascii() for c in stray_title)
+    note = f"{stray} bytes not valid UTF-8 read as cp1254 (the rest of the body is UTF-8)"
+    (line,) = [line for line in out.splitlines() if "Derleme" in line]
+    assert line.split()[0] == "ok" and note in line, out
+    assert "2 new articles, 2 new topic matches" in out, out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        titles = con.execute("SELECT title FROM articles ORDER BY url").fetchall()
+        logged = con.execute("SELECT outcome, entries, warning FROM fetch_log").fetchall()
+    finally:
+        con.close()
+    assert titles == [(utf8_title,), (stray_title,)]
+    assert logged == [("ok", 2, note)]

@@ -41,7 +41,7 @@ def test_real_poll_reports_every_feed_once_as_plain_lines(
     assert {line[:5] for line in lines} == {"[1/2]", "[2/2]"}
     a = next(line for line in lines if "Feed A" in line)
     b = next(line for line in lines if "Feed B" in line)
-    assert "ok" in a and "1 entries" in a
+    assert "ok" in a and "1 entry" in a
     assert "FAIL" in b and "503" in b
 
     # Polled again by hand: the server asked for a pause; its line says so and when.

@@ -258,7 +258,7 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
     entries_skipped = sum(n for r in summary.reports for _, n in r.skipped)
     ok = len(summary.reports) - failed - skipped
     out.write(
-        f"\n{len(summary.reports)} feeds: {ok} ok, {failed} failed"
+        f"\n{_n(len(summary.reports), 'feed')}: {ok} ok, {failed} failed"
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{_n(summary.new_articles, 'new article')}, "
         f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}, "

@@ -65,7 +65,7 @@ def entries_text(report: FinishedFeed) -> str:
     skipped = describe_skipped(_skipped(report))
     warning: str | None = getattr(report, "warning", None)
     return (
-        f"{report.entries} entries"
+        f"{report.entries} entr{'y' if report.entries == 1 else 'ies'}"
         + (f", {skipped}" if skipped else "")
         + (f"; {warning}" if warning else "")
     )

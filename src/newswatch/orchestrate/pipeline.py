@@ -404,9 +404,10 @@ def failed_feed_lines(summary: PollSummary) -> list[str]:
 
 
 def poll_description(summary: PollSummary) -> str:
+    matches = summary.new_matches
     return (
-        f"Poll {summary.poll_id}: {summary.new_articles} new articles, {summary.new_matches} new "
-        f"topic matches, {summary.count('error')} failed feeds"
+        f"Poll {summary.poll_id}: {_plural(summary.new_articles, 'new article')}, {matches} new "
+        f"topic match{'es' if matches != 1 else ''}, {_plural(summary.count('error'), 'failed feed')}"
     )
 
 

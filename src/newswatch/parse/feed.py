@@ -12,6 +12,9 @@ Decisions worth knowing:
   Content-Type at all we assume application/xml (UTF-8 default) rather than feedparser's ISO-8859-1.
   A body that names no encoding anywhere and is not UTF-8 is read in the single-byte code page
   its text reads best in (charset_guess: Western, Turkish, Cyrillic, Greek), not windows-1252.
+  A body in UTF-8 with a few stray bytes that are not (charset_guess.repair_mixed_utf8) keeps
+  its UTF-8, whatever a single-byte label says; the strays are read in their likeliest code
+  page, and ParsedFeed.warning says how many.
 - HTML is kept raw in summary_html (feedparser's sanitiser and relative-URI rewriting are off: they
   cost ~40% of parse time). The digest cleans it with nh3 (digest.sanitize.sanitize_html) and shows the
   text of the result, escaped. Plain-text summaries are HTML-escaped into summary_html so that
@@ -42,6 +45,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import io
 import json
@@ -56,7 +60,7 @@ import nh3
 
 from newswatch.models import Article, ParsedFeed
 from newswatch.parse import _feedparser, rss_fastpath
-from newswatch.parse.charset_guess import guess_single_byte
+from newswatch.parse.charset_guess import MixedRepair, guess_single_byte, repair_mixed_utf8
 from newswatch.parse.normalise import (
     TITLE_MAX_CHARS,
     article_id,
@@ -145,6 +149,8 @@ class RawFeed:
     # Set when the body ends mid-document (see truncation.py); the entry it ended inside has
     # already been left out of `parsed`.
     warning: str | None = None
+    # Set when stray non-UTF-8 bytes of a UTF-8 body were read in a single-byte code page.
+    charset_note: str | None = None
 
 
 def read_feed(
@@ -166,14 +172,22 @@ def read_feed(
         return _failed(
             feed_url, f"not a feed: the body is JSON, not RSS/Atom ({media_type or 'no type'})"
         )
+    repair = _mixed_utf8_repair(body, content_type)
+    if repair is not None:
+        body = repair.body
+    charset_note = repair.note if repair is not None else None
     headers = {
         "content-location": base,
-        "content-type": _effective_content_type(body, content_type),
+        "content-type": (
+            f"{media_type or 'application/xml'}; charset=utf-8"
+            if repair is not None
+            else _effective_content_type(body, content_type)
+        ),
     }
     if not looks_html:
         parsed = rss_fastpath.parse_rss(body, base=base, content_type=headers["content-type"])
         if parsed is not None:
-            return RawFeed(parsed, base, media_type)
+            return RawFeed(parsed, base, media_type, charset_note=charset_note)
     try:
         parsed = _feedparser.parse(
             io.BytesIO(body),
@@ -189,7 +203,7 @@ def read_feed(
             feed_url, f"not a feed: the server returned an HTML page ({media_type or 'no type'})"
         )
     warning = _leave_out_cut_entry(parsed, body) if parsed.get("bozo") else None
-    return RawFeed(parsed, base, media_type, warning)
+    return RawFeed(parsed, base, media_type, warning, charset_note)
 
 
 def _leave_out_cut_entry(parsed: Any, body: bytes) -> str | None:
@@ -217,6 +231,7 @@ def normalise_feed(raw: RawFeed, *, feed_url: str, source: str, now: datetime) -
         base=raw.base,
         media_type=raw.media_type,
         warning=raw.warning,
+        charset_note=raw.charset_note,
     )
 
 
@@ -229,6 +244,7 @@ def _to_parsed_feed(
     base: str,
     media_type: str,
     warning: str | None = None,
+    charset_note: str | None = None,
 ) -> ParsedFeed:
     feed = parsed.get("feed") or {}
     title = _text_of(feed.get("title"), feed.get("title_detail"), TITLE_MAX_CHARS)
@@ -257,7 +273,7 @@ def _to_parsed_feed(
             articles=tuple(articles),
             bozo_message=bozo_message,
             skipped=skip_counts,
-            warning=warning,
+            warning="; ".join(w for w in (warning, charset_note) if w) or None,
         )
     # Nothing usable: say why, unless this is simply a well-formed feed with no items today.
     if warning is not None:
@@ -524,6 +540,35 @@ def _decodes(data: bytes, encoding: str) -> bool:
     except (UnicodeDecodeError, LookupError):
         return False
     return True
+
+
+def _mixed_utf8_repair(body: bytes, content_type: str | None) -> MixedRepair | None:
+    """The body made all UTF-8 when it is UTF-8 with stray bytes (module notes). Not for a body
+    that a byte-order mark or a label puts in UTF-16/32 or a multi-byte code page (Shift_JIS,
+    GBK: their pairs can look like UTF-8)."""
+    if body.isascii():
+        return None
+    bom = _bom_encoding(body)
+    if bom not in (None, "utf-8"):
+        return None
+    match = _XML_DECL_ENCODING.match(body[:512])
+    labels = (match.group(1).decode("ascii") if match else None, _charset_param(content_type))
+    if not all(label is None or _utf8_or_single_byte(label) for label in labels):
+        return None
+    return repair_mixed_utf8(body)
+
+
+@functools.lru_cache(maxsize=64)
+def _utf8_or_single_byte(label: str) -> bool:
+    name = codec_name(label)
+    if name is None:
+        return True  # an unknown label is ignored (as feedparser ignores it)
+    if name == "utf-8":
+        return True
+    try:
+        return len(bytes(range(256)).decode(name, "replace")) == 256
+    except (LookupError, UnicodeError):
+        return False
 
 
 def _effective_content_type(body: bytes, content_type: str | None) -> str:
