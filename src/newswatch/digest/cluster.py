@@ -730,7 +730,7 @@ def assign_clusters(
 
     def read(d: _Doc, text: str) -> None:
         known = languages.get(d.id)
-        if known is not None:
+        if known is not None and not d.not_report:
             found = crosslang.anchors(known[1], text[:SUMMARY_CHARS])
             told.append(crosslang.Item(d.index, known[0], d.published_at, found))
         tokens = _tokens(text[:SUMMARY_CHARS])

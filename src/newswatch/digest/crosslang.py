@@ -6,8 +6,10 @@ never join a Turkish report to an English one.
 
 Translation keeps little of a story's wording but keeps its figures (225 aircraft, $5.43
 billion, magnitude 6.1, 19:53, 3.5% of GDP) and its names (Airbus, A321neo, Rutte, Malatya):
-words written with a capital, compared by their first NAME_KEY letters once folded, those in
-Cyrillic or Greek script transliterated first (Эрдоган, Ερντογάν, Erdoğan: "erdog"). Two
+words written with a capital (in Arabic, which has no capitals, every word but the commonest),
+transliterated to Latin letters where written in Cyrillic, Greek or Arabic script, and
+compared by their first consonants (`skeleton`: Эрдоган, Ερντογάν, أردوغان, Erdoğan: "rdgn").
+Live blogs, explainers and opinion pieces (cluster's `_NOT_REPORT` titles) are not linked. Two
 articles in different languages, published within `WINDOW` (12 hours) of each other, are the
 same story when they share
 
@@ -73,8 +75,8 @@ _GREEK = str.maketrans({
     "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
     "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
 })  # fmt: skip
-# Names are compared by their first NAME_KEY letters: the stem survives case endings
-# (Эрдогана, Путину) and spellings (Zelensky, Zelenskyy, Зеленский).
+# A name with digits (A321neo, F-35) has no skeleton; it is compared by its first NAME_KEY
+# letters.
 NAME_KEY = 5
 # The start of the summary read: a story's figures and names are in its first paragraph.
 TEXT_CHARS = 600
@@ -174,9 +176,9 @@ def _figure(token: str) -> str | None:
 
 
 def names(text: str) -> frozenset[str]:
-    """Words written with a capital, folded (case, accents, a Turkish case suffix after an
-    apostrophe: "Ankara'da" -> "ankar"), Cyrillic and Greek ones transliterated, each cut to
-    its first NAME_KEY letters."""
+    """Words written with a capital, folded (case, accents, a Russian case ending), Cyrillic
+    and Greek ones transliterated, and Arabic words but the commonest, each as its `skeleton`
+    ("Ankara'da" -> "nkr"; a name with digits, A321neo, by its first NAME_KEY letters)."""
     out = set()
     for m in _NAME.finditer(text):
         start = m.start()
@@ -184,7 +186,7 @@ def names(text: str) -> frozenset[str]:
             continue  # inside a word
         folded = _fold(m.group())
         if len(folded) >= 4 and folded not in _NOT_NAMES:
-            out.add(folded[:NAME_KEY])
+            out.add(skeleton(folded) or folded[:NAME_KEY])
     for m in () if text.isascii() else _OTHER_NAME.finditer(text):
         start = m.start()
         if start and text[start - 1].isalnum():
@@ -197,10 +199,101 @@ def names(text: str) -> frozenset[str]:
                 word = word.replace(a, b)
             latin = word.translate(_GREEK)
         else:
-            latin = word.translate(_CYRILLIC)
+            latin = _CYRILLIC_ENDING.sub("", word).translate(_CYRILLIC)
         if len(latin) >= 4 and latin.isascii() and latin not in _NOT_NAMES:
-            out.add(latin[:NAME_KEY])
+            out.add(skeleton(latin) or latin[:NAME_KEY])
+    for m in () if text.isascii() else _ARABIC_WORD.finditer(text):
+        # Arabic writes no capitals: every word but the commonest is a candidate name.
+        word = _ARABIC_PREFIX.sub("", m.group())
+        if word in _ARABIC_NOT_NAMES:
+            continue
+        key = skeleton(word.translate(_ARABIC))
+        if key is not None:
+            out.add(key)
     return frozenset(out)
+
+
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a]{3,}")
+# Arabic letters as the consonants a Latin spelling of the name would have; the long vowels,
+# hamza forms, ta marbuta and ayn, which Latin spellings write as vowels or not at all, drop.
+_ARABIC = str.maketrans({
+    "ب": "b", "ت": "t", "ث": "t", "ج": "j", "ح": "h", "خ": "h", "د": "d", "ذ": "d", "ر": "r",
+    "ز": "z", "س": "s", "ش": "s", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "غ": "g", "ف": "f",
+    "ق": "k", "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h",
+    "ا": "", "أ": "", "إ": "", "آ": "", "ى": "", "و": "", "ي": "", "ة": "", "ء": "", "ئ": "",
+    "ؤ": "", "ع": "",
+})  # fmt: skip
+# The article and the particles written onto it: "والناتو", "بالعاصمة", "للرئيس".
+_ARABIC_PREFIX = re.compile(r"^(?:[وفبك]?ال|لل)")
+_DIGRAPHS = (("sch", "s"), ("ch", "h"), ("kh", "h"), ("sh", "s"), ("zh", "z"), ("th", "t"),
+             ("ph", "f"), ("gh", "g"), ("ck", "k"))  # fmt: skip
+_CONSONANTS = str.maketrans({"w": "v", "f": "v", "c": "k", "q": "k", "p": "b", "x": "ks"})
+# Russian case endings that add a consonant to a name (Путиным, Эрдоганом, Анкарой).
+_CYRILLIC_ENDING = re.compile(r"(?<=\w{4})(?:ами|ями|ом|ем|ым|им|ой|ей|ам|ям|ах|ях)$")
+_VOWELS = re.compile(r"[aeiouy]+")
+_DOUBLE = re.compile(r"(.)\1+")
+SKELETON = 4  # consonants a name is compared by
+MIN_SKELETON = 2
+# Arabic words of three letters or more that are not names (after the article is cut off).
+_ARABIC_NOT_NAMES = frozenset(
+    [
+        "بين",
+        "قال",
+        "وقال",
+        "كان",
+        "كانت",
+        "يكون",
+        "بعد",
+        "قبل",
+        "ذلك",
+        "منذ",
+        "دون",
+        "نحو",
+        "تي",
+        "ذي",
+        "هذا",
+        "هذه",
+        "لكن",
+        "حيث",
+        "أيضا",
+        "عندما",
+        "كما",
+        "مثل",
+        "غير",
+        "عبر",
+        "فقط",
+        "بشأن",
+        "جميع",
+        "وفق",
+        "لدى",
+        "أكثر",
+        "أمس",
+        "يوم",
+        "آن",
+        "عام",
+        "خلال",
+        "حول",
+        "ضد",
+        "عند",
+        "إلى",
+        "على",
+    ]
+)
+
+
+def skeleton(latin: str) -> str | None:
+    """A name's first SKELETON consonants as most spellings of it share them (Erdoğan,
+    Эрдоган, Ερντογάν, أردوغان -> "rdgn"; Trump, Τραμπ, ترامب -> "trb"): vowels dropped, an
+    initial h dropped (Χολγκίν, Olguin), digraphs and look-alike letters folded (w/f/v,
+    c/k/q, p/b, "mb"/"b", "nd"/"d"). None for a name of fewer than MIN_SKELETON consonants."""
+    for a, b in _DIGRAPHS:
+        latin = latin.replace(a, b)
+    latin = latin.removeprefix("h").translate(_CONSONANTS)
+    bones = _DOUBLE.sub(r"\1", _VOWELS.sub("", latin))
+    bones = bones.replace("mb", "b").replace("nd", "d")
+    if len(bones) < MIN_SKELETON or not bones.isalpha():
+        return None
+    return bones[:SKELETON]
 
 
 def _fold(word: str) -> str:
