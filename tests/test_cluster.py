@@ -529,7 +529,7 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
         ("cluster_fresh3.yaml", 1.0, 0.25),
         ("cluster_fresh4.yaml", 1.0, 0.36),
         ("cluster_fresh5.yaml", 1.0, 0.37),
-        ("cluster_fresh6.yaml", 1.0, 0.50),
+        ("cluster_fresh6.yaml", 1.0, 0.60),
         ("cluster_fresh7.yaml", 1.0, 0.51),
     ],
 )
@@ -599,3 +599,56 @@ def test_a_headline_template_filled_twice_is_two_stories() -> None:
     # A teaser with no text cannot tell: the headlines decide, as before.
     teaser = replace(zelensky, id="teaser", summary="", source="Teasers")
     assert assign_clusters([putin, teaser, *_background()])["teaser"] == "putin"
+
+
+def _flash_and_full() -> list[Article]:
+    return [
+        art(
+            "thy-flash",
+            "BREAKING: Turkish Airlines orders 60 Airbus A350 widebody jets",
+            "Turkish Airlines orders 60 Airbus A350 widebody jets, filing shows.",
+            source="Wire",
+            hours=0.5,
+        ),
+        art(
+            "thy-full",
+            "Flag carrier bets on long-haul growth with big widebody purchase",
+            "Turkish Airlines has signed a firm order for 60 Airbus A350 widebody jets with "
+            "rights for 15 more, the carrier said in a filing to the Istanbul exchange, as it "
+            "expands its long-haul network towards Asia and Latin America.",
+            source="Wire",
+            hours=1.5,
+        ),
+    ]
+
+
+def test_an_outlet_s_flash_and_its_full_report_are_one_story() -> None:
+    flash, full = _flash_and_full()
+    clusters = assign_clusters([flash, full, *_background()])
+    assert clusters["thy-full"] == "thy-flash"
+    # In another language ("SON DAKİKA" lower-cases with a dotted i) and with other outlets.
+    son_dakika = replace(flash, title="SON DAKİKA: " + flash.title.split(": ", 1)[1])
+    clusters = assign_clusters([son_dakika, full, *_airbus_reports()[1:], *_background()])
+    assert clusters["thy-full"] == clusters["thy-local"] == "thy-flash"
+
+
+def test_without_a_flash_marker_or_far_apart_an_outlet_s_two_articles_stay_two() -> None:
+    flash, full = _flash_and_full()
+    # "Flash floods ..." is a title, not a marker; without one, the outlet rule holds.
+    plain = replace(flash, title="Flash floods: " + flash.title.split(": ", 1)[1])
+    assert assign_clusters([plain, full, *_background()])["thy-full"] == "thy-full"
+    late = replace(full, published_at=flash.published_at + timedelta(hours=5))
+    assert assign_clusters([flash, late, *_background()])["thy-full"] == "thy-full"
+
+
+def test_a_flash_is_not_joined_to_the_outlet_s_next_article_on_another_event() -> None:
+    flash, _ = _flash_and_full()
+    other = art(
+        "thy-strike",
+        "Turkish Airlines cabin crew union calls strike over pay",
+        "The union representing Turkish Airlines cabin crew called a 48-hour strike from "
+        "Friday after talks on pay broke down, threatening flights from Istanbul.",
+        source="Wire",
+        hours=1.5,
+    )
+    assert assign_clusters([flash, other, *_background()])["thy-strike"] == "thy-strike"

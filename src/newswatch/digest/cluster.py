@@ -125,6 +125,13 @@ REWRITE_WINDOW = timedelta(hours=12)
 EVENT_COSINE = 0.30
 EVENT_SKETCH = 10
 EVENT_MIN_DF = 20
+# An outlet's flash ("BREAKING: ...", "SON DAKİKA: ...": `_FLASH`) and its own full report of
+# the event up to FLASH_WINDOW later, in other words, are one story (`_flash_pairs`): the
+# full report is the outlet's next article in that language most of whose rare words hold
+# at least FLASH_CONTAINMENT of the flash's (idf-weighted) event words. The outlet rule
+# would otherwise keep them apart.
+FLASH_WINDOW = timedelta(hours=4)
+FLASH_CONTAINMENT = 0.4
 
 _TRACKING_TEXT = """
     _ga at_campaign at_custom1 at_custom2 at_custom3 at_custom4 at_medium campaign_id cmp
@@ -176,6 +183,15 @@ _NOT_REPORT = re.compile(
 )  # matched against the lower-cased title (IGNORECASE costs 3x)
 
 
+# A flash's marker and its colon or dash at the start of a title (lower-cased), in the
+# languages of the feeds ("Flash floods kill 2" is not one).
+_FLASH = re.compile(
+    r"^\W*(?:breaking(?: news)?|flash|urgent|just in|son dakika|sıcak gelişme|срочно|молния"
+    r"|έκτακτο|εκτακτο|عاجل|eilmeldung|eil|dernière minute|alerte|última hora|urgente"
+    r"|ultim'ora|ultima ora|pilne|z ostatniej chwili)\s*[:|\-–—]"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Doc:
     index: int
@@ -187,6 +203,7 @@ class _Doc:
     summary: str
     source: str
     not_report: bool = False  # a live blog, explainer or opinion piece (`_NOT_REPORT`)
+    flash: bool = False  # "BREAKING: ..." (`_FLASH`)
 
 
 def canonical_url(url: str) -> str:
@@ -240,7 +257,10 @@ def strip_outlet(title: str, source: str = "") -> str:
 
 
 def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Doc:
-    title_words = _words(strip_outlet(article.title, article.source))
+    title = article.title.replace("İ", "i")
+    flash = _FLASH.match(title.lower())
+    # A flash's marker is not a word of its event.
+    title_words = _words(strip_outlet(title[flash.end() :] if flash else title, article.source))
     return _Doc(
         index=index,
         id=article.id,
@@ -251,6 +271,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         summary=cluster_text(article) if with_summary else "",
         source=sys.intern(article.source or ""),
         not_report=_NOT_REPORT.search(article.title.lower()) is not None,
+        flash=flash is not None,
     )
 
 
@@ -583,14 +604,64 @@ def _rewrites(
     return [(i, j) for _, i, j in sorted(alike)]
 
 
-def _join_events(docs: Sequence[_Doc], pairs: Iterable[tuple[int, int]], uf: _UnionFind) -> None:
+def _flash_pairs(
+    docs: Sequence[_Doc],
+    words: Mapping[int, frozenset[int]],
+    language_of: Mapping[int, str],
+) -> list[tuple[int, int]]:
+    """(flash, full report) pairs: for each flash, the same outlet's next article in its
+    language within FLASH_WINDOW that holds the most of the flash's rarity-weighted event
+    words, if at least FLASH_CONTAINMENT of them."""
+    flashes = [d for d in docs if d.flash and d.index in words]
+    if not flashes:
+        return []
+    n = len(docs)
+    df: Counter[int] = Counter()
+    for ws in words.values():
+        df.update(ws)
+    by_source: dict[str, list[_Doc]] = defaultdict(list)
+    for d in docs:
+        if d.index in words and not d.flash:
+            by_source[d.source].append(d)
+    out = []
+    for f in flashes:
+        weight = {h: math.log((n + 1) / (df[h] + 0.5)) ** 2 for h in words[f.index]}
+        total = sum(weight.values())
+        best: tuple[float, int] | None = None
+        for g in by_source.get(f.source, ()):
+            if not f.published_at <= g.published_at <= f.published_at + FLASH_WINDOW:
+                continue
+            if language_of.get(g.index, "") != language_of.get(f.index, ""):
+                continue
+            held = sum(w for h, w in weight.items() if h in words[g.index]) / total
+            if held >= FLASH_CONTAINMENT and (best is None or held > best[0]):
+                best = (held, g.index)
+        if best is not None:
+            out.append((f.index, best[1]))
+    return out
+
+
+def _join_events(
+    docs: Sequence[_Doc],
+    pairs: Iterable[tuple[int, int]],
+    uf: _UnionFind,
+    flashes: Iterable[tuple[int, int]] = (),
+) -> None:
     """Join the pairs the event passes found, in their order, as long as the two stories
     hold no article of one outlet: an outlet tells one event once, so two stories that each
     hold an article of one outlet are two events ("Spain says it cannot meet NATO's target"
-    from the AP, beside the AP's report of the target itself)."""
+    from the AP, beside the AP's report of the target itself). An outlet's flash and its
+    full report (`flashes`, joined first) are the exception: their stories may share that
+    outlet, and only it."""
     outlets: dict[int, set[str]] = defaultdict(set)
     for d in docs:
         outlets[uf.find(d.index)].add(d.source)
+    for f, g in flashes:
+        rf, rg = uf.find(f), uf.find(g)
+        if rf == rg or outlets[rf] & outlets[rg] != {docs[f].source}:
+            continue
+        uf.union(rf, rg)
+        outlets[uf.find(rf)] = outlets.pop(rf) | outlets.pop(rg)
     for i, j in pairs:
         ri, rj = uf.find(i), uf.find(j)
         if ri == rj or not outlets[ri].isdisjoint(outlets[rj]):
@@ -792,12 +863,13 @@ def assign_clusters(
     by_id = {d.id: d.index for d in docs}
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
     pairs = _rewrites(docs, event_words, language_of, uf)
+    flashes = _flash_pairs(docs, event_words, language_of)
     del event_words, language_of, by_id
     # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
     languages.clear()
     pairs.extend(crosslang.links(told))
     told.clear()
-    _join_events(docs, pairs, uf)
+    _join_events(docs, pairs, uf, flashes)
 
     # Union keeps the smallest index as root, and indexes follow (published_at, id).
     return {d.id: docs[uf.find(d.index)].id for d in docs}
