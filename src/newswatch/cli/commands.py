@@ -37,6 +37,7 @@ from newswatch.store.dbwait import db_wait_seconds
 if TYPE_CHECKING:
     from newswatch.digest.mail import SmtpSettings
     from newswatch.orchestrate.pipeline import DigestSummary, PollSummary
+    from newswatch.orchestrate.rematch import TopicChange
 
 T = TypeVar("T")
 
@@ -496,6 +497,33 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# Re-explained matches `rematch` lists without --verbose (a rule edit can re-explain thousands).
+REEXPLAINED_SHOWN = 10
+_SIGNS = {"added": "+", "removed": "-", "updated": "~"}
+
+
+def rematch_lines(changes: Sequence[TopicChange], *, everything: bool = False) -> list[str]:
+    """One line per added (+) and removed (-) match, then the re-explained ones (~: still
+    matched, by another rule or other words), the first REEXPLAINED_SHOWN unless `everything`;
+    topic and article id in columns as wide as the longest shown."""
+    moved = [c for c in changes if c.change != "updated"]
+    updated = [c for c in changes if c.change == "updated"]
+    shown = [*moved, *(updated if everything else updated[:REEXPLAINED_SHOWN])]
+    if not shown:
+        return []
+    topic_width = max(len(c.topic) for c in shown)
+    id_width = max(len(c.article_id) for c in shown)
+    lines = [
+        f"{_SIGNS[c.change]} {c.topic:<{topic_width}}  {c.article_id:<{id_width}}  "
+        f"{c.title[:90]}".rstrip()
+        for c in shown
+    ]
+    more = len(updated) - (len(shown) - len(moved))
+    if more:
+        lines.append(f"~ and {more} more re-explained (--verbose lists them all)")
+    return lines
+
+
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.orchestrate.rematch import rematch
 
@@ -527,13 +555,8 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
             "with another sources file? Pass --sources with that file, or --drop-unlisted "
             "to remove them\n"
         )
-    signs = {"added": "+", "removed": "-"}
-    for change in result.changes:
-        if change.change in signs:
-            out.write(
-                f"{signs[change.change]} {change.topic:<12} {change.article_id}  "
-                f"{change.title[:90]}\n"
-            )
+    for line in rematch_lines(result.changes, everything=args.verbose):
+        out.write(line + "\n")
     verb = "would change" if args.dry_run else "changed"
     out.write(
         f"{result.checked} articles checked; {verb}: {result.count('added')} added, "
@@ -676,6 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"list every re-explained match (default: the first {REEXPLAINED_SHOWN})",
+    )
     p.add_argument(
         "--drop-unlisted",
         action="store_true",
