@@ -254,6 +254,9 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         (["SELECT 1", "--out", "{tmp}"], ["{tmp}", "is a folder"]),
         (["SELEC 1"], ["SELEC"]),
         (["SELECT * FROM no_such_table"], ["no_such_table"]),
+        # DuckDB's suggestion stays, on the one line.
+        (["SELECT languag FROM matched_articles"], ['Referenced column "languag" not found in FROM clause (did you mean "language"?)']),
+        (["SELECT * FROM matched_article"], ['Table with name matched_article does not exist (did you mean "matched_articles"?)']),
         (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
         (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
         ([""], ["no statement", "SELECT * FROM feed_health"]),
