@@ -363,7 +363,22 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     return settings
 
 
+def _check_to(args: argparse.Namespace) -> None:
+    """An explicit --to must be addresses, also for a draft (which would otherwise be
+    addressed to a placeholder without a word)."""
+    if not args.to:
+        return
+    from newswatch.digest.mail import recipients_option
+    from newswatch.errors import MailConfigError
+
+    try:
+        recipients_option(args.to)
+    except MailConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
+    _check_to(args)
     return _digest(args, out, _smtp_settings(args))
 
 
@@ -469,6 +484,7 @@ def print_digest_summary(
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    _check_to(args)
     smtp = _smtp_settings(args)  # fail before polling when --send cannot work
     status = cmd_poll(args, out)
     if status != EXIT_OK:
