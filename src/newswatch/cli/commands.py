@@ -458,9 +458,14 @@ def print_digest_summary(
     out.write(f"  {summary.stories} stories from {summary.articles} matched articles\n")
     for note in summary.notes:
         out.write(f"  note: {note}\n")
-    out.write(f"  html: {summary.files.html}\n  text: {summary.files.text}\n")
-    if summary.files.eml:
-        out.write(f"  eml:  {summary.files.eml}\n")
+    files = summary.files
+    for label, path in (("html: ", files.html), ("text: ", files.text), ("eml:  ", files.eml)):
+        if path is None:
+            continue
+        sent = ""
+        if files.kept:
+            sent = " (as sent)" if path.exists() else " (as sent; no longer there)"
+        out.write(f"  {label}{path}{sent}\n")
     verdict = {
         "rendered": "rendered (not sent; add --send to email it)",
         "sent": "sent",
@@ -472,11 +477,8 @@ def print_digest_summary(
     window = getattr(summary, "window", None)
     if summary.status == "rendered" and window is not None and window.basis == "delivered":
         # Not a fresh render: this window's digest went out already (the note says when);
-        # its files are the ones sent.
-        verdict = (
-            "already sent (not sent again; its files are kept as sent; "
-            "--send --force sends it again)"
-        )
+        # nothing was written, the files printed are the ones sent.
+        verdict = "already sent (not sent again, no file written; --send --force sends it again)"
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
