@@ -334,3 +334,36 @@ def test_match_explains_briefly_by_default_and_in_full_with_verbose() -> None:
     assert bad.stderr.strip() == (
         "newswatch: error: unknown topic 'Atlantis'; the sources file defines: Turkey, S-400, NATO"
     )
+
+
+@pytest.mark.parametrize("send", [False, True])
+def test_digest_to_a_value_that_is_not_an_address_quotes_it_whole(
+    tmp_path: Path, send: bool
+) -> None:
+    """`--to 'not an address'` is one line quoting the whole value (was: 'not'), also for a
+    draft (was: addressed to a placeholder without a word); nothing is written."""
+    from newswatch.store import warehouse
+
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    env = {
+        **os.environ,
+        "NEWSWATCH_SMTP_URL": "smtp://127.0.0.1:9",
+        "NEWSWATCH_MAIL_FROM": "news@example.org",
+    }
+    args = ["digest", "--db", str(db), "--out", str(tmp_path / "d"), "--no-prefect"]
+    args += ["--to", "not an address", *(["--send"] if send else [])]
+    proc = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        "newswatch: error: --to: 'not an address' is not an e-mail address; write "
+        "user@example.org or 'Name <user@example.org>', separate several with commas\n"
+    )
+    assert not (tmp_path / "d").exists()

@@ -258,10 +258,24 @@ def test_digest_is_sent_once_over_starttls_with_auth_and_retried_after_a_failure
         r"\([\w/]+, UTC[+-]\d\d:\d\d\) \(message <[^>]+>\)",
         printed,
     ), printed
-    assert "  status: already sent (not sent again; its files are kept as sent;" in printed
+    assert "  status: already sent (not sent again, no file written;" in printed
     (tmp_path / "run-after-sent.txt").write_text(printed, encoding="utf-8")
     assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
     assert html_file.read_text(encoding="utf-8").count("Purchase to Top Agenda") >= 1
+    # Into another folder: nothing is written there (a render now would not be what was
+    # sent); the files named are the sent ones, where they are.
+    elsewhere = tmp_path / "digests2"
+    again = io.StringIO()
+    argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(elsewhere)]
+    assert cli.main(argv, out=again) == 0
+    printed = again.getvalue()
+    assert not elsewhere.exists() and str(elsewhere) not in printed, printed
+    assert f"  html: {html_file} (as sent)\n" in printed
+    assert f"  text: {html_file.with_suffix('.txt')} (as sent)\n" in printed
+    assert f"  eml:  {eml} (as sent)\n" in printed
+    assert "nothing was written: the files named here are the ones sent" in printed
+    assert "  status: already sent (not sent again, no file written;" in printed
+    assert {p: p.read_bytes() for p in out.glob("digest-*")} == sent_files
 
     # 4. --force sends the same day's digest again: same window, same stories.
     assert cli.main(["digest", "--send", "--force", *base], out=io.StringIO()) == 0

@@ -439,3 +439,34 @@ def test_list_headers_carry_a_mailto_and_the_one_click_https_form_when_configure
         "<mailto:leave@example.org?subject=unsubscribe>, <https://example.org/u?l=1>"
     )
     assert full["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    ("env", "to", "quoted"),
+    [
+        ({}, ["not an address"], "'not an address'"),
+        ({}, ["desk@example.org, not an address"], "'not an address'"),
+        ({}, ["a@example.org b@example.org"], "'a@example.org b@example.org'"),
+        ({"NEWSWATCH_MAIL_TO": "desk at example"}, [], "'desk at example'"),
+    ],
+)
+def test_an_address_that_is_not_one_is_quoted_whole(
+    env: dict[str, str], to: list[str], quoted: str
+) -> None:
+    """Was `'not' is not an e-mail address` (the parser keeps the first word only)."""
+    full = {**BASE_ENV, "NEWSWATCH_SMTP_URL": "smtp://relay.internal", **env}
+    with pytest.raises(MailConfigError) as err:
+        smtp_settings_from_env(full, recipients_override=to)
+    assert f"{quoted} is not an e-mail address" in str(err.value)
+    assert ("--to: " if to else "NEWSWATCH_MAIL_TO: ") in str(err.value)
+
+
+def test_a_name_with_a_comma_is_one_recipient() -> None:
+    to = ['"Doe, Jane" <jane@example.org>, bob@example.org']
+    settings = env_settings("smtp://relay.internal")
+    override = smtp_settings_from_env(
+        {**BASE_ENV, "NEWSWATCH_SMTP_URL": "smtp://relay.internal"}, recipients_override=to
+    )
+    assert settings.recipients == ("desk@example.org",)
+    assert override is not None
+    assert override.recipients == ('"Doe, Jane" <jane@example.org>', "bob@example.org")

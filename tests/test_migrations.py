@@ -176,3 +176,29 @@ def test_migrations_are_numbered_one_to_n_without_repeats_or_gaps() -> None:
     # then failed on schema_migrations' primary key.
     versions = [m.version for m in warehouse.migrations()]
     assert versions == list(range(1, len(versions) + 1)), versions
+
+
+def test_version_9_upgrade_makes_latest_stories_name_every_outlet_of_the_story(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warehouse polled at schema version 8 listed, in `latest_stories.sources`, only the
+    outlets whose article matched the row's topic; once upgraded, every outlet of the story."""
+    from tests import warehouse_helpers
+
+    db = tmp_path / "wh" / "news.duckdb"
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    sources = write_sources(tmp_path / "sources.yaml", feeds, topics=warehouse_helpers.STORY_TOPICS)
+    wagner = "SELECT sources FROM latest_stories WHERE topic = 'Wagner'"
+    with monkeypatch.context() as m:
+        before_9 = [s for s in warehouse.migrations() if s.version < 9]
+        m.setattr(warehouse, "migrations", lambda directory=None: before_9)
+        poll_once(sources, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert warehouse.schema_version(con) == 8
+        assert con.execute(wagner).fetchall() == [(["Sahel Post"],)]
+    with warehouse.connect(db) as con:
+        assert warehouse.schema_version(con) >= 9
+        assert con.execute(wagner).fetchall() == [(["Sahel Post", "eKathimerini (GR)"],)]

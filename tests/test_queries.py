@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -15,6 +15,8 @@ import pytest
 from newswatch import cli
 from newswatch.store import warehouse
 from tests import warehouse_helpers
+from tests.feedserver import FeedServer
+from tests.helpers import write_sources
 from tests.warehouse_helpers import TITLE_HIT, assert_one_line_error, run_cli
 
 QUERIES = Path(__file__).resolve().parent.parent / "warehouse" / "queries"
@@ -252,6 +254,9 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         (["SELECT 1", "--out", "{tmp}"], ["{tmp}", "is a folder"]),
         (["SELEC 1"], ["SELEC"]),
         (["SELECT * FROM no_such_table"], ["no_such_table"]),
+        # DuckDB's suggestion stays, on the one line.
+        (["SELECT languag FROM matched_articles"], ['Referenced column "languag" not found in FROM clause (did you mean "language"?)']),
+        (["SELECT * FROM matched_article"], ['Table with name matched_article does not exist (did you mean "matched_articles"?)']),
         (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
         (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
         ([""], ["no statement", "SELECT * FROM feed_health"]),
@@ -358,3 +363,44 @@ def test_the_polls_streamed_cluster_rows_cluster_as_whole_articles_do(db: Path) 
     assert len(whole) > 7  # several batches
     assert streamed == whole
     assert {k: stored[k] for k in whole} == whole
+
+
+def test_latest_stories_sources_are_every_outlet_of_the_story_as_in_the_digest(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """`sources` is every outlet that carried the story (its cluster), as documented and as the
+    digest's "Also reported by" shows it; not only the outlets whose article matched the row's
+    topic (a Greek outlet's copy that matched Mali but not Wagner was missing from Wagner's row)."""
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    sources = write_sources(tmp_path / "sources.yaml", feeds, topics=warehouse_helpers.STORY_TOPICS)
+    db = tmp_path / "wh" / "news.duckdb"
+    warehouse_helpers.poll_once(sources, db)
+    clusters = run_json(db, "SELECT count(DISTINCT cluster_id) AS n FROM matched_articles")
+    assert clusters == [{"n": 1}]  # one story, two outlets
+
+    rows = run_json(
+        db,
+        "SELECT topic, headline, first_source, sources, articles FROM latest_stories "
+        "ORDER BY topic",
+    )
+    both = ["Sahel Post", "eKathimerini (GR)"]
+    title = warehouse_helpers.STORY_TITLE
+    assert rows == [
+        {"topic": "Mali", "headline": title, "first_source": "Sahel Post", "sources": both,
+         "articles": 2},
+        {"topic": "Wagner", "headline": title, "first_source": "Sahel Post", "sources": both,
+         "articles": 1},
+    ]  # fmt: skip
+    found = run_json(
+        db,
+        "SELECT headline FROM latest_stories "
+        "WHERE topic = 'Wagner' AND list_contains(sources, 'eKathimerini (GR)')",
+    )
+    assert found == [{"headline": title}]
+
+    # The digest names the same outlet for that story.
+    out = io.StringIO()
+    argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(tmp_path / "d")]
+    assert cli.main(argv, out=out) == 0, out.getvalue()
+    [text] = (tmp_path / "d").glob("digest-*.txt")
+    assert "Also reported by:\n     - eKathimerini (GR)" in text.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,11 @@ def config(nato: str = "NATO", turkey: str = "Turkey, Erdogan, Ankara") -> str:
     )
 
 
-def populate(db: Path) -> None:
+def populate(
+    db: Path, stored: Sequence[tuple[str, str, str, int]] = ARTICLES, sources: str | None = None
+) -> None:
     """A real warehouse file filled the way a poll fills it (spool, then store)."""
-    matcher = parse_config(config()).matcher
+    matcher = parse_config(sources or config()).matcher
     root = poll.spool_root(db)
     writer = spool.SpoolWriter(root, "p1")
     articles = [
@@ -60,13 +63,13 @@ def populate(db: Path) -> None:
             s,
             NOW - d * DAY,
         )
-        for i, t, s, d in ARTICLES
+        for i, t, s, d in stored
     ]
     writer.add_articles(articles, [matcher.match(a.title, a.summary) for a in articles], NOW)
     writer.close()
-    manifest = spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, 6)
+    manifest = spool.PollManifest("p1", NOW.isoformat(), NOW.isoformat(), 1, 1, 0, 0, len(stored))
     spool.write_manifest(root, manifest)
-    assert poll.store(db, root).new_articles == len(ARTICLES)
+    assert poll.store(db, root).new_articles == len(stored)
 
 
 def rows(db: Path) -> dict[str, set[tuple[Any, ...]]]:
@@ -193,11 +196,14 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
 
     # --dry-run: prints the changes, writes nothing.
     out = run_cli(db, sources, "--dry-run")
+    # Added (+) and removed (-) matches, then the re-explained ones (~), in columns.
     assert out.splitlines() == [
-        "- Turkey       a2  Erdogan hosts Putin in Ankara",
-        "+ NATO         a3  Greece and Bulgaria sign energy pact",
-        "+ NATO         a5  Alliance summit agenda published",
-        "- Turkey       a6  Turkey and NATO talk in Ankara",
+        "- Turkey  a2  Erdogan hosts Putin in Ankara",
+        "+ NATO    a3  Greece and Bulgaria sign energy pact",
+        "+ NATO    a5  Alliance summit agenda published",
+        "- Turkey  a6  Turkey and NATO talk in Ankara",
+        "~ NATO    a1  NATO ministers meet in Brussels",
+        "~ NATO    a6  Turkey and NATO talk in Ankara",
         "6 articles checked; would change: 2 added, 2 removed, 2 re-explained "
         "(dry run: nothing written)",
     ]
@@ -208,7 +214,8 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
     since = (NOW - 2 * DAY).date().isoformat()
     out = run_cli(db, sources, "--topic", "nato", "--since", since)
     assert out.splitlines() == [
-        "+ NATO         a5  Alliance summit agenda published",
+        "+ NATO  a5  Alliance summit agenda published",
+        "~ NATO  a6  Turkey and NATO talk in Ankara",
         "3 articles checked; changed: 1 added, 0 removed, 1 re-explained",
     ]
     assert pairs(db) == pairs_before(before) | {("a5", "NATO")}
@@ -258,3 +265,52 @@ def test_a_topic_missing_from_the_sources_file_keeps_its_matches(db: Path, tmp_p
     out = run_cli(db, sources, "--drop-unlisted")
     assert not {p for p in pairs(db) if p[1] == "Turkey"}
     assert "note:" not in out
+
+
+def test_rematch_lists_re_explained_matches_and_aligns_on_the_longest_topic(
+    tmp_path: Path,
+) -> None:
+    """Adding a term re-explains every match of the topic: the first ten are listed, then how
+    many more (--verbose lists them all); columns line up whatever the topics' lengths."""
+
+    def sources(grain: str, wagner: str) -> str:
+        return (
+            "feeds:\n  - url: https://example.org/feed\n"
+            "topics:\n"
+            f"  - name: Black Sea grain\n    terms: [{grain}]\n"
+            f"  - name: Wagner\n    terms: [{wagner}]\n"
+        )
+
+    stored = [
+        (f"w{n:02}", f"Wagner convoy {n} seen near Bamako", "Fighters moved.", 1)
+        for n in range(1, 13)
+    ]
+    stored += [
+        ("g1", "Grain ships leave Odesa", "The corridor reopened.", 1),
+        ("h1", "Wheat prices fall in Chicago", "Traders sold.", 1),
+        ("p1", "Prigozhin's men regroup", "Nothing else.", 1),
+    ]
+    db = tmp_path / "w.duckdb"
+    populate(db, stored, sources("grain", "Wagner"))
+    file = tmp_path / "sources.yaml"
+    file.write_text(sources("wheat", "Wagner, Prigozhin"), encoding="utf-8")
+
+    lines = run_cli(db, file, "--dry-run").splitlines()
+    assert lines[:3] == [
+        "- Black Sea grain  g1   Grain ships leave Odesa",
+        "+ Black Sea grain  h1   Wheat prices fall in Chicago",
+        "+ Wagner           p1   Prigozhin's men regroup",
+    ]
+    assert lines[3:13] == [
+        f"~ Wagner           w{n:02}  Wagner convoy {n} seen near Bamako" for n in range(1, 11)
+    ]
+    assert lines[13:] == [
+        "~ and 2 more re-explained (--verbose lists them all)",
+        "15 articles checked; would change: 2 added, 1 removed, 12 re-explained "
+        "(dry run: nothing written)",
+    ]
+    everything = run_cli(db, file, "--dry-run", "--verbose").splitlines()
+    assert everything[3:15] == [
+        f"~ Wagner           w{n:02}  Wagner convoy {n} seen near Bamako" for n in range(1, 13)
+    ]
+    assert everything[15:] == lines[14:]

@@ -13,6 +13,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from newswatch import cli
@@ -213,6 +214,56 @@ def test_a_minus_word_leaves_out_the_articles_that_have_it(
     assert TITLE_HIT not in titles("battery -S400")
     assert cli.main(["search", "-roundup -weekly", "--db", str(db)]) == 2
     assert "no word to look for" in capsys.readouterr().err
+
+
+def test_a_search_with_no_word_says_it_needs_one(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty query has no "-word" to blame: say what is missing, and what works instead.
+    for terms in ("", "   "):
+        assert cli.main(["search", terms, "--db", str(db)], out=io.StringIO()) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("newswatch: error: search needs a word to look for"), err
+        assert "leave out" not in err and "--topic T" in err and err.count("\n") == 1
+    assert cli.main(["search", "--db", str(db), "--", "-roundup"], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "has no word to look for, only words to leave out (-word)" in err
+
+
+def test_no_word_and_a_topic_lists_the_topics_articles_newest_first(db: Path) -> None:
+    def listed(terms: str, *args: str) -> list[dict[str, object]]:
+        out = io.StringIO()
+        argv = ["search", *args, "--db", str(db), "--format", "json", "--", terms]
+        assert cli.main(argv, out=out) == 0
+        hits = json.loads(out.getvalue())
+        assert isinstance(hits, list)
+        return hits
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        expected = con.execute(
+            "SELECT id FROM matched_articles WHERE list_contains(topics, 'S-400') "
+            "ORDER BY published_at DESC, id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(expected) >= 3
+    hits = listed("", "--topic", "s-400", "--limit", "100")
+    assert [h["id"] for h in hits] == [r[0] for r in expected]
+    assert all("S-400" in h["topics"] and h["score"] is None for h in hits)  # type: ignore[operator]
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert len(listed("", "--topic", "S-400", "--limit", "2")) == 2
+    # "-word" still leaves out articles, also with no word to look for.
+    titles = {h["title"] for h in listed("-roundups", "--topic", "S-400", "--limit", "100")}
+    assert TITLE_HIT in titles and SUMMARY_HIT not in titles
+    assert len(titles) == len(hits) - 1
+
+    out = io.StringIO()
+    assert cli.main(["search", "", "--topic", "S-400", "--db", str(db)], out=out) == 0
+    text = out.getvalue()
+    assert text.startswith(" 1. ")
+    last = text.rstrip().splitlines()[-1]
+    assert last.startswith(f"{len(hits)} articles that matched S-400, newest first. Times are ")
 
 
 def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:

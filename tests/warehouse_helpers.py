@@ -180,3 +180,44 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *names: str) -
     )
     for name in names:
         assert name in proc.stderr, (name, proc.stderr)
+
+
+# One story carried by two outlets: the Sahel outlet's report names Wagner, the Greek outlet's
+# copy (same headline, so one story cluster) only Mali. Both match "Mali"; only the first
+# matches "Wagner".
+STORY_TITLE = "Mercenaries leave Mali base after two years"
+STORY_TOPICS = "topics:\n  - name: Wagner\n    terms: [Wagner]\n  - name: Mali\n    terms: [Mali]\n"
+
+
+def serve_one_story_two_outlets(server: FeedServer, now: datetime) -> list[tuple[str, str]]:
+    """Route the two outlets' feeds on `server`; returns (url, name) pairs for the sources file."""
+    sahel = rss(
+        "Sahel Post",
+        [
+            {
+                "title": STORY_TITLE,
+                "link": "https://sahel.example/mali-base",
+                "guid": "sahel-1",
+                "description": "Wagner fighters left the base at Tessalit on Monday.",
+                "pubDate": now - timedelta(hours=3),
+            }
+        ],
+    )
+    greek = rss(
+        "eKathimerini",
+        [
+            {
+                "title": STORY_TITLE,
+                "link": "https://ekathimerini.example/mali-base",
+                "guid": "ek-1",
+                "description": "Russian-backed fighters left the base at Tessalit on Monday.",
+                "pubDate": now - timedelta(hours=2),
+            }
+        ],
+    )
+    server.route("/sahel.xml", body=sahel)
+    server.route("/ekathimerini.xml", body=greek)
+    return [
+        (server.url("/sahel.xml"), "Sahel Post"),
+        (server.url("/ekathimerini.xml"), "eKathimerini (GR)"),
+    ]

@@ -242,14 +242,20 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     words = args.terms.split()
     without = " ".join(w[1:] for w in words if w.startswith("-") and len(w) > 1)
     terms = " ".join(w for w in words if not (w.startswith("-") and len(w) > 1))
+    exclude = " ".join([without, *designation_variants(without)]) if without else ""
     if not terms:
-        raise AnalystError(
-            f"search {args.terms!r} has no word to look for, only words to leave out (-word)"
-        )
+        if topic is None:
+            listing = "; or give --topic T and no word to list that topic's articles, newest first"
+            if without:
+                raise AnalystError(
+                    f"search {args.terms!r} has no word to look for, only words to leave out "
+                    f"(-word){listing}"
+                )
+            raise AnalystError(f'search needs a word to look for, e.g. "S-400 delivery"{listing}')
+        return _list_topic(args, out, topic, since, exclude, zone)
     # The matcher's rule for designations: S-400 = S400 = S 400 (the index holds whichever
     # form the article wrote); topics the query names rank their articles first.
     query = " ".join([terms, *designation_variants(terms)])
-    exclude = " ".join([without, *designation_variants(without)]) if without else ""
     wanted = f" {designation_key(terms)} "
     boost = [t for t in config.topic_names if f" {designation_key(t)} " in wanted]
     db = resolve_db_path(args.db)
@@ -306,6 +312,58 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _list_topic(
+    args: argparse.Namespace,
+    out: TextIO,
+    topic: str,
+    since: datetime | None,
+    exclude: str,
+    zone: Any,
+) -> int:
+    """`search "" --topic T`: the topic's articles, newest first (no ranking, no score)."""
+    db = resolve_db_path(args.db)
+    if args.reindex:
+        with warehouse.connect(db, wait_seconds=_wait()) as con:
+            search.refresh_search_index(con, rebuild=True)
+    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        hits = search.topic_articles(con, topic, since=since, limit=args.limit, exclude=exclude)
+    if args.format == "json":
+        records = [
+            {
+                "rank": i,
+                "score": None,
+                "id": h.id,
+                "title": h.title,
+                "source": h.source,
+                "url": h.url,
+                "published_at": h.published_at.isoformat(),
+                "topics": list(h.topics),
+                "cluster_id": h.cluster_id,
+                "snippet": best_snippet((h.summary, h.content), []),
+            }
+            for i, h in enumerate(hits, 1)
+        ]
+        out.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        return 0
+    if not hits:
+        out.write(f"no articles matched {topic}\n")
+        return 0
+    for i, h in enumerate(hits, 1):
+        out.write(
+            f"{i:>2}. {h.title}\n    {timefmt.local(h.published_at, zone)}  "
+            f"{h.source}  [{', '.join(h.topics)}]\n    {h.url}\n"
+        )
+        text = best_snippet((h.summary, h.content), [])
+        if text:
+            out.write(f"    {text}\n")
+        out.write("\n")
+    out.write(
+        f"{len(hits)} article{'s' if len(hits) != 1 else ''} that matched {topic}, newest "
+        f"first. Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n"
+    )
+    return 0
+
+
 # -- export ---------------------------------------------------------------------------
 
 
@@ -352,7 +410,7 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
         "terms",
         metavar="TERMS",
         help='words to look for, e.g. "S-400 delivery"; -word leaves out articles that have '
-        'it: "Iran -nuclear"',
+        'it: "Iran -nuclear"; "" with --topic lists that topic\'s articles, newest first',
     )
     db_opt(p)
     p.add_argument(

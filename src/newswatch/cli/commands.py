@@ -37,6 +37,7 @@ from newswatch.store.dbwait import db_wait_seconds
 if TYPE_CHECKING:
     from newswatch.digest.mail import SmtpSettings
     from newswatch.orchestrate.pipeline import DigestSummary, PollSummary
+    from newswatch.orchestrate.rematch import TopicChange
 
 T = TypeVar("T")
 
@@ -362,7 +363,22 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     return settings
 
 
+def _check_to(args: argparse.Namespace) -> None:
+    """An explicit --to must be addresses, also for a draft (which would otherwise be
+    addressed to a placeholder without a word)."""
+    if not args.to:
+        return
+    from newswatch.digest.mail import recipients_option
+    from newswatch.errors import MailConfigError
+
+    try:
+        recipients_option(args.to)
+    except MailConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
+    _check_to(args)
     return _digest(args, out, _smtp_settings(args))
 
 
@@ -442,9 +458,14 @@ def print_digest_summary(
     out.write(f"  {summary.stories} stories from {summary.articles} matched articles\n")
     for note in summary.notes:
         out.write(f"  note: {note}\n")
-    out.write(f"  html: {summary.files.html}\n  text: {summary.files.text}\n")
-    if summary.files.eml:
-        out.write(f"  eml:  {summary.files.eml}\n")
+    files = summary.files
+    for label, path in (("html: ", files.html), ("text: ", files.text), ("eml:  ", files.eml)):
+        if path is None:
+            continue
+        sent = ""
+        if files.kept:
+            sent = " (as sent)" if path.exists() else " (as sent; no longer there)"
+        out.write(f"  {label}{path}{sent}\n")
     verdict = {
         "rendered": "rendered (not sent; add --send to email it)",
         "sent": "sent",
@@ -456,11 +477,8 @@ def print_digest_summary(
     window = getattr(summary, "window", None)
     if summary.status == "rendered" and window is not None and window.basis == "delivered":
         # Not a fresh render: this window's digest went out already (the note says when);
-        # its files are the ones sent.
-        verdict = (
-            "already sent (not sent again; its files are kept as sent; "
-            "--send --force sends it again)"
-        )
+        # nothing was written, the files printed are the ones sent.
+        verdict = "already sent (not sent again, no file written; --send --force sends it again)"
     out.write(f"  status: {verdict}{f' - {summary.message}' if summary.message else ''}\n")
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
@@ -468,6 +486,7 @@ def print_digest_summary(
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    _check_to(args)
     smtp = _smtp_settings(args)  # fail before polling when --send cannot work
     status = cmd_poll(args, out)
     if status != EXIT_OK:
@@ -494,6 +513,33 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     ):
         out.write(line + "\n")
     return EXIT_OK
+
+
+# Re-explained matches `rematch` lists without --verbose (a rule edit can re-explain thousands).
+REEXPLAINED_SHOWN = 10
+_SIGNS = {"added": "+", "removed": "-", "updated": "~"}
+
+
+def rematch_lines(changes: Sequence[TopicChange], *, everything: bool = False) -> list[str]:
+    """One line per added (+) and removed (-) match, then the re-explained ones (~: still
+    matched, by another rule or other words), the first REEXPLAINED_SHOWN unless `everything`;
+    topic and article id in columns as wide as the longest shown."""
+    moved = [c for c in changes if c.change != "updated"]
+    updated = [c for c in changes if c.change == "updated"]
+    shown = [*moved, *(updated if everything else updated[:REEXPLAINED_SHOWN])]
+    if not shown:
+        return []
+    topic_width = max(len(c.topic) for c in shown)
+    id_width = max(len(c.article_id) for c in shown)
+    lines = [
+        f"{_SIGNS[c.change]} {c.topic:<{topic_width}}  {c.article_id:<{id_width}}  "
+        f"{c.title[:90]}".rstrip()
+        for c in shown
+    ]
+    more = len(updated) - (len(shown) - len(moved))
+    if more:
+        lines.append(f"~ and {more} more re-explained (--verbose lists them all)")
+    return lines
 
 
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
@@ -527,13 +573,8 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
             "with another sources file? Pass --sources with that file, or --drop-unlisted "
             "to remove them\n"
         )
-    signs = {"added": "+", "removed": "-"}
-    for change in result.changes:
-        if change.change in signs:
-            out.write(
-                f"{signs[change.change]} {change.topic:<12} {change.article_id}  "
-                f"{change.title[:90]}\n"
-            )
+    for line in rematch_lines(result.changes, everything=args.verbose):
+        out.write(line + "\n")
     verb = "would change" if args.dry_run else "changed"
     out.write(
         f"{result.checked} articles checked; {verb}: {result.count('added')} added, "
@@ -676,6 +717,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="YYYY-MM-DD", help="only articles published on or after this day (UTC)"
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"list every re-explained match (default: the first {REEXPLAINED_SHOWN})",
+    )
     p.add_argument(
         "--drop-unlisted",
         action="store_true",

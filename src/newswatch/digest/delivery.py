@@ -257,7 +257,7 @@ class DigestFiles:
     html: Path
     text: Path
     eml: Path | None
-    kept: bool = False  # the files of a delivered digest were left as they were
+    kept: bool = False  # the files of a delivered digest, as sent (this run wrote nothing)
 
 
 def digest_stem(out_dir: Path, on: date) -> Path:
@@ -269,30 +269,33 @@ def write_files(
     out_dir: Path,
     on: date,
     message: EmailMessage | None,
-    *,
-    keep_existing: bool = False,
 ) -> DigestFiles:
-    """Write digest-DATE.html/.txt (and .eml). With `keep_existing` (the day's digest was
-    delivered) files already there are what was sent and are left alone; missing ones are
-    written from `rendered`."""
+    """Write digest-DATE.html/.txt (and .eml). (A delivered day's files are never written
+    again: see `sent_files`.)"""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = digest_stem(out_dir, on)
     html = stem.with_suffix(".html")
     text = stem.with_suffix(".txt")
     eml = stem.with_suffix(".eml")
-    kept = False
     for path, data in (
         (html, rendered.html.encode("utf-8")),
         (text, rendered.text.encode("utf-8")),
         (eml, bytes(message) if message is not None else None),
     ):
-        if data is None:
-            continue
-        if keep_existing and path.exists():
-            kept = True
-            continue
-        path.write_bytes(data)
-    return DigestFiles(html, text, eml if eml.exists() else None, kept)
+        if data is not None:
+            path.write_bytes(data)
+    return DigestFiles(html, text, eml if eml.exists() else None)
+
+
+def sent_files(record: warehouse.DigestRecord, out_dir: Path, on: date) -> DigestFiles:
+    """The files of a delivered digest, where its run wrote them (`digests.html_path`,
+    `eml_path`); a digest recorded without them: where this run would write its own."""
+    if record.html_path is None:
+        stem = digest_stem(out_dir, on)
+        return DigestFiles(stem.with_suffix(".html"), stem.with_suffix(".txt"), None, kept=True)
+    html = Path(record.html_path)
+    eml = Path(record.eml_path) if record.eml_path else None
+    return DigestFiles(html, html.with_suffix(".txt"), eml, kept=True)
 
 
 def compose(rendered: RenderedDigest, settings: SmtpSettings, now: datetime) -> EmailMessage:

@@ -144,7 +144,7 @@ def smtp_settings_from_env(
     sender = _parse_addresses(sender, FROM_VAR, single=True)[0]
 
     if recipients_override:
-        recipients = _parse_addresses(", ".join(recipients_override), "recipient override")
+        recipients = recipients_option(recipients_override)
     else:
         to = env.get(TO_VAR, "").strip()
         if not to:
@@ -206,16 +206,41 @@ def _query_options(query: str, scheme: str, *, has_credentials: bool) -> tuple[S
     return security, timeout
 
 
-def _parse_addresses(value: str, source: str, *, single: bool = False) -> list[str]:
-    pairs = email.utils.getaddresses([value])
-    out = []
-    for name, addr in pairs:
-        if not addr and not name:
+def _split_addresses(value: str) -> list[str]:
+    """`value` cut at its commas, except those inside quotes or angle brackets ("Doe, Jane"
+    <jane@example.org> is one entry)."""
+    entries: list[str] = []
+    current: list[str] = []
+    quoted = angled = False
+    for ch in value:
+        if ch == '"' and not angled:
+            quoted = not quoted
+        elif ch == "<" and not quoted:
+            angled = True
+        elif ch == ">" and not quoted:
+            angled = False
+        elif ch == "," and not quoted and not angled:
+            entries.append("".join(current))
+            current = []
             continue
+        current.append(ch)
+    entries.append("".join(current))
+    return entries
+
+
+def _parse_addresses(value: str, source: str, *, single: bool = False) -> list[str]:
+    out = []
+    # Each entry on its own: getaddresses keeps only the first word of "not an address", and
+    # the error must quote what was written, whole.
+    for entry in _split_addresses(value):
+        if not entry.strip():
+            continue
+        pairs = [(n, a) for n, a in email.utils.getaddresses([entry]) if n or a]
+        name, addr = pairs[0] if len(pairs) == 1 else ("", "")
         local, at, domain = addr.rpartition("@")
-        if not at or not local or not domain or " " in addr:
+        if not at or not local or not domain or " " in addr or (" " in entry.strip() and not name):
             raise MailConfigError(
-                f"{source}: {addr or name!r} is not an e-mail address; write user@example.org "
+                f"{source}: {entry.strip()!r} is not an e-mail address; write user@example.org "
                 "or 'Name <user@example.org>', separate several with commas"
             )
         out.append(email.utils.formataddr((name, addr)) if name else addr)
@@ -284,6 +309,12 @@ def check_environment(env: Mapping[str, str]) -> None:
     sender = env.get(FROM_VAR, "").strip()
     if sender:
         _parse_addresses(sender, FROM_VAR, single=True)
+
+
+def recipients_option(values: Sequence[str]) -> list[str]:
+    """The recipients of `--to` (each value one or more comma-separated addresses); a value
+    that is not an address is a MailConfigError quoting it whole."""
+    return _parse_addresses(", ".join(values), "--to")
 
 
 def draft_addresses(

@@ -429,8 +429,10 @@ def resolve_smtp(to: Sequence[str] | None) -> SmtpSettings:
 class DeliveryDecision:
     """What a digest run does with the day's rendered digest.
 
-    keep:   a digest of this window was delivered already; its files are kept as they were
-            (and, when sending was asked for, the run is `skipped`)
+    keep:   a digest of this window was delivered already; nothing is written (a render now
+            would differ from what was sent when rules or articles changed since): the run
+            reports the files that were sent, where they were written (and, when sending was
+            asked for, the run is `skipped`)
     render: write the files and record the digest as rendered (nothing is sent)
     send:   write the files and the message, record `sending`, send, record the outcome
     """
@@ -467,7 +469,7 @@ def decide_delivery(
         what = "was sent" if done.status == "sent" else "was probably sent (interrupted)"
         notes.append(
             f"the digest for {plan.window.date} {what}{when} (message {done.message_id}); "
-            "its files are kept as they were"
+            "nothing was written: the files named here are the ones sent, as they were"
         )
         if plan.waiting:
             notes.append(
@@ -633,16 +635,21 @@ def _run_digest(
             topic_counts=count_line(rendered.digest),
         )
 
+    if decision.action == "keep":
+        assert plan.already_delivered is not None
+        files = delivery.sent_files(plan.already_delivered, out_dir, plan.window.date)
+        if decision.message:
+            logger.info(decision.message)
+        return finish(files, decision.status, decision.message)
     sender, draft_to = draft_addresses(os.environ, to or ())
-    if decision.action != "send":
+    if decision.action == "render":
         files = delivery.write_files(
             rendered,
             out_dir,
             plan.window.date,
             delivery.draft_message(rendered, clock(), draft_to, sender),
-            keep_existing=decision.action == "keep",
         )
-        if decision.action == "render" and db_path.exists():
+        if db_path.exists():
             delivery.record_rendered(db_path, plan, rendered, files, clock())
         if decision.message:
             logger.info(decision.message)

@@ -50,6 +50,7 @@ _API = {
     "run_query": "export",
     "schema_version": "warehouse",
     "search_articles": "search",
+    "topic_articles": "search",
 }
 __all__ = sorted(_API)
 __getattr__, __dir__ = exports(__name__, _API)

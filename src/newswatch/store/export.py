@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,30 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
             raise QueryError("the SQL returned no result (it has no SELECT or similar statement)")
         return result.to_arrow_table()
     except duckdb.Error as exc:
-        raise QueryError(_first_line(exc)) from None
+        raise QueryError(query_error_line(str(exc)) or type(exc).__name__) from None
+
+
+# DuckDB's suggestions follow its message on lines of their own: 'Candidate bindings: "language"'
+# (a column), 'Did you mean "matched_articles"?' (a table, a function).
+_SUGGESTION = re.compile(r"^(?:Candidate bindings|Did you mean)\b(.*)$", re.I)
+
+
+def query_error_line(message: str) -> str:
+    """DuckDB's error as one line: its first line, with the names it suggests (its "Candidate
+    bindings" or "Did you mean") kept: '... not found in FROM clause (did you mean "language"?)'.
+    The position lines ("LINE 1: ...", the caret) are dropped."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    names: list[str] = []
+    for line in lines[1:]:
+        found = _SUGGESTION.match(line)
+        if found:
+            names += [n for n in re.findall(r'"[^"]*"', found.group(1)) if n not in names]
+    if not names:
+        return lines[0]
+    alternatives = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"{lines[0].rstrip('!').rstrip()} (did you mean {alternatives}?)"
 
 
 def statement_count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -408,12 +408,7 @@ def search_articles(
     articles that matched one of `boost_topics` first (a topic match outranks an incidental
     hit: a Mercedes S 400 review is not an S-400 story); none whose title, summary or
     content has a word of `exclude` (in any of its stemmed forms)."""
-    load_fts(con)
-    if not has_search_index(con):
-        raise SearchUnavailable(
-            "no search index yet; it is built after each poll (or run `newswatch search --reindex`)"
-        )
-    indexed = {str(r[0]) for r in con.execute(f"SELECT field FROM {FTS_SCHEMA}.fields").fetchall()}
+    indexed = _require_index(con)
     # An index built before the content column existed answers on title and summary until
     # the next poll rebuilds it.
     content_score = (
@@ -433,14 +428,10 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
-    excluded = " ".join(search_stems(con, exclude)) if exclude.strip() else ""
-    if excluded:
-        fields = ["title", "summary", *(["content"] if content_score else [])]
-        found = ", ".join(
-            f"{FTS_SCHEMA}.match_bm25(a.id, ?, fields := '{field}')" for field in fields
-        )
-        where.append(f"coalesce({found}) IS NULL")
-        params.extend([excluded] * len(fields))
+    excluded = _exclusion(con, exclude, with_content=bool(content_score))
+    if excluded is not None:
+        where.append(excluded[0])
+        params.extend(excluded[1])
     on_topic = "0"
     if boost_topics:
         on_topic = (
@@ -478,6 +469,75 @@ def search_articles(
     ).fetchall()
     return [
         SearchHit(r[0], float(r[1]), r[2], r[3], r[4], r[5], _utc(r[6]), tuple(r[7]), r[8], r[10])
+        for r in rows
+    ]
+
+
+def _require_index(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The fields the search index covers; SearchUnavailable when there is no index."""
+    load_fts(con)
+    if not has_search_index(con):
+        raise SearchUnavailable(
+            "no search index yet; it is built after each poll (or run `newswatch search --reindex`)"
+        )
+    return {str(r[0]) for r in con.execute(f"SELECT field FROM {FTS_SCHEMA}.fields").fetchall()}
+
+
+def _exclusion(
+    con: duckdb.DuckDBPyConnection, exclude: str, *, with_content: bool
+) -> tuple[str, list[Any]] | None:
+    """The WHERE condition (on articles `a`) and its parameters that leave out the articles
+    whose title, summary or content has a word of `exclude` in any stemmed form; None when
+    `exclude` has no word."""
+    excluded = " ".join(search_stems(con, exclude)) if exclude.strip() else ""
+    if not excluded:
+        return None
+    fields = ["title", "summary", *(["content"] if with_content else [])]
+    found = ", ".join(f"{FTS_SCHEMA}.match_bm25(a.id, ?, fields := '{field}')" for field in fields)
+    return f"coalesce({found}) IS NULL", [excluded] * len(fields)
+
+
+def topic_articles(
+    con: duckdb.DuckDBPyConnection,
+    topic: str,
+    *,
+    since: datetime | None = None,
+    limit: int = 20,
+    exclude: str = "",
+) -> list[SearchHit]:
+    """The articles that matched `topic`, newest first (`newswatch search "" --topic T`): no
+    ranking, so every score is 0. Needs the search index only to leave out `exclude`."""
+    where = ["a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"]
+    params: list[Any] = [topic]
+    if since is not None:
+        where.append("a.published_at >= ?")
+        params.append(since)
+    if exclude.strip():
+        indexed = _require_index(con)
+        excluded = _exclusion(con, exclude, with_content="content" in indexed)
+        if excluded is not None:
+            where.append(excluded[0])
+            params.extend(excluded[1])
+    params.append(limit)
+    rows = con.execute(
+        f"""
+        SELECT a.id, a.title, a.summary, a.source, a.url, a.published_at,
+               coalesce(m.topics, []::VARCHAR[]), coalesce(c.cluster_id, a.id),
+               coalesce(a.content, '')
+        FROM articles a
+        LEFT JOIN (
+            SELECT article_id, list_sort(list(DISTINCT topic)) AS topics
+            FROM article_topics GROUP BY article_id
+        ) m ON m.article_id = a.id
+        LEFT JOIN article_clusters c ON c.article_id = a.id
+        WHERE {" AND ".join(where)}
+        ORDER BY a.published_at DESC, a.id
+        LIMIT ?
+        """,
+        params,
+    ).fetchall()
+    return [
+        SearchHit(r[0], 0.0, r[1], r[2], r[3], r[4], _utc(r[5]), tuple(r[6]), r[7], r[8])
         for r in rows
     ]
 

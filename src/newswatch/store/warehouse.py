@@ -915,18 +915,20 @@ class DigestRecord:
     created_at: datetime | None = None
     subject: str | None = None
     recipients: str | None = None
+    html_path: str | None = None  # the files written (the .txt beside the .html)
+    eml_path: str | None = None
 
 
 _DIGEST_COLUMNS = (
     "id, digest_date, window_start, window_end, status, message_id, sent_at, error, "
-    "created_at, subject, recipients"
+    "created_at, subject, recipients, html_path, eml_path"
 )
 
 
 def _digest(row: Sequence[Any]) -> DigestRecord:
     return DigestRecord(
         row[0], row[1], _utc(row[2]), _utc(row[3]), row[4], row[5], _utc(row[6]), row[7],
-        _utc(row[8]), row[9], row[10],
+        _utc(row[8]), row[9], row[10], row[11], row[12],
     )  # fmt: skip
 
 
