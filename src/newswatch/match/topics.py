@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -353,14 +354,15 @@ class _Topic:
             return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t)):
             if vetoes is not None:  # `match --verbose` says why a firing topic was dropped
-                term, where = next(
-                    (self.terms[t].written, o.field.name)
+                term, text, where = next(
+                    (self.terms[t].written, o.field.original[o.start : o.end], o.field.name)
                     for t in self.exclude
                     for o in occ.get(t)
                     if o.field.name in self.exclude_fields
                 )
                 vetoes[self.name] = (
-                    f"a rule fired, but `exclude` vetoed it: {term!r} in the {where}"
+                    f"a rule fired, but `exclude` vetoed it: {term!r} matched "
+                    f"{json.dumps(text, ensure_ascii=False)} in the {where}"
                 )
             return None
         # Every rule that fires is reported, so the digest can highlight every matched term.
