@@ -1,0 +1,235 @@
+"""A newcomer writing their own topics: the mistakes they make are one-line errors that say
+what to write instead (exit 2, file, line and field), and what they meant is accepted.
+
+Each case runs `newswatch match --sources FILE`, as the walk-through in docs/rules.md does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newswatch import cli
+
+FEEDS = "feeds:\n  - url: https://example.org/feed.xml\ntopics:\n"
+
+
+def run_match(
+    tmp_path: Path,
+    topics: str,
+    lines: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+) -> tuple[int, list[dict[str, Any]], str]:
+    """`newswatch match` on `lines` with a sources file of `topics`: (exit code, output
+    records, stderr)."""
+    sources = tmp_path / "my.yaml"
+    sources.write_text(FEEDS + topics, encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(json.dumps(x) + "\n" for x in lines)))
+    out = io.StringIO()
+    code = cli.main(["match", "--sources", str(sources), *args], out=out)
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    return code, records, capsys.readouterr().err
+
+
+def expect_error(
+    tmp_path: Path,
+    topics: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    code, records, err = run_match(
+        tmp_path, topics, [{"id": "1", "title": "x"}], capsys, monkeypatch
+    )
+    assert code == 2 and records == []
+    assert err.startswith("newswatch: error: ") and err.count("\n") == 1, err  # one line
+    assert "Traceback" not in err
+    return err.strip()
+
+
+# -- item: a list written as a plain string ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("topic", "where", "items"),
+    [
+        ("  - name: Greece\n    any: Greece, Athens\n", ":5: topics[0].any:", "[Greece, Athens]"),
+        (
+            "  - name: Greece\n    rules:\n      - any: [Greece]\n        none: Olympic*, "
+            "opera*\n",
+            ":7: topics[0].rules[0].none:",
+            "[Olympic*, opera*]",
+        ),
+        (
+            "  - name: Greece\n    any: [Greece]\n    exclude: Olympic*,  opera*\n",
+            ":6: topics[0].exclude:",
+            "[Olympic*, opera*]",
+        ),
+    ],
+)
+def test_a_comma_separated_string_where_a_list_goes_is_an_error_with_the_list_it_meant(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    topic: str,
+    where: str,
+    items: str,
+) -> None:
+    err = expect_error(tmp_path, topic, capsys, monkeypatch)
+    assert f"my.yaml{where}" in err
+    assert f"did you mean a list: {items}?" in err
+
+
+def test_a_quoted_term_with_a_comma_is_meant_and_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, records, err = run_match(
+        tmp_path,
+        '  - name: Texas\n    any: "Turkey, Texas"\n',
+        [{"id": "1", "title": "Storm hits Turkey, Texas"}],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert records[0]["topics"] == ["Texas"]
+
+
+@pytest.mark.parametrize(
+    ("term", "sign"),
+    [
+        (r"Wagner\s+Group", r"(\s)"),
+        (r"\bWagner\b", r"(\b)"),
+        ("Wagner.*", "(.*)"),
+        ("Wagn[eé]r", "([eé])"),
+        ("(Wagner|Vagner)", "(|)"),
+    ],
+)
+def test_a_regular_expression_as_a_term_is_refused_with_the_term_syntax(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    term: str,
+    sign: str,
+) -> None:
+    err = expect_error(
+        tmp_path, f"  - name: Wagner\n    any: ['{term}']\n", capsys, monkeypatch
+    )
+    assert f"my.yaml:5: topics[0].any[0]: topic 'Wagner': '{term}' looks like a regular" in err
+    assert sign in err
+    assert "with `*` for any ending" in err
+
+
+def test_terms_with_punctuation_are_not_taken_for_regular_expressions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Arms\n    any: [S-400, F-35, C++, U.S., 'Growler (SA-21)', 'Wagner*']\n",
+        [
+            {"id": "1", "title": "U.S. weighs F-35 sale"},
+            {"id": "2", "title": "Written in C++"},
+            {"id": "3", "title": "The Growler (SA-21) radar"},
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert [r["topics"] for r in records] == [["Arms"], ["Arms"], ["Arms"]]
+
+
+# -- item: error messages that say what to write ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        pytest.param(
+            "  - name: Greece\n    any: []\n",
+            ":5: topics[0].any: topic 'Greece': must be a non-empty list of terms, got an "
+            "empty list",
+            id="empty-any",
+        ),
+        pytest.param(
+            "  - name: Greece\n    rules: []\n",
+            ":5: topics[0].rules: topic 'Greece': must be a non-empty list of rules, got an "
+            "empty list",
+            id="empty-rules",
+        ),
+        pytest.param(
+            "  - name: Greece\n    any: [*Greek]\n",
+            ":5: invalid YAML: found undefined alias; a value starting with `*` or `&` is YAML "
+            "syntax: quote it ('*Greek')",
+            id="leading-star",
+        ),
+        pytest.param(
+            "  - name: Grain\n    query: 'grain NEAR/ Odesa'\n",
+            ":5: topics[0].query: topic 'Grain': 'NEAR/' at column 7: NEAR needs a distance, "
+            "NEAR/5 (at most 5 words between) or NEAR/S (in the same sentence)",
+            id="near-without-distance",
+        ),
+        pytest.param(
+            "  - name: Greece\n    rules:\n      - any: [Greece]\n        exclude: [Olympic*]\n",
+            ":7: topics[0].rules[0].exclude: topic 'Greece': unknown key 'exclude' in a rule; "
+            "expected one of: ",
+            id="exclude-in-a-rule",
+        ),
+        pytest.param(
+            "  - name: Greece\n    any: [Greece]\nexclude: [Olympic*]\n",
+            ":6: exclude: unknown key; expected one of: ",
+            id="exclude-at-the-top",
+        ),
+        pytest.param(
+            "  - name: Black Sea\n    any: ['μαύρ* θάλασσ*']\n",
+            ":5: topics[0].any[0]: topic 'Black Sea': '*' is only allowed at the end of a "
+            "term: 'μαύρ* θάλασσ*'",
+            id="wildcard-inside-a-phrase-as-written",
+        ),
+    ],
+)
+def test_rule_mistakes_are_one_line_errors_that_say_what_to_write(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    topic: str,
+    expected: str,
+) -> None:
+    err = expect_error(tmp_path, topic, capsys, monkeypatch)
+    assert f"my.yaml{expected}" in err
+    if "exclude" in topic and "rules" in topic:
+        assert "write `none:` in this rule" in err and "move it up to the topic" in err
+    if topic.endswith("exclude: [Olympic*]\n") and "rules" not in topic:
+        assert "`exclude` is a key of a topic: indent it under the topic" in err
+
+
+def test_typographic_quotes_in_a_query_are_phrase_quotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query typed in a word processor: “Black Sea” is the phrase "Black Sea"."""
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Grain\n    rules:\n      - '(grain OR wheat) NEAR/S (“Black Sea” OR "
+        "„Schwarzes Meer“ OR «Mer Noire»)'\n",
+        [
+            {"id": "1", "title": "Grain ships cross the Black Sea"},
+            {"id": "2", "title": "Wheat prices and the Schwarzes Meer route"},
+            {"id": "3", "title": "Black grain, pale sea"},
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert [r["topics"] for r in records] == [["Grain"], ["Grain"], []]
+
+
+def test_a_closing_typographic_quote_with_no_opening_one_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = expect_error(
+        tmp_path, "  - name: Grain\n    query: 'grain AND Sea”'\n", capsys, monkeypatch
+    )
+    assert "a closing ” at column 14 that no quote opens" in err
