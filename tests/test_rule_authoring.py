@@ -233,3 +233,53 @@ def test_a_closing_typographic_quote_with_no_opening_one_is_an_error(
         tmp_path, "  - name: Grain\n    query: 'grain AND Sea”'\n", capsys, monkeypatch
     )
     assert "a closing ” at column 14 that no quote opens" in err
+
+
+# -- item: quotation marks inside a phrase -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "hit"),
+    [
+        ("Бойцы ЧВК «Вагнер» покинули Мали", "ЧВК «Вагнер"),
+        ("„ЧВК“ „Вагнер“ в Африке", "ЧВК“ „Вагнер"),
+        ('Grain ships cross the Black "Sea" again', 'Black "Sea'),  # ASCII: the fast path
+        ("Grain ships cross the Black “Sea” again", "Black “Sea"),
+        ("Grain ships cross the ‘Black’ ‹Sea› again", "Black’ ‹Sea"),
+    ],
+)
+def test_quotation_marks_between_the_words_of_a_phrase_do_not_stop_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    title: str,
+    hit: str,
+) -> None:
+    """Russian papers write the name «Вагнер» in guillemets: the phrase `ЧВК Вагнер` still
+    matches, past the quick first pass (the gate) too."""
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Wagner\n    any: [ЧВК Вагнер]\n"
+        "  - name: Grain\n    any: [Black Sea]\n    ignore: [Black Sea bass]\n",
+        [{"id": "1", "title": title}, {"id": "2", "title": "ЧВК и Вагнер; Black. Sea"}],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert len(records[0]["topics"]) == 1
+    assert [h["text"] for h in records[0]["matches"][0]["hits"]] == [hit]
+    assert records[1]["topics"] == []  # other words or a full stop between still do
+
+
+def test_an_ignored_phrase_in_quotes_is_still_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Grain\n    any: [Black Sea]\n    ignore: [Black Sea bass]\n",
+        [{"id": "1", "title": "How to cook “Black Sea” bass"}],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert records[0]["topics"] == []

@@ -34,8 +34,14 @@ _DASH = f"[{_DASHES}]"
 _SEP_OPTIONAL = f"(?:\\s*{_DASH}\\s*|\\s+)?"
 
 
-# Between two words of a phrase: spaces or a dash (air defence, air-defence).
-_SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
+# Quotation marks of every kind: a phrase's words may stand in them ("ЧВК «Вагнер»", how
+# Russian papers write the name; 'Black “Sea”').
+_QUOTES = "\"'\u00ab\u00bb\u201e\u201c\u201d\u201a\u2018\u2019\u2039\u203a"
+
+
+# Between two words of a phrase: spaces or a dash (air defence, air-defence), and any
+# quotation marks among the spaces (ЧВК «Вагнер», Black “Sea”).
+_SEP_REQUIRED = f"(?:[\\s{_QUOTES}]*{_DASH}[\\s{_QUOTES}]*|[\\s{_QUOTES}]+)"
 
 
 _APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
