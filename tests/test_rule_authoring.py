@@ -60,8 +60,7 @@ def expect_error(
     [
         ("  - name: Greece\n    any: Greece, Athens\n", ":5: topics[0].any:", "[Greece, Athens]"),
         (
-            "  - name: Greece\n    rules:\n      - any: [Greece]\n        none: Olympic*, "
-            "opera*\n",
+            "  - name: Greece\n    rules:\n      - any: [Greece]\n        none: Olympic*, opera*\n",
             ":7: topics[0].rules[0].none:",
             "[Olympic*, opera*]",
         ),
@@ -116,9 +115,7 @@ def test_a_regular_expression_as_a_term_is_refused_with_the_term_syntax(
     term: str,
     sign: str,
 ) -> None:
-    err = expect_error(
-        tmp_path, f"  - name: Wagner\n    any: ['{term}']\n", capsys, monkeypatch
-    )
+    err = expect_error(tmp_path, f"  - name: Wagner\n    any: ['{term}']\n", capsys, monkeypatch)
     assert f"my.yaml:5: topics[0].any[0]: topic 'Wagner': '{term}' looks like a regular" in err
     assert sign in err
     assert "with `*` for any ending" in err
@@ -283,3 +280,51 @@ def test_an_ignored_phrase_in_quotes_is_still_ignored(
     )
     assert code == 0, err
     assert records[0]["topics"] == []
+
+
+# -- item: the language of a `match` input line ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"),
+    [("gr", " (did you mean 'el', Greek?)"), ("greek", " (did you mean 'el', Greek?)"), ("xx", "")],
+)
+def test_an_unknown_language_in_match_input_is_an_error_naming_the_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    language: str,
+    hint: str,
+) -> None:
+    """A rule limited to languages never fires on an article tagged "gr": a silent miss."""
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Greece\n    any: [Ελλάδα]\n    languages: [el]\n",
+        [
+            {"id": "1", "title": "Η Ελλάδα", "language": "el"},
+            {"id": "2", "title": "Η Ελλάδα", "language": language},
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2
+    assert [r["topics"] for r in records] == [["Greece"]]  # the lines before it are done
+    assert err == (
+        f"newswatch: error: input line 2: unknown language {language!r}{hint}; ISO 639-1 "
+        "codes newswatch detects: ar, bg, de, el, en, es, fa, fr, he, hi, hy, it, ja, ka, ko, "
+        "nl, pl, pt, ro, ru, sr, tr, uk, ur, zh\n"
+    )
+
+
+def test_a_language_tag_with_a_region_is_its_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, records, err = run_match(
+        tmp_path,
+        "  - name: Greece\n    any: [Ελλάδα]\n    languages: [el]\n",
+        [{"id": "1", "title": "Η Ελλάδα", "language": "el-GR"}],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert records[0]["topics"] == ["Greece"]
