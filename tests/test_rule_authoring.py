@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +329,83 @@ def test_a_language_tag_with_a_region_is_its_language(
     )
     assert code == 0, err
     assert records[0]["topics"] == ["Greece"]
+
+
+# -- item: which part of a NEAR names the topic ----------------------------------------------
+
+GRAIN_ARTICLE = {
+    "id": "1",
+    "title": "Wheat prices fall in Chicago",
+    "summary": "Wheat futures dropped 3%. Traders watched the weather, the dollar and the "
+    "Black Sea grain corridor.",
+}
+GRAIN_NAME_FIRST = '(grain OR wheat OR corridor) NEAR/S ("Black Sea" OR Odesa OR Odessa)'
+GRAIN_PLACE_FIRST = '("Black Sea" OR Odesa OR Odessa) NEAR/S (grain OR wheat OR corridor)'
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [(GRAIN_NAME_FIRST, ["wheat", "grain", "corridor"]), (GRAIN_PLACE_FIRST, ["Black Sea"])],
+)
+def test_match_verbose_says_which_terms_counted_as_the_topics_name(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    query: str,
+    names: list[str],
+) -> None:
+    """The first operand of a NEAR (or AND) names the topic for its relevance; the rest is
+    context. --verbose says which terms that was, so a rule's author sees why two orders of
+    the same rule score differently."""
+    code, records, err = run_match(
+        tmp_path,
+        f"  - name: Black Sea grain\n    query: '{query}'\n",
+        [GRAIN_ARTICLE],
+        capsys,
+        monkeypatch,
+        "--verbose",
+    )
+    assert code == 0, err
+    (found,) = records[0]["matches"]
+    assert found["names"] == names
+    # Every term that matched is in the explanation, whichever names the topic.
+    assert {h["term"] for h in found["hits"]} == {"wheat", "grain", "corridor", "Black Sea"}
+
+
+@pytest.mark.parametrize("query", [GRAIN_NAME_FIRST, GRAIN_PLACE_FIRST])
+def test_the_digest_highlights_every_term_that_matched_in_either_order(
+    tmp_path: Path, query: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newswatch.config import parse_config
+    from newswatch.digest.delivery import DigestPlan, DigestWindow, render
+    from newswatch.digest.model import DigestItem
+    from newswatch.models import Article
+
+    config = parse_config(
+        f"{FEEDS}  - name: Black Sea grain\n    query: '{query}'\n"
+        "digest:\n  also_mentioned_below: 0\n",  # every story with its snippet
+        tmp_path / "my.yaml",
+    )
+    now = datetime(2025, 3, 4, 12, tzinfo=UTC)
+    article = Article(
+        id="a1",
+        feed_url="https://example.org/feed.xml",
+        source="Example",
+        url="https://example.org/wheat",
+        title=GRAIN_ARTICLE["title"],
+        summary=GRAIN_ARTICLE["summary"],
+        published_at=now - timedelta(hours=1),
+    )
+    matches = tuple(config.matcher.match(article.title, article.summary))
+    assert [m.topic for m in matches] == ["Black Sea grain"]
+    window = DigestWindow(now - timedelta(days=1), now, now.date(), "UTC", "first")
+    plan = DigestPlan(window, [DigestItem(article, matches, "a1")], [], {})
+    rendered = render(plan, config, now)
+    (section,) = rendered.digest.sections
+    (story,) = section.stories
+    # The snippet is the sentence where the topic's name is; every term that matched in it
+    # is highlighted, the name's and the context's, in either order of the rule.
+    assert {"Black Sea", "grain", "corridor"} <= {s.text for s in story.snippet if s.hit}
+    assert re.search(r">Black Sea</span> <span[^>]*>grain</span>", rendered.html)

@@ -113,7 +113,9 @@ def match_jsonl(
             "topics": sorted(m.topic for m in found),
             "relevance": {m.topic: m.relevance for m in found},
             "matches": [
-                {**match_to_dict(m), "why": explain(m)} if verbose else short_match(m, matcher)
+                {**match_to_dict(m), "why": explain(m), "names": _names(m, matcher)}
+                if verbose
+                else short_match(m, matcher)
                 for m in found
             ],
         }
@@ -122,6 +124,12 @@ def match_jsonl(
                 name: why for name, why in vetoes.items() if topics is None or name in topics
             }
         yield json.dumps(out, ensure_ascii=False)
+
+
+def _names(found: TopicMatch, matcher: Matcher) -> list[str]:
+    """The terms (as written) whose hits counted as the topic's name for its relevance; the
+    other hits are context a rule required (the parts after the first of an AND or NEAR)."""
+    return list(dict.fromkeys(h.term for h in matcher.naming_hits(found).hits))
 
 
 def _json_kind(value: Any) -> str:
