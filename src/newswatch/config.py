@@ -351,13 +351,14 @@ class _Validator:
         topics_raw = data["topics"]
         if not isinstance(topics_raw, list) or not topics_raw:
             raise self.doc.error(("topics",), "must be a non-empty list of topics")
-        for at in self.doc.comma_strings:
+        if self.doc.comma_strings:
             # `any: Greece, Athens` is one string to YAML, so one phrase "Greece, Athens"
             # that no article contains. Quoted ("Turkey, Texas") it is meant as one term.
-            value = _value_at(data, at)
+            where = self.doc.comma_strings[0]
+            value = _value_at(data, where)
             items = ", ".join(part.strip() for part in str(value).split(","))
             raise self.doc.error(
-                at,
+                where,
                 f"{value!r} is one term with a comma in it; did you mean a list: [{items}]? "
                 "(quote it to mean one term)",
             )
