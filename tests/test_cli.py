@@ -274,7 +274,8 @@ def test_a_deterministic_warehouse_error_is_not_retried(
 
 def test_match_verbose_says_which_exclude_vetoed_a_topic(tmp_path: Path) -> None:
     """An article a topic's rule fires on but its `exclude` vetoes looks, by default, like
-    one no rule fired on; --verbose says why it is not matched."""
+    one no rule fired on; --verbose says why it is not matched, and what the vetoing term
+    matched (a wildcard such as 'opera*' may have matched "operated")."""
     sources = tmp_path / "greece.yaml"
     sources.write_text(
         "feeds:\n  - url: https://example.org/feed.xml\ntopics:\n  - name: Greece\n"
@@ -282,7 +283,7 @@ def test_match_verbose_says_which_exclude_vetoed_a_topic(tmp_path: Path) -> None
         encoding="utf-8",
     )
     lines = [
-        {"id": "1", "title": "Greece wins Olympic gold", "summary": "Athens celebrates."},
+        {"id": "1", "title": "Greece wins Olympics gold", "summary": "Athens celebrates."},
         {"id": "2", "title": "Rain in Oslo", "summary": "Umbrellas out."},
     ]
 
@@ -298,7 +299,8 @@ def test_match_verbose_says_which_exclude_vetoed_a_topic(tmp_path: Path) -> None
 
     vetoed, nothing = run("--verbose")
     assert vetoed["topics"] == [] and vetoed["not_matched"] == {
-        "Greece": "a rule fired, but `exclude` vetoed it: 'Olympic*' in the title"
+        "Greece": "a rule fired, but `exclude` vetoed it: 'Olympic*' matched \"Olympics\" "
+        "in the title"
     }
     assert "not_matched" not in nothing
     assert all("not_matched" not in out for out in run())

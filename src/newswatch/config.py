@@ -19,7 +19,7 @@ import yaml
 
 from newswatch.errors import ConfigError, TopicRuleError
 from newswatch.match import compiled_cache
-from newswatch.match.topics import Matcher, compile_topics
+from newswatch.match.topics import TOPIC_KEYS, Matcher, compile_topics
 from newswatch.models import FeedSource
 from newswatch.paths import resolve_sources_path
 
@@ -216,7 +216,12 @@ def _yaml_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
         text += f"{found.line + 1}" + (f" ({hint})" if hint else "")
         return began.line + 1, text
     mark = found or began
-    return (mark.line + 1 if mark else None), f"invalid YAML: {problem}"
+    text = f"invalid YAML: {problem}"
+    if "alias" in problem or "alias" in (exc.context or ""):
+        # `any: [*Greek]`: YAML reads a value starting with `*` as an alias (and `&` as an
+        # anchor); a term with a leading wildcard is what was meant.
+        text += "; a value starting with `*` or `&` is YAML syntax: quote it ('*Greek')"
+    return (mark.line + 1 if mark else None), text
 
 
 def parse_config(text: str, path: str | Path = "sources.yaml") -> Config:
@@ -243,6 +248,8 @@ class _Doc:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines: dict[Path_, int] = {}
+        # Unquoted strings with ", " given where a list of terms goes (`any: Greece, Athens`).
+        self.comma_strings: list[Path_] = []
         self._loader = yaml.SafeLoader("")
 
     def value(self, node: yaml.Node, at: Path_) -> Any:
@@ -263,6 +270,14 @@ class _Doc:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*at, i)) for i, item in enumerate(node.value)]
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and not node.style  # plain: libyaml says "", PyYAML None
+            and at[:1] == ("topics",)
+            and _comma_list_key(at)
+            and ", " in node.value
+        ):
+            self.comma_strings.append(at)
         return self._scalar(node, at)
 
     def _scalar(self, node: yaml.Node, at: Path_) -> Any:
@@ -286,11 +301,26 @@ class _Doc:
         return ConfigError(self.path, self.line(at), _dotted(at), message)
 
 
+def _comma_list_key(at: Path_) -> bool:
+    """Whether `at` is a term-list key given one string instead of a list: a topic's or a
+    rule's `any`, `all`, `none`, ... or the `terms` of a `near`/`not_near`."""
+    return bool(at) and isinstance(at[-1], str) and at[-1] in _TERM_LIST_KEYS
+
+
 def _dotted(at: Path_) -> str:
     out = ""
     for part in at:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
+
+
+# Keys of a topic (and of its rules): found at the top of the file, they were meant to be
+# indented under a topic.
+_TOPIC_ONLY_KEYS = set(TOPIC_KEYS) - {"fields"}
+
+
+# Keys whose value is a list of terms: a plain (unquoted) string there is one term.
+_TERM_LIST_KEYS = {"terms", "any", "all", "none", "exclude", "ignore", "related"}
 
 
 _TOP_KEYS = {
@@ -321,6 +351,17 @@ class _Validator:
         topics_raw = data["topics"]
         if not isinstance(topics_raw, list) or not topics_raw:
             raise self.doc.error(("topics",), "must be a non-empty list of topics")
+        if self.doc.comma_strings:
+            # `any: Greece, Athens` is one string to YAML, so one phrase "Greece, Athens"
+            # that no article contains. Quoted ("Turkey, Texas") it is meant as one term.
+            where = self.doc.comma_strings[0]
+            value = _value_at(data, where)
+            items = ", ".join(part.strip() for part in str(value).split(","))
+            raise self.doc.error(
+                where,
+                f"{value!r} is one term with a comma in it; did you mean a list: [{items}]? "
+                "(quote it to mean one term)",
+            )
         try:
             matcher = compiled_cache.cached_compile(topics_raw, compile_topics)
         except TopicRuleError as exc:
@@ -347,7 +388,13 @@ class _Validator:
         for key in value:
             if key not in allowed:
                 hint = ", ".join(sorted(allowed))
-                raise self.doc.error((*at, key), f"unknown key; expected one of: {hint}")
+                message = f"unknown key; expected one of: {hint}"
+                if not at and key in _TOPIC_ONLY_KEYS:
+                    message += (
+                        f" (`{key}` is a key of a topic: indent it under the topic, as deep "
+                        "as its `name:`)"
+                    )
+                raise self.doc.error((*at, key), message)
         return value
 
     def _get(self, data: Mapping[str, Any], at: Path_) -> Any:
@@ -740,6 +787,12 @@ def _valid_cron(text: str) -> bool:
     from croniter import croniter
 
     return len(text.split()) == 5 and bool(croniter.is_valid(text))
+
+
+def _value_at(data: Any, at: Path_) -> Any:
+    for part in at:
+        data = data[part]
+    return data
 
 
 def _kind(value: Any) -> str:

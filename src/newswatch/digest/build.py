@@ -142,7 +142,7 @@ def _story(
     )
     lead = _lead(cluster.items)
     art = lead.article
-    hits = all_hits(lead.matches)
+    hits = [*all_hits(lead.matches), *lead.highlights]
     others: dict[str, OtherReport] = {}
     for item in sorted(cluster.items, key=lambda i: (i.article.published_at, i.article.id)):
         a = item.article
@@ -160,7 +160,9 @@ def _story(
         article=art,
         url=safe_link(art.url),
         title=highlight(art.title, valid_spans(art.title, hits, "title")),
-        snippet=story_snippet(art, lead.matches, ranked[0], settings.snippet_chars),
+        snippet=story_snippet(
+            art, lead.matches, ranked[0], settings.snippet_chars, lead.highlights
+        ),
         topic=ranked[0],
         topics=tuple(ranked),
         terms=tuple(terms),

@@ -222,10 +222,16 @@ class RenderedDigest:
 
 
 def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
-    # Highlight and rank by the words that name each topic, not the context its rules
-    # required ("military" beside "Turkey"); the warehouse keeps every hit as the explanation.
+    # Rank by the words that name each topic, not the context its rules required
+    # ("military" beside "Turkey"); highlight every term that matched, the context too (it
+    # is why the rule fired, and which operand of a NEAR names the topic is a guess).
     items = [
-        DigestItem(i.article, tuple(config.matcher.naming_hits(m) for m in i.matches), i.cluster_id)
+        DigestItem(
+            i.article,
+            tuple(config.matcher.naming_hits(m) for m in i.matches),
+            i.cluster_id,
+            highlights=tuple(h for m in i.matches for h in m.hits),
+        )
         for i in plan.items
     ]
     digest = build_digest(

@@ -102,13 +102,19 @@ def matched_sentences(
 
 
 def story_snippet(
-    article: Article, matches: Sequence[TopicMatch], topic: str, limit: int
+    article: Article,
+    matches: Sequence[TopicMatch],
+    topic: str,
+    limit: int,
+    highlights: Sequence[TermHit] = (),
 ) -> tuple[Segment, ...]:
     """What the digest shows under a story's title: the sentence (or two) of the summary,
     else of the full content, where the story's topic matched, with every matched term
     highlighted. A story matched on its title alone shows the start of its summary (or of
-    its content when the feed gave no summary)."""
-    hits = all_hits(matches)
+    its content when the feed gave no summary). The sentence is the first where a hit of
+    the topic (in `matches`) lies; `highlights`, hits of other words its rules needed, are
+    highlighted too."""
+    hits = [*all_hits(matches), *highlights]
     own = [h for m in matches if m.topic == topic for h in m.hits]
     summary = feed_text(article)
     fields: tuple[tuple[Field, str, list[TermHit], list[TermHit]], ...] = (

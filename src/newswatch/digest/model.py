@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from newswatch.models import Article, TopicMatch
+from newswatch.models import Article, TermHit, TopicMatch
 
 BAR_MAX_PX = 28
 
@@ -20,6 +20,10 @@ class DigestItem:
     article: Article
     matches: tuple[TopicMatch, ...]
     cluster_id: str
+    # Every term hit to highlight. The matches may carry only the hits that name each
+    # topic (ranking goes by those); the context words a rule needed are highlighted too,
+    # since they are why it matched.
+    highlights: tuple[TermHit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

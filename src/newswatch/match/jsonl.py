@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from newswatch.errors import UserError
+from newswatch.match.language import language_problem
 from newswatch.match.topics import Matcher
 from newswatch.models import TopicMatch
 from newswatch.parse.text import html_to_text
@@ -52,7 +54,8 @@ def match_jsonl(
     Spans in the output refer to the plain text of title, summary and content (HTML
     removed). Each match says its rule by a short name and "why" (the words and where)
     unless `verbose` (the whole rule); with `topics` (names as the sources file spells
-    them) only those topics are reported."""
+    them) only those topics are reported. A `language` that is no code newswatch knows
+    raises UserError (naming the line): rules limited to languages would never fire."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -88,6 +91,12 @@ def match_jsonl(
         if problem:
             yield json.dumps({"id": ident, "line": number, "error": problem})
             continue
+        if record.get("language"):
+            # A code no article is ever tagged with ("gr") would silently switch off every
+            # rule limited to languages: that is a mistake in the input, not in one article.
+            wrong = language_problem(record["language"])
+            if wrong is not None:
+                raise UserError(f"input line {number}: {wrong}")
         title = html_to_text(record.get("title") or "")
         summary = html_to_text(record.get("summary") or "")
         content = html_to_text(record.get("content") or "")
@@ -104,7 +113,9 @@ def match_jsonl(
             "topics": sorted(m.topic for m in found),
             "relevance": {m.topic: m.relevance for m in found},
             "matches": [
-                {**match_to_dict(m), "why": explain(m)} if verbose else short_match(m, matcher)
+                {**match_to_dict(m), "why": explain(m), "names": _names(m, matcher)}
+                if verbose
+                else short_match(m, matcher)
                 for m in found
             ],
         }
@@ -113,6 +124,12 @@ def match_jsonl(
                 name: why for name, why in vetoes.items() if topics is None or name in topics
             }
         yield json.dumps(out, ensure_ascii=False)
+
+
+def _names(found: TopicMatch, matcher: Matcher) -> list[str]:
+    """The terms (as written) whose hits counted as the topic's name for its relevance; the
+    other hits are context a rule required (the parts after the first of an AND or NEAR)."""
+    return list(dict.fromkeys(h.term for h in matcher.naming_hits(found).hits))
 
 
 def _json_kind(value: Any) -> str:

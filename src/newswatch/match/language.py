@@ -50,6 +50,36 @@ NAMES: dict[str, str] = {
 RTL = frozenset({"ar", "fa", "he", "ur"})
 
 
+# Codes people write for a language that are not its ISO 639-1 code: a country's code
+# (gr for Greek), an old code (iw), or an ISO 639-2 code (ell, ger).
+_MISTAKEN: dict[str, str] = {
+    "gr": "el", "jp": "ja", "cn": "zh", "ua": "uk", "kr": "ko", "ir": "fa", "il": "he",
+    "iw": "he", "br": "pt", "gb": "en", "us": "en", "at": "de", "ch": "de", "mx": "es",
+    "eng": "en", "tur": "tr", "rus": "ru", "ell": "el", "gre": "el", "ara": "ar",
+    "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
+    "pol": "pl", "ukr": "uk", "bul": "bg", "srp": "sr", "fas": "fa", "per": "fa",
+    "heb": "he", "urd": "ur", "hin": "hi", "kat": "ka", "geo": "ka", "hye": "hy",
+    "arm": "hy", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko", "por": "pt",
+    "nld": "nl", "dut": "nl", "ron": "ro", "rum": "ro",
+}  # fmt: skip
+
+
+def language_problem(tag: str) -> str | None:
+    """Why `tag` is no language code newswatch knows (None: it is one). A tag with a region
+    ("pt-BR") is its language's; "gr" gets "did you mean 'el' (Greek)?"."""
+    code = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    if code in LANGUAGES:
+        return None
+    meant = _MISTAKEN.get(code) or next(
+        (c for c, name in NAMES.items() if name.lower() == code), None
+    )
+    hint = f" (did you mean {meant!r}, {NAMES[meant]}?)" if meant else ""
+    return (
+        f"unknown language {tag!r}{hint}; ISO 639-1 codes newswatch detects: "
+        f"{', '.join(sorted(LANGUAGES))}"
+    )
+
+
 def language_name(code: str | None) -> str | None:
     """The English name of a language code ("tr" -> "Turkish"); None for None."""
     if code is None:

@@ -119,9 +119,11 @@ _QUERY_TOKEN = re.compile(
         (?P<lparen>\() | (?P<rparen>\)) |
         (?P<near>NEAR/(?P<within>\d+|[Ss])(?![^\s()])) |
         (?P<op>AND|OR|NOT)(?![^\s()]) |
-        (?P<phrase>=?"[^"]*") |
-        (?P<unclosed>=?"[^"]*$) |
-        (?P<word>[^\s()"]+)
+        (?P<phrase>=?(?:"[^"]*"|[“„«][^"“”„«»]*[”“»])) |
+        (?P<unclosed>=?(?:"[^"]*|[“„«][^"“”„«»]*)$) |
+        (?P<badnear>NEAR(?:/\S*)?(?![^\s()])) |
+        (?P<stray>[”»]) |
+        (?P<word>[^\s()"“”„«»]+)
     )""",
     re.VERBOSE,
 )
@@ -148,6 +150,13 @@ def _tokenize(query: str) -> list[_Token]:
         col = m.start(m.lastgroup or 0) + 1
         if m.group("unclosed") is not None:
             raise _Invalid(f'unclosed quote at column {col}: add the closing "')
+        if m.group("badnear") is not None:
+            raise _Invalid(
+                f"{m.group('badnear')!r} at column {col}: NEAR needs a distance, NEAR/5 (at "
+                "most 5 words between) or NEAR/S (in the same sentence)"
+            )
+        if m.group("stray") is not None:
+            raise _Invalid(f"a closing {m.group('stray')} at column {col} that no quote opens")
         if m.group("lparen"):
             tokens.append(_Token("lparen", "(", col))
         elif m.group("rparen"):
@@ -162,7 +171,9 @@ def _tokenize(query: str) -> list[_Token]:
             raw = m.group("phrase") or m.group("word")
             case = raw.startswith("=")
             text = raw[1:] if case else raw
-            if text.startswith('"'):
+            if m.group("phrase"):
+                # "air defence", and the same in typographic quotes (“air defence”, „…“,
+                # «…»), which word processors and some keyboards type.
                 text = text[1:-1]
             if not text.strip():
                 raise _Invalid(f"empty term at column {col}")

@@ -34,8 +34,14 @@ _DASH = f"[{_DASHES}]"
 _SEP_OPTIONAL = f"(?:\\s*{_DASH}\\s*|\\s+)?"
 
 
-# Between two words of a phrase: spaces or a dash (air defence, air-defence).
-_SEP_REQUIRED = f"(?:\\s*{_DASH}\\s*|\\s+)"
+# Quotation marks of every kind: a phrase's words may stand in them ("ЧВК «Вагнер»", how
+# Russian papers write the name; 'Black “Sea”').
+_QUOTES = "\"'\u00ab\u00bb\u201e\u201c\u201d\u201a\u2018\u2019\u2039\u203a"
+
+
+# Between two words of a phrase: spaces or a dash (air defence, air-defence), and any
+# quotation marks among the spaces (ЧВК «Вагнер», Black “Sea”).
+_SEP_REQUIRED = f"(?:[\\s{_QUOTES}]*{_DASH}[\\s{_QUOTES}]*|[\\s{_QUOTES}]+)"
 
 
 _APOSTROPHE = "['\u2018\u2019\u02bc`\u00b4]"
@@ -238,15 +244,25 @@ def _arabic_core(run: str) -> str:
     return run[2:] if run.startswith("ال") and len(run) > 2 else run
 
 
-def _term_pattern(folded: str) -> str:
-    """Regex source for one term, already folded (the same way article text is)."""
+# What gives a term away as a regular expression: a backslash (`\s`, `\b`), `.*` or `.+`,
+# alternatives (`a|b`), a character class (`[abc]`), an anchor at the start (`^`).
+_REGEX_SIGNS = re.compile(r"\\.?|\.[*+?]|\||\[[^\]]*\]|^\^|\(\?")
+
+
+def _term_pattern(folded: str, written: str | None = None) -> str:
+    """Regex source for one term, already folded (the same way article text is);
+    `written`: the term as the user wrote it, for the errors."""
+    shown = folded if written is None else written
     wildcard = folded.endswith("*")
     body = folded[:-1] if wildcard else folded
     if "*" in body:
-        raise _Invalid(f"'*' is only allowed at the end of a term: {folded!r}")
+        raise _Invalid(
+            f"'*' is only allowed at the end of a term: {shown!r} (a phrase takes one "
+            "wildcard, on its last word)"
+        )
     tokens = _TERM_TOKENS.findall(body.strip())
     if not any(t[0].isalnum() for t in tokens):
-        raise _Invalid(f"a term needs at least one letter or digit: {folded!r}")
+        raise _Invalid(f"a term needs at least one letter or digit: {shown!r}")
     out: list[str] = []
     prev_kind = ""  # "alpha", "digit", "sep", "punct"
     pending_sep = False
@@ -308,8 +324,16 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     written = written.strip()
     if not written:
         raise _Invalid("a term must not be empty")
+    sign = _REGEX_SIGNS.search(written)
+    if sign is not None:
+        raise _Invalid(
+            f"'{written}' looks like a regular expression ({sign.group()}); a term is a "
+            "word or a phrase, matched as whole words in any case, with `*` for any ending "
+            "(Wagner Group, sanction*); spaces and dashes between words are alike, so "
+            "`Wagner Group` also finds Wagner-Group"
+        )
     folded = fold(written).text
-    pattern = _term_pattern(folded)
+    pattern = _term_pattern(folded, written)
     exact = None
     if case_sensitive:
         exact = Regex.compile(_term_pattern(fold(written, lower=False).text))
@@ -372,7 +396,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, str):
         return "a string"
     return type(value).__name__

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,21 +76,37 @@ _BOTH: tuple[Field, ...] = ("title", "summary")
 _RULE_KEYS = ("terms", "any", "all", "none", "query", "near", "not_near")
 
 
-_TOPIC_KEYS = {
-    "name",
-    "description",
-    "fields",
-    "languages",
-    "rules",
-    "ignore",
-    "related",
-    "exclude",
-    "min_relevance",
-    *_RULE_KEYS,
-}
+# The keys of a topic (config.py points a top-level one back under a topic).
+TOPIC_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "fields",
+        "languages",
+        "rules",
+        "ignore",
+        "related",
+        "exclude",
+        "min_relevance",
+        *_RULE_KEYS,
+    }
+)
 
 
 _RULE_ONLY_KEYS = {"fields", "languages", *_RULE_KEYS}
+
+
+# What a topic's key means when it is written inside a rule.
+_TOPIC_KEY_HINTS = {
+    "exclude": (
+        " (`exclude` vetoes the whole topic: move it up to the topic, beside `rules:`, or "
+        "write `none:` in this rule to stop only this rule)"
+    ),
+    "ignore": " (`ignore` is a key of the topic: move it up, beside `rules:`)",
+    "related": " (`related` is a key of the topic: move it up, beside `rules:`)",
+    "min_relevance": " (`min_relevance` is a key of the topic: move it up, beside `rules:`)",
+    "name": " (is a new topic's `- name:` indented as deep as the rules?)",
+}
 
 
 _LANGUAGE_CODE = re.compile(r"[a-z]{2}")
@@ -353,14 +370,15 @@ class _Topic:
             return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t)):
             if vetoes is not None:  # `match --verbose` says why a firing topic was dropped
-                term, where = next(
-                    (self.terms[t].written, o.field.name)
+                term, text, where = next(
+                    (self.terms[t].written, o.field.original[o.start : o.end], o.field.name)
                     for t in self.exclude
                     for o in occ.get(t)
                     if o.field.name in self.exclude_fields
                 )
                 vetoes[self.name] = (
-                    f"a rule fired, but `exclude` vetoed it: {term!r} in the {where}"
+                    f"a rule fired, but `exclude` vetoed it: {term!r} matched "
+                    f"{json.dumps(text, ensure_ascii=False)} in the {where}"
                 )
             return None
         # Every rule that fires is reported, so the digest can highlight every matched term.
@@ -589,9 +607,9 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
 
 def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for key in item:
-        if key not in _TOPIC_KEYS:
+        if key not in TOPIC_KEYS:
             raise _Invalid(
-                f"unknown key {key!r}; expected one of: {', '.join(sorted(_TOPIC_KEYS))}", (key,)
+                f"unknown key {key!r}; expected one of: {', '.join(sorted(TOPIC_KEYS))}", (key,)
             )
     if "description" in item and not isinstance(item["description"], str):
         raise _Invalid("must be a string", ("description",))
@@ -621,9 +639,10 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
                 raise _Invalid(f"must be a mapping or a query string, got {_kind(rule_raw)}", path)
             for key in rule_raw:
                 if key not in _RULE_ONLY_KEYS:
+                    hint = _TOPIC_KEY_HINTS.get(key, "")
                     raise _Invalid(
                         f"unknown key {key!r} in a rule; expected one of: "
-                        f"{', '.join(sorted(_RULE_ONLY_KEYS))}",
+                        f"{', '.join(sorted(_RULE_ONLY_KEYS))}{hint}",
                         (*path, key),
                     )
             rules.append(_rule(rule_raw, path, table, fields, None))
