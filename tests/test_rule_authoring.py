@@ -373,7 +373,7 @@ def test_match_verbose_says_which_terms_counted_as_the_topics_name(
 
 
 @pytest.mark.parametrize("query", [GRAIN_NAME_FIRST, GRAIN_PLACE_FIRST])
-def test_the_digest_highlights_every_term_that_matched_in_either_order(
+def test_the_digest_highlights_both_sides_of_a_near_in_either_order(
     tmp_path: Path, query: str
 ) -> None:
     from datetime import UTC, datetime, timedelta
@@ -405,7 +405,44 @@ def test_the_digest_highlights_every_term_that_matched_in_either_order(
     rendered = render(plan, config, now)
     (section,) = rendered.digest.sections
     (story,) = section.stories
-    # The snippet is the sentence where the topic's name is; every term that matched in it
-    # is highlighted, the name's and the context's, in either order of the rule.
+    # The snippet is the sentence where the topic's name is; both sides of the NEAR are
+    # highlighted, in either order of the rule.
     assert {"Black Sea", "grain", "corridor"} <= {s.text for s in story.snippet if s.hit}
     assert re.search(r">Black Sea</span> <span[^>]*>grain</span>", rendered.html)
+
+
+def test_the_digest_does_not_highlight_the_context_an_and_required(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newswatch.config import parse_config
+    from newswatch.digest.delivery import DigestPlan, DigestWindow, render
+    from newswatch.digest.model import DigestItem
+    from newswatch.models import Article
+
+    config = parse_config(
+        f"{FEEDS}  - name: Wagner\n    query: 'Wagner AND (mercenar* OR fighters)'\n"
+        "digest:\n  also_mentioned_below: 0\n",
+        tmp_path / "my.yaml",
+    )
+    now = datetime(2025, 3, 4, 12, tzinfo=UTC)
+    article = Article(
+        id="w1",
+        feed_url="https://example.org/feed.xml",
+        source="Example",
+        url="https://example.org/wagner",
+        title="Wagner fighters seen in eastern Libya",
+        summary="Satellite images show Wagner mercenaries at an air base near Benghazi.",
+        published_at=now - timedelta(hours=1),
+    )
+    matches = tuple(config.matcher.match(article.title, article.summary))
+    plan = DigestPlan(
+        DigestWindow(now - timedelta(days=1), now, now.date(), "UTC", "first"),
+        [DigestItem(article, matches, "w1")],
+        [],
+        {},
+    )
+    (story,) = render(plan, config, now).digest.sections[0].stories
+    assert {s.text for s in story.title if s.hit} == {"Wagner"}
+    assert {s.text for s in story.snippet if s.hit} == {"Wagner"}
+    # The explanation still has the context: it is why the rule fired.
+    assert {h.term for m in matches for h in m.hits} == {"Wagner", "mercenar*", "fighters"}

@@ -223,14 +223,14 @@ class RenderedDigest:
 
 def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
     # Rank by the words that name each topic, not the context its rules required
-    # ("military" beside "Turkey"); highlight every term that matched, the context too (it
-    # is why the rule fired, and which operand of a NEAR names the topic is a guess).
+    # ("military" beside "Turkey"); highlight those and both sides of a NEAR (which side
+    # names the topic is a guess), not an AND's context ("Trump" beside "NATO").
     items = [
         DigestItem(
             i.article,
             tuple(config.matcher.naming_hits(m) for m in i.matches),
             i.cluster_id,
-            highlights=tuple(h for m in i.matches for h in m.hits),
+            highlights=tuple(h for m in i.matches for h in config.matcher.highlight_hits(m).hits),
         )
         for i in plan.items
     ]

@@ -489,6 +489,29 @@ class Matcher:
             return found
         return dataclasses.replace(found, hits=kept)
 
+    def highlight_hits(self, found: TopicMatch) -> TopicMatch:
+        """`found` with the hits the digest highlights: the terms that name its topic and
+        every side of a NEAR (which side names the topic is a guess: "grain NEAR/S Odesa"),
+        not the context an AND or `all:` required ("Trump", "security" beside "NATO")."""
+        shown = self._highlighted.get(found.topic)
+        if not shown:
+            return found
+        kept = tuple(h for h in found.hits if h.term in shown)
+        if not kept or len(kept) == len(found.hits):
+            return found
+        return dataclasses.replace(found, hits=kept)
+
+    @functools.cached_property
+    def _highlighted(self) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        for topic in self.topics:
+            indexes: set[int] = set()
+            for rule in topic.rules:
+                _naming_terms(rule.node, indexes)
+                _near_terms(rule.node, indexes)
+            out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
+        return out
+
     @functools.cached_property
     def _names(self) -> dict[str, frozenset[str]]:
         out: dict[str, frozenset[str]] = {}
@@ -567,6 +590,16 @@ def _naming_terms(node: _Node, out: set[int]) -> None:
             out.update(node.groups[0])
     elif isinstance(node, _NotNear):
         out.update(node.terms)
+
+
+def _near_terms(node: _Node, out: set[int]) -> None:
+    """The terms of every side of each NEAR in a rule (not under a NOT)."""
+    if isinstance(node, _Near):
+        for group in node.groups:
+            out.update(group)
+    elif isinstance(node, (_And, _Or)):
+        for child in node.children:
+            _near_terms(child, out)
 
 
 def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
