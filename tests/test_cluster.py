@@ -524,14 +524,14 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
     [
         # Written blind and measured (fresh7 held out until its one run after the change),
         # then guards: docs/evaluation.md has each one's first-run figures.
-        ("cluster_fresh.yaml", 1.0, 0.72),
-        ("cluster_fresh2.yaml", 0.93, 0.43),
+        ("cluster_fresh.yaml", 1.0, 0.76),
+        ("cluster_fresh2.yaml", 0.93, 0.44),
         ("cluster_fresh3.yaml", 1.0, 0.25),
         ("cluster_fresh4.yaml", 1.0, 0.36),
-        ("cluster_fresh5.yaml", 1.0, 0.37),
-        ("cluster_fresh6.yaml", 1.0, 0.60),
+        ("cluster_fresh5.yaml", 1.0, 0.42),
+        ("cluster_fresh6.yaml", 1.0, 0.62),
         ("cluster_fresh7.yaml", 1.0, 0.51),
-        ("cluster_fresh8.yaml", 0.95, 0.41),
+        ("cluster_fresh8.yaml", 0.95, 0.40),
     ],
 )
 def test_the_blind_sets_keep_their_figures(name: str, precision: float, recall: float) -> None:

@@ -163,3 +163,38 @@ def test_a_live_blog_or_opinion_piece_is_not_joined_to_reports_in_another_langua
     assert clusters(report, article("live", "en", *live, hours=1)) == 2
     as_report = ("Strong earthquake hits Malatya", live[1])
     assert clusters(report, article("ap", "en", *as_report, hours=1)) == 1
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        # A country or city in each language's own word for it (CLDR, via Babel).
+        (("en", "Greece"), ("tr", "Yunanistan"), ("ru", "Греции"), ("el", "Ελλάδας"),
+         ("de", "Griechenland"), ("fr", "Grèce"), ("pl", "Grecja")),
+        (("en", "Damascus"), ("tr", "Şam"), ("ar", "دمشق"), ("de", "Damaskus"),
+         ("el", "Δαμασκό"), ("ru", "Дамаске")),
+        (("en", "Warsaw"), ("tr", "Varşova"), ("de", "Warschau"), ("fr", "Varsovie"),
+         ("ru", "Варшаве")),
+    ],
+)  # fmt: skip
+def test_a_place_named_in_each_language_s_own_word_meets(
+    spellings: tuple[tuple[str, str], ...],
+) -> None:
+    keys = {names(word, language) for language, word in spellings}
+    assert len(keys) == 1 and keys != {frozenset()}, [(w, names(w, lang)) for lang, w in spellings]
+    # Without a language, the word is a name like any other.
+    assert names("Yunanistan") != names("Greece")
+
+
+def test_a_place_named_in_two_languages_joins_their_reports() -> None:
+    # One figure and two names join: Fidan, and Damascus, which Turkish calls Şam.
+    tr = article(
+        "tr", "tr", "Fidan Şam'da: mutabakat imzalandı",
+        "Dışişleri Bakanı Fidan, Şam'da 27 maddelik güvenlik mutabakatını imzaladı.",
+    )  # fmt: skip
+    en = article(
+        "en", "en", "Fidan signs security memorandum in Damascus",
+        "Foreign Minister Fidan signed a security memorandum of 27 points in Damascus.",
+        hours=1,
+    )  # fmt: skip
+    assert clusters(tr, en) == 1

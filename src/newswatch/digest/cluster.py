@@ -802,7 +802,7 @@ def assign_clusters(
     def read(d: _Doc, text: str) -> None:
         known = languages.get(d.id)
         if known is not None and not d.not_report:
-            found = crosslang.anchors(known[1], text[:SUMMARY_CHARS])
+            found = crosslang.anchors(known[1], text[:SUMMARY_CHARS], known[0])
             told.append(crosslang.Item(d.index, known[0], d.published_at, found))
         tokens = _tokens(text[:SUMMARY_CHARS])
         shingles.append(_shingles(tokens, codes))

@@ -31,13 +31,16 @@ Articles of one language, or of unknown language, are left to the other passes.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+import zoneinfo
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
+from typing import Any
 
 WINDOW = timedelta(hours=12)
 RARE_MIN = 8
@@ -175,42 +178,166 @@ def _figure(token: str) -> str | None:
     return str(whole)
 
 
-def names(text: str) -> frozenset[str]:
+def names(text: str, language: str | None = None) -> frozenset[str]:
     """Words written with a capital, folded (case, accents, a Russian case ending), Cyrillic
     and Greek ones transliterated, and Arabic words but the commonest, each as its `skeleton`
-    ("Ankara'da" -> "nkr"; a name with digits, A321neo, by its first NAME_KEY letters)."""
+    ("Ankara'da" -> "nkr"; a name with digits, A321neo, by its first NAME_KEY letters). In
+    a text of a known `language`, the name of a country or a city in that language is its
+    place's key (`_places`: "Yunanistan", "Греция", "Greece" -> "@GR")."""
+    places = _places(language) if language else {}
     out = set()
     for m in _NAME.finditer(text):
         start = m.start()
         if start and (text[start - 1].isalnum() or text[start - 1] in "-_"):
             continue  # inside a word
         folded = _fold(m.group())
-        if len(folded) >= 4 and folded not in _NOT_NAMES:
+        if folded in _NOT_NAMES or len(folded) < 3:
+            continue
+        place = _place(places, folded)
+        if place is not None:
+            out.add(place)
+        elif len(folded) >= 4:
             out.add(skeleton(folded) or folded[:NAME_KEY])
     for m in () if text.isascii() else _OTHER_NAME.finditer(text):
         start = m.start()
         if start and text[start - 1].isalnum():
             continue
-        word = _fold(m.group())
-        if word.isascii():
+        latin = _transliterated(_fold(m.group()))
+        if latin is None or len(latin) < 3 or latin in _NOT_NAMES:
             continue
-        if "\u0370" <= word[0] <= "\u03ff":
-            for a, b in _GREEK_PAIRS:
-                word = word.replace(a, b)
-            latin = word.translate(_GREEK)
-        else:
-            latin = _CYRILLIC_ENDING.sub("", word).translate(_CYRILLIC)
-        if len(latin) >= 4 and latin.isascii() and latin not in _NOT_NAMES:
+        place = _place(places, latin)
+        if place is not None:
+            out.add(place)
+        elif len(latin) >= 4:
             out.add(skeleton(latin) or latin[:NAME_KEY])
     for m in () if text.isascii() else _ARABIC_WORD.finditer(text):
         # Arabic writes no capitals: every word but the commonest is a candidate name.
         word = _ARABIC_PREFIX.sub("", m.group())
         if word in _ARABIC_NOT_NAMES:
             continue
-        key = skeleton(word.translate(_ARABIC))
+        latin = word.translate(_ARABIC)
+        key = skeleton(latin)
         if key is not None:
-            out.add(key)
+            out.add(places.get("ar:" + _bones(latin), key))
     return frozenset(out)
+
+
+def _transliterated(word: str) -> str | None:
+    """A folded Cyrillic or Greek word in Latin letters; None for one that is not."""
+    if word.isascii():
+        return None
+    if "\u0370" <= word[0] <= "\u03ff":
+        for a, b in _GREEK_PAIRS:
+            word = word.replace(a, b)
+        latin = word.translate(_GREEK)
+    else:
+        latin = _CYRILLIC_ENDING.sub("", word).translate(_CYRILLIC)
+    return latin if latin.isascii() else None
+
+
+# The languages whose names of countries and cities `_places` knows.
+PLACE_LANGUAGES = ("en", "tr", "ru", "el", "ar", "de", "fr", "es", "it", "pl", "uk", "bg")
+
+
+@functools.cache
+def _places(language: str) -> dict[str, str]:
+    """Each one-word name of a country or a city in `language` (`_place_key`) -> the
+    `skeleton` of its English name, the key every language's name of the place then shares
+    ("Şam", "Damaskus", "Δαμασκός" -> "dmsk", as "Damascus" and "دمشق" read already).
+    Names from the Unicode CLDR (Babel): countries, and the cities time zones are named
+    after. A key two places of the language share is left out. Built on first use, per
+    language (~10 ms each); empty for a language not in PLACE_LANGUAGES."""
+    if language not in PLACE_LANGUAGES:
+        return {}
+    from babel import Locale  # only when articles of known language are clustered
+
+    canonical = _english_names()
+    locale = Locale.parse(language)
+    found: dict[str, set[str]] = defaultdict(set)
+    stems: dict[str, set[str]] = defaultdict(set)
+    for place, name in _place_names(locale):
+        if " " in name or "-" in name:
+            continue  # one-word names only: a name's words are compared one by one
+        key = _place_key(name)
+        if key is None:
+            continue
+        found[key].add(place)
+        if not key.startswith("ar:"):
+            stems[_place_stem(key)].add(place)
+    exact = {key: next(iter(p)) for key, p in found.items() if len(p) == 1}
+    by_stem = {f"~{key}": next(iter(p)) for key, p in stems.items() if len(p) == 1}
+    return {
+        key: english_key
+        for key, place in (exact | by_stem).items()
+        if (english_key := _english_key(canonical.get(place, ""))) is not None
+    }
+
+
+@functools.cache
+def _zones() -> tuple[str, ...]:
+    """The time zones named after a city ("Europe/Warsaw")."""
+    skip = ("Etc/", "SystemV/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/")
+    return tuple(
+        sorted(
+            z
+            for z in zoneinfo.available_timezones()
+            if z.count("/") == 1 and not z.startswith(skip)
+        )
+    )
+
+
+def _place_names(locale: Any) -> list[tuple[str, str]]:
+    """(place, its name in `locale`): "@" and a country's ISO 3166 code, or a time zone."""
+    named = [
+        (f"@{code}", name)
+        for code, name in locale.territories.items()
+        if len(code) == 2 and code.isalpha()
+    ]
+    for zone in _zones():
+        city = (locale.time_zones.get(zone) or {}).get("city")
+        named.append((f"@{zone}", city or zone.split("/")[1].replace("_", " ")))
+    return named
+
+
+@functools.cache
+def _english_names() -> dict[str, str]:
+    from babel import Locale
+
+    return dict(_place_names(Locale.parse("en")))
+
+
+def _english_key(name: str) -> str | None:
+    """The key of a place's English name: the skeleton of its one word, or of its longest
+    ("United Kingdom" -> "kngd")."""
+    words = [_fold(w) for w in re.findall(r"[^\W\d_]+", name)]
+    if not words:
+        return None
+    return skeleton(max(words, key=len))
+
+
+def _place_key(name: str) -> str | None:
+    """How `names` looks a place's name up: its `_place_stem`, or for an Arabic name
+    "ar:" and its skeleton (Arabic writes few vowels)."""
+    if _ARABIC_WORD.fullmatch(name):
+        bones = _bones(_ARABIC_PREFIX.sub("", name).translate(_ARABIC))
+        return f"ar:{bones}" if len(bones) >= MIN_SKELETON else None
+    word = _fold(name)
+    latin = word if word.isascii() else _transliterated(word)
+    return latin or None
+
+
+_END_VOWELS = re.compile(r"[aeiouys]+$")
+
+
+def _place(places: Mapping[str, str], word: str) -> str | None:
+    """The place a folded Latin word names: by its whole name, else by its stem."""
+    return places.get(word) or places.get("~" + _place_stem(word))
+
+
+def _place_stem(latin: str) -> str:
+    """A place name without its final vowels and s, so that its case forms meet (Греция,
+    Греции: "grets"; Ελλάδα, Ελλάδας: "ellad"; Griechenlands: "griechenland")."""
+    return _END_VOWELS.sub("", latin)
 
 
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]{3,}")
@@ -286,14 +413,19 @@ def skeleton(latin: str) -> str | None:
     Эрдоган, Ερντογάν, أردوغان -> "rdgn"; Trump, Τραμπ, ترامب -> "trb"): vowels dropped, an
     initial h dropped (Χολγκίν, Olguin), digraphs and look-alike letters folded (w/f/v,
     c/k/q, p/b, "mb"/"b", "nd"/"d"). None for a name of fewer than MIN_SKELETON consonants."""
+    bones = _bones(latin)
+    if len(bones) < MIN_SKELETON or not bones.isalpha():
+        return None
+    return bones[:SKELETON]
+
+
+def _bones(latin: str) -> str:
+    """All of a name's consonants, folded as `skeleton` folds them."""
     for a, b in _DIGRAPHS:
         latin = latin.replace(a, b)
     latin = latin.removeprefix("h").translate(_CONSONANTS)
     bones = _DOUBLE.sub(r"\1", _VOWELS.sub("", latin))
-    bones = bones.replace("mb", "b").replace("nd", "d")
-    if len(bones) < MIN_SKELETON or not bones.isalpha():
-        return None
-    return bones[:SKELETON]
+    return bones.replace("mb", "b").replace("nd", "d")
 
 
 def _fold(word: str) -> str:
@@ -303,9 +435,9 @@ def _fold(word: str) -> str:
     return word.lower()
 
 
-def anchors(title: str, summary: str) -> Anchors:
+def anchors(title: str, summary: str, language: str | None = None) -> Anchors:
     text = f"{title}\n{summary[:TEXT_CHARS]}"
-    return Anchors(figures(text), names(text))
+    return Anchors(figures(text), names(text, language))
 
 
 @dataclass(frozen=True, slots=True)
