@@ -185,31 +185,19 @@ def names(text: str, language: str | None = None) -> frozenset[str]:
     a text of a known `language`, the name of a country or a city in that language is its
     place's key (`_places`: "Yunanistan", "Греция", "Greece" -> "@GR")."""
     places = _places(language) if language else {}
-    out = set()
+    out: set[str] = set()
     for m in _NAME.finditer(text):
         start = m.start()
         if start and (text[start - 1].isalnum() or text[start - 1] in "-_"):
             continue  # inside a word
-        folded = _fold(m.group())
-        if folded in _NOT_NAMES or len(folded) < 3:
-            continue
-        place = _place(places, folded)
-        if place is not None:
-            out.add(place)
-        elif len(folded) >= 4:
-            out.add(skeleton(folded) or folded[:NAME_KEY])
+        _add_name(out, _fold(m.group()), places)
     for m in () if text.isascii() else _OTHER_NAME.finditer(text):
         start = m.start()
         if start and text[start - 1].isalnum():
             continue
         latin = _transliterated(_fold(m.group()))
-        if latin is None or len(latin) < 3 or latin in _NOT_NAMES:
-            continue
-        place = _place(places, latin)
-        if place is not None:
-            out.add(place)
-        elif len(latin) >= 4:
-            out.add(skeleton(latin) or latin[:NAME_KEY])
+        if latin is not None:
+            _add_name(out, latin, places)
     for m in () if text.isascii() else _ARABIC_WORD.finditer(text):
         # Arabic writes no capitals: every word but the commonest is a candidate name.
         word = _ARABIC_PREFIX.sub("", m.group())
@@ -220,6 +208,18 @@ def names(text: str, language: str | None = None) -> frozenset[str]:
         if key is not None:
             out.add(places.get("ar:" + _bones(latin), key))
     return frozenset(out)
+
+
+def _add_name(out: set[str], latin: str, places: Mapping[str, str]) -> None:
+    """Add a folded name in Latin letters: its place's key, else (from four letters) its
+    skeleton, or for a name with digits its first NAME_KEY letters."""
+    if latin in _NOT_NAMES or len(latin) < 3:
+        return
+    place = _place(places, latin)
+    if place is not None:
+        out.add(place)
+    elif len(latin) >= 4:
+        out.add(skeleton(latin) or latin[:NAME_KEY])
 
 
 def _transliterated(word: str) -> str | None:

@@ -478,47 +478,35 @@ class Matcher:
         return f"rule {index + 1} of {len(topic.rules)}: {short}"
 
     def naming_hits(self, found: TopicMatch) -> TopicMatch:
-        """`found` with only the hits of terms that name its topic (the digest highlights
-        and ranks by these); the other hits are context a rule required ("military" beside
-        "Turkey", "Turkey" beside "S-400"). A match with no naming hit is kept whole."""
-        names = self._names.get(found.topic)
-        if not names:
-            return found
-        kept = tuple(h for h in found.hits if h.term in names)
-        if not kept or len(kept) == len(found.hits):
-            return found
-        return dataclasses.replace(found, hits=kept)
+        """`found` with only the hits of terms that name its topic (the digest ranks by
+        these); the other hits are context a rule required ("military" beside "Turkey",
+        "Turkey" beside "S-400"). A match with no naming hit is kept whole."""
+        return _only(found, self._names.get(found.topic))
 
     def highlight_hits(self, found: TopicMatch) -> TopicMatch:
         """`found` with the hits the digest highlights: the terms that name its topic and
         every side of a NEAR (which side names the topic is a guess: "grain NEAR/S Odesa"),
         not the context an AND or `all:` required ("Trump", "security" beside "NATO")."""
-        shown = self._highlighted.get(found.topic)
-        if not shown:
-            return found
-        kept = tuple(h for h in found.hits if h.term in shown)
-        if not kept or len(kept) == len(found.hits):
-            return found
-        return dataclasses.replace(found, hits=kept)
-
-    @functools.cached_property
-    def _highlighted(self) -> dict[str, frozenset[str]]:
-        out: dict[str, frozenset[str]] = {}
-        for topic in self.topics:
-            indexes: set[int] = set()
-            for rule in topic.rules:
-                _naming_terms(rule.node, indexes)
-                _near_terms(rule.node, indexes)
-            out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
-        return out
+        return _only(found, self._highlighted.get(found.topic))
 
     @functools.cached_property
     def _names(self) -> dict[str, frozenset[str]]:
+        return self._terms(naming=True)
+
+    @functools.cached_property
+    def _highlighted(self) -> dict[str, frozenset[str]]:
+        return self._terms(naming=False)
+
+    def _terms(self, *, naming: bool) -> dict[str, frozenset[str]]:
+        """Per topic, the terms (as written) that name it, or with `naming=False` those and
+        every side of each NEAR."""
         out: dict[str, frozenset[str]] = {}
         for topic in self.topics:
             indexes: set[int] = set()
             for rule in topic.rules:
                 _naming_terms(rule.node, indexes)
+                if not naming:
+                    _near_terms(rule.node, indexes)
             out[topic.name] = frozenset(topic.terms[i].written for i in indexes)
         return out
 
@@ -590,6 +578,16 @@ def _naming_terms(node: _Node, out: set[int]) -> None:
             out.update(node.groups[0])
     elif isinstance(node, _NotNear):
         out.update(node.terms)
+
+
+def _only(found: TopicMatch, terms: frozenset[str] | None) -> TopicMatch:
+    """`found` with only the hits of `terms`; whole when none or all of its hits are."""
+    if not terms:
+        return found
+    kept = tuple(h for h in found.hits if h.term in terms)
+    if not kept or len(kept) == len(found.hits):
+        return found
+    return dataclasses.replace(found, hits=kept)
 
 
 def _near_terms(node: _Node, out: set[int]) -> None:
