@@ -34,7 +34,7 @@ import unicodedata
 import zlib
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain, compress, islice
@@ -339,9 +339,29 @@ def _template_apart(a: _Doc, b: _Doc, words_a: frozenset[str], words_b: frozense
     figure. A copy under an edited headline keeps the changed word in its text, or has none."""
     if min(len(words_a), len(words_b)) < MIN_TEMPLATE_WORDS:
         return False
-    only_a = a.title_words - b.title_words
-    only_b = b.title_words - a.title_words
+    # Numbers are left out: a title's "4.3" (words "4", "3") is in any text with a 4 in it.
+    only_a = {w for w in a.title_words - b.title_words if not w.isdigit()}
+    only_b = {w for w in b.title_words - a.title_words if not w.isdigit()}
+    if not (only_a and only_b):
+        return False  # only a figure changed: an update ("toll rises to 7")
     return only_a.isdisjoint(words_b) and only_b.isdisjoint(words_a)
+
+
+def _slots_filled_twice(a: _Doc, b: _Doc) -> bool:
+    """Two headlines with the same words in the same order but for one to three words other
+    than figures ("Aydın açıklarında 51 düzensiz göçmen yakalandı" / "İzmir açıklarında 21
+    ..."): an agency's template, maybe told of two events. Their texts may be the template
+    too, so alike words do not join them unless each text has the other headline's own
+    words (`_template_apart`); and one outlet's two such articles are not joined by
+    near-duplicate text (`_join_same_texts`)."""
+    if not a.title_key or not b.title_key:
+        return False
+    x, y = a.title_key.split(), b.title_key.split()
+    if len(x) != len(y):
+        return False
+    changed = [(p, q) for p, q in zip(x, y, strict=True) if p != q]
+    named = [(p, q) for p, q in changed if not (p.isdigit() and q.isdigit())]
+    return 1 <= len(named) <= 3 and 2 * len(changed) <= len(x)
 
 
 def _distinctive(word: str) -> bool:
@@ -472,7 +492,11 @@ def _same_text(a: frozenset[int], b: frozenset[int]) -> bool:
 
 
 def _join_same_texts(
-    docs: Sequence[_Doc], ledes: Mapping[int, frozenset[int]], max_posting: int, uf: _UnionFind
+    docs: Sequence[_Doc],
+    ledes: Mapping[int, frozenset[int]],
+    max_posting: int,
+    uf: _UnionFind,
+    apart: Container[tuple[int, int]] = frozenset(),
 ) -> None:
     """Join articles within WINDOW whose ledes are near-duplicates (`_same_text`).
 
@@ -493,7 +517,14 @@ def _join_same_texts(
             for j in members[x + 1 :]:
                 if docs[j].published_at - docs[i].published_at > WINDOW:
                     break
-                if uf.find(i) != uf.find(j) and _same_text(ledes[i], ledes[j]):
+                if (
+                    uf.find(i) != uf.find(j)
+                    and _same_text(ledes[i], ledes[j])
+                    and (i, j) not in apart
+                    and not (
+                        docs[i].source == docs[j].source and _slots_filled_twice(docs[i], docs[j])
+                    )
+                ):
                     uf.union(i, j)
 
 
@@ -827,13 +858,23 @@ def assign_clusters(
         for i, tokens in tokens_of.items()
     }
     tokens_of.clear()
+    # Pairs found to be a template told twice: near-duplicate text does not join them either.
+    apart: set[tuple[int, int]] = set()
     for a_index, b_index in substituted:
-        if not _template_apart(docs[a_index], docs[b_index], words_of[a_index], words_of[b_index]):
+        if _template_apart(docs[a_index], docs[b_index], words_of[a_index], words_of[b_index]):
+            apart.add((a_index, b_index))
+        else:
             uf.union(a_index, b_index)
     for a_index, b_index, title_sim in open_pairs:
         if uf.find(a_index) != uf.find(b_index) and _summary_verdict(
             title_sim, words_of[a_index], words_of[b_index]
         ):
+            a, b = docs[a_index], docs[b_index]
+            if _slots_filled_twice(a, b) and _template_apart(
+                a, b, words_of[a_index], words_of[b_index]
+            ):
+                apart.add((a_index, b_index))
+                continue
             uf.union(a_index, b_index)
     del words_of
     event_words = {}
@@ -858,7 +899,8 @@ def assign_clusters(
             ledes[d.index] = lede
     shingles.clear()
     del boilerplate
-    _join_same_texts(docs, ledes, max_posting, uf)
+    _join_same_texts(docs, ledes, max_posting, uf, apart)
+    del apart
     del ledes
     by_id = {d.id: d.index for d in docs}
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
