@@ -168,7 +168,8 @@ def format_table(
         (*row[:-1], row[-1] if len(row[-1]) <= error_width else row[-1][: error_width - 1] + "…")
         for row in health_rows(healths, now, zone)
     ]
-    columns, right = COLUMNS, {3, 5}  # FAILS and ITEMS/DAY are numbers: right-aligned
+    columns: tuple[str, ...] = COLUMNS
+    right = {3, 5}  # FAILS and ITEMS/DAY are numbers: right-aligned
     if tags and any(tags.get(h.url) for h in healths):
         columns, right = (COLUMNS[0], "TAGS", *COLUMNS[1:]), {4, 6}
         rows = [
