@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from email.utils import format_datetime
@@ -46,7 +46,9 @@ def write_sources(
     topics: str | None = None,
     extra: str = "",
     timeout: float = 3,
+    tags: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
+    """A sources file for `feeds` ((url, name) pairs); `tags` gives feeds, by name, their tags."""
     lines = [
         "allow_hosts: [127.0.0.0/8]",
         f"fetch:\n  timeout: {timeout}\n  connect_timeout: 2",
@@ -54,6 +56,8 @@ def write_sources(
     ]
     for url, name in feeds:
         lines.append(f"  - url: {url!r}\n    name: {name!r}")
+        if tags and name in tags:
+            lines.append(f"    tags: [{', '.join(repr(t) for t in tags[name])}]")
     lines.append(topics or default_topics_yaml())
     lines.append(extra)
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -164,6 +164,55 @@ def test_feeds_without_a_name_on_one_host_are_told_apart() -> None:
     ]
 
 
+def test_feed_tags_are_stripped_kept_as_written_and_once() -> None:
+    config = parse_config(
+        "feeds:\n"
+        "  - url: https://a.org/f\n    tags: [GR, ' wire ', greek-press, GR]\n"
+        "  - url: https://b.org/f\n    tags: GR\n"  # one tag as a plain string
+        "  - url: https://c.org/f\n    tags: []\n"
+        "  - url: https://d.org/f\n    tags:\n"
+        "  - url: https://e.org/f\n    tags: [Agency, 'NO']\n" + TOPICS
+    )
+    assert [f.tags for f in config.feeds[:4]] == [("GR", "wire", "greek-press"), ("GR",), (), ()]
+    assert config.feeds[4].tags == ("Agency", "NO")
+    assert parse_config(FEEDS + TOPICS).feeds[0].tags == ()
+
+
+@pytest.mark.parametrize(
+    ("tags", "field", "words"),
+    [
+        (
+            "GR, wire",
+            "feeds[0].tags",
+            "'GR, wire' is one tag with a comma in it; write a list: [GR, wire]",
+        ),
+        ("[GR, '']", "feeds[0].tags[1]", "a tag must be a non-empty string without commas"),
+        ("['  ']", "feeds[0].tags[0]", "a tag must be a non-empty string without commas"),
+        ("[GR, 'a,b']", "feeds[0].tags[1]", "without commas"),
+        ("[GR, NO]", "feeds[0].tags[1]", "got False: YAML reads an unquoted yes, no, on or off"),
+        ("[1821]", "feeds[0].tags[0]", "must be a string, got 1821: quote it ('1821')"),
+        ("{GR: 1}", "feeds[0].tags", "must be a list of tags like [GR, wire], got a mapping"),
+        ("[GR, gr]", "feeds[0].tags[1]", "tag 'gr' is written 'GR' at feeds[0].tags[0]"),
+    ],
+)
+def test_bad_feed_tags_name_file_line_and_field(tags: str, field: str, words: str) -> None:
+    error = error_of(f"feeds:\n  - url: https://a.org/f\n    tags: {tags}\n" + TOPICS)
+    assert (error.file, error.line, error.field) == ("my.yaml", 3, field)
+    assert words in error.message
+    assert "\n" not in str(error)
+
+
+def test_one_tag_is_spelled_one_way_in_the_whole_file() -> None:
+    # Tags are compared without regard to case, so `GR` and `gr` would be one tag stored two
+    # ways, and `list_contains(feed_tags, 'GR')` would miss half of it.
+    error = error_of(
+        "feeds:\n  - url: https://a.org/f\n    tags: [GR]\n"
+        "  - url: https://b.org/f\n    tags: [wire, gr]\n" + TOPICS
+    )
+    assert error.line == 5 and error.field == "feeds[1].tags[1]"
+    assert "'gr' is written 'GR' at feeds[0].tags[0]" in error.message
+
+
 def test_an_invalid_topic_names_the_topic() -> None:
     error = error_of("feeds:\n  - url: https://a.org/f\ntopics:\n  - terms: [x]\n")
     assert error.field.startswith("topics[0]")

@@ -111,6 +111,24 @@ def run_poll_expecting_error(
             id="unconstructable-yaml-node",
         ),
         pytest.param(
+            GOOD_FEEDS
+            + "    tags: [GR, wire]\n  - url: https://b.example/f\n    tags: [Wire, '']\n"
+            + default_topics_yaml(),
+            ":6: feeds[1].tags[0]: tag 'Wire' is written 'wire' at feeds[0].tags[1]",
+            id="tag-spelled-two-ways",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "    tags: GR, wire\n" + default_topics_yaml(),
+            ":4: feeds[0].tags: 'GR, wire' is one tag with a comma in it; write a list: [GR, wire]",
+            id="tags-as-one-string-with-commas",
+        ),
+        pytest.param(
+            GOOD_FEEDS + "    tags: [GR, NO]\n" + default_topics_yaml(),
+            ":4: feeds[0].tags[1]: must be a string, got False: YAML reads an unquoted yes, "
+            "no, on or off as true or false; quote the tag ('NO')",
+            id="tag-read-as-false",
+        ),
+        pytest.param(
             GOOD_FEEDS + "fetch:\n  contact: nobody\n" + default_topics_yaml(),
             ":5: fetch.contact: must be an http(s) URL or an email address",
             id="bad-contact",

@@ -91,6 +91,41 @@ def test_table_after_a_real_poll(
     assert f"{local:%Y-%m-%d %H:%M}" in down
 
 
+def test_feeds_shows_each_feeds_tags_after_a_real_poll(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    now = datetime.now(UTC)
+    item = {"title": "NATO story", "link": "https://example.org/1", "guid": "g1", "pubDate": now}
+    feed_server.route("/kathimerini.xml", body=rss("Kathimerini", [item]))
+    feed_server.route("/down.xml", status=503, body=b"busy")
+    feeds = [
+        (feed_server.url("/kathimerini.xml"), "Kathimerini"),
+        (feed_server.url("/down.xml"), "Down wire"),
+        ("http://127.0.0.1:9/plain.xml", "Untagged"),
+    ]
+    tags = {"Kathimerini": ["GR", "greek-press"], "Down wire": ["wire"]}
+    sources = write_sources(tmp_path / "s.yaml", feeds, tags=tags)
+    db = tmp_path / "wh" / "n.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(sources), "--db", str(db)], out=out) == 0
+    table = out.getvalue()
+    header = table.splitlines()[0]
+    assert header.split()[:3] == ["FEED", "TAGS", "STATUS"]
+    at = header.index("TAGS")  # the column lines up under its heading
+    assert _row(table, "Kathimerini")[at:].startswith("GR, greek-press  ok ")
+    assert _row(table, "Down wire")[at:].startswith("wire ")
+    assert "FAILING" in _row(table, "Down wire")
+    assert _row(table, "Untagged")[at:].startswith("- ")
+
+    # Without tags in the file, the table is as it always was: no TAGS column.
+    plain = write_sources(tmp_path / "plain.yaml", feeds)
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(plain), "--db", str(db)], out=out) == 0
+    assert out.getvalue().splitlines()[0].split()[:2] == ["FEED", "STATUS"]
+
+
 def test_long_errors_are_cut_to_the_column(tmp_path: Path) -> None:
     from newswatch.models import FeedHealth
 

@@ -202,3 +202,48 @@ def test_version_9_upgrade_makes_latest_stories_name_every_outlet_of_the_story(
     with warehouse.connect(db) as con:
         assert warehouse.schema_version(con) >= 9
         assert con.execute(wagner).fetchall() == [(["Sahel Post", "eKathimerini (GR)"],)]
+
+
+def test_version_10_upgrade_gives_feeds_tags_and_the_next_poll_fills_them(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warehouse polled at schema version 9 has no tags; once upgraded its feeds have none
+    ([]) and the views' old columns answer as before; the next poll writes the tags of
+    sources.yaml."""
+    from tests import warehouse_helpers
+
+    db = tmp_path / "wh" / "news.duckdb"
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    tags = {"eKathimerini (GR)": ["GR", "greek-press"]}
+    sources = write_sources(
+        tmp_path / "sources.yaml", feeds, topics=warehouse_helpers.STORY_TOPICS, tags=tags
+    )
+    stories = "SELECT topic, sources FROM latest_stories ORDER BY topic"
+    with monkeypatch.context() as m:
+        before_10 = [s for s in warehouse.migrations() if s.version < 10]
+        m.setattr(warehouse, "migrations", lambda directory=None: before_10)
+        poll_once(sources, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert warehouse.schema_version(con) == 9
+        v9_stories = con.execute(stories).fetchall()
+        v9_matched = con.execute("SELECT * FROM matched_articles ORDER BY id").fetchall()
+    with warehouse.connect(db) as con:
+        assert warehouse.schema_version(con) >= 10
+        assert con.execute("SELECT name, tags FROM feeds ORDER BY name").fetchall() == [
+            ("Sahel Post", []),
+            ("eKathimerini (GR)", []),
+        ]
+        assert con.execute(stories).fetchall() == v9_stories
+        # matched_articles keeps its columns, in their order, and adds feed_tags last.
+        upgraded = con.execute("SELECT * FROM matched_articles ORDER BY id").fetchall()
+        assert [row[:-1] for row in upgraded] == v9_matched
+        assert {row[-1] == [] for row in upgraded} == {True}
+    poll_once(sources, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT name, tags FROM feed_health ORDER BY name").fetchall() == [
+            ("Sahel Post", []),
+            ("eKathimerini (GR)", ["GR", "greek-press"]),
+        ]

@@ -71,6 +71,14 @@ EXPECTED_COLUMNS = {
         "last_published_at",
         "url",
     ],
+    "stories_by_tag": [
+        "headline",
+        "tagged_sources",
+        "sources",
+        "articles",
+        "last_published_at",
+        "url",
+    ],
     "unhealthy_feeds": [
         "name",
         "status",
@@ -131,6 +139,11 @@ def test_example_queries_answer_their_question(db: Path) -> None:
     assert [float(str(r["median_ms"])) for r in slow] == sorted(
         (float(str(r["median_ms"])) for r in slow), reverse=True
     )
+    by_tag = q("stories_by_tag")  # S-400 stories that a feed tagged TR carried
+    assert TITLE_HIT in {r["headline"] for r in by_tag}
+    assert {tuple(r["tagged_sources"]) for r in by_tag} == {("Ankara Daily",)}  # type: ignore[arg-type]
+    all_s400 = {r["headline"] for r in q("s400_stories_this_week")}
+    assert len(all_s400) > len(by_tag)  # the Brussels and Monitor stories are left out
     volume = q("daily_topic_volume_30d")
     assert len(volume) == 30 * 3
     assert sum(int(str(r["articles"])) for r in volume if r["topic"] == "S-400") >= 4
@@ -255,7 +268,7 @@ def test_missing_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
         (["SELEC 1"], ["SELEC"]),
         (["SELECT * FROM no_such_table"], ["no_such_table"]),
         # DuckDB's suggestion stays, on the one line.
-        (["SELECT languag FROM matched_articles"], ['Referenced column "languag" not found in FROM clause (did you mean "language"?)']),
+        (["SELECT languag FROM articles"], ['Referenced column "languag" not found in FROM clause (did you mean "language"?)']),
         (["SELECT * FROM matched_article"], ['Table with name matched_article does not exist (did you mean "matched_articles"?)']),
         (["SELECT 1", "--db", "{tmp}/none.duckdb"], ["{tmp}/none.duckdb", "newswatch poll"]),
         (["SELECT 1", "--db", "{tmp}/garbage.duckdb"], ["{tmp}/garbage.duckdb", "not a valid DuckDB"]),
@@ -404,3 +417,68 @@ def test_latest_stories_sources_are_every_outlet_of_the_story_as_in_the_digest(
     assert cli.main(argv, out=out) == 0, out.getvalue()
     [text] = (tmp_path / "d").glob("digest-*.txt")
     assert "Also reported by:\n     - eKathimerini (GR)" in text.read_text(encoding="utf-8")
+
+
+def test_feed_tags_reach_the_views_and_follow_sources_yaml_on_the_next_poll(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Which Wagner stories came from Greek outlets? Feeds carry `tags:` from sources.yaml into
+    `feeds`, `matched_articles.feed_tags`, `latest_stories.feed_tags` and `feed_health.tags`;
+    an edit of the tags shows after the next poll, also for a feed that poll did not fetch."""
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    sahel_url, greek_url = (url for url, _ in feeds)
+    db = tmp_path / "wh" / "news.duckdb"
+
+    def poll(tags: dict[str, list[str]], extra: str = "") -> None:
+        path = write_sources(
+            tmp_path / "sources.yaml", feeds, topics=warehouse_helpers.STORY_TOPICS, tags=tags
+        )
+        if extra:  # e.g. the Sahel feed turned off: this poll does not fetch it
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace("name: 'Sahel Post'", f"name: 'Sahel Post'\n{extra}"))
+        warehouse_helpers.poll_once(path, db)
+
+    poll({"Sahel Post": ["ML", "regional"], "eKathimerini (GR)": ["GR", "greek-press"]})
+    assert run_json(db, "SELECT url, tags FROM feeds ORDER BY name") == [
+        {"url": sahel_url, "tags": ["ML", "regional"]},
+        {"url": greek_url, "tags": ["GR", "greek-press"]},
+    ]
+    assert run_json(db, "SELECT source, topics, feed_tags FROM matched_articles ORDER BY source") == [
+        {"source": "Sahel Post", "topics": ["Mali", "Wagner"], "feed_tags": ["ML", "regional"]},
+        {"source": "eKathimerini (GR)", "topics": ["Mali"], "feed_tags": ["GR", "greek-press"]},
+    ]  # fmt: skip
+    # The story's row names every tag of the outlets that carried it (as `sources` does)...
+    wagner_gr = (
+        "SELECT headline, feed_tags FROM latest_stories "
+        "WHERE topic = 'Wagner' AND list_contains(feed_tags, 'GR')"
+    )
+    title = warehouse_helpers.STORY_TITLE
+    assert run_json(db, wagner_gr) == [
+        {"headline": title, "feed_tags": ["GR", "ML", "greek-press", "regional"]}
+    ]
+    # ...while the articles themselves say which outlet's copy named Wagner: not the Greek one.
+    greek_wagner = (
+        "SELECT count(*) AS n FROM matched_articles "
+        "WHERE list_contains(topics, 'Wagner') AND list_contains(feed_tags, 'GR')"
+    )
+    assert run_json(db, greek_wagner) == [{"n": 0}]
+
+    # Retagged: the Greek outlet is now a wire too, the Sahel feed loses its tags and is turned
+    # off (not fetched by this poll: its tags still follow the file).
+    poll({"eKathimerini (GR)": ["GR", "wire"]}, extra="    enabled: false")
+    fetched = "SELECT feed_url, count(*) AS n FROM fetch_log GROUP BY 1 ORDER BY 1"
+    assert run_json(db, fetched) == sorted(
+        [{"feed_url": sahel_url, "n": 1}, {"feed_url": greek_url, "n": 2}],
+        key=lambda r: str(r["feed_url"]),
+    )
+    assert run_json(db, "SELECT url, tags FROM feed_health ORDER BY name") == [
+        {"url": sahel_url, "tags": []},
+        {"url": greek_url, "tags": ["GR", "wire"]},
+    ]
+    assert run_json(db, "SELECT feed_tags FROM latest_stories WHERE topic = 'Wagner'") == [
+        {"feed_tags": ["GR", "wire"]}
+    ]
+    assert run_json(db, "SELECT source, feed_tags FROM matched_articles ORDER BY source") == [
+        {"source": "Sahel Post", "feed_tags": []},
+        {"source": "eKathimerini (GR)", "feed_tags": ["GR", "wire"]},
+    ]

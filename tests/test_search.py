@@ -266,6 +266,31 @@ def test_no_word_and_a_topic_lists_the_topics_articles_newest_first(db: Path) ->
     assert last.startswith(f"{len(hits)} articles that matched S-400, newest first. Times are ")
 
 
+def test_tag_keeps_the_articles_of_feeds_with_that_tag(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def sources_of(*args: str) -> list[str]:
+        out = io.StringIO()
+        argv = ["search", *args, "--db", str(db), "--format", "json", "--limit", "100"]
+        assert cli.main(argv, out=out) == 0
+        return [h["source"] for h in json.loads(out.getvalue())]
+
+    everyone = sources_of("S-400")
+    assert {"Ankara Daily", "Brussels Wire", "Defense Monitor"} <= set(everyone)
+    # The farm's tags (warehouse_helpers.FARM_TAGS): Ankara Daily is TR, Brussels Wire a wire.
+    turkish = sources_of("S-400", "--tag", "tr")  # any case
+    assert turkish and set(turkish) == {"Ankara Daily"}
+    assert turkish == [s for s in everyone if s == "Ankara Daily"]  # in the same order
+    assert set(sources_of("S-400", "--tag", "wire")) == {"Brussels Wire"}
+    assert sources_of("S-400", "--tag", "nowhere") == []
+    # With no word, a topic's articles of the tagged feeds.
+    assert set(sources_of("", "--topic", "S-400", "--tag", " TR ")) == {"Ankara Daily"}
+
+    assert cli.main(["search", "S-400", "--db", str(db), "--tag", "TR,GR"]) == 2
+    err = capsys.readouterr().err
+    assert err == "newswatch: error: --tag takes one feed tag (no commas), got 'TR,GR'\n"
+
+
 def test_index_is_a_snapshot_until_refreshed(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     now = datetime.now(UTC)

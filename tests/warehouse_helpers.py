@@ -129,6 +129,15 @@ def serve_farm(server: FeedServer, now: datetime) -> list[tuple[str, str]]:
     return feeds
 
 
+# Tags of the farm's feeds, by name (sources.yaml `tags:`), for the queries that ask by tag.
+FARM_TAGS = {
+    "Ankara Daily": ["TR", "regional"],
+    "Brussels Wire": ["BE", "wire"],
+    "Defense Monitor": ["trade-press"],
+    "BBC World": ["GB", "world-desk"],
+}
+
+
 def poll_once(sources: Path, db: Path) -> str:
     out = io.StringIO()
     status = cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=out)
@@ -141,7 +150,7 @@ def build_populated_db(root: Path) -> Path:
     server = FeedServer().start()
     try:
         feeds = serve_farm(server, datetime.now(UTC))
-        sources = write_sources(root / "sources.yaml", feeds, timeout=3)
+        sources = write_sources(root / "sources.yaml", feeds, timeout=3, tags=FARM_TAGS)
         db = root / "wh" / "news.duckdb"
         poll_once(sources, db)
     finally:

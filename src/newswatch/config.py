@@ -458,12 +458,13 @@ class _Validator:
                 ("feeds",), "must be a non-empty list of feeds (each with a `url`)"
             )
         seen: dict[str, int] = {}
+        spellings: dict[str, tuple[str, Path_]] = {}  # a tag, case-folded -> its first spelling
         out = []
         for i, item in enumerate(value):
             at: Path_ = ("feeds", i)
             if isinstance(item, str):
                 item = {"url": item}
-            self._mapping(item, at, {"url", "name", "interval", "enabled", "fetch_article"})
+            self._mapping(item, at, {"url", "name", "interval", "enabled", "fetch_article", "tags"})
             url = item.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise self.doc.error((*at, "url"), "missing or empty; every feed needs a `url`")
@@ -490,9 +491,65 @@ class _Validator:
                     interval_seconds=interval,
                     enabled=enabled,
                     fetch_article=self._fetch_mode(item, (*at, "fetch_article"), fetch_article),
+                    tags=self._tags(item.get("tags"), (*at, "tags"), spellings),
                 )
             )
         return tuple(_default_names(out))
+
+    def _tags(
+        self, value: Any, at: Path_, spellings: dict[str, tuple[str, Path_]]
+    ) -> tuple[str, ...]:
+        """A feed's `tags`: a list of short labels, or one label written as a plain string
+        (`tags: GR`). Each is stripped and kept as written; the same tag twice in a feed is
+        kept once. Tags are one tag whatever their case, so a file must spell each one way
+        (`GR` in one feed and `gr` in another is an error): the warehouse then compares them
+        exactly, as analysts' SQL does."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            if "," in value:
+                items = ", ".join(part.strip() for part in value.split(",") if part.strip())
+                raise self.doc.error(
+                    at, f"{value!r} is one tag with a comma in it; write a list: [{items}]"
+                )
+            items_at: list[tuple[Any, Path_]] = [(value, at)]
+        elif isinstance(value, list):
+            items_at = [(item, (*at, i)) for i, item in enumerate(value)]
+        else:
+            raise self.doc.error(at, f"must be a list of tags like [GR, wire], got {_kind(value)}")
+        out: list[str] = []
+        for item, where in items_at:
+            tag = self._tag(item, where)
+            key = tag.casefold()
+            first = spellings.setdefault(key, (tag, where))
+            if first[0] != tag:
+                raise self.doc.error(
+                    where,
+                    f"tag {tag!r} is written {first[0]!r} at {_dotted(first[1])}; tags are "
+                    "compared without regard to case, so write each one way",
+                )
+            if tag not in out:
+                out.append(tag)
+        return tuple(out)
+
+    def _tag(self, value: Any, at: Path_) -> str:
+        if isinstance(value, bool):
+            # `tags: [NO]` (Norway): YAML reads an unquoted yes/no/on/off as true or false.
+            raise self.doc.error(
+                at,
+                f"must be a string, got {value!r}: YAML reads an unquoted yes, no, on or off "
+                "as true or false; quote the tag ('NO')",
+            )
+        if isinstance(value, int | float):
+            raise self.doc.error(at, f"must be a string, got {value!r}: quote it ('{value}')")
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or "," in text or not text.isprintable():
+            raise self.doc.error(
+                at,
+                f"a tag must be a non-empty string without commas or control characters, "
+                f"got {value!r}",
+            )
+        return text
 
     def schedule(self, value: Any) -> ScheduleSettings:
         at: Path_ = ("schedule",)

@@ -29,6 +29,9 @@ class FeedSource:
     # `fetch_article`, else `article_pages.enabled`): "off", "all" (every new entry) or
     # "teaser" (entries whose feed text is shorter than `article_pages.teaser_chars`).
     fetch_article: str = "off"
+    # Short labels for the outlet (sources.yaml `tags`: country, kind of outlet, ...), as
+    # written, each once; one tag has one spelling in the whole file (config.py checks).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     from newswatch.orchestrate.schedule import resolve_timezone
 
     since = parse_since(args.since)
+    tag = _tag(args)
     config = load_config(getattr(args, "sources", None))
     zone = resolve_timezone(config.schedule.timezone)
     topic = None
@@ -252,7 +253,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
                     f"(-word){listing}"
                 )
             raise AnalystError(f'search needs a word to look for, e.g. "S-400 delivery"{listing}')
-        return _list_topic(args, out, topic, since, exclude, zone)
+        return _list_topic(args, out, topic, since, exclude, zone, tag)
     # The matcher's rule for designations: S-400 = S400 = S 400 (the index holds whichever
     # form the article wrote); topics the query names rank their articles first.
     query = " ".join([terms, *designation_variants(terms)])
@@ -271,6 +272,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             limit=args.limit,
             boost_topics=boost,
             exclude=exclude,
+            tag=tag,
         )
         stems = search.search_stems(con, query)
     if args.format == "json":
@@ -312,6 +314,16 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _tag(args: argparse.Namespace) -> str | None:
+    """`--tag`, stripped; None when not given."""
+    if args.tag is None:
+        return None
+    tag = str(args.tag).strip()
+    if not tag or "," in tag:
+        raise AnalystError(f"--tag takes one feed tag (no commas), got {args.tag!r}")
+    return tag
+
+
 def _list_topic(
     args: argparse.Namespace,
     out: TextIO,
@@ -319,6 +331,7 @@ def _list_topic(
     since: datetime | None,
     exclude: str,
     zone: Any,
+    tag: str | None = None,
 ) -> int:
     """`search "" --topic T`: the topic's articles, newest first (no ranking, no score)."""
     db = resolve_db_path(args.db)
@@ -326,7 +339,9 @@ def _list_topic(
         with warehouse.connect(db, wait_seconds=_wait()) as con:
             search.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        hits = search.topic_articles(con, topic, since=since, limit=args.limit, exclude=exclude)
+        hits = search.topic_articles(
+            con, topic, since=since, limit=args.limit, exclude=exclude, tag=tag
+        )
     if args.format == "json":
         records = [
             {
@@ -424,6 +439,11 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
     )
     p.add_argument(
         "--since", metavar="DATE", help="only articles published since (YYYY-MM-DD, UTC)"
+    )
+    p.add_argument(
+        "--tag",
+        metavar="TAG",
+        help="only articles of feeds with this tag (sources.yaml `tags`; case does not matter)",
     )
     p.add_argument(
         "--limit", metavar="N", type=int, default=20, help="at most N results (default 20)"

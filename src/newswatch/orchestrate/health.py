@@ -7,7 +7,7 @@ not exist yet shows every feed as "never polled".
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -155,17 +155,31 @@ def health_rows(
 
 
 def format_table(
-    healths: Sequence[FeedHealth], now: datetime, zone: ZoneInfo, *, error_width: int = 60
+    healths: Sequence[FeedHealth],
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    error_width: int = 60,
+    tags: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """A plain-text table (it must read well in a log file and over ssh)."""
+    """A plain-text table (it must read well in a log file and over ssh). `tags` (feed URL ->
+    its sources.yaml tags) adds a TAGS column after the feed's name when any feed has one."""
     rows = [
         (*row[:-1], row[-1] if len(row[-1]) <= error_width else row[-1][: error_width - 1] + "…")
         for row in health_rows(healths, now, zone)
     ]
-    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *rows, strict=False)]
+    columns: tuple[str, ...] = COLUMNS
+    right = {3, 5}  # FAILS and ITEMS/DAY are numbers: right-aligned
+    if tags and any(tags.get(h.url) for h in healths):
+        columns, right = (COLUMNS[0], "TAGS", *COLUMNS[1:]), {4, 6}
+        rows = [
+            (row[0], ", ".join(tags.get(h.url, ())) or "-", *row[1:])
+            for h, row in zip(healths, rows, strict=True)
+        ]
+    widths = [max(len(c) for c in col) for col in zip(columns, *rows, strict=False)]
     lines = []
-    for row in (COLUMNS, *rows):
-        cells = [cell.ljust(w) if i != 3 and i != 5 else cell.rjust(w)
+    for row in (columns, *rows):
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
         lines.append("  ".join(cells).rstrip())
     counts: dict[str, int] = {}
@@ -191,7 +205,7 @@ def cmd_feeds(args: argparse.Namespace, out: TextIO) -> int:
     healths = collect_health(config, db, now)
     if not db.exists():
         out.write(f"no warehouse at {db} yet; run `newswatch poll` first\n\n")
-    out.write(format_table(healths, now, zone))
+    out.write(format_table(healths, now, zone, tags={f.url: f.tags for f in config.feeds}))
     unlisted = unlisted_feeds(config, db)
     if unlisted:
         n = len(unlisted)

@@ -327,7 +327,14 @@ async def run_poll(
         batches = await steps.collect(
             config, chosen.feeds, state.states, spool_dir, poll_id, due_only, on_feed_done
         )
-        manifest = poll.finish_poll(spool_dir, poll_id, started, clock(), batches)
+        manifest = poll.finish_poll(
+            spool_dir,
+            poll_id,
+            started,
+            clock(),
+            batches,
+            feed_tags={f.url: f.tags for f in config.feeds},
+        )
         stored = await steps.store(db_path, spool_dir)
         if stored.message:
             logger.warning(stored.message)

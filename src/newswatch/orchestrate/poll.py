@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -544,6 +544,7 @@ def finish_poll(
     started_at: datetime,
     finished_at: datetime,
     batches: Sequence[BatchResult],
+    feed_tags: Mapping[str, Sequence[str]] | None = None,
 ) -> spool.PollManifest:
     reports = [r for b in batches for r in b.reports if r.outcome != "skipped"]
     timings: dict[str, float] = {}
@@ -560,6 +561,9 @@ def finish_poll(
         feeds_failed=sum(1 for r in reports if r.outcome == "error"),
         entries=sum(r.entries for r in reports),
         timings=timings,
+        feed_tags=None
+        if feed_tags is None
+        else {url: list(tags) for url, tags in feed_tags.items()},
     )
     spool.write_manifest(spool_dir, manifest)
     return manifest

@@ -24,6 +24,7 @@ from newswatch.store.warehouse import (
     _count,
     _first_line,
     _log,
+    _missing_columns,
     _rollback,
     _scalar,
     _utc,
@@ -403,11 +404,13 @@ def search_articles(
     limit: int = 20,
     boost_topics: Sequence[str] = (),
     exclude: str = "",
+    tag: str | None = None,
 ) -> list[SearchHit]:
     """Articles ranked by BM25 over title (weighted), summary and content, best first;
     articles that matched one of `boost_topics` first (a topic match outranks an incidental
     hit: a Mercedes S 400 review is not an S-400 story); none whose title, summary or
-    content has a word of `exclude` (in any of its stemmed forms)."""
+    content has a word of `exclude` (in any of its stemmed forms); with `tag`, only articles
+    of feeds with that tag (any case)."""
     indexed = _require_index(con)
     # An index built before the content column existed answers on title and summary until
     # the next poll rebuilds it.
@@ -428,6 +431,9 @@ def search_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    if tag is not None:
+        where.append(_tag_condition(con))
+        params.append(tag)
     excluded = _exclusion(con, exclude, with_content=bool(content_score))
     if excluded is not None:
         where.append(excluded[0])
@@ -497,6 +503,19 @@ def _exclusion(
     return f"coalesce({found}) IS NULL", [excluded] * len(fields)
 
 
+def _tag_condition(con: duckdb.DuckDBPyConnection) -> str:
+    """The WHERE condition (on articles `a`, one parameter: the tag) that keeps the articles
+    of feeds with the tag, in any case (sources.yaml spells each tag one way)."""
+    if _missing_columns(con, "feeds", ["tags"]):
+        raise SearchUnavailable(
+            "this warehouse has no feed tags yet (schema version 10); the next poll adds them"
+        )
+    return (
+        "a.feed_url IN (SELECT url FROM feeds "
+        "WHERE list_contains(list_transform(tags, t -> lower(t)), lower(?)))"
+    )
+
+
 def topic_articles(
     con: duckdb.DuckDBPyConnection,
     topic: str,
@@ -504,6 +523,7 @@ def topic_articles(
     since: datetime | None = None,
     limit: int = 20,
     exclude: str = "",
+    tag: str | None = None,
 ) -> list[SearchHit]:
     """The articles that matched `topic`, newest first (`newswatch search "" --topic T`): no
     ranking, so every score is 0. Needs the search index only to leave out `exclude`."""
@@ -512,6 +532,9 @@ def topic_articles(
     if since is not None:
         where.append("a.published_at >= ?")
         params.append(since)
+    if tag is not None:
+        where.append(_tag_condition(con))
+        params.append(tag)
     if exclude.strip():
         indexed = _require_index(con)
         excluded = _exclusion(con, exclude, with_content="content" in indexed)

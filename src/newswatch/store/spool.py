@@ -134,6 +134,10 @@ class PollManifest:
     feeds_failed: int
     entries: int
     timings: dict[str, float] = field(default_factory=dict)
+    # feed URL -> its tags, for every feed of the poll's sources file (fetched or not): the
+    # merge writes them to `feeds`, so an edit shows after the next poll. None in batches
+    # spooled before tags existed (their merge leaves tags alone).
+    feed_tags: dict[str, list[str]] | None = None
 
 
 _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))

@@ -450,6 +450,8 @@ def _merge_batch(
         feeds = batch.files("feeds")
         if feeds:
             _merge_feeds(con, feeds, now, bool(art))
+        if m.feed_tags:
+            _merge_feed_tags(con, m.feed_tags)
         con.execute(
             "INSERT INTO polls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -597,6 +599,19 @@ def _merge_feeds(
         """
     )
     con.execute("DROP TABLE IF EXISTS _feed_updates")
+
+
+def _merge_feed_tags(con: duckdb.DuckDBPyConnection, tags: Mapping[str, Sequence[str]]) -> None:
+    """The tags the poll's sources file gives its feeds, onto the feeds the warehouse holds
+    (a feed never attempted has no row yet; one no longer listed keeps its last tags)."""
+    if _missing_columns(con, "feeds", ["tags"]):  # a warehouse before schema version 10
+        return
+    con.execute(
+        "UPDATE feeds SET tags = u.tags "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS url, unnest(?::VARCHAR[][]) AS tags) u "
+        "WHERE feeds.url = u.url AND feeds.tags IS DISTINCT FROM u.tags",
+        [list(tags), [list(t) for t in tags.values()]],
+    )
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
