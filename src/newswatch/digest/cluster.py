@@ -829,9 +829,11 @@ def assign_clusters(
     shingles: list[array[int]] = []
     event_codes: list[array[int]] = []
     told: list[crosslang.Item] = []
+    # Cross-language links need two languages in the batch (most polls of one desk have one).
+    several_languages = len({language for language, _ in languages.values()}) > 1
 
     def read(d: _Doc, text: str) -> None:
-        known = languages.get(d.id)
+        known = languages.get(d.id) if several_languages else None
         if known is not None and not d.not_report:
             found = crosslang.anchors(known[1], text[:SUMMARY_CHARS], known[0])
             told.append(crosslang.Item(d.index, known[0], d.published_at, found))

@@ -604,14 +604,26 @@ def _merge_feeds(
 def _merge_feed_tags(con: duckdb.DuckDBPyConnection, tags: Mapping[str, Sequence[str]]) -> None:
     """The tags the poll's sources file gives its feeds, onto the feeds the warehouse holds
     (a feed never attempted has no row yet; one no longer listed keeps its last tags)."""
-    if _missing_columns(con, "feeds", ["tags"]):  # a warehouse before schema version 10
+    if not tags or _missing_columns(con, "feeds", ["tags"]):  # before schema version 10
         return
-    con.execute(
-        "UPDATE feeds SET tags = u.tags "
-        "FROM (SELECT unnest(?::VARCHAR[]) AS url, unnest(?::VARCHAR[][]) AS tags) u "
-        "WHERE feeds.url = u.url AND feeds.tags IS DISTINCT FROM u.tags",
-        [list(tags), [list(t) for t in tags.values()]],
+    import pyarrow as pa  # the poll has it loaded (spool)
+
+    # An Arrow table, not list parameters: DuckDB binds 1,000 Python lists in ~0.16 s, an
+    # Arrow table of them in ~3 ms.
+    table = pa.table(
+        {
+            "url": pa.array(list(tags), pa.string()),
+            "tags": pa.array([list(t) for t in tags.values()], pa.list_(pa.string())),
+        }
     )
+    con.register("_feed_tags_in", table)
+    try:
+        con.execute(
+            "UPDATE feeds SET tags = u.tags FROM _feed_tags_in u "
+            "WHERE feeds.url = u.url AND feeds.tags IS DISTINCT FROM u.tags"
+        )
+    finally:
+        con.unregister("_feed_tags_in")
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
