@@ -276,42 +276,56 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         )
         stems = search.search_stems(con, query)
     if args.format == "json":
-        records = [
-            {
-                "rank": i,
-                "score": round(h.score, 4),
-                "id": h.id,
-                "title": h.title,
-                "source": h.source,
-                "url": h.url,
-                "published_at": h.published_at.isoformat(),
-                "topics": list(h.topics),
-                "cluster_id": h.cluster_id,
-                "snippet": best_snippet((h.summary, h.content), stems),
-            }
-            for i, h in enumerate(hits, 1)
-        ]
-        out.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        _write_json(out, hits, stems, scored=True)
         return 0
     if not hits:
         out.write(f"no articles match {args.terms!r}\n")
         return 0
-    for i, h in enumerate(hits, 1):
-        topics = f"  [{', '.join(h.topics)}]" if h.topics else ""
-        out.write(
-            f"{i:>2}. {h.title}\n    {h.score:.2f}  {timefmt.local(h.published_at, zone)}  "
-            f"{h.source}{topics}\n    {h.url}\n"
-        )
-        text = best_snippet((h.summary, h.content), stems)
-        if text:
-            out.write(f"    {text}\n")
-        out.write("\n")
+    _write_hits(out, hits, stems, zone, scored=True)
     ranked = f"; articles matching {', '.join(boost)} first" if boost else ""
     out.write(
         f"{len(hits)} result{'s' if len(hits) != 1 else ''}{ranked}. "
         f"Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n"
     )
     return 0
+
+
+def _write_json(out: TextIO, hits: Sequence[Any], stems: Sequence[str], *, scored: bool) -> None:
+    """Search hits as a JSON list: rank, score (None for a topic's listing), the article."""
+    records = [
+        {
+            "rank": i,
+            "score": round(h.score, 4) if scored else None,
+            "id": h.id,
+            "title": h.title,
+            "source": h.source,
+            "url": h.url,
+            "published_at": h.published_at.isoformat(),
+            "topics": list(h.topics),
+            "cluster_id": h.cluster_id,
+            "snippet": best_snippet((h.summary, h.content), stems),
+        }
+        for i, h in enumerate(hits, 1)
+    ]
+    out.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+
+
+def _write_hits(
+    out: TextIO, hits: Sequence[Any], stems: Sequence[str], zone: Any, *, scored: bool
+) -> None:
+    """Search hits on the screen: title; score (when ranked), time, outlet, topics; link;
+    the best snippet."""
+    for i, h in enumerate(hits, 1):
+        topics = f"  [{', '.join(h.topics)}]" if h.topics else ""
+        score = f"{h.score:.2f}  " if scored else ""
+        out.write(
+            f"{i:>2}. {h.title}\n    {score}{timefmt.local(h.published_at, zone)}  "
+            f"{h.source}{topics}\n    {h.url}\n"
+        )
+        text = best_snippet((h.summary, h.content), stems)
+        if text:
+            out.write(f"    {text}\n")
+        out.write("\n")
 
 
 def _tag(args: argparse.Namespace) -> str | None:
@@ -343,35 +357,12 @@ def _list_topic(
             con, topic, since=since, limit=args.limit, exclude=exclude, tag=tag
         )
     if args.format == "json":
-        records = [
-            {
-                "rank": i,
-                "score": None,
-                "id": h.id,
-                "title": h.title,
-                "source": h.source,
-                "url": h.url,
-                "published_at": h.published_at.isoformat(),
-                "topics": list(h.topics),
-                "cluster_id": h.cluster_id,
-                "snippet": best_snippet((h.summary, h.content), []),
-            }
-            for i, h in enumerate(hits, 1)
-        ]
-        out.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        _write_json(out, hits, [], scored=False)
         return 0
     if not hits:
         out.write(f"no articles matched {topic}\n")
         return 0
-    for i, h in enumerate(hits, 1):
-        out.write(
-            f"{i:>2}. {h.title}\n    {timefmt.local(h.published_at, zone)}  "
-            f"{h.source}  [{', '.join(h.topics)}]\n    {h.url}\n"
-        )
-        text = best_snippet((h.summary, h.content), [])
-        if text:
-            out.write(f"    {text}\n")
-        out.write("\n")
+    _write_hits(out, hits, [], zone, scored=False)
     out.write(
         f"{len(hits)} article{'s' if len(hits) != 1 else ''} that matched {topic}, newest "
         f"first. Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n"

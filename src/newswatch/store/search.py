@@ -428,12 +428,7 @@ def search_articles(
             "a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"
         )
         params.append(topic)
-    if since is not None:
-        where.append("a.published_at >= ?")
-        params.append(since)
-    if tag is not None:
-        where.append(_tag_condition(con))
-        params.append(tag)
+    _add_filters(con, where, params, since=since, tag=tag)
     excluded = _exclusion(con, exclude, with_content=bool(content_score))
     if excluded is not None:
         where.append(excluded[0])
@@ -503,6 +498,23 @@ def _exclusion(
     return f"coalesce({found}) IS NULL", [excluded] * len(fields)
 
 
+def _add_filters(
+    con: duckdb.DuckDBPyConnection,
+    where: list[str],
+    params: list[Any],
+    *,
+    since: datetime | None,
+    tag: str | None,
+) -> None:
+    """The `--since` and `--tag` conditions of a search, onto `where` and `params`."""
+    if since is not None:
+        where.append("a.published_at >= ?")
+        params.append(since)
+    if tag is not None:
+        where.append(_tag_condition(con))
+        params.append(tag)
+
+
 def _tag_condition(con: duckdb.DuckDBPyConnection) -> str:
     """The WHERE condition (on articles `a`, one parameter: the tag) that keeps the articles
     of feeds with the tag, in any case (sources.yaml spells each tag one way)."""
@@ -529,12 +541,7 @@ def topic_articles(
     ranking, so every score is 0. Needs the search index only to leave out `exclude`."""
     where = ["a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"]
     params: list[Any] = [topic]
-    if since is not None:
-        where.append("a.published_at >= ?")
-        params.append(since)
-    if tag is not None:
-        where.append(_tag_condition(con))
-        params.append(tag)
+    _add_filters(con, where, params, since=since, tag=tag)
     if exclude.strip():
         indexed = _require_index(con)
         excluded = _exclusion(con, exclude, with_content="content" in indexed)
