@@ -783,13 +783,16 @@ def assign_clusters(
         if key.startswith("="):
             # Identical titles: join each copy to the first one less than WINDOW before it,
             # linear however many copies, and a title recurring daily does not chain for ever.
+            # A live blog or explainer under the report's headline ("... - live updates")
+            # is joined only to its own copies.
             posting.sort(key=lambda d: (d.published_at, d.id))
-            start = posting[0]
-            for d in posting[1:]:
-                if d.published_at - start.published_at <= WINDOW:
+            starts: dict[bool, _Doc] = {}
+            for d in posting:
+                start = starts.get(d.not_report)
+                if start is not None and d.published_at - start.published_at <= WINDOW:
                     uf.union(start.index, d.index)
                 else:
-                    start = d
+                    starts[d.not_report] = d
             continue
         if len(posting) > max_posting:
             continue
@@ -804,6 +807,11 @@ def assign_clusters(
                 continue
             seen.add(pair)
             if uf.find(a.index) == uf.find(b.index):
+                continue
+            if a.not_report or b.not_report:
+                # A live blog, explainer or opinion piece is not the report its headline
+                # echoes ("... - live updates", "...: what's at stake?"); copies of one are
+                # joined by their URL, their exact title or their text.
                 continue
             verdict = _title_verdict(a, b, rare)
             if verdict is True:
