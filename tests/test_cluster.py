@@ -714,8 +714,7 @@ def test_a_live_blog_or_explainer_echoing_a_headline_is_not_that_story() -> None
     live = art(
         "fms-live",
         "NATO foreign ministers meet in Brussels - live updates",
-        "Follow our live coverage of the meeting: arrivals, statements and the press "
-        "conference.",
+        "Follow our live coverage of the meeting: arrivals, statements and the press conference.",
         source="Daily",
         hours=3,
     )
