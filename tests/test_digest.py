@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -670,3 +671,33 @@ def test_a_story_is_listed_under_the_topic_it_is_most_relevant_to() -> None:
     assert [s.topic for s in d.sections if s.stories] == ["NATO"]
     turkey = next(s for s in d.sections if s.topic == "Turkey")
     assert [x.listed_under for x in turkey.see_also] == ["NATO"]
+
+
+def test_an_outlet_s_flash_gives_way_to_its_full_report() -> None:
+    """Lead and "Also reported by" show each outlet's full report, not its one-line flash."""
+    turkey = {"Turkey": ["Turkey"]}
+    items = [
+        item("aa-flash", "SON DAKİKA: Turkey quake, magnitude 5.9", topics=turkey,
+             source="AA", cluster="q", hours_ago=5),
+        item("aa-full", "Turkey quake injures 12 in Malatya, AFAD says", "Turkey's AFAD said.",
+             topics=turkey, source="AA", cluster="q", hours_ago=4),
+        item("wire-flash", "BREAKING: Turkey quake felt across east", topics=turkey,
+             source="Wire", cluster="q", hours_ago=4.5),
+        item("wire-full", "Strong quake shakes eastern Turkey", topics=turkey,
+             source="Wire", cluster="q", hours_ago=3.5),
+    ]  # fmt: skip
+    story = digest(items).sections[0].stories[0]
+    assert story.article.id == "aa-full"
+    assert [(o.source, o.url) for o in story.also] == [("Wire", "https://wire.example/wire-full")]
+    # An outlet that sent only its flash is still listed, by the flash.
+    story = digest([items[1], items[2]]).sections[0].stories[0]
+    assert [(o.source, o.url) for o in story.also] == [("Wire", "https://wire.example/wire-flash")]
+
+
+def test_the_lead_is_the_report_most_about_the_story_s_topic() -> None:
+    a = item("a", "Quake in Turkey", topics={"Turkey": ["Turkey"]}, source="A", cluster="c")
+    b = item("b", "Quake in Turkey", topics={"Turkey": ["Turkey"]}, source="B", cluster="c",
+             hours_ago=0.5)  # fmt: skip
+    b = replace(b, matches=(replace(b.matches[0], relevance=0.9),))
+    a = replace(a, matches=(replace(a.matches[0], relevance=0.6),))
+    assert digest([a, b]).sections[0].stories[0].article.id == "b"

@@ -29,6 +29,7 @@ from datetime import date, datetime, tzinfo
 
 from newswatch.config import DigestSettings
 from newswatch.digest import charts
+from newswatch.digest.cluster import is_flash
 from newswatch.digest.feed_notes import feed_notes
 from newswatch.digest.headline import preheader
 from newswatch.digest.highlight import all_hits, highlight, story_snippet, valid_spans
@@ -94,13 +95,23 @@ def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
     return out
 
 
-def _lead(items: Sequence[DigestItem]) -> DigestItem:
-    """The report to show: most title hits, then most hits, then the earliest."""
+def _lead(items: Sequence[DigestItem], topic: str) -> DigestItem:
+    """The report to show: not an outlet's one-line flash when a report is there; then the
+    most title hits, the most relevant to `topic` (the story's section), the most hits, the
+    earliest."""
 
-    def key(item: DigestItem) -> tuple[int, int, datetime, str]:
+    def key(item: DigestItem) -> tuple[bool, int, float, int, datetime, str]:
         hits = all_hits(item.matches)
         title = sum(1 for h in hits if h.field == "title")
-        return (-title, -len(hits), item.article.published_at, item.article.id)
+        relevance = max((m.relevance or 0.0 for m in item.matches if m.topic == topic), default=0.0)
+        return (
+            is_flash(item.article.title),
+            -title,
+            -relevance,
+            -len(hits),
+            item.article.published_at,
+            item.article.id,
+        )
 
     return min(items, key=key)
 
@@ -140,11 +151,15 @@ def _story(
             order[t],
         ),
     )
-    lead = _lead(cluster.items)
+    lead = _lead(cluster.items, ranked[0])
     art = lead.article
     hits = [*all_hits(lead.matches), *lead.highlights]
     others: dict[str, OtherReport] = {}
-    for item in sorted(cluster.items, key=lambda i: (i.article.published_at, i.article.id)):
+    # Each other outlet once, by its first report; its flash only when it sent nothing else.
+    for item in sorted(
+        cluster.items,
+        key=lambda i: (is_flash(i.article.title), i.article.published_at, i.article.id),
+    ):
         a = item.article
         if item is lead or a.source == art.source or a.source in others:
             continue

@@ -192,6 +192,12 @@ _FLASH = re.compile(
 )
 
 
+def is_flash(title: str) -> bool:
+    """True for a flash's headline ("BREAKING: ...", "SON DAKİKA: ..."): the one-line first
+    version of a report its outlet sends in full soon after."""
+    return _FLASH.match(title.replace("İ", "i").lower()) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class _Doc:
     index: int
