@@ -162,3 +162,22 @@ if __name__ == "__main__":
     for path in (CASES_PATH, FRESH_PATH):
         print(f"== {path.name}")
         print(table(classify(config, load_cases(path))))
+
+
+@pytest.mark.parametrize(
+    ("title", "language", "turkey"),
+    [
+        ("Malatya'da 5,9 büyüklüğünde deprem", "tr", True),
+        ("Balıkesir açıklarında 38 düzensiz göçmen yakalandı", "tr", True),
+        ("Ordu'da sel: iki köy yolu kapandı", "tr", True),
+        ("Rus ordusu yeni bir saldırı başlattı", "tr", False),  # "ordu", the army
+        ("Baş ağrısı için beş öneri", "tr", False),  # "ağrı", pain
+        ("Batman filminin devam çekimleri başladı", "tr", False),  # the film hero
+        ("Malatya apricot harvest sets a record", "en", False),  # provinces: Turkish text only
+    ],
+)
+def test_turkish_home_news_naming_only_a_province_is_turkey(
+    shipped_config: Config, title: str, language: str, turkey: bool
+) -> None:
+    found = shipped_config.matcher.match(title, "", language=language)
+    assert ("Turkey" in {m.topic for m in found}) is turkey, found
