@@ -125,7 +125,7 @@ def run_poll_expecting_error(
         pytest.param(
             GOOD_FEEDS + "    tags: [GR, NO]\n" + default_topics_yaml(),
             ":4: feeds[0].tags[1]: must be a string, got False: YAML reads an unquoted yes, "
-            "no, on or off as true or false; quote the tag ('NO')",
+            "no, on, off, true or false as false; put the tag in quotes ('NO', 'yes')",
             id="tag-read-as-false",
         ),
         pytest.param(

@@ -6,6 +6,7 @@ because a user editing YAML by hand needs to know exactly where to look.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 import zoneinfo
@@ -515,6 +516,8 @@ class _Validator:
             items_at: list[tuple[Any, Path_]] = [(value, at)]
         elif isinstance(value, list):
             items_at = [(item, (*at, i)) for i, item in enumerate(value)]
+        elif isinstance(value, bool | int | float):
+            items_at = [(value, at)]  # `tags: NO`: one tag, which `_tag` explains
         else:
             raise self.doc.error(at, f"must be a list of tags like [GR, wire], got {_kind(value)}")
         out: list[str] = []
@@ -537,11 +540,13 @@ class _Validator:
             # `tags: [NO]` (Norway): YAML reads an unquoted yes/no/on/off as true or false.
             raise self.doc.error(
                 at,
-                f"must be a string, got {value!r}: YAML reads an unquoted yes, no, on or off "
-                "as true or false; quote the tag ('NO')",
+                f"must be a string, got {value!r}: YAML reads an unquoted yes, no, on, off, "
+                f"true or false as {str(value).lower()}; put the tag in quotes ('NO', 'yes')",
             )
-        if isinstance(value, int | float):
-            raise self.doc.error(at, f"must be a string, got {value!r}: quote it ('{value}')")
+        if isinstance(value, int | float | datetime.date):  # 1821, 2024-01-01 unquoted
+            raise self.doc.error(
+                at, f"must be a string, got {value}: put it in quotes ('{value}')"
+            )
         text = value.strip() if isinstance(value, str) else ""
         if not text or "," in text or not text.isprintable():
             raise self.doc.error(
