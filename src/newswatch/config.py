@@ -544,9 +544,7 @@ class _Validator:
                 f"true or false as {str(value).lower()}; put the tag in quotes ('NO', 'yes')",
             )
         if isinstance(value, int | float | datetime.date):  # 1821, 2024-01-01 unquoted
-            raise self.doc.error(
-                at, f"must be a string, got {value}: put it in quotes ('{value}')"
-            )
+            raise self.doc.error(at, f"must be a string, got {value}: put it in quotes ('{value}')")
         text = value.strip() if isinstance(value, str) else ""
         if not text or "," in text or not text.isprintable():
             raise self.doc.error(
