@@ -264,6 +264,13 @@ def test_no_word_and_a_topic_lists_the_topics_articles_newest_first(db: Path) ->
     assert text.startswith(" 1. ")
     last = text.rstrip().splitlines()[-1]
     assert last.startswith(f"{len(hits)} articles that matched S-400, newest first. Times are ")
+    # Cut by --limit, the footer does not pass the shown articles off as all of them.
+    out = io.StringIO()
+    assert (
+        cli.main(["search", "", "--topic", "S-400", "--limit", "2", "--db", str(db)], out=out) == 0
+    )
+    last = out.getvalue().rstrip().splitlines()[-1]
+    assert last.startswith("the 2 newest articles that matched S-400 (--limit 2; more may have)")
 
 
 def test_tag_keeps_the_articles_of_feeds_with_that_tag(
@@ -282,9 +289,14 @@ def test_tag_keeps_the_articles_of_feeds_with_that_tag(
     assert turkish and set(turkish) == {"Ankara Daily"}
     assert turkish == [s for s in everyone if s == "Ankara Daily"]  # in the same order
     assert set(sources_of("S-400", "--tag", "wire")) == {"Brussels Wire"}
-    assert sources_of("S-400", "--tag", "nowhere") == []
     # With no word, a topic's articles of the tagged feeds.
     assert set(sources_of("", "--topic", "S-400", "--tag", " TR ")) == {"Ankara Daily"}
+    # A tag no feed carries is a mistake to name, not an empty result.
+    for words in (["S-400"], ["", "--topic", "S-400"]):
+        assert cli.main(["search", *words, "--db", str(db), "--tag", "nowhere"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("newswatch: error: --tag 'nowhere': no feed is tagged so (the "), err
+        assert "TR" in err and err.count("\n") == 1
 
     assert cli.main(["search", "S-400", "--db", str(db), "--tag", "TR,GR"]) == 2
     err = capsys.readouterr().err

@@ -264,6 +264,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         with warehouse.connect(db, wait_seconds=_wait()) as con:
             search.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        _check_tag(con, tag)
         hits = search.search_articles(
             con,
             query,
@@ -353,6 +354,7 @@ def _list_topic(
         with warehouse.connect(db, wait_seconds=_wait()) as con:
             search.refresh_search_index(con, rebuild=True)
     with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        _check_tag(con, tag)
         hits = search.topic_articles(
             con, topic, since=since, limit=args.limit, exclude=exclude, tag=tag
         )
@@ -363,11 +365,25 @@ def _list_topic(
         out.write(f"no articles matched {topic}\n")
         return 0
     _write_hits(out, hits, [], zone, scored=False)
-    out.write(
-        f"{len(hits)} article{'s' if len(hits) != 1 else ''} that matched {topic}, newest "
-        f"first. Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n"
+    shown = (
+        f"the {len(hits)} newest articles that matched {topic} (--limit {args.limit}; more may "
+        "have)"
+        if len(hits) == args.limit
+        else f"{len(hits)} article{'s' if len(hits) != 1 else ''} that matched {topic}, newest "
+        "first"
     )
+    out.write(f"{shown}. Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n")
     return 0
+
+
+def _check_tag(con: Any, tag: str | None) -> None:
+    """A `--tag` no feed carries is a mistake to name, not an empty result."""
+    if tag is None:
+        return
+    known = search.feed_tags(con)
+    if tag.lower() not in {t.lower() for t in known}:
+        in_use = f"the tags in use: {', '.join(known)}" if known else "no feed has tags yet"
+        raise AnalystError(f"--tag {tag!r}: no feed is tagged so ({in_use})")
 
 
 # -- export ---------------------------------------------------------------------------

@@ -515,6 +515,16 @@ def _add_filters(
         params.append(tag)
 
 
+def feed_tags(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every tag the warehouse's feeds carry, sorted; [] before schema version 10."""
+    if _missing_columns(con, "feeds", ["tags"]):
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT unnest(tags) AS tag FROM feeds WHERE tags IS NOT NULL ORDER BY tag"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _tag_condition(con: duckdb.DuckDBPyConnection) -> str:
     """The WHERE condition (on articles `a`, one parameter: the tag) that keeps the articles
     of feeds with the tag, in any case (sources.yaml spells each tag one way)."""
