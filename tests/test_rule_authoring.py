@@ -329,6 +329,7 @@ def test_a_language_tag_with_a_region_is_its_language(
     )
     assert code == 0, err
     assert records[0]["topics"] == ["Greece"]
+    assert records[0]["language"] == "el"  # the code the warehouse would store
 
 
 # -- item: which part of a NEAR names the topic ----------------------------------------------

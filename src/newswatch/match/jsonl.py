@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from newswatch.errors import UserError
-from newswatch.match.language import language_problem
+from newswatch.match.language import language_code, language_problem
 from newswatch.match.topics import Matcher
 from newswatch.models import TopicMatch
 from newswatch.parse.text import html_to_text
@@ -100,7 +100,7 @@ def match_jsonl(
         title = html_to_text(record.get("title") or "")
         summary = html_to_text(record.get("summary") or "")
         content = html_to_text(record.get("content") or "")
-        language = record.get("language") or None
+        language = language_code(record["language"]) if record.get("language") else None
         if language is None and detect is not None:
             language = detect(title, summary or content)
         vetoes: dict[str, str] | None = {} if verbose else None

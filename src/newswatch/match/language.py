@@ -64,10 +64,15 @@ _MISTAKEN: dict[str, str] = {
 }  # fmt: skip
 
 
+def language_code(tag: str) -> str:
+    """The language code of a tag: "el-GR", "EL", "el_GR" -> "el"."""
+    return tag.strip().replace("_", "-").split("-", 1)[0].lower()
+
+
 def language_problem(tag: str) -> str | None:
     """Why `tag` is no language code newswatch knows (None: it is one). A tag with a region
     ("pt-BR") is its language's; "gr" gets "did you mean 'el' (Greek)?"."""
-    code = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    code = language_code(tag)
     if code in LANGUAGES:
         return None
     meant = _MISTAKEN.get(code) or next(
