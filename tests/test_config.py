@@ -214,6 +214,13 @@ def test_one_tag_is_spelled_one_way_in_the_whole_file() -> None:
     )
     assert error.line == 5 and error.field == "feeds[1].tags[1]"
     assert "'gr' is written 'GR' at feeds[0].tags[0]" in error.message
+    # Compared as DuckDB's lower() compares them (search --tag, the docs' SQL): the dotted
+    # capital İ is i.
+    error = error_of(
+        "feeds:\n  - url: https://a.org/f\n    tags: [TÜRKİYE-watch]\n"
+        "  - url: https://b.org/f\n    tags: [türkiye-watch]\n" + TOPICS
+    )
+    assert "'türkiye-watch' is written 'TÜRKİYE-watch' at feeds[0].tags[0]" in error.message
 
 
 def test_an_invalid_topic_names_the_topic() -> None:

@@ -523,7 +523,7 @@ class _Validator:
         out: list[str] = []
         for item, where in items_at:
             tag = self._tag(item, where)
-            key = tag.casefold()
+            key = tag_key(tag)
             first = spellings.setdefault(key, (tag, where))
             if first[0] != tag:
                 raise self.doc.error(
@@ -853,6 +853,12 @@ def _value_at(data: Any, at: Path_) -> Any:
     for part in at:
         data = data[part]
     return data
+
+
+def tag_key(tag: str) -> str:
+    """How tags compare: without regard to case, as DuckDB's lower() (which `search --tag`
+    and the docs' SQL use) folds them: "TÜRKİYE-watch" and "türkiye-watch" are one tag."""
+    return tag.replace("İ", "i").lower()
 
 
 def _kind(value: Any) -> str:

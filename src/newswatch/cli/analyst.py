@@ -380,8 +380,10 @@ def _check_tag(con: Any, tag: str | None) -> None:
     """A `--tag` no feed carries is a mistake to name, not an empty result."""
     if tag is None:
         return
+    from newswatch.config import tag_key  # search has loaded the config already
+
     known = search.feed_tags(con)
-    if tag.lower() not in {t.lower() for t in known}:
+    if tag_key(tag) not in {tag_key(t) for t in known}:
         in_use = f"the tags in use: {', '.join(known)}" if known else "no feed has tags yet"
         raise AnalystError(f"--tag {tag!r}: no feed is tagged so ({in_use})")
 
