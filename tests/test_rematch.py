@@ -309,8 +309,18 @@ def test_rematch_lists_re_explained_matches_and_aligns_on_the_longest_topic(
         "15 articles checked; would change: 2 added, 1 removed, 12 re-explained "
         "(dry run: nothing written)",
     ]
+    # --verbose lists them all, each with what changed: here the rule (its words are the same).
     everything = run_cli(db, file, "--dry-run", "--verbose").splitlines()
-    assert everything[3:15] == [
-        f"~ Wagner           w{n:02}  Wagner convoy {n} seen near Bamako" for n in range(1, 13)
+    assert everything[3:27] == [
+        line
+        for n in range(1, 13)
+        for line in (
+            f"~ Wagner           w{n:02}  Wagner convoy {n} seen near Bamako",
+            "    rule: Wagner -> Wagner OR Prigozhin",
+        )
     ]
-    assert everything[15:] == lines[14:]
+    assert everything[27:] == lines[14:]
+    # And where the words changed, the words.
+    file.write_text(sources("wheat", "Wagner, Bamako"), encoding="utf-8")
+    everything = run_cli(db, file, "--dry-run", "--verbose").splitlines()
+    assert "    words: Wagner in title -> Wagner, Bamako in title" in everything

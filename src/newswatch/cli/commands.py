@@ -36,6 +36,7 @@ from newswatch.store.dbwait import db_wait_seconds
 
 if TYPE_CHECKING:
     from newswatch.digest.mail import SmtpSettings
+    from newswatch.models import TopicMatch
     from newswatch.orchestrate.pipeline import DigestSummary, PollSummary
     from newswatch.orchestrate.rematch import TopicChange
 
@@ -523,7 +524,8 @@ _SIGNS = {"added": "+", "removed": "-", "updated": "~"}
 def rematch_lines(changes: Sequence[TopicChange], *, everything: bool = False) -> list[str]:
     """One line per added (+) and removed (-) match, then the re-explained ones (~: still
     matched, by another rule or other words), the first REEXPLAINED_SHOWN unless `everything`;
-    topic and article id in columns as wide as the longest shown."""
+    topic and article id in columns as wide as the longest shown. With `everything`, each
+    re-explained match also says what changed: its words (before -> after), or its rule."""
     moved = [c for c in changes if c.change != "updated"]
     updated = [c for c in changes if c.change == "updated"]
     shown = [*moved, *(updated if everything else updated[:REEXPLAINED_SHOWN])]
@@ -531,15 +533,32 @@ def rematch_lines(changes: Sequence[TopicChange], *, everything: bool = False) -
         return []
     topic_width = max(len(c.topic) for c in shown)
     id_width = max(len(c.article_id) for c in shown)
-    lines = [
-        f"{_SIGNS[c.change]} {c.topic:<{topic_width}}  {c.article_id:<{id_width}}  "
-        f"{c.title[:90]}".rstrip()
-        for c in shown
-    ]
+    lines = []
+    for c in shown:
+        lines.append(
+            f"{_SIGNS[c.change]} {c.topic:<{topic_width}}  {c.article_id:<{id_width}}  "
+            f"{c.title[:90]}".rstrip()
+        )
+        if everything and c.change == "updated" and c.before and c.match:
+            lines.append(f"    {_what_changed(c.before, c.match)}")
     more = len(updated) - (len(shown) - len(moved))
     if more:
         lines.append(f"~ and {more} more re-explained (--verbose lists them all)")
     return lines
+
+
+def _what_changed(before: TopicMatch, after: TopicMatch) -> str:
+    """'words: Grain, Odesa in title -> Grain, Odesa, Black Sea in title', or the rule."""
+    from newswatch.match.jsonl import explain
+
+    was, now = explain(before), explain(after)
+    if was != now:
+        return f"words: {was or '(none)'} -> {now or '(none)'}"
+    return f"rule: {_cut(before.rule)} -> {_cut(after.rule)}"
+
+
+def _cut(rule: str, width: int = 70) -> str:
+    return rule if len(rule) <= width else rule[: width - 1] + "…"
 
 
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:

@@ -20,6 +20,7 @@ class TopicChange:
     topic: str
     change: str  # "added" | "removed" | "updated" (still matches, other rule or hits)
     match: TopicMatch | None = None  # the new match (None when removed)
+    before: TopicMatch | None = None  # the stored match (None when added)
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ def diff_matches(
             if was is None:
                 out.append(TopicChange(a.id, a.title, topic, "added", now))
             elif now is None:
-                out.append(TopicChange(a.id, a.title, topic, "removed"))
+                out.append(TopicChange(a.id, a.title, topic, "removed", None, was))
             elif not _same(was, now):
-                out.append(TopicChange(a.id, a.title, topic, "updated", now))
+                out.append(TopicChange(a.id, a.title, topic, "updated", now, was))
     return out
 
 
