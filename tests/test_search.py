@@ -672,7 +672,11 @@ def test_the_snippet_comes_from_the_field_the_word_is_in() -> None:
     body = "The talks in Ankara turned to the S-400 batteries Turkey bought in 2019."
     assert best_snippet((summary, body), ["batteri"]) == body
     assert best_snippet((summary, body), ["minist"]) == summary
-    # Nowhere (a title hit): the first text there is.
-    assert best_snippet((summary, body), ["zzz"]) == summary
+    # Nowhere (a title hit): the first text there is, passing over a teaser (under 60
+    # characters) when the body is there.
+    assert best_snippet((summary, body), ["zzz"]) == body
+    assert best_snippet((summary, ""), ["zzz"]) == summary
+    full = "Ministers met on Tuesday in Ankara to discuss the air-defence deal and its terms."
+    assert best_snippet((full, body), ["zzz"]) == full
     assert best_snippet(("", body), ["zzz"]) == body
     assert best_snippet(("", ""), ["zzz"]) == ""

@@ -52,10 +52,19 @@ def snippet(text: str, stems: Sequence[str], width: int = 160) -> str:
     return (ELLIPSIS if start > 0 else "") + text[start:end] + (ELLIPSIS if end < len(text) else "")
 
 
+# A summary this short is a teaser ("Opinion.", "Read more"): the body's start says more.
+TEASER_CHARS = 60
+
+
 def best_snippet(texts: Sequence[str], stems: Sequence[str], width: int = 160) -> str:
     """The snippet of the first of `texts` (summary, then body) that has a matched word; the
-    start of the first non-empty one when none has (the hit was in the title only)."""
+    start of the first non-empty one when none has (the hit was in the title only), passing
+    over a teaser of under TEASER_CHARS characters when a longer text follows."""
     for text in texts:
         if text and first_match(text, stems) is not None:
             return snippet(text, stems, width)
-    return next((snippet(t, stems, width) for t in texts if t.strip()), "")
+    present = [t for t in texts if t.strip()]
+    if not present:
+        return ""
+    longer = [t for t in present if len(t.strip()) >= TEASER_CHARS]
+    return snippet((longer or present)[0], stems, width)
