@@ -195,7 +195,14 @@ _FLASH = re.compile(
 def is_flash(title: str) -> bool:
     """True for a flash's headline ("BREAKING: ...", "SON DAKİKA: ..."): the one-line first
     version of a report its outlet sends in full soon after."""
-    return _FLASH.match(title.replace("İ", "i").lower()) is not None
+    return _flash_end(title) > 0
+
+
+def _flash_end(title: str) -> int:
+    """Where a flash's marker ends in `title` (an İ written i, which keeps the length);
+    0 for a title that is no flash."""
+    marker = _FLASH.match(title.replace("İ", "i").lower())
+    return marker.end() if marker else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +270,9 @@ def strip_outlet(title: str, source: str = "") -> str:
 
 
 def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Doc:
-    title = article.title.replace("İ", "i")
-    flash = _FLASH.match(title.lower())
     # A flash's marker is not a word of its event.
-    title_words = _words(strip_outlet(title[flash.end() :] if flash else title, article.source))
+    marker = _flash_end(article.title)
+    title_words = _words(strip_outlet(article.title[marker:], article.source))
     return _Doc(
         index=index,
         id=article.id,
@@ -277,7 +283,7 @@ def _doc(index: int, article: ClusterInput, *, with_summary: bool = True) -> _Do
         summary=cluster_text(article) if with_summary else "",
         source=sys.intern(article.source or ""),
         not_report=_NOT_REPORT.search(article.title.lower()) is not None,
-        flash=flash is not None,
+        flash=marker > 0,
     )
 
 
@@ -588,9 +594,22 @@ def _event_words(
     return frozenset(out)
 
 
+def _event_weights(
+    words: Mapping[int, frozenset[int]], n: int
+) -> tuple[Counter[int], dict[int, float]]:
+    """In how many of the batch's `n` articles each event word is, and its weight: its
+    rarity (inverse document frequency), squared."""
+    df: Counter[int] = Counter()
+    for ws in words.values():
+        df.update(ws)
+    return df, {h: math.log((n + 1) / (c + 0.5)) ** 2 for h, c in df.items()}
+
+
 def _rewrites(
     docs: Sequence[_Doc],
     words: Mapping[int, frozenset[int]],
+    df: Mapping[int, int],
+    weight: Mapping[int, float],
     language_of: Mapping[int, str],
     uf: _UnionFind,
 ) -> list[tuple[int, int]]:
@@ -598,10 +617,6 @@ def _rewrites(
     (the cosine of their rarity-weighted (idf) stems at least EVENT_COSINE) and not yet one
     story, the most alike first."""
     n = len(docs)
-    df: Counter[int] = Counter()
-    for ws in words.values():
-        df.update(ws)
-    weight = {h: math.log((n + 1) / (c + 0.5)) ** 2 for h, c in df.items()}
     norm = {i: math.sqrt(sum(weight[h] for h in ws)) for i, ws in words.items()}
     # A word in more than max_df articles is too common to block on (the pairs of an event
     # told that often share rarer words too); the bound keeps the pairs near n * sqrt(n).
@@ -644,6 +659,7 @@ def _rewrites(
 def _flash_pairs(
     docs: Sequence[_Doc],
     words: Mapping[int, frozenset[int]],
+    weight: Mapping[int, float],
     language_of: Mapping[int, str],
 ) -> list[tuple[int, int]]:
     """(flash, full report) pairs: for each flash, the same outlet's next article in its
@@ -652,25 +668,21 @@ def _flash_pairs(
     flashes = [d for d in docs if d.flash and d.index in words]
     if not flashes:
         return []
-    n = len(docs)
-    df: Counter[int] = Counter()
-    for ws in words.values():
-        df.update(ws)
     by_source: dict[str, list[_Doc]] = defaultdict(list)
     for d in docs:
         if d.index in words and not d.flash:
             by_source[d.source].append(d)
     out = []
     for f in flashes:
-        weight = {h: math.log((n + 1) / (df[h] + 0.5)) ** 2 for h in words[f.index]}
-        total = sum(weight.values())
+        flash_words = words[f.index]
+        total = sum(weight[h] for h in flash_words)
         best: tuple[float, int] | None = None
         for g in by_source.get(f.source, ()):
             if not f.published_at <= g.published_at <= f.published_at + FLASH_WINDOW:
                 continue
             if language_of.get(g.index, "") != language_of.get(f.index, ""):
                 continue
-            held = sum(w for h, w in weight.items() if h in words[g.index]) / total
+            held = sum(weight[h] for h in flash_words & words[g.index]) / total
             if held >= FLASH_CONTAINMENT and (best is None or held > best[0]):
                 best = (held, g.index)
         if best is not None:
@@ -920,8 +932,10 @@ def assign_clusters(
     del ledes
     by_id = {d.id: d.index for d in docs}
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
-    pairs = _rewrites(docs, event_words, language_of, uf)
-    flashes = _flash_pairs(docs, event_words, language_of)
+    event_df, weight = _event_weights(event_words, n)
+    pairs = _rewrites(docs, event_words, event_df, weight, language_of, uf)
+    flashes = _flash_pairs(docs, event_words, weight, language_of)
+    del event_df, weight
     del event_words, language_of, by_id
     # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
     languages.clear()

@@ -182,8 +182,8 @@ def names(text: str, language: str | None = None) -> frozenset[str]:
     """Words written with a capital, folded (case, accents, a Russian case ending), Cyrillic
     and Greek ones transliterated, and Arabic words but the commonest, each as its `skeleton`
     ("Ankara'da" -> "nkr"; a name with digits, A321neo, by its first NAME_KEY letters). In
-    a text of a known `language`, the name of a country or a city in that language is its
-    place's key (`_places`: "Yunanistan", "Греция", "Greece" -> "@GR")."""
+    a text of a known `language`, the name of a country or a city in that language is read
+    as the place's English name (`_places`: "Yunanistan", "Греция", "Greece" -> "grk")."""
     places = _places(language) if language else {}
     out: set[str] = set()
     for m in _NAME.finditer(text):
@@ -316,8 +316,9 @@ def _english_key(name: str) -> str | None:
 
 
 def _place_key(name: str) -> str | None:
-    """How `names` looks a place's name up: its `_place_stem`, or for an Arabic name
-    "ar:" and its skeleton (Arabic writes few vowels)."""
+    """How `_places` files a place's name: folded and in Latin letters (its `_place_stem`
+    is filed too), or for an Arabic name "ar:" and all its consonants (Arabic writes few
+    vowels)."""
     if _ARABIC_WORD.fullmatch(name):
         bones = _bones(_ARABIC_PREFIX.sub("", name).translate(_ARABIC))
         return f"ar:{bones}" if len(bones) >= MIN_SKELETON else None
