@@ -168,10 +168,13 @@ class MixedRepair:
 def repair_mixed_utf8(body: bytes) -> MixedRepair | None:
     """`body` with its stray non-UTF-8 bytes decoded in their most plausible code page and the
     whole re-encoded as UTF-8; None when `body` is valid UTF-8 or mostly not UTF-8 at all."""
+    try:
+        body.decode("utf-8")
+        return None  # most bodies: a strict decode is ~10x cheaper than finding no stray
+    except UnicodeDecodeError:
+        pass
     text = body.decode("utf-8", "surrogateescape")
     strays = _STRAY.findall(text)
-    if not strays:
-        return None
     stray_bytes = sum(len(run) for run in strays)
     if len(_UTF8_CHAR.findall(text)) * _STRAYS_PER_UTF8_CHAR < stray_bytes:
         return None  # a single-byte code page: guess_single_byte's case
