@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -259,12 +259,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     query = " ".join([terms, *designation_variants(terms)])
     wanted = f" {designation_key(terms)} "
     boost = [t for t in config.topic_names if f" {designation_key(t)} " in wanted]
-    db = resolve_db_path(args.db)
-    if args.reindex:
-        with warehouse.connect(db, wait_seconds=_wait()) as con:
-            search.refresh_search_index(con, rebuild=True)
-    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        _check_tag(con, tag)
+    with _search_connection(args, tag) as con:
         hits = search.search_articles(
             con,
             query,
@@ -349,12 +344,7 @@ def _list_topic(
     tag: str | None = None,
 ) -> int:
     """`search "" --topic T`: the topic's articles, newest first (no ranking, no score)."""
-    db = resolve_db_path(args.db)
-    if args.reindex:
-        with warehouse.connect(db, wait_seconds=_wait()) as con:
-            search.refresh_search_index(con, rebuild=True)
-    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
-        _check_tag(con, tag)
+    with _search_connection(args, tag) as con:
         hits = search.topic_articles(
             con, topic, since=since, limit=args.limit, exclude=exclude, tag=tag
         )
@@ -374,6 +364,19 @@ def _list_topic(
     )
     out.write(f"{shown}. Times are {timefmt.zone_label(zone, datetime.now(UTC))}.\n")
     return 0
+
+
+@contextlib.contextmanager
+def _search_connection(args: argparse.Namespace, tag: str | None) -> Iterator[Any]:
+    """The warehouse, read-only, for a search: its index rebuilt first with `--reindex`, and
+    a `--tag` no feed carries refused."""
+    db = resolve_db_path(args.db)
+    if args.reindex:
+        with warehouse.connect(db, wait_seconds=_wait()) as con:
+            search.refresh_search_index(con, rebuild=True)
+    with warehouse.connect(db, read_only=True, wait_seconds=_wait()) as con:
+        _check_tag(con, tag)
+        yield con
 
 
 def _check_tag(con: Any, tag: str | None) -> None:
