@@ -357,11 +357,10 @@ class _Validator:
             # that no article contains. Quoted ("Turkey, Texas") it is meant as one term.
             where = self.doc.comma_strings[0]
             value = _value_at(data, where)
-            items = ", ".join(part.strip() for part in str(value).split(","))
             raise self.doc.error(
                 where,
-                f"{value!r} is one term with a comma in it; did you mean a list: [{items}]? "
-                "(quote it to mean one term)",
+                f"{value!r} is one term with a comma in it; did you mean a list: "
+                f"{_as_list(str(value))}? (quote it to mean one term)",
             )
         try:
             matcher = compiled_cache.cached_compile(topics_raw, compile_topics)
@@ -459,7 +458,7 @@ class _Validator:
                 ("feeds",), "must be a non-empty list of feeds (each with a `url`)"
             )
         seen: dict[str, int] = {}
-        spellings: dict[str, tuple[str, Path_]] = {}  # a tag, case-folded -> its first spelling
+        spellings: dict[str, tuple[str, Path_]] = {}  # a tag's tag_key -> its first spelling
         out = []
         for i, item in enumerate(value):
             at: Path_ = ("feeds", i)
@@ -509,9 +508,8 @@ class _Validator:
             return ()
         if isinstance(value, str):
             if "," in value:
-                items = ", ".join(part.strip() for part in value.split(",") if part.strip())
                 raise self.doc.error(
-                    at, f"{value!r} is one tag with a comma in it; write a list: [{items}]"
+                    at, f"{value!r} is one tag with a comma in it; write a list: {_as_list(value)}"
                 )
             items_at: list[tuple[Any, Path_]] = [(value, at)]
         elif isinstance(value, list):
@@ -847,6 +845,11 @@ def _valid_cron(text: str) -> bool:
     from croniter import croniter
 
     return len(text.split()) == 5 and bool(croniter.is_valid(text))
+
+
+def _as_list(value: str) -> str:
+    """A comma-separated string written as the YAML list it was meant to be: "[GR, wire]"."""
+    return "[" + ", ".join(part.strip() for part in value.split(",") if part.strip()) + "]"
 
 
 def _value_at(data: Any, at: Path_) -> Any:
