@@ -615,6 +615,49 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             "en",
             {"Turkey", "S-400"},
         ),
+        (
+            "F-35 talks stall",
+            "Washington still objects to Turkey's purchase of a Russian missile defense system.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        (
+            "Satellite images show activity at air base",
+            "The site houses the long-range air-defence system Turkey bought from Russia.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        (
+            "Opposition asks what idle batteries cost",
+            "How much does Turkey spend on the missile system it bought from Moscow?",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        # Turkey's ministers by full name; in Turkish, by title and surname (not a sapling).
+        ("Hakan Fidan meets Rubio in Washington", "", "en", {"Turkey"}),
+        ("Ο Χακάν Φιντάν στην Αθήνα", "", "el", {"Turkey"}),
+        ("Dışişleri Bakanı Fidan, NATO Genel Sekreteri ile görüştü", "", "tr", {"Turkey", "NATO"}),
+        ("Belediye 10 bin fidan dikti", "", "tr", set()),
+        # A headline naming Turkey and its Russian-made missiles; not a Russian strike that
+        # Turkey condemns, nor the missiles and Turkey in different fields.
+        (
+            "Erdoğan: Russian-made missiles 'not for sale' to third countries",
+            "",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        (
+            "Russian-made missiles hit Odesa port",
+            "Turkey condemned the strike and offered to host talks.",
+            "en",
+            {"Turkey"},
+        ),
+        (
+            "Turkey condemns Russian strike on Odesa",
+            "Russian-made missiles hit the port overnight.",
+            "en",
+            {"Turkey"},
+        ),
         # Another Russian system named in the article may be the one meant.
         (
             "Syria gets air defence",
