@@ -526,13 +526,14 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
         # then guards: docs/evaluation.md has each one's first-run figures.
         ("cluster_fresh.yaml", 1.0, 0.76),
         ("cluster_fresh2.yaml", 0.93, 0.44),
-        ("cluster_fresh3.yaml", 1.0, 0.25),
+        ("cluster_fresh3.yaml", 1.0, 0.26),
         ("cluster_fresh4.yaml", 1.0, 0.36),
         ("cluster_fresh5.yaml", 1.0, 0.42),
         ("cluster_fresh6.yaml", 1.0, 0.62),
         ("cluster_fresh7.yaml", 1.0, 0.51),
-        ("cluster_fresh8.yaml", 1.0, 0.40),
+        ("cluster_fresh8.yaml", 1.0, 0.44),
         ("cluster_fresh9.yaml", 0.92, 0.41),
+        ("cluster_fresh10.yaml", 0.85, 0.22),
     ],
 )
 def test_the_blind_sets_keep_their_figures(name: str, precision: float, recall: float) -> None:
@@ -654,6 +655,65 @@ def test_a_flash_is_not_joined_to_the_outlet_s_next_article_on_another_event() -
         hours=1.5,
     )
     assert assign_clusters([flash, other, *_background()])["thy-strike"] == "thy-strike"
+
+
+def test_a_flash_in_cyrillic_and_its_full_report_are_one_story() -> None:
+    """A flash is its headline: TASS's "СРОЧНО" line and its full report share the
+    headline's words (Cyrillic words are words), whatever the flash's own line of text."""
+    flash = art(
+        "tass-flash",
+        "СРОЧНО: Россия завершила поставки Индии комплексов С-400",
+        "Подробности позже. Следите за обновлениями на нашем сайте и в телеграм-канале.",
+        source="ТАСС",
+        hours=0.5,
+    )
+    full = art(
+        "tass-full",
+        "ФСВТС: контракт на поставку Индии пяти полковых комплектов С-400 выполнен",
+        "Россия завершила поставку Индии последнего, пятого полкового комплекта зенитных "
+        "ракетных систем С-400. Контракт 2018 года на 5,4 млрд долларов выполнен полностью, "
+        "заявили в Федеральной службе по военно-техническому сотрудничеству.",
+        source="ТАСС",
+        hours=0.9,
+    )
+    other = art(
+        "tass-other",
+        "В Москве открылся международный форум по кибербезопасности",
+        "Форум собрал более двух тысяч участников из сорока стран, сообщили организаторы. "
+        "В программе дискуссии об искусственном интеллекте и защите данных.",
+        source="ТАСС",
+        hours=0.7,
+    )
+    langs = {"tass-flash": "ru", "tass-full": "ru", "tass-other": "ru"}
+    batch = [replace(a, language=langs[a.id]) for a in (flash, full, other)]
+    clusters = assign_clusters([*batch, *_background()])
+    assert clusters["tass-full"] == "tass-flash"
+    assert clusters["tass-other"] == "tass-other"
+
+
+def test_a_template_with_a_longer_name_in_its_slot_is_two_stories() -> None:
+    """One outlet's two headlines alike but for the names in one slot, of other lengths
+    ("... главой МИД Турции Фиданом" / "... Египта Абдель Ати"), with the same opening line of
+    text: two meetings, as with a template filled with names of one length."""
+    lead = "Министр иностранных дел России Сергей Лавров провел в Москве переговоры с "
+    fidan = art(
+        "lavrov-fidan",
+        "Лавров провел переговоры с главой МИД Турции Фиданом",
+        lead + "турецким коллегой Хаканом Фиданом. Стороны обсудили ситуацию на Украине и в "
+        "Сирии, а также строительство АЭС «Аккую».",
+        source="ТАСС",
+        hours=1,
+    )
+    egypt = art(
+        "lavrov-egypt",
+        "Лавров провел переговоры с главой МИД Египта Абдель Ати",
+        lead + "министром иностранных дел Египта Бадром Абдель Ати. Обсуждались ситуация в "
+        "секторе Газа и строительство АЭС «Эль-Дабаа».",
+        source="ТАСС",
+        hours=4,
+    )
+    clusters = assign_clusters([fidan, egypt, *_background()])
+    assert clusters["lavrov-egypt"] == "lavrov-egypt"
 
 
 def _rescue(id: str, province: str, district: str, n: int, hours: float) -> Article:

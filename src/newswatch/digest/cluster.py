@@ -170,7 +170,7 @@ _CALENDAR_TEXT = """
 """
 _CALENDAR = frozenset(_CALENDAR_TEXT.split())
 
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 _SUFFIX_SPLIT = re.compile(r"\s+[-|–—:]\s+(?=[^-|–—:]+$)")
 # Titles of items that are not a report of one event, left out of the event pass
 # (`_rewrites`): live blogs and tickers in the languages newswatch reads, questions,
@@ -370,7 +370,20 @@ def _slots_filled_twice(a: _Doc, b: _Doc) -> bool:
         return False
     x, y = a.title_key.split(), b.title_key.split()
     if len(x) != len(y):
-        return False
+        # A slot filled with names of other lengths ("... с главой МИД Турции Фиданом" /
+        # "... Египта Абдель Ати"): the same start and end around one to three words each.
+        start = 0
+        while start < min(len(x), len(y)) and x[start] == y[start]:
+            start += 1
+        end = 0
+        while end < min(len(x), len(y)) - start and x[-1 - end] == y[-1 - end]:
+            end += 1
+        slot_x, slot_y = x[start : len(x) - end], y[start : len(y) - end]
+        return (
+            2 * (start + end) >= max(len(x), len(y))
+            and 1 <= sum(not w.isdigit() for w in slot_x) <= 3
+            and 1 <= sum(not w.isdigit() for w in slot_y) <= 3
+        )
     changed = [(p, q) for p, q in zip(x, y, strict=True) if p != q]
     named = [(p, q) for p, q in changed if not (p.isdigit() and q.isdigit())]
     return 1 <= len(named) <= 3 and 2 * len(changed) <= len(x)
@@ -659,13 +672,14 @@ def _rewrites(
 def _flash_pairs(
     docs: Sequence[_Doc],
     words: Mapping[int, frozenset[int]],
+    flash_words: Mapping[int, frozenset[int]],
     weight: Mapping[int, float],
     language_of: Mapping[int, str],
 ) -> list[tuple[int, int]]:
     """(flash, full report) pairs: for each flash, the same outlet's next article in its
-    language within FLASH_WINDOW that holds the most of the flash's rarity-weighted event
-    words, if at least FLASH_CONTAINMENT of them."""
-    flashes = [d for d in docs if d.flash and d.index in words]
+    language within FLASH_WINDOW whose event words hold the most of the flash headline's
+    rarity-weighted words (`flash_words`), if at least FLASH_CONTAINMENT of them."""
+    flashes = [d for d in docs if d.flash and flash_words.get(d.index)]
     if not flashes:
         return []
     by_source: dict[str, list[_Doc]] = defaultdict(list)
@@ -674,15 +688,17 @@ def _flash_pairs(
             by_source[d.source].append(d)
     out = []
     for f in flashes:
-        flash_words = words[f.index]
-        total = sum(weight[h] for h in flash_words)
+        headline = flash_words[f.index]
+        total = sum(weight.get(h, 0.0) for h in headline)
+        if not total:
+            continue
         best: tuple[float, int] | None = None
         for g in by_source.get(f.source, ()):
             if not f.published_at <= g.published_at <= f.published_at + FLASH_WINDOW:
                 continue
             if language_of.get(g.index, "") != language_of.get(f.index, ""):
                 continue
-            held = sum(weight[h] for h in flash_words & words[g.index]) / total
+            held = sum(weight[h] for h in headline & words[g.index]) / total
             if held >= FLASH_CONTAINMENT and (best is None or held > best[0]):
                 best = (held, g.index)
         if best is not None:
@@ -918,6 +934,13 @@ def assign_clusters(
         )
         if len(found) >= MIN_EVENT_WORDS:
             event_words[d.index] = found
+    # A flash is its headline: its full report tells what the headline says, whatever the
+    # flash's own line of text ("Details to follow").
+    flash_words = {
+        d.index: frozenset(map(stems.__getitem__, d.title_words)) - {0}
+        for d in docs
+        if d.flash and d.index in event_words
+    }
     event_codes.clear()
     stems.clear()
     ledes = {}
@@ -934,7 +957,7 @@ def assign_clusters(
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
     event_df, weight = _event_weights(event_words, n)
     pairs = _rewrites(docs, event_words, event_df, weight, language_of, uf)
-    flashes = _flash_pairs(docs, event_words, weight, language_of)
+    flashes = _flash_pairs(docs, event_words, flash_words, weight, language_of)
     del event_df, weight
     del event_words, language_of, by_id
     # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
