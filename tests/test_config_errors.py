@@ -10,13 +10,16 @@ from __future__ import annotations
 import io
 import os
 import socket
+import ssl
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from newswatch import cli
 from tests.feedserver import FeedServer
 from tests.helpers import default_topics_yaml, rss, write_sources
+from tests.smtp_helpers import USER, StartServer
 
 GOOD_FEEDS = "feeds:\n  - url: https://feeds.example.org/world.xml\n    name: World\n"
 
@@ -192,38 +195,94 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_unreachable_smtp_server_is_one_line_exit_2_and_nothing_written(
+def _digest_statuses(db: Path) -> list[str]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [
+            r[0] for r in con.execute("SELECT status FROM digests ORDER BY created_at").fetchall()
+        ]
+
+
+def test_an_unreachable_smtp_server_is_a_recorded_failure_and_run_still_polls(
     feed_server: FeedServer,
     tmp_path: Path,
     prefect_harness: None,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """A mail server that is away (connection refused) may be back by the next run: the
+    digest is rendered, the send tried and recorded as failed (exit 1, as scheduled runs
+    do), and `run` polls first whatever the mail server says."""
+    from newswatch.orchestrate import pipeline
+
+    monkeypatch.setattr(pipeline, "SEND_RETRY_DELAYS", [0.01, 0.01])
     url = feed_server.route(
         "/f.xml", body=rss("f", [{"title": "NATO summit opens", "link": "https://n.example/1"}])
     )
     sources = write_sources(tmp_path / "sources.yaml", [(url, "F")])
     db = tmp_path / "news.duckdb"
     assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
-    capsys.readouterr()
-    before = db.read_bytes()
     port = closed_port()
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{port}")
     monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
     monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
     out_dir = tmp_path / "d"
-    for command in ("digest", "run"):
+    for polls, command in enumerate(("digest", "run"), start=1):
+        capsys.readouterr()
+        argv = [command, "--send", "--sources", str(sources), "--db", str(db)]
+        out = io.StringIO()
+        assert cli.main([*argv, "--out", str(out_dir)], out=out) == 1
+        assert "Traceback" not in capsys.readouterr().err
+        printed = out.getvalue()
+        assert "SEND FAILED" in printed
+        assert f"127.0.0.1:{port} unreachable: connection refused" in printed  # the cause
+        assert list(out_dir.glob("digest-*.html"))  # the digest, to read or send later
+        assert len(feed_server.requests_for("/f.xml")) == polls  # `run` polled
+    assert _digest_statuses(db) == ["failed", "failed"]
+
+
+def test_an_smtp_server_that_refuses_the_login_is_one_line_exit_2_and_no_digest(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    start_server: StartServer,
+    server_tls: ssl.SSLContext,
+    cafile: str,
+) -> None:
+    """A refused login will be refused again: a configuration error, one line, exit 2, no
+    digest written or recorded; `run` still polls (the articles are not lost)."""
+    url = feed_server.route(
+        "/f.xml", body=rss("f", [{"title": "NATO summit opens", "link": "https://n.example/1"}])
+    )
+    sources = write_sources(tmp_path / "sources.yaml", [(url, "F")])
+    db = tmp_path / "news.duckdb"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    server = start_server(tls_context=server_tls, require_starttls=True, auth=True)
+    credentials = f"{quote(USER, safe='')}:{quote('wrong-password', safe='')}"
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://{credentials}@127.0.0.1:{server.port}")
+    monkeypatch.setenv("NEWSWATCH_SMTP_CAFILE", cafile)
+    monkeypatch.setenv("NEWSWATCH_MAIL_FROM", "news@example.org")
+    monkeypatch.setenv("NEWSWATCH_MAIL_TO", "desk@example.org")
+    out_dir = tmp_path / "d"
+    for polls, command in enumerate(("digest", "run"), start=1):
+        capsys.readouterr()
         argv = [command, "--send", "--sources", str(sources), "--db", str(db)]
         out = io.StringIO()
         assert cli.main([*argv, "--out", str(out_dir)], out=out) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "Traceback" not in err
-        assert f"127.0.0.1:{port} unreachable: connection refused" in err  # the cause
+        errors = [line for line in err.splitlines() if line.startswith("newswatch: error:")]
+        assert len(errors) == 1 and err.endswith(errors[0]) and "Traceback" not in err
+        err = errors[0]
+        assert "rejected the login" in err and "wrong-password" not in err  # the cause
         assert "fix NEWSWATCH_SMTP_URL" in err  # the fix
-        assert out.getvalue() == ""
         assert not out_dir.exists()  # no digest files
-        assert db.read_bytes() == before  # no digest row, and `run` did not poll
-    assert len(feed_server.requests_for("/f.xml")) == 1
+        assert len(feed_server.requests_for("/f.xml")) == polls  # `run` polled
+    assert "the poll above ran" in err  # run's line says the poll ran
+    assert _digest_statuses(db) == []
+    assert server.handler.received == []
 
 
 def test_unsubscribe_settings_must_be_an_https_url_and_an_address(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from newswatch.errors import (
     DbWaitError,
     DigestAlreadySending,
     Interrupted,
+    MailError,
     PollAlreadyRunning,
     UserError,
     WarehouseError,
@@ -351,17 +352,36 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
             "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
             "see docs/mail.md"
         )
+    return settings
+
+
+def _smtp_problem(settings: SmtpSettings | None) -> MailError | None:
+    """What a session with the server (connect, EHLO, STARTTLS, AUTH, QUIT) says is wrong
+    before anything is rendered or recorded; None when it works (or nothing is sent)."""
+    if settings is None:
+        return None
     from newswatch.digest.mail import check_server
-    from newswatch.errors import MailError
 
     try:
-        check_server(settings)  # unreachable or refusing: a config error, nothing written
+        check_server(settings)
     except MailError as exc:
-        raise UserError(
-            f"{exc}; nothing was sent or recorded - fix NEWSWATCH_SMTP_URL (or start the "
-            "server) and run again"
-        ) from None
-    return settings
+        return exc
+    return None
+
+
+def _refuse_settings(problem: MailError | None, *, polled: bool = False) -> None:
+    """A server that refuses the login, the TLS or the sender will refuse it the next time
+    too: a configuration error, exit 2, no digest written or recorded. A server that is
+    away (refused or dropped connection, time-out, a 4xx reply) may be back: the digest is
+    rendered and the send tried, retried, and recorded as failed if it stays away, as
+    scheduled runs do, and the next run covers the window."""
+    if problem is None or problem.transient:
+        return
+    done = "the poll above ran, but no digest" if polled else "nothing"
+    again = "`newswatch digest --send`" if polled else "again"
+    raise UserError(
+        f"{problem}; {done} was sent or recorded - fix NEWSWATCH_SMTP_URL and run {again}"
+    )
 
 
 def _check_to(args: argparse.Namespace) -> None:
@@ -380,7 +400,9 @@ def _check_to(args: argparse.Namespace) -> None:
 
 def cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
     _check_to(args)
-    return _digest(args, out, _smtp_settings(args))
+    smtp = _smtp_settings(args)
+    _refuse_settings(_smtp_problem(smtp))
+    return _digest(args, out, smtp)
 
 
 def _digest(args: argparse.Namespace, out: TextIO, smtp: SmtpSettings | None) -> int:
@@ -488,10 +510,14 @@ def print_digest_summary(
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     _check_to(args)
-    smtp = _smtp_settings(args)  # fail before polling when --send cannot work
+    smtp = _smtp_settings(args)  # settings that cannot work: exit 2 before polling
+    # The server is asked before the poll, but whatever it says, the poll runs: a mail
+    # server that is down must not cost the day's articles.
+    problem = _smtp_problem(smtp)
     status = cmd_poll(args, out)
     if status != EXIT_OK:
         return status
+    _refuse_settings(problem, polled=True)
     out.write("\n")
     return _digest(args, out, smtp)
 
