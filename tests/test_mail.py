@@ -301,6 +301,44 @@ def test_recipients_parsing_and_override() -> None:
     assert override is not None and override.recipients == ("x@example.org", "y@example.org")
 
 
+def test_addresses_in_other_scripts_stay_readable_and_go_out_as_ascii() -> None:
+    """A display name in any script is kept as written (the headers encode it); an
+    international domain goes out in its ASCII (IDNA) form; a mailbox name outside ASCII is
+    one clear error naming the variable, not a traceback at send time."""
+    settings = env_settings(
+        "smtp://relay.internal",
+        NEWSWATCH_MAIL_FROM="Haber Masası <bulten@örnek.com.tr>",
+        NEWSWATCH_MAIL_TO='Şule Öztürk <sule@example.org>, "Öz, Ali" <ali@örnek.com.tr>',
+    )
+    assert settings.sender == "Haber Masası <bulten@xn--rnek-4qa.com.tr>"
+    assert settings.recipients == (
+        "Şule Öztürk <sule@example.org>",
+        '"Öz, Ali" <ali@xn--rnek-4qa.com.tr>',
+    )
+    raw = digest(settings).as_bytes()
+    raw.split(b"\r\n\r\n", 1)[0].decode("ascii")  # 7-bit headers
+    parsed = parse(raw)
+    assert [a.display_name for a in parsed["To"].addresses] == ["Şule Öztürk", "Öz, Ali"]
+    assert parsed["To"].addresses[1].addr_spec == "ali@xn--rnek-4qa.com.tr"
+    assert parsed["From"].addresses[0].display_name == "Haber Masası"
+    assert parsed["Message-ID"].endswith("@xn--rnek-4qa.com.tr>")
+    for var, value in [
+        ("NEWSWATCH_MAIL_TO", "şule@örnek.com.tr"),
+        ("NEWSWATCH_MAIL_FROM", "Haber Masası <bülten@example.org>"),
+    ]:
+        with pytest.raises(MailConfigError) as err:
+            env_settings("smtp://relay.internal", **{var: value})
+        assert var in str(err.value) and "ASCII" in str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_the_list_id_spells_a_title_in_other_letters_without_their_marks() -> None:
+    from newswatch.digest.mail import list_headers
+
+    headers = list_headers("news@example.org", "Haber Masası — Günlük Özet")
+    assert headers["List-Id"].endswith("<haber-masasi-gunluk-ozet.example.org>")
+
+
 def test_sender_defaults_to_the_user_name_when_it_is_an_address() -> None:
     env = {
         "NEWSWATCH_SMTP_URL": "smtp://ana%40example.org:pw@mail.example.org",

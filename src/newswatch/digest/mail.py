@@ -34,6 +34,7 @@ import re
 import smtplib
 import socket
 import ssl
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -243,12 +244,39 @@ def _parse_addresses(value: str, source: str, *, single: bool = False) -> list[s
                 f"{source}: {entry.strip()!r} is not an e-mail address; write user@example.org "
                 "or 'Name <user@example.org>', separate several with commas"
             )
-        out.append(email.utils.formataddr((name, addr)) if name else addr)
+        if not local.isascii():
+            raise MailConfigError(
+                f"{source}: {entry.strip()!r} has letters outside ASCII before the @, which "
+                "most mail servers refuse (it needs SMTPUTF8); use the mailbox's ASCII address"
+            )
+        if not domain.isascii():
+            # An international domain (örnek.com.tr) goes out in its ASCII form
+            # (xn--rnek-zoa.com.tr), which every server accepts.
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise MailConfigError(
+                    f"{source}: {entry.strip()!r}: {domain!r} is not a valid domain name"
+                ) from None
+            addr = f"{local}@{domain}"
+        out.append(_display(name, addr))
     if not out:
         raise MailConfigError(f"{source}: no e-mail address found in {value!r}")
     if single and len(out) > 1:
         raise MailConfigError(f"{source}: give exactly one sender address, got {len(out)}")
     return out
+
+
+def _display(name: str, addr: str) -> str:
+    """'Name <addr>' as written (a name in any script stays readable in logs and the
+    `digests` table; the message's headers encode it), quoted where RFC 5322 needs it."""
+    if not name:
+        return addr
+    if name.isascii():
+        return email.utils.formataddr((name, addr))
+    if any(c in name for c in '()<>@,;:\\".[]'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr}>"
 
 
 def _redact_url(url: str) -> str:
@@ -389,7 +417,10 @@ def list_headers(
     headers["List-Unsubscribe"] = ", ".join(targets)
     if unsubscribe_url:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    label = re.sub(r"[^a-z0-9]+", "-", list_name.lower()).strip("-") or "newswatch"
+    # "Haber Masası — Günlük Özet" -> haber-masasi-gunluk-ozet: letters without their marks.
+    ascii_name = unicodedata.normalize("NFKD", list_name.replace("ı", "i").replace("İ", "I"))
+    ascii_name = ascii_name.encode("ascii", "ignore").decode()
+    label = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "newswatch"
     phrase = list_name.replace('"', "'").replace("\\", "")
     headers["List-Id"] = f'"{phrase}" <{label}.{domain}>'
     return headers
