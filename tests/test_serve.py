@@ -11,11 +11,13 @@ import re
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 import httpx
@@ -27,6 +29,7 @@ from newswatch.orchestrate import serve
 from newswatch.orchestrate.schedule import next_fire_times, parse_spec
 from tests.feedserver import FeedServer
 from tests.helpers import rss, write_sources
+from tests.smtp_helpers import USER, StartServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -315,6 +318,35 @@ def _check_missed_runs_are_dropped_but_the_newest(api: str) -> None:
         assert scheduled() == [planned[4], planned[5]]
 
 
+def _check_scheduled_runs_get_the_deployments_new_parameters(api: str) -> None:
+    """What serve does on start to runs scheduled under its previous settings (`serve --db
+    b.duckdb` after `serve --db a.duckdb`): Prefect keeps them with the old parameters, and
+    the next ticks would poll the old warehouse; serve gives them the new ones."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.states import Scheduled
+
+    old = {"sources": "a.yaml", "db": "a.duckdb", "due_only": True}
+    new = {"sources": "b.yaml", "db": "b.duckdb", "due_only": True}
+    now = datetime.now(UTC)
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("newswatch-poll")
+        dep_id = client.create_deployment(flow_id=flow_id, name="params-check", parameters=old)
+        ids = [
+            client.create_flow_run_from_deployment(
+                dep_id, parameters=old, state=Scheduled(scheduled_time=now + timedelta(hours=h))
+            ).id
+            for h in (1, 2, 3)
+        ]
+        # Registered again with the new settings, as a restarted serve does: the runs keep
+        # the old parameters.
+        client.create_deployment(flow_id=flow_id, name="params-check", parameters=new)
+        assert all(client.read_flow_run(i).parameters == old for i in ids)
+        assert serve.align_scheduled_runs({"newswatch-poll/params-check": new}) == 3
+        assert all(client.read_flow_run(i).parameters == new for i in ids)
+        assert serve.align_scheduled_runs({"newswatch-poll/params-check": new}) == 0
+
+
 def _nato_wire(feed_server: FeedServer, tmp_path: Path, items: int, schedule: str) -> Path:
     """A sources file with one feed of `items` recent NATO stories and this `schedule:`."""
     now = datetime.now(UTC)
@@ -391,6 +423,7 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
         assert " INFO " not in (tmp_path / "serve.out").read_text()
 
         _check_missed_runs_are_dropped_but_the_newest(api)
+        _check_scheduled_runs_get_the_deployments_new_parameters(api)
 
         # A one-off `newswatch poll` meanwhile uses serve's server (no temporary API): its
         # run is recorded there, outside the deployments.
@@ -447,6 +480,30 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
     assert waiting.get("poll", 0) > 0 and waiting.get("digest", 0) > 0, waiting
 
 
+def test_serve_refuses_to_start_when_the_smtp_server_refuses_the_login(
+    tmp_path: Path, start_server: StartServer, server_tls: ssl.SSLContext, cafile: str
+) -> None:
+    """A refused login would refuse every scheduled digest: one line, exit 2, at start-up,
+    before any Prefect server starts."""
+    server = start_server(tls_context=server_tls, require_starttls=True, auth=True)
+    sources = write_sources(tmp_path / "sources.yaml", [("https://example.org/f.xml", "F")])
+    env = _serve_env(tmp_path)
+    env.update(
+        NEWSWATCH_SMTP_URL=f"smtp://{quote(USER, safe='')}:wrong@127.0.0.1:{server.port}",
+        NEWSWATCH_SMTP_CAFILE=cafile,
+        NEWSWATCH_MAIL_TO="desk@example.org",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "serve", "--sources", str(sources),
+         "--db", str(tmp_path / "wh" / "n.duckdb"), "--send"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "rejected the login" in line and "start serve again" in line and ":wrong@" not in line
+    assert not (tmp_path / "home" / "prefect").exists()  # no Prefect server was started
+
+
 def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the_api(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -486,6 +543,13 @@ def test_failed_scheduled_digest_is_one_line_on_serves_terminal_and_whole_in_the
                 time.sleep(0.5)
             output = out_path.read_text()
             assert failed_line.search(output), output
+            # Said at start-up already: the server is away, the digests are tried anyway.
+            assert re.search(
+                r"^warning: SMTP server 127\.0\.0\.1:\d+ unreachable: connection refused; each "
+                r"scheduled digest is still tried at its time",
+                output,
+                re.MULTILINE,
+            ), output
             api = next(
                 line.split()[-1] for line in output.splitlines() if line.startswith("Prefect API")
             )

@@ -347,11 +347,9 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings | None:
     except MailConfigError as exc:
         raise UserError(str(exc)) from None
     if settings is None:
-        raise UserError(
-            "--send needs NEWSWATCH_SMTP_URL (e.g. smtp://user:password@smtp.example.org:587) "
-            "or NEWSWATCH_SMTP_BLOCK, plus NEWSWATCH_MAIL_FROM and NEWSWATCH_MAIL_TO; "
-            "see docs/mail.md"
-        )
+        from newswatch.digest.mail import NEEDS_SETTINGS
+
+        raise UserError(f"--send: {NEEDS_SETTINGS}")
     return settings
 
 

@@ -312,6 +312,13 @@ def smtp_configured(env: Mapping[str, str]) -> bool:
     return bool(env.get(URL_VAR, "").strip() or env.get(BLOCK_VAR, "").strip())
 
 
+# What sending needs, said the same way by every command that sends.
+NEEDS_SETTINGS = (
+    f"sending needs {URL_VAR} (e.g. smtp://user:password@smtp.example.org:587) or {BLOCK_VAR}, "
+    f"plus {TO_VAR} (and {FROM_VAR} unless the SMTP user name is an address); see docs/mail.md"
+)
+
+
 def check_environment(env: Mapping[str, str]) -> None:
     """Validate the mail settings that can be checked without the Prefect API.
 
@@ -323,10 +330,7 @@ def check_environment(env: Mapping[str, str]) -> None:
         smtp_settings_from_env(env)
         return
     if not env.get(BLOCK_VAR, "").strip():
-        raise MailConfigError(
-            f"sending needs {URL_VAR} (e.g. smtp://user:password@smtp.example.org:587) or "
-            f"{BLOCK_VAR}, plus {TO_VAR}; see docs/mail.md"
-        )
+        raise MailConfigError(NEEDS_SETTINGS)
     to = env.get(TO_VAR, "").strip()
     if not to:
         raise MailConfigError(

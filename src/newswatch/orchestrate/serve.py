@@ -525,6 +525,48 @@ def drop_missed_runs(deployment_names: list[str], now: datetime) -> int:
     return dropped
 
 
+def align_scheduled_runs(parameters: Mapping[str, Mapping[str, Any]]) -> int:
+    """Give every scheduled run of these deployments ("flow/deployment" -> the parameters it
+    is registered with now) those parameters; returns how many runs changed.
+
+    Prefect copies a deployment's parameters into each run when it schedules the run, and
+    registering the deployment again keeps the runs already scheduled: after `serve --db
+    other.duckdb`, the next ticks (and the catch-up run) would still poll the old warehouse.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import ObjectNotFound
+
+    changed = 0
+    with get_client(sync_client=True) as client:
+        for name, wanted in parameters.items():
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    )
+                ),
+            )
+            for run in runs:
+                if run.parameters != dict(wanted):
+                    with contextlib.suppress(ObjectNotFound):  # started or removed meanwhile
+                        client.update_flow_run(run.id, parameters=dict(wanted))
+                        changed += 1
+    return changed
+
+
 def deployment_names() -> list[str]:
     return [f"newswatch-poll/{POLL_DEPLOYMENT}", f"newswatch-digest/{DIGEST_DEPLOYMENT}"]
 
@@ -534,11 +576,30 @@ def runner_main(plan_json: str) -> int:
     from prefect import serve
 
     plan = ServePlan(**json.loads(plan_json))
+    deployments = build_deployments(plan)
     try:
         dropped = drop_missed_runs(deployment_names(), datetime.now(UTC))
     except Exception as exc:  # best effort: serving matters more than tidying
         print(f"warning: could not look for missed scheduled runs: {exc}", flush=True)
         dropped = 0
+    try:
+        # Registered first, so that runs scheduled from now on carry the new parameters too.
+        for deployment in deployments:
+            deployment.apply()
+        align_scheduled_runs(
+            dict(
+                zip(
+                    deployment_names(),
+                    (plan.poll_parameters, plan.digest_parameters),
+                    strict=True,
+                )
+            )
+        )
+    except Exception as exc:  # serve() registers them again below; say what was not done
+        print(
+            f"warning: could not give the scheduled runs this start's settings: {exc}",
+            flush=True,
+        )
     if dropped:
         print(
             f"dropped {dropped} scheduled run(s) missed while serve was stopped "
@@ -549,7 +610,7 @@ def runner_main(plan_json: str) -> int:
         # pause_on_shutdown=False: stopping serve must leave the scheduled runs where they
         # are (Prefect would pause the deployments and delete them), so the next start finds
         # the ones missed meanwhile and runs the newest (drop_missed_runs).
-        serve(*build_deployments(plan), pause_on_shutdown=False, print_starting_message=False)
+        serve(*deployments, pause_on_shutdown=False, print_starting_message=False)
     sys.stdout.flush()
     sys.stderr.flush()
     # Prefect's background threads can keep the interpreter alive after serve() returns.
@@ -664,16 +725,37 @@ def _send_default(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
     return smtp_configured(environ)
 
 
-def _check_smtp(environ: Mapping[str, str]) -> None:
-    # NEWSWATCH_SMTP_URL is checked in full; a NEWSWATCH_SMTP_BLOCK is loaded by each digest
-    # run from the Prefect API it runs against (a failure there fails that run, logged).
-    from newswatch.digest.mail import check_environment
-    from newswatch.errors import MailConfigError
+def _check_smtp(environ: Mapping[str, str]) -> str | None:
+    """Check the mail settings before serving; returns a warning for a server that is away.
+
+    NEWSWATCH_SMTP_URL is checked in full, against the server too: one that refuses the
+    login or the TLS would refuse every digest (exit 2, as the one-off commands); one that
+    cannot be reached now may be back by the digest's time (a warning; the digest is tried
+    then, and recorded as failed if it is still away). A NEWSWATCH_SMTP_BLOCK is loaded by
+    each digest run from the Prefect API it runs against (a failure there fails that run,
+    logged)."""
+    from newswatch.digest.mail import check_environment, check_server, smtp_settings_from_env
+    from newswatch.errors import MailConfigError, MailError
 
     try:
         check_environment(environ)
+        settings = smtp_settings_from_env(environ)
     except MailConfigError as exc:
         raise ServeError(f"--send: {exc}") from None
+    if settings is None:
+        return None
+    try:
+        check_server(settings)
+    except MailError as exc:
+        if not exc.transient:
+            raise ServeError(
+                f"--send: {exc}; fix NEWSWATCH_SMTP_URL and start serve again"
+            ) from None
+        return (
+            f"warning: {exc}; each scheduled digest is still tried at its time, and recorded "
+            "as failed while the server stays away\n"
+        )
+    return None
 
 
 def _supervise(plan: ServePlan, env: Mapping[str, str], stdout: TextIO) -> int:
@@ -695,8 +777,7 @@ def _supervise(plan: ServePlan, env: Mapping[str, str], stdout: TextIO) -> int:
 
 def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -> int:
     """Serve until Ctrl-C / SIGTERM; returns the exit status."""
-    if send:
-        _check_smtp(os.environ)
+    warning = _check_smtp(os.environ) if send else None
     plan = make_plan(config, db, out, send)
     home = newswatch_home()
     env = quiet_prefect_env(os.environ)
@@ -710,7 +791,7 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
                 external, source = configured
                 check_api_reachable(external, source)
                 env["PREFECT_API_URL"] = external
-                _announce(plan, stdout, api_url=external, ui_url=None, home=None)
+                _announce(plan, stdout, api_url=external, ui_url=None, home=None, warning=warning)
                 status = _supervise(plan, env, stdout)
             else:
                 with (
@@ -720,7 +801,7 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
                     env["PREFECT_API_URL"] = server.api_url
                     _announce(
                         plan, stdout, api_url=server.api_url, ui_url=server.ui_url,
-                        home=server.home,
+                        home=server.home, warning=warning,
                     )  # fmt: skip
                     status = _supervise(plan, env, stdout)
         stdout.write("stopped.\n")
@@ -734,9 +815,17 @@ def run_serve(config: Config, db: Path, out: Path, send: bool, stdout: TextIO) -
 
 
 def _announce(
-    plan: ServePlan, stdout: TextIO, *, api_url: str, ui_url: str | None, home: Path | None
+    plan: ServePlan,
+    stdout: TextIO,
+    *,
+    api_url: str,
+    ui_url: str | None,
+    home: Path | None,
+    warning: str | None = None,
 ) -> None:
     stdout.write(banner(plan, datetime.now(UTC), api_url=api_url, ui_url=ui_url, home=home))
+    if warning:
+        stdout.write(warning)
     stdout.flush()
 
 
