@@ -455,15 +455,40 @@ def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
     # Sent: the desk has it; the refused address is named, with how to send it there.
     assert cli.main(argv, out=out) == 0, out.getvalue()
     assert "accepted 1 of 2 recipients; refused gone@example.org: 550" in out.getvalue()
+    assert "  status: sent to desk@example.org - " in out.getvalue()  # not the refused one
     assert "--send --force" in out.getvalue()
     assert [r.rcpt_tos for r in server.handler.received] == [["desk@example.org"]]
     assert rows(db, "SELECT status, error LIKE '%gone@example.org%' FROM digests") == [
         ("sent", True)
     ]
+    [(first_id,)] = rows(db, "SELECT message_id FROM digests")
     # The next run does not send the day's digest again.
     assert cli.main(argv, out=io.StringIO()) == 0
     assert len(server.handler.received) == 1
     assert statuses(db) == ["sent"]
+    [day_eml] = tmp_path.glob("digest-*.eml")
+    sent_bytes = day_eml.read_bytes()
+    # A forced resend to a colleague writes files of its own: the day's stay as they went out.
+    digest = ["digest", "--send", "--sources", str(sources), "--db", str(db), "--out",
+              str(tmp_path)]  # fmt: skip
+    assert cli.main([*digest, "--force", "--to", "editor@example.org"], out=io.StringIO()) == 0
+    assert len(server.handler.received) == 2
+    assert day_eml.read_bytes() == sent_bytes
+    [resent] = tmp_path.glob("digest-*-resent-*.eml")
+    assert "editor@example.org" in str(email.message_from_bytes(resent.read_bytes())["To"])
+    assert rows(db, "SELECT eml_path FROM digests ORDER BY created_at DESC LIMIT 1") == [
+        (str(resent),)
+    ]
+    # ... that fails says the day stays sent, so only repeating the command sends it.
+    failing = [*digest, "--force", "--to", "gone@example.org"]
+    printed = io.StringIO()
+    assert cli.main(failing, out=printed) == 1
+    assert "SEND FAILED" in printed.getvalue() and "repeat this command" in printed.getvalue()
+    assert "the next run will include" not in printed.getvalue()
+    # The day's note names the day's own delivery, not the colleague's copy.
+    again = io.StringIO()
+    assert cli.main(digest, out=again) == 0
+    assert f"was already sent (message {first_id})" in again.getvalue(), again.getvalue()
 
 
 def test_a_past_days_digest_shows_its_feeds_as_they_were_then(

@@ -83,7 +83,13 @@ def plan_window(
     delivered = sorted(
         (r for r in history if r.status in DELIVERED), key=lambda r: r.window_end, reverse=True
     )
-    same_day = next((r for r in delivered if r.digest_date == day), None)
+    # The day's first delivery: a later `--send --force --to colleague` resend is not the
+    # digest the day's readers got.
+    same_day = min(
+        (r for r in delivered if r.digest_date == day),
+        key=lambda r: (r.sent_at or r.created_at or r.window_end, r.id),
+        default=None,
+    )
     if same_day is not None:
         window = DigestWindow(
             same_day.window_start, same_day.window_end, day, timezone, "delivered"
@@ -266,8 +272,8 @@ class DigestFiles:
     kept: bool = False  # the files of a delivered digest, as sent (this run wrote nothing)
 
 
-def digest_stem(out_dir: Path, on: date) -> Path:
-    return out_dir / f"digest-{on.isoformat()}"
+def digest_stem(out_dir: Path, on: date, tag: str = "") -> Path:
+    return out_dir / f"digest-{on.isoformat()}{f'-{tag}' if tag else ''}"
 
 
 def write_files(
@@ -275,11 +281,17 @@ def write_files(
     out_dir: Path,
     on: date,
     message: EmailMessage | None,
+    tag: str = "",
 ) -> DigestFiles:
-    """Write digest-DATE.html/.txt (and .eml). (A delivered day's files are never written
-    again: see `sent_files`.)"""
+    """Write digest-DATE.html/.txt (and .eml); with a `tag`, digest-DATE-TAG.* (a forced
+    resend's own files: a delivered day's files are never written again, see
+    `sent_files`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = digest_stem(out_dir, on)
+    stem = digest_stem(out_dir, on, tag)
+    n = 1
+    while tag and any(stem.with_suffix(s).exists() for s in (".html", ".txt", ".eml")):
+        n += 1  # two resends in one second keep their own files too
+        stem = digest_stem(out_dir, on, f"{tag}-{n}")
     html = stem.with_suffix(".html")
     text = stem.with_suffix(".txt")
     eml = stem.with_suffix(".eml")

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -663,16 +663,23 @@ def _run_digest(
         return finish(files, decision.status, decision.message)
 
     assert smtp is not None
-    message = delivery.compose(rendered, smtp, clock())
-    files = delivery.write_files(rendered, out_dir, plan.window.date, message)
+    now = clock()
+    message = delivery.compose(rendered, smtp, now)
+    # A forced resend of a day already sent writes files of its own (digest-DATE-resent-
+    # HHMMSS.*), so the day's files stay the ones its readers got.
+    resend = plan.already_delivered is not None
+    tag = f"resent-{now.astimezone(UTC):%H%M%S}" if resend else ""
+    files = delivery.write_files(rendered, out_dir, plan.window.date, message, tag)
     stage_done("write_s")
     try:
         result = steps.send(db_path, plan, rendered, files, message, smtp, delivery.new_digest_id())
     except SendFailed as exc:
         logger.error(
-            "sending the digest for %s failed (recorded as failed; the next run includes this "
-            "window): %s",
+            "sending the digest for %s failed (recorded as failed; %s): %s",
             plan.window.date,
+            "the day was sent before, so no run resends it"
+            if resend
+            else "the next run includes this window",
             exc,
         )
         raise DigestFailed(finish(files, "failed", str(exc))) from None
