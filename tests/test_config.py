@@ -76,6 +76,12 @@ def test_a_minimal_file_gets_defaults() -> None:
             "cron",
         ),
         (
+            "feeds:\n  - url: https://a.org/f\n" + TOPICS + "schedule:\n  poll: 7am\n",
+            7,
+            "schedule.poll",
+            "a duration like '15m'",
+        ),
+        (
             "feeds:\n  - url: https://a.org/f\n" + TOPICS + "allow_hosts: [10.0.0.0/33]\n",
             6,
             "allow_hosts[0]",

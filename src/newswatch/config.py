@@ -837,7 +837,9 @@ def _cron_or_interval(
     if isinstance(value, str) and _valid_cron(value):
         return value.strip()
     raise v.doc.error(
-        at, f"must be a cron string like '0 7 * * *' or an interval in seconds, got {value!r}"
+        at,
+        "must be a 5-field cron string like '0 7 * * *', or an interval: seconds (900) or a "
+        f"duration like '15m', '2h', got {value!r}",
     )
 
 

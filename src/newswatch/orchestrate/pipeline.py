@@ -614,7 +614,7 @@ def _run_digest(
 
     if on_date is None:
         wait_for_poll(
-            db_path, POLL_WAIT_SECONDS, on_wait=lambda: logger.warning(poll_wait_note(db_path))
+            db_path, POLL_WAIT_SECONDS, on_wait=lambda: logger.info(poll_wait_note(db_path))
         )
     plan = steps.gather(db_path, config, on_date, send_mail)
     stage_done("gather_s")

@@ -134,7 +134,8 @@ def parse_spec(spec: str | int) -> str | int:
         if len(text.split(" ")) == 5 and croniter.is_valid(text):
             return text
     raise ScheduleError(
-        f"a schedule must be a 5-field cron string like '0 7 * * *' or seconds, got {spec!r}"
+        "a schedule must be a 5-field cron string like '0 7 * * *', or an interval: seconds "
+        f"(900) or a duration like '15m', '2h', got {spec!r}"
     )
 
 
