@@ -480,6 +480,40 @@ def test_serve_runs_polls_on_schedule_and_leaves_no_process_behind(
     assert waiting.get("poll", 0) > 0 and waiting.get("digest", 0) > 0, waiting
 
 
+def test_a_new_warehouse_is_polled_at_once_not_at_the_schedules_first_tick(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Polls at 03:00 on 1 January only: a new warehouse still gets its first poll now."""
+    sources = _nato_wire(
+        feed_server, tmp_path, 2, "  poll: '0 3 1 1 *'\n  digest: '0 7 1 1 *'\n  timezone: UTC\n"
+    )
+    db = tmp_path / "wh" / "news.duckdb"
+    command = [sys.executable, "-m", "newswatch.cli", "serve", "--sources", str(sources),
+               "--db", str(db), "--out", str(tmp_path / "digests")]  # fmt: skip
+    out_path = tmp_path / "serve.out"
+    with out_path.open("w+b") as log:
+        proc = subprocess.Popen(
+            command, env=_serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+            cwd=tmp_path, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 150
+            counts = None
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, out_path.read_text()
+                counts = _read_counts(db)
+                if counts is not None and counts[1] >= 1:
+                    break
+                time.sleep(0.5)
+            assert counts is not None and counts == (2, 1), out_path.read_text()
+            assert f"{db} is new: its first poll starts now" in out_path.read_text()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
 def test_serve_refuses_to_start_when_the_smtp_server_refuses_the_login(
     tmp_path: Path, start_server: StartServer, server_tls: ssl.SSLContext, cafile: str
 ) -> None:

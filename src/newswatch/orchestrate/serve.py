@@ -567,6 +567,20 @@ def align_scheduled_runs(parameters: Mapping[str, Mapping[str, Any]]) -> int:
     return changed
 
 
+def poll_now(deployment_name: str, now: datetime) -> None:
+    """Schedule a run of this deployment ("flow/deployment") for `now`: a new warehouse's
+    first poll, which should not wait for the schedule's first tick (up to a whole interval,
+    or a day for a cron)."""
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(deployment_name)
+        client.create_flow_run_from_deployment(
+            deployment.id, state=Scheduled(scheduled_time=now), tags=["first-poll"]
+        )
+
+
 def deployment_names() -> list[str]:
     return [f"newswatch-poll/{POLL_DEPLOYMENT}", f"newswatch-digest/{DIGEST_DEPLOYMENT}"]
 
@@ -600,6 +614,12 @@ def runner_main(plan_json: str) -> int:
             f"warning: could not give the scheduled runs this start's settings: {exc}",
             flush=True,
         )
+    if not Path(plan.db).exists():
+        try:
+            poll_now(deployment_names()[0], datetime.now(UTC))
+            print(f"{plan.db} is new: its first poll starts now", flush=True)
+        except Exception as exc:  # the schedule polls anyway, at its first tick
+            print(f"warning: could not start the first poll now: {exc}", flush=True)
     if dropped:
         print(
             f"dropped {dropped} scheduled run(s) missed while serve was stopped "
