@@ -792,3 +792,41 @@ def test_a_live_blog_or_explainer_echoing_a_headline_is_not_that_story() -> None
     copy = replace(live, id="fms-live-copy", source="Portal", url="https://portal.example/l")
     clusters = assign_clusters([report, live, copy, *_background()])
     assert clusters["fms-live-copy"] == "fms-live" != clusters["fms"]
+
+
+def test_the_warehouse_tells_flashes_as_clustering_does() -> None:
+    """`latest_stories` (store/migrations/0011_story_headline.sql) tells flashes in DuckDB's
+    regex dialect by the same markers as `is_flash`, with the same answers."""
+    import re
+    from pathlib import Path
+
+    import duckdb
+
+    from newswatch.digest.cluster import FLASH_MARKERS, is_flash
+    from newswatch.resources import migrations_dir
+
+    sql = (Path(migrations_dir()) / "0011_story_headline.sql").read_text(encoding="utf-8")
+    [pattern] = re.findall(r"'(\^\[\^\\pL\\pN\]\*\(\?:.*?\)\\s\*.*?)'\s*\)", sql, re.S)
+    pattern = pattern.replace("''", "'")
+    alternatives = re.search(r"\(\?:(.*?)\)", pattern)
+    assert alternatives is not None
+    assert tuple(alternatives.group(1).split("|")) == FLASH_MARKERS
+    titles = [
+        "Flash floods kill 2 in Antalya",
+        "Turkey says BREAKING: nothing",
+        "Urgent care clinics close",
+        "Eilige Post: neue Marken",
+        "Москва срочно: ничего",
+        "Ankara — talks resume",
+        "",
+    ]
+    for marker in FLASH_MARKERS:
+        for form in (marker, marker.upper(), marker.title()):
+            titles += [f"{form}: Ankara confirms delivery", f"🔴 {form} - x", f"{form} | y"]
+            titles += [f"{form}s and more", f"The {form}: a review"]
+    con = duckdb.connect()
+    for title in titles:
+        [(flash,)] = con.execute(
+            "SELECT regexp_matches(lower(replace(?, 'İ', 'i')), ?)", [title, pattern]
+        ).fetchall()
+        assert flash == is_flash(title), title

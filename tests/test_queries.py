@@ -482,3 +482,50 @@ def test_feed_tags_reach_the_views_and_follow_sources_yaml_on_the_next_poll(
         {"source": "Sahel Post", "feed_tags": []},
         {"source": "eKathimerini (GR)", "feed_tags": ["GR", "wire"]},
     ]
+
+
+def test_latest_stories_headline_is_the_full_report_not_the_outlet_s_flash(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """An outlet's "BREAKING:" line and its full report half an hour later are one story;
+    its headline is the report's, as in the digest (the flash was first, so `first_source`
+    is still its outlet's)."""
+    from datetime import timedelta
+
+    from tests.helpers import rss
+
+    now = datetime.now(UTC)
+    flash = "BREAKING: Wagner fighters leave Tessalit base in northern Mali"
+    full = "Wagner fighters pull out of Mali's Tessalit base after two years"
+    feed_server.route(
+        "/wire.xml",
+        body=rss(
+            "Sahel Wire",
+            [
+                {"title": flash, "link": "https://wire.example/1", "guid": "w1",
+                 "description": "Wagner fighters leave Tessalit base. More to follow.",
+                 "pubDate": now - timedelta(hours=3)},
+                {"title": full, "link": "https://wire.example/2", "guid": "w2",
+                 "description": "Russian Wagner fighters left the Tessalit base in northern "
+                 "Mali on Monday after two years there, local officials said, handing it to "
+                 "the Malian army as the group winds down its Sahel operations.",
+                 "pubDate": now - timedelta(hours=2, minutes=30)},
+            ],
+        ),
+    )  # fmt: skip
+    sources = write_sources(
+        tmp_path / "sources.yaml",
+        [(feed_server.url("/wire.xml"), "Sahel Wire")],
+        topics=warehouse_helpers.STORY_TOPICS,
+    )
+    db = tmp_path / "wh" / "news.duckdb"
+    warehouse_helpers.poll_once(sources, db)
+    assert run_json(db, "SELECT count(DISTINCT cluster_id) AS n FROM matched_articles") == [
+        {"n": 1}
+    ]
+    rows = run_json(
+        db, "SELECT headline, url, first_source, articles FROM latest_stories ORDER BY topic"
+    )
+    report = {"headline": full, "url": "https://wire.example/2", "first_source": "Sahel Wire",
+              "articles": 2}  # fmt: skip
+    assert rows == [report, report]  # Mali, Wagner
