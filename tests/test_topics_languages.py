@@ -63,13 +63,17 @@ def test_a_topic_limited_to_languages_is_looked_for_only_in_them() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("turkish", "two letters"),
-        (["tr", "tur"], "two letters"),
+        # The code meant, where it is plain: a name, an ISO 639-2 code, a country's code.
+        ("turkish", "unknown language 'turkish' (did you mean 'tr', Turkish?)"),
+        (["tr", "tur"], "(did you mean 'tr', Turkish?)"),
+        (["gr"], "unknown language 'gr' (did you mean 'el', Greek?)"),
+        (["el-GR"], "write the language alone, 'el', not 'el-GR'"),
+        (["zz9"], "two letters"),
         ([], "list of ISO 639-1"),
         ([3], "two letters"),
         ({"tr": 1}, "list of ISO 639-1"),
         # A well-formed code no article is ever stored with: a typo would turn the rule off.
-        (["tr", "xx"], "'xx' is not a language newswatch detects; it knows ar, bg,"),
+        (["tr", "xx"], "unknown language 'xx'; ISO 639-1 codes newswatch detects: ar, bg,"),
     ],
 )
 def test_bad_languages_name_the_rule(value: object, message: str) -> None:

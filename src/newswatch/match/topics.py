@@ -40,7 +40,7 @@ from newswatch.match.evaluate import (
     _TermGroup,
 )
 from newswatch.match.gate import _Gate, _positive_terms, _required_terms, _uses_words
-from newswatch.match.language import LANGUAGES
+from newswatch.match.language import LANGUAGES, language_code, language_problem
 from newswatch.match.query import (
     _And,
     _Near,
@@ -146,20 +146,23 @@ def _languages(value: Any, path: Path_) -> frozenset[str]:
     if isinstance(codes, list) and codes:
         out = set()
         for i, code in enumerate(codes):
-            if not isinstance(code, str) or not _LANGUAGE_CODE.fullmatch(code.strip().lower()):
+            at = (*path, i) if not isinstance(value, str) else path
+            if not isinstance(code, str):
                 raise _Invalid(
-                    f"must be ISO 639-1 language codes (two letters: en, tr, ru), got {code!r}",
-                    (*path, i) if not isinstance(value, str) else path,
+                    f"must be ISO 639-1 language codes (two letters: en, tr, ru), got {code!r}", at
                 )
+            written = code
             code = code.strip().lower()
-            if code not in LANGUAGES:
-                # No article is ever stored with another code: a typo would turn the rule off.
-                raise _Invalid(
-                    f"{code!r} is not a language newswatch detects; it knows "
-                    f"{', '.join(sorted(LANGUAGES))}",
-                    (*path, i) if not isinstance(value, str) else path,
-                )
-            out.add(code)
+            if code in LANGUAGES:
+                out.add(code)
+                continue
+            # No article is ever stored with another code: a typo would turn the rule off.
+            problem = language_problem(written)
+            if problem is None:  # a region tag ("el-GR"): the language alone is meant
+                problem = f"write the language alone, {language_code(written)!r}, not {written!r}"
+            elif not _LANGUAGE_CODE.fullmatch(code) and "did you mean" not in problem:
+                problem = f"must be ISO 639-1 language codes (two letters: en, tr, ru); {problem}"
+            raise _Invalid(problem, at)
         return frozenset(out)
     raise _Invalid(
         f"must be a list of ISO 639-1 language codes such as [tr, ru], got {_kind(value)}", path
