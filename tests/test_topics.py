@@ -347,6 +347,12 @@ def test_fold_offsets_map_back() -> None:
         ([{"name": "X", "query": "NOT a"}], (), "none of its terms"),
         ([{"name": "X", "query": "NOT (a NOT NEAR/2 b)"}], (), "none of its terms"),
         ([{"name": "X", "query": "a NOT NEAR/2 b NEAR/2 c"}], ("query",), "cannot follow"),
+        (
+            [{"name": "X", "query": "a NEAR/5 b NOT NEAR/3 c"}],
+            ("query",),
+            "NOT NEAR/3 at column 12 cannot follow a NEAR chain; join two parts with AND: "
+            "(a NEAR/5 b) AND (a NOT NEAR/3 c)",
+        ),
         ([{"name": "X", "not_near": {"terms": ["a"]}}], ("not_near",), "qualifies"),
         ([{"name": "X", "query": "(a AND b) NEAR/3 c"}], ("query",), "NEAR/3"),
         (

@@ -252,12 +252,26 @@ class _QueryParser:
         if not (tok and tok.kind == "near"):
             return first
         groups = [self._group(first, tok)]
-        within = tok.within
+        within, near_text = tok.within, tok.value
         while (tok := self._peek()) and tok.kind == "near":
             if tok.within != within:
                 raise _Invalid(f"mixed NEAR distances at column {tok.column}; use one distance")
             self.pos += 1
             groups.append(self._group(self._atom(), tok))
+        follow = self._peek()
+        after = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+        if (
+            follow
+            and follow.kind == "op"
+            and follow.value == "NOT"
+            and after
+            and after.kind == "near"
+        ):
+            # `a NEAR/5 b NOT NEAR/3 c`: which of a and b must c stay away from?
+            raise _Invalid(
+                f"NOT {after.value} at column {follow.column} cannot follow a NEAR chain; join "
+                f"two parts with AND: (a {near_text} b) AND (a NOT {after.value} c)"
+            )
         return _Near(tuple(groups), within)
 
     def _group(self, node: _Node, tok: _Token) -> tuple[int, ...]:
