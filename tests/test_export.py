@@ -56,11 +56,34 @@ def test_export_writes_hive_partitioned_tables_matching_the_warehouse(
             f"SELECT count(*) FROM read_parquet('{out_dir}/articles/*/*.parquet', hive_partitioning = true) e "
             "JOIN articles a USING (id) WHERE e.day <> (a.published_at AT TIME ZONE 'UTC')::DATE "
             "OR e.title <> a.title OR e.topics <> coalesce((SELECT list_sort(list(DISTINCT topic)) "
-            "FROM article_topics t WHERE t.article_id = a.id), [])"
+            "FROM article_topics t WHERE t.article_id = a.id), []) "
+            "OR e.feed_tags <> coalesce((SELECT tags FROM feeds f WHERE f.url = a.feed_url), [])"
         ).fetchone()
         assert mismatched == (0,)
     finally:
         con.close()
+
+
+def test_exported_articles_carry_their_feed_s_tags(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """`articles/` has `feed_tags`, as `matched_articles` does: a Parquet reader asks for a
+    tag's articles without joining `feeds.parquet`."""
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    tags = {"eKathimerini (GR)": ["GR", "greek-press"]}
+    sources = write_sources(
+        tmp_path / "sources.yaml", feeds, topics=warehouse_helpers.STORY_TOPICS, tags=tags
+    )
+    db = tmp_path / "news.duckdb"
+    warehouse_helpers.poll_once(sources, db)
+    out_dir = tmp_path / "export"
+    argv = ["export", "--format", "parquet", "--out", str(out_dir), "--db", str(db)]
+    assert cli.main(argv, out=io.StringIO()) == 0
+    rows = duckdb.sql(
+        f"SELECT source, feed_tags FROM read_parquet('{out_dir}/articles/*/*.parquet', "
+        "hive_partitioning = true) ORDER BY source"
+    ).fetchall()
+    assert rows == [("Sahel Post", []), ("eKathimerini (GR)", ["GR", "greek-press"])]
 
 
 def test_export_needs_out() -> None:

@@ -67,10 +67,12 @@ _EXPORTS: tuple[tuple[str, str, str | None], ...] = (
     (
         "articles",
         "SELECT a.*, coalesce(m.topics, []::VARCHAR[]) AS topics, "
-        f"coalesce(c.cluster_id, a.id) AS cluster_id, {_ARTICLE_DAY} AS day FROM articles a "
+        "coalesce(c.cluster_id, a.id) AS cluster_id, "
+        f"coalesce(f.tags, []::VARCHAR[]) AS feed_tags, {_ARTICLE_DAY} AS day FROM articles a "
         "LEFT JOIN (SELECT article_id, list_sort(list(DISTINCT topic)) AS topics "
         "FROM article_topics GROUP BY article_id) m ON m.article_id = a.id "
-        "LEFT JOIN article_clusters c ON c.article_id = a.id",
+        "LEFT JOIN article_clusters c ON c.article_id = a.id "
+        "LEFT JOIN feeds f ON f.url = a.feed_url",
         "day",
     ),
     (
