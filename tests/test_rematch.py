@@ -17,6 +17,7 @@ from newswatch.models import Article
 from newswatch.orchestrate import poll
 from newswatch.orchestrate.rematch import rematch
 from newswatch.store import spool
+from tests.feedserver import FeedServer
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -324,3 +325,38 @@ def test_rematch_lists_re_explained_matches_and_aligns_on_the_longest_topic(
     file.write_text(sources("wheat", "Wagner, Bamako"), encoding="utf-8")
     everything = run_cli(db, file, "--dry-run", "--verbose").splitlines()
     assert "    words: Wagner in title -> Wagner, Bamako in title" in everything
+
+
+def test_a_story_rematch_matches_anew_is_one_story_at_once(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Clusters group matched articles: after `rematch` adds a match, `latest_stories` joins
+    the article to its story at once, as the digest does, not at the next poll."""
+    from tests import warehouse_helpers
+    from tests.helpers import write_sources
+
+    feeds = warehouse_helpers.serve_one_story_two_outlets(feed_server, datetime.now(UTC))
+    only_greek = "topics:\n  - name: Mali\n    terms: [Russian-backed]\n"
+    sources = write_sources(tmp_path / "sources.yaml", feeds, topics=only_greek)
+    db = tmp_path / "wh" / "news.duckdb"
+    warehouse_helpers.poll_once(sources, db)
+    stories = "SELECT articles, sources FROM latest_stories WHERE topic = 'Mali'"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(stories).fetchall() == [(1, ["eKathimerini (GR)"])]
+    both = "topics:\n  - name: Mali\n    terms: [Tessalit]\n"
+    sources = write_sources(tmp_path / "sources.yaml", feeds, topics=both)
+    out = io.StringIO()
+    argv = ["rematch", "--sources", str(sources), "--db", str(db)]
+    assert cli.main(argv, out=out) == 0, out.getvalue()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(stories).fetchall() == [(2, ["Sahel Post", "eKathimerini (GR)"])]
+    # A rematch that takes an article's last match away takes its story row away too.
+    none = "topics:\n  - name: Mali\n    terms: [Russian-backed]\n"
+    sources = write_sources(tmp_path / "sources.yaml", feeds, topics=none)
+    assert cli.main(argv, out=io.StringIO()) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(stories).fetchall() == [(1, ["eKathimerini (GR)"])]
+        assert con.execute(
+            "SELECT count(*) FROM article_clusters WHERE article_id NOT IN "
+            "(SELECT article_id FROM article_topics)"
+        ).fetchall() == [(0,)]

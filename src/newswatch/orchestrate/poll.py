@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newswatch.clock import utc_now
 from newswatch.config import Config, config_from_source, config_source
@@ -40,6 +41,9 @@ from newswatch.orchestrate.shards import SHARD_MIN_FEEDS
 from newswatch.parse.feed import normalise_feed, read_feed
 from newswatch.store import search, spool, warehouse
 from newswatch.store.dbwait import db_wait_seconds
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger("newswatch.poll")
 
@@ -623,6 +627,33 @@ def store(
 # -- 5. derived data ------------------------------------------------------------------
 
 
+def _cluster_recent(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Recompute the story clusters of the matched articles of the last CLUSTER_WINDOW;
+    returns how many stories they are."""
+    with warehouse.scan_memory(con):
+        assignment = assign_clusters(
+            warehouse.cluster_rows_since(con, now - CLUSTER_WINDOW),
+            lambda ids: warehouse.cluster_summaries(con, ids),
+        )
+    if assignment:
+        warehouse.replace_clusters(con, assignment, now)
+    return len(set(assignment.values()))
+
+
+def recluster(
+    db_path: Path,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    wait_seconds: float | None = None,
+) -> int:
+    """Recompute the story clusters only (after `rematch` changed which articles match:
+    clusters group matched articles); returns the number of recent stories."""
+    wait = db_wait_seconds() if wait_seconds is None else wait_seconds
+    with warehouse.connect(db_path, wait_seconds=wait, threads=warehouse.ALL_CORES) as con:
+        warehouse.drop_unmatched_clusters(con)
+        return _cluster_recent(con, clock())
+
+
 def refresh(
     db_path: Path,
     *,
@@ -647,14 +678,7 @@ def refresh(
             search.refresh_search_index(con)
             _release_freed_memory()
         if changed:
-            with warehouse.scan_memory(con):
-                assignment = assign_clusters(
-                    warehouse.cluster_rows_since(con, since),
-                    lambda ids: warehouse.cluster_summaries(con, ids),
-                )
-            if assignment:
-                warehouse.replace_clusters(con, assignment, now)
-            stories = len(set(assignment.values()))
+            stories = _cluster_recent(con, now)
         else:
             stories = warehouse.cluster_count_since(con, since)
         if retention_days is not None:

@@ -111,4 +111,10 @@ def rematch(
                 [(c.article_id, c.topic) for c in changes if c.change == "removed"],
                 now,
             )
+    if changes and not dry_run:
+        # Stories group matched articles: a newly matched article joins its story now, not
+        # at the next poll that stores something (`latest_stories` agrees with the digest).
+        from newswatch.orchestrate.poll import recluster
+
+        recluster(db_path, clock=lambda: now)
     return RematchResult(len(articles), tuple(changes), not dry_run, dict(sorted(unlisted.items())))

@@ -835,6 +835,16 @@ def replace_clusters(
         con.execute("DROP TABLE IF EXISTS _clusters_in")
 
 
+def drop_unmatched_clusters(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete the cluster rows of articles that no longer match any topic (`rematch` took
+    their last match away): clusters group matched articles. Returns how many went."""
+    row = con.execute(
+        "DELETE FROM article_clusters WHERE article_id NOT IN "
+        "(SELECT article_id FROM article_topics)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def articles_published_since(
     con: duckdb.DuckDBPyConnection, since: datetime | None
 ) -> list[Article]:
@@ -914,6 +924,7 @@ __all__ = [
     "articles_since",
     "cluster_rows_since",
     "connect",
+    "drop_unmatched_clusters",
     "load_feed_states",
     "merge_batch",
     "migrate",
