@@ -680,3 +680,46 @@ def test_the_snippet_comes_from_the_field_the_word_is_in() -> None:
     assert best_snippet((full, body), ["zzz"]) == full
     assert best_snippet(("", body), ["zzz"]) == body
     assert best_snippet(("", ""), ["zzz"]) == ""
+
+
+def test_a_quoted_phrase_needs_its_words_in_order_and_a_minus_phrase_leaves_them_out(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    prefect_harness: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.now(UTC)
+    items = [
+        ("red", "Red Sea shipping attacks resume", "Insurers raise rates for the Red Sea route."),
+        ("bass", "Black Sea bass with lemon", "A quick weeknight fish: sea bass, red onion."),
+        ("tulips", "Sea of red tulips in Istanbul's parks", "The spring festival opens."),
+        ("coast", "Turkish coastguard rescues tanker crew in the Bosphorus", "Ten were saved."),
+        ("navy", "Turkish navy escorts grain ships through the Bosphorus", "The convoy left."),
+    ]
+    entries = [
+        {"title": t, "link": f"https://w.example/{i}", "guid": i, "description": d,
+         "pubDate": now - timedelta(hours=n)}
+        for n, (i, t, d) in enumerate(items)
+    ]  # fmt: skip
+    feed_server.route("/w.xml", body=rss("Wire", entries))
+    sources = write_sources(tmp_path / "sources.yaml", [(feed_server.url("/w.xml"), "Wire")])
+    db = tmp_path / "w.duckdb"
+    poll_once(sources, db)
+
+    def titles(*terms: str) -> set[str]:
+        out = io.StringIO()
+        argv = ["search", *terms, "--db", str(db), "--format", "json"]
+        assert cli.main(argv, out=out) == 0, out.getvalue()
+        return {h["title"] for h in json.loads(out.getvalue())}
+
+    red_sea = {"Red Sea shipping attacks resume"}
+    assert len(titles("red sea")) == 3  # the words anywhere
+    assert titles('"Red Sea"') == red_sea  # the phrase: those words, in that order
+    assert titles("“red sea”") == red_sea  # typographic quotes, any case
+    assert titles('"red sea" shipping') == red_sea
+    # -"phrase" leaves out the articles with the phrase, not those with either word.
+    assert titles('Bosphorus -"Turkish coastguard"') == {
+        "Turkish navy escorts grain ships through the Bosphorus"
+    }
+    assert cli.main(["search", '"Red Sea', "--db", str(db)], out=io.StringIO()) == 2
+    assert "a quote is never closed" in capsys.readouterr().err

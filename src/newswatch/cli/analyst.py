@@ -221,6 +221,30 @@ def parse_since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Quotes a keyboard or a word processor types around a phrase.
+_QUOTES = str.maketrans({c: '"' for c in "“”„‟«»"})
+_SEARCH_PART = re.compile(r'(-?)"([^"]*)"|(\S+)')
+
+
+def parse_search_terms(text: str) -> tuple[list[str], list[str], list[str]]:
+    """A search's words (a "-word" as written), its "phrases" and its -"phrases"; a quote
+    that is never closed is an AnalystError."""
+    text = text.translate(_QUOTES)
+    if text.count('"') % 2:
+        raise AnalystError(
+            f'search {text!r}: a quote is never closed; put a phrase in quotes: "Black Sea"'
+        )
+    words: list[str] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    for m in _SEARCH_PART.finditer(text):
+        if m.group(3) is not None:
+            words.append(m.group(3))
+        elif m.group(2).strip():
+            (excluded if m.group(1) else phrases).append(" ".join(m.group(2).split()))
+    return words, phrases, excluded
+
+
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise AnalystError("--limit must be at least 1")
@@ -239,10 +263,11 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             topic = config.matcher.topic_named(args.topic)
         except UnknownTopic as exc:
             raise AnalystError(str(exc)) from None
-    # "-word" leaves out the articles that have the word.
-    words = args.terms.split()
+    # "-word" leaves out the articles that have the word; "a phrase" keeps those that have
+    # it, -"a phrase" leaves them out.
+    words, phrases, excluded_phrases = parse_search_terms(args.terms)
     without = " ".join(w[1:] for w in words if w.startswith("-") and len(w) > 1)
-    terms = " ".join(w for w in words if not (w.startswith("-") and len(w) > 1))
+    terms = " ".join([*(w for w in words if not (w.startswith("-") and len(w) > 1)), *phrases])
     exclude = " ".join([without, *designation_variants(without)]) if without else ""
     if not terms:
         if topic is None:
@@ -253,7 +278,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
                     f"(-word){listing}"
                 )
             raise AnalystError(f'search needs a word to look for, e.g. "S-400 delivery"{listing}')
-        return _list_topic(args, out, topic, since, exclude, zone, tag)
+        return _list_topic(args, out, topic, since, exclude, zone, tag, excluded_phrases)
     # The matcher's rule for designations: S-400 = S400 = S 400 (the index holds whichever
     # form the article wrote); topics the query names rank their articles first.
     query = " ".join([terms, *designation_variants(terms)])
@@ -269,6 +294,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             boost_topics=boost,
             exclude=exclude,
             tag=tag,
+            phrases=phrases,
+            exclude_phrases=excluded_phrases,
         )
         stems = search.search_stems(con, query)
     if args.format == "json":
@@ -342,11 +369,18 @@ def _list_topic(
     exclude: str,
     zone: Any,
     tag: str | None = None,
+    excluded_phrases: Sequence[str] = (),
 ) -> int:
     """`search "" --topic T`: the topic's articles, newest first (no ranking, no score)."""
     with _search_connection(args, tag) as con:
         hits = search.topic_articles(
-            con, topic, since=since, limit=args.limit, exclude=exclude, tag=tag
+            con,
+            topic,
+            since=since,
+            limit=args.limit,
+            exclude=exclude,
+            tag=tag,
+            exclude_phrases=excluded_phrases,
         )
     if args.format == "json":
         _write_json(out, hits, [], scored=False)
@@ -437,7 +471,8 @@ def register(add: AddCommand, db_opt: Callable[[argparse.ArgumentParser], None])
         "terms",
         metavar="TERMS",
         help='words to look for, e.g. "S-400 delivery"; -word leaves out articles that have '
-        'it: "Iran -nuclear"; "" with --topic lists that topic\'s articles, newest first',
+        'it: "Iran -nuclear"; a phrase in quotes needs its words in order: \'"Red Sea"\', '
+        '-"a phrase" leaves it out; "" with --topic lists that topic\'s articles, newest first',
     )
     db_opt(p)
     p.add_argument(

@@ -10,6 +10,8 @@ poll by `refresh_search_index`. Every function here takes an open connection; op
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -405,12 +407,16 @@ def search_articles(
     boost_topics: Sequence[str] = (),
     exclude: str = "",
     tag: str | None = None,
+    phrases: Sequence[str] = (),
+    exclude_phrases: Sequence[str] = (),
 ) -> list[SearchHit]:
     """Articles ranked by BM25 over title (weighted), summary and content, best first;
     articles that matched one of `boost_topics` first (a topic match outranks an incidental
     hit: a Mercedes S 400 review is not an S-400 story); none whose title, summary or
     content has a word of `exclude` (in any of its stemmed forms); with `tag`, only articles
-    of feeds with that tag (any case)."""
+    of feeds with that tag (any case). With `phrases`, only articles whose text has each
+    phrase, its words in that order (any case and accents, any spaces or punctuation
+    between them); none with a phrase of `exclude_phrases`."""
     indexed = _require_index(con)
     # An index built before the content column existed answers on title and summary until
     # the next poll rebuilds it.
@@ -433,6 +439,7 @@ def search_articles(
     if excluded is not None:
         where.append(excluded[0])
         params.extend(excluded[1])
+    _add_phrases(where, params, phrases, exclude_phrases)
     on_topic = "0"
     if boost_topics:
         on_topic = (
@@ -515,6 +522,45 @@ def _add_filters(
         params.append(tag)
 
 
+# An article's whole text as phrases are looked for in it: lower case, accents stripped.
+_PHRASE_TEXT = (
+    "lower(strip_accents(coalesce(a.title, '') || ' ' || coalesce(a.summary, '') || ' ' || "
+    "coalesce(a.content, '')))"
+)
+
+
+def phrase_pattern(phrase: str) -> str | None:
+    """The regex (DuckDB's RE2) that finds `phrase` in `_PHRASE_TEXT`: its words in order,
+    whole, with anything but letters and digits between them; None for a phrase with no
+    word."""
+    words = re.findall(r"[^\W_]+", _fold(phrase))
+    if not words:
+        return None
+    inner = r"[^\pL\pN]+".join(re.escape(w) for w in words)
+    return rf"(^|[^\pL\pN]){inner}($|[^\pL\pN])"
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _add_phrases(
+    where: list[str], params: list[Any], phrases: Sequence[str], exclude: Sequence[str]
+) -> None:
+    """Conditions that keep the articles with every phrase and none of `exclude`."""
+    for phrase in phrases:
+        pattern = phrase_pattern(phrase)
+        if pattern is not None:
+            where.append(f"regexp_matches({_PHRASE_TEXT}, ?)")
+            params.append(pattern)
+    for phrase in exclude:
+        pattern = phrase_pattern(phrase)
+        if pattern is not None:
+            where.append(f"NOT regexp_matches({_PHRASE_TEXT}, ?)")
+            params.append(pattern)
+
+
 def feed_tags(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every tag the warehouse's feeds carry, sorted; [] before schema version 10."""
     if _missing_columns(con, "feeds", ["tags"]):
@@ -546,12 +592,14 @@ def topic_articles(
     limit: int = 20,
     exclude: str = "",
     tag: str | None = None,
+    exclude_phrases: Sequence[str] = (),
 ) -> list[SearchHit]:
     """The articles that matched `topic`, newest first (`newswatch search "" --topic T`): no
     ranking, so every score is 0. Needs the search index only to leave out `exclude`."""
     where = ["a.id IN (SELECT article_id FROM article_topics WHERE lower(topic) = lower(?))"]
     params: list[Any] = [topic]
     _add_filters(con, where, params, since=since, tag=tag)
+    _add_phrases(where, params, (), exclude_phrases)
     if exclude.strip():
         indexed = _require_index(con)
         excluded = _exclusion(con, exclude, with_content="content" in indexed)
