@@ -639,6 +639,32 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             "en",
             {"Turkey", "S-400"},
         ),
+        (
+            "Opinion: stop pretending the 2019 purchase never happened",
+            "A deal over the Russian-made batteries Ankara bought in 2019 is overdue.",
+            "en",
+            {"Turkey", "S-400"},
+        ),
+        (
+            "Kyiv asks allies for more air defence",
+            "Russian-made missiles hit Kharkiv; Turkey said it would buy more grain.",
+            "en",
+            {"Turkey"},
+        ),
+        # Its state bodies and well-known cities in any language; a resort is also a
+        # racehorse; Serbian "turska" is also the adjective.
+        (
+            "Magnitude 5.8 quake shakes eastern province; AFAD reports no deaths",
+            "",
+            "en",
+            {"Turkey"},
+        ),
+        ("Diyanet announces the 2027 fitre amount", "", "en", {"Turkey"}),
+        ("Ryanair adds Leeds to Dalaman and Bristol to Antalya", "", "en", {"Turkey"}),
+        ("Un séisme frappe la province de Balıkesir", "", "fr", {"Turkey"}),
+        ("Antalya Express wins by a length at Newmarket", "", "en", set()),
+        ("Turcia a început producția din zăcământul Sakarya", "", "ro", {"Turkey"}),
+        ("Kako se kuva turska kafa", "", "sr", set()),
         # Turkey's ministers by full name; in Turkish, by title and surname (not a sapling).
         ("Hakan Fidan meets Rubio in Washington", "", "en", {"Turkey"}),
         ("Ο Χακάν Φιντάν στην Αθήνα", "", "el", {"Turkey"}),

@@ -173,7 +173,9 @@ if __name__ == "__main__":
         ("Rus ordusu yeni bir saldırı başlattı", "tr", False),  # "ordu", the army
         ("Baş ağrısı için beş öneri", "tr", False),  # "ağrı", pain
         ("Batman filminin devam çekimleri başladı", "tr", False),  # the film hero
-        ("Malatya apricot harvest sets a record", "en", False),  # provinces: Turkish text only
+        # In other languages, the well-known cities that are no other word or name.
+        ("Malatya apricot harvest sets a record", "en", True),
+        ("Van driver fined after Ordu Road crash in Batman Street", "en", False),
     ],
 )
 def test_turkish_home_news_naming_only_a_province_is_turkey(
