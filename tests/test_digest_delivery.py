@@ -532,6 +532,14 @@ def test_a_past_days_digest_shows_its_feeds_as_they_were_then(
     assert cli.main(argv, out=io.StringIO()) == 0
     now = (out / f"digest-{today}.txt").read_text(encoding="utf-8")
     assert "1 of 2 feeds failed" in now and "Gone Gazette" in now, now
+    # A day before any poll: nothing matched, and it says why (no feed polled yet), not
+    # that every feed was polled.
+    before = yesterday - timedelta(days=3)
+    assert cli.main([*argv, "--date", str(before)], out=io.StringIO()) == 0
+    empty = (out / f"digest-{before}.txt").read_text(encoding="utf-8")
+    assert "No feed had been polled by then" in empty and "were polled" not in empty, empty
+    html = (out / f"digest-{before}.html").read_text(encoding="utf-8")
+    assert "No feed had been polled by then" in html and "were polled" not in html
     capsys.readouterr()
     tomorrow = today + timedelta(days=1)
     assert cli.main([*argv, "--date", str(tomorrow)], out=io.StringIO()) == 2
