@@ -360,3 +360,19 @@ def test_a_story_rematch_matches_anew_is_one_story_at_once(
             "SELECT count(*) FROM article_clusters WHERE article_id NOT IN "
             "(SELECT article_id FROM article_topics)"
         ).fetchall() == [(0,)]
+
+
+def test_a_long_rule_s_edit_is_shown_where_it_is() -> None:
+    """`rematch --verbose` shows two long rules around where they differ: cut at their start,
+    the two looked the same."""
+    from newswatch.cli.commands import _where_they_differ
+
+    rule = (
+        '(("Black Sea" OR Bosphorus OR tanker* OR "grain corridor") NEAR/S '
+        "(grain OR wheat OR ships OR shipping OR convoy*)) AND NOT recipe"
+    )
+    edited = rule.replace("convoy*", "convoy* OR escort*")
+    was, now = _where_they_differ(rule, edited)
+    assert "escort*" in now and "escort*" not in was
+    assert was.startswith("…") and len(was) < len(rule) and len(now) < len(edited)
+    assert _where_they_differ("Wagner", "Wagner OR Prigozhin") == ("Wagner", "Wagner OR Prigozhin")

@@ -599,11 +599,28 @@ def _what_changed(before: TopicMatch, after: TopicMatch) -> str:
     was, now = explain(before), explain(after)
     if was != now:
         return f"words: {was or '(none)'} -> {now or '(none)'}"
-    return f"rule: {_cut(before.rule)} -> {_cut(after.rule)}"
+    was, now = _where_they_differ(before.rule, after.rule)
+    return f"rule: {was} -> {now}"
 
 
-def _cut(rule: str, width: int = 70) -> str:
-    return rule if len(rule) <= width else rule[: width - 1] + "…"
+def _where_they_differ(a: str, b: str, width: int = 70, context: int = 25) -> tuple[str, str]:
+    """Two rules as shown: whole when both are short, else each around where they differ
+    (`context` characters either side), so that a long rule's edit is seen."""
+    if len(a) <= width and len(b) <= width:
+        return a, b
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    lo = max(0, start - context)
+
+    def around(text: str) -> str:
+        hi = min(len(text), len(text) - end + context)
+        return f"{'…' if lo else ''}{text[lo:hi]}{'…' if hi < len(text) else ''}"
+
+    return around(a), around(b)
 
 
 def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
