@@ -723,3 +723,32 @@ def test_a_quoted_phrase_needs_its_words_in_order_and_a_minus_phrase_leaves_them
     }
     assert cli.main(["search", '"Red Sea', "--db", str(db)], out=io.StringIO()) == 2
     assert "a quote is never closed" in capsys.readouterr().err
+
+
+def test_an_empty_result_says_whether_the_words_or_the_filters_find_nothing(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    now = datetime.now(UTC)
+    feed_server.route("/a.xml", body=rss("Athens Wire", [
+        {"title": "Mitsotakis meets Erdogan in Ankara", "link": "https://a.example/1",
+         "guid": "a1", "description": "Talks on the Aegean.", "pubDate": now}]))  # fmt: skip
+    feed_server.route("/b.xml", body=rss("Greek Desk", [
+        {"title": "Ferry strike ends in Piraeus", "link": "https://b.example/1",
+         "guid": "b1", "description": "Boats sail again.", "pubDate": now}]))  # fmt: skip
+    feeds = [(feed_server.url("/a.xml"), "Athens Wire"), (feed_server.url("/b.xml"), "Greek Desk")]
+    sources = write_sources(tmp_path / "sources.yaml", feeds, tags={"Greek Desk": ["GR"]})
+    db = tmp_path / "w.duckdb"
+    poll_once(sources, db)
+
+    def said(*argv: str) -> str:
+        out = io.StringIO()
+        assert cli.main(["search", *argv, "--db", str(db)], out=out) == 0
+        return out.getvalue()
+
+    assert said("Mitsotakis", "--tag", "gr") == (
+        "no articles match 'Mitsotakis' with --tag gr; 1 without it\n"
+    )
+    assert said("Mitsotakis", "--tag", "gr", "--since", "2020-01-01") == (
+        "no articles match 'Mitsotakis' with --tag gr --since 2020-01-01; 1 without them\n"
+    )
+    assert said("Lisbon", "--tag", "gr") == "no articles match 'Lisbon'\n"

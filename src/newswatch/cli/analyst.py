@@ -298,11 +298,40 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             exclude_phrases=excluded_phrases,
         )
         stems = search.search_stems(con, query)
+        narrowed = [
+            label
+            for label, used in (
+                (f"--topic {topic}", topic),
+                (f"--tag {tag}", tag),
+                (f"--since {args.since}", since),
+            )
+            if used
+        ]
+        unfiltered = 0
+        if not hits and narrowed and args.format != "json":
+            # Say whether it is the words or the filters that find nothing.
+            unfiltered = len(
+                search.search_articles(
+                    con,
+                    query,
+                    limit=1000,
+                    exclude=exclude,
+                    phrases=phrases,
+                    exclude_phrases=excluded_phrases,
+                )
+            )
     if args.format == "json":
         _write_json(out, hits, stems, scored=True)
         return 0
     if not hits:
-        out.write(f"no articles match {args.terms!r}\n")
+        if unfiltered:
+            out.write(
+                f"no articles match {args.terms!r} with {' '.join(narrowed)}; "
+                f"{unfiltered}{'+' if unfiltered == 1000 else ''} without "
+                f"{'it' if len(narrowed) == 1 else 'them'}\n"
+            )
+        else:
+            out.write(f"no articles match {args.terms!r}\n")
         return 0
     _write_hits(out, hits, stems, zone, scored=True)
     ranked = f"; articles matching {', '.join(boost)} first" if boost else ""
