@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -317,3 +319,56 @@ def test_docs_document_the_score() -> None:
     section = rules[start : rules.index("\n## ", start + 1)]
     for words in ("min_relevance", "Also mentioned", "also_mentioned_below"):
         assert words in section
+
+
+def test_the_volume_chart_counts_what_the_digest_keeps_and_long_topic_names_keep_columns(
+    feed_server: Any, tmp_path: Path, prefect_harness: None
+) -> None:
+    """A match below the topic's min_relevance is left out of the stories and out of the
+    chart's count; a topic name longer than the columns' 20 characters widens them."""
+    import io
+
+    from newswatch import cli
+    from tests.helpers import rss, write_sources
+
+    now = datetime.now(UTC)
+    passing = (
+        "The bakery on Main Street won the regional award for its sourdough, its rye and its "
+        "pastries, judged over three days by a panel of twelve bakers and food writers. The "
+        "owner thanked her staff, her suppliers and her customers, among them a retired NATO "
+        "interpreter who comes every morning."
+    )
+    items = [
+        ("nato", "NATO summit opens in The Hague", "NATO leaders meet on defence spending."),
+        ("bakery", "Local bakery wins regional award", passing),
+        ("greece", "Mitsotakis meets Erdogan in Ankara", "Talks on the Aegean."),
+    ]
+    entries = [
+        {"title": t, "link": f"https://w.example/{i}", "guid": i, "description": d,
+         "pubDate": now - timedelta(minutes=5)}
+        for i, t, d in items
+    ]  # fmt: skip
+    feed_server.route("/w.xml", body=rss("Wire", entries))
+    topics = (
+        "topics:\n  - name: NATO\n    terms: [NATO]\n    min_relevance: 0.3\n"
+        "  - name: Greek-Turkish relations\n    terms: [Mitsotakis]\n"
+    )
+    sources = write_sources(
+        tmp_path / "s.yaml", [(feed_server.url("/w.xml"), "Wire")], topics=topics
+    )
+    db, out_dir = tmp_path / "w.duckdb", tmp_path / "d"
+    assert cli.main(["poll", "--sources", str(sources), "--db", str(db)], out=io.StringIO()) == 0
+    argv = ["digest", "--sources", str(sources), "--db", str(db), "--out", str(out_dir)]
+    assert cli.main(argv, out=io.StringIO()) == 0
+    [text_file] = out_dir.glob("digest-*.txt")
+    text = text_file.read_text(encoding="utf-8")
+    assert "Local bakery" not in text  # below NATO's min_relevance
+    # The chart: today's NATO count is the one story kept, not the two matches.
+    chart = text.split("Matching articles per day", 1)[1].split("==", 1)[0]
+    rows = {line.split()[0]: line for line in chart.splitlines() if line.strip()[:1].isalpha()}
+    assert rows["NATO"].split()[-1] == "1", chart
+    # Columns line up whatever the topic name's length.
+    nato, greek = rows["NATO"], rows["Greek-Turkish"]
+    assert len(nato) == len(greek) and nato.rstrip()[-1] == greek.rstrip()[-1] == "1", chart
+    counts = [line for line in text.splitlines() if re.match(r"  [^ (].* \d+ stor", line)]
+    assert len(counts) == 2 and len({line.index(" stor") for line in counts}) == 1, counts

@@ -171,7 +171,11 @@ def gather(
             if last is not None and last > window.end:
                 waiting = len(warehouse.matched_articles_stored(con, window.end, last))
         volume_raw = warehouse.topic_volume(
-            con, timezone, window.date - timedelta(days=6), window.date
+            con,
+            timezone,
+            window.date - timedelta(days=6),
+            window.date,
+            config.matcher.min_relevance,
         )
         if window.date < now.astimezone(ZoneInfo(timezone)).date():
             # A past day's digest shows its feeds as they were when its window ended.

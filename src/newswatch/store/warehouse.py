@@ -1049,14 +1049,27 @@ def update_digest(con: duckdb.DuckDBPyConnection, digest_id: str, **values: Any)
 
 
 def topic_volume(
-    con: duckdb.DuckDBPyConnection, timezone: str, first_day: Any, last_day: Any
+    con: duckdb.DuckDBPyConnection,
+    timezone: str,
+    first_day: Any,
+    last_day: Any,
+    min_relevance: Mapping[str, float] | None = None,
 ) -> dict[str, dict[Any, int]]:
-    """Matched articles per topic per local day (by publication time), first_day..last_day."""
+    """Matched articles per topic per local day (by publication time), first_day..last_day;
+    with `min_relevance`, only the matches a digest keeps (scored at least the topic's
+    threshold, or not scored)."""
+    thresholds = {t: v for t, v in (min_relevance or {}).items() if v > 0}
+    kept = ""
+    params: list[Any] = [timezone, timezone, first_day, last_day]
+    if thresholds:
+        cases = " ".join("WHEN ? THEN ?" for _ in thresholds)
+        kept = f" AND (t.relevance IS NULL OR t.relevance >= CASE t.topic {cases} ELSE 0 END)"
+        params += [x for item in thresholds.items() for x in item]
     rows = con.execute(
         "SELECT t.topic, (a.published_at AT TIME ZONE ?)::DATE AS day, count(DISTINCT a.id) "
         "FROM article_topics t JOIN articles a ON a.id = t.article_id "
-        "WHERE (a.published_at AT TIME ZONE ?)::DATE BETWEEN ? AND ? GROUP BY ALL",
-        [timezone, timezone, first_day, last_day],
+        f"WHERE (a.published_at AT TIME ZONE ?)::DATE BETWEEN ? AND ?{kept} GROUP BY ALL",
+        params,
     ).fetchall()
     out: dict[str, dict[Any, int]] = {}
     for topic, day, n in rows:
