@@ -338,6 +338,10 @@ def test_search_without_index_is_one_line(
 def test_bad_since_is_one_line(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["search", "nato", "--db", str(db), "--since", "last week"]) == 2
     assert "--since" in capsys.readouterr().err
+    # A date's shape but no date: what is wrong with it.
+    assert cli.main(["search", "nato", "--db", str(db), "--since", "2026-13-01"]) == 2
+    err = capsys.readouterr().err
+    assert "'2026-13-01' (month must be in 1..12)" in err and err.count("\n") == 1
 
 
 def test_snippet_windows_around_first_stemmed_match() -> None:

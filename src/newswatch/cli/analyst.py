@@ -214,9 +214,11 @@ def parse_since(text: str | None) -> datetime | None:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
-    except ValueError:
+    except ValueError as exc:
+        # "2026-13-01" has the shape of a date but is none: say what is wrong with it.
+        why = f" ({exc})" if re.fullmatch(r"\d{4}-\d\d-\d\d", text[:10]) else ""
         raise AnalystError(
-            f"--since must be YYYY-MM-DD or an ISO date-time, got {text!r}"
+            f"--since must be YYYY-MM-DD or an ISO date-time, got {text!r}{why}"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
