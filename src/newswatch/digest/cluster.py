@@ -27,6 +27,7 @@ shingles (LSH), compared within the time window, never all pairs.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -577,6 +578,73 @@ class _StemCodes(dict[str, int]):
         return code
 
 
+# A word as written, with the character before it: a name is a capitalised word that does
+# not start a sentence.
+_CASED_WORD = re.compile(r"(?:(?<=[.!?:;\n])|(^))\s*([^\W\d_][^\W_]*)|([^\W\d_][^\W_]*)")
+
+
+def _text_names(text: str) -> set[str]:
+    """The folded words of `text` written capitalised where no sentence starts: its names
+    (places, people, bodies), as far as the letters' case tells ("Malatya'nın Pütürge
+    ilçesinde" -> malatya, puturge)."""
+    out = set()
+    for m in _CASED_WORD.finditer(text[:SUMMARY_CHARS]):
+        word = m.group(3)
+        if word is None or not word[0].isupper() or (word.isupper() and len(word) < 3):
+            continue  # a sentence's first word, lower case, or a short acronym
+        folded = _fold(word)
+        if folded not in _STOPWORDS and folded not in _CALENDAR:
+            out.add(folded)
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _name_key(word: str) -> str:
+    """What two spellings of one name share: the first three consonants of a Latin word as
+    crosslang.skeleton folds them (Turkey, Türkiye -> "trk"; Turkish "trks" -> "trk"), else
+    its first STEM_CHARS letters; a Turkish suffix after an apostrophe left out."""
+    word = word.split("'", 1)[0]
+    bones = crosslang.skeleton(word) if word.isascii() else None
+    return bones[:3] if bones else word[:STEM_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """The names of an article whose headline names someone or somewhere: `own`, the
+    headline's words its text writes as names, each as (`_name_key`, stem code); `text`, the
+    keys of its text's names; `headline`, the keys of all its headline's words."""
+
+    own: frozenset[tuple[str, int]]
+    text: frozenset[str]
+    headline: frozenset[str]
+
+    @staticmethod
+    def of(title_words: Iterable[str], text: str, stems: _StemCodes) -> _Names | None:
+        named = frozenset(map(_name_key, _text_names(text)))
+        headline = {_name_key(w): stems[w] for w in title_words}
+        own = frozenset((k, c) for k, c in headline.items() if k in named and c)
+        return _Names(own, named, frozenset(headline)) if own else None
+
+    def _unmentioned(self, other: _Names, other_words: frozenset[int]) -> bool:
+        """Whether a name of this headline is nowhere in the other article: not among its
+        names or headline words (by key: Türkiye is Turkey), nor its event words (by stem)."""
+        return any(
+            k not in other.text and k not in other.headline and c not in other_words
+            for k, c in self.own
+        )
+
+    def apart(self, other: _Names, words: frozenset[int], other_words: frozenset[int]) -> bool:
+        """Two events told alike (`_rewrites`): the headlines share no name, each names what
+        the other article never does, and the texts share at most one name."""
+        mine = {k for k, _ in self.own}
+        return (
+            mine.isdisjoint(k for k, _ in other.own)
+            and len(self.text & other.text) <= 1
+            and self._unmentioned(other, other_words)
+            and other._unmentioned(self, words)
+        )
+
+
 def _event_codes(tokens: Sequence[str], stems: _StemCodes) -> array[int]:
     """Per position of the first EVENT_WORDS `tokens`, the code of its word's stem (0 for
     none); the text ends at a reporting credit."""
@@ -629,10 +697,20 @@ def _rewrites(
     weight: Mapping[int, float],
     language_of: Mapping[int, str],
     uf: _UnionFind,
+    names: Mapping[int, _Names] | None = None,
 ) -> list[tuple[int, int]]:
     """Pairs of articles of one language within REWRITE_WINDOW whose event words are alike
     (the cosine of their rarity-weighted (idf) stems at least EVENT_COSINE) and not yet one
-    story, the most alike first."""
+    story, the most alike first.
+
+    Not two whose headlines share no name and each name a place or person that the other
+    article never mentions, and whose texts share at most one name (`names`, `_Names`): an
+    agency's template told of two events ("AFAD, Malatya'nın
+    Pütürge ilçesinde ... deprem" / "AFAD, Çanakkale'nin Ayvacık ilçesi açıklarında ...
+    deprem") has alike words, but a place of its own in each headline and no name but AFAD
+    in common. (One event's reports may call one thing two ways, "THY" and "Turkey's flag
+    carrier", but share its other names: Airbus, A350, Asia, Latin America.)"""
+    names = names or {}
     n = len(docs)
     norm = {i: math.sqrt(sum(weight[h] for h in ws)) for i, ws in words.items()}
     # A word in more than max_df articles is too common to block on (the pairs of an event
@@ -667,8 +745,11 @@ def _rewrites(
                 if language and other and language != other:
                     continue
                 cosine = sum(weight[h] for h in words[i] & words[j]) / (norm[i] * norm[j])
-                if cosine >= EVENT_COSINE:
-                    alike.append((-cosine, i, j))
+                if cosine < EVENT_COSINE:
+                    continue
+                if i in names and j in names and names[i].apart(names[j], words[i], words[j]):
+                    continue  # each headline names what the other article never does
+                alike.append((-cosine, i, j))
     del seen
     return [(i, j) for _, i, j in sorted(alike)]
 
@@ -875,6 +956,8 @@ def assign_clusters(
     shingles: list[array[int]] = []
     event_codes: list[array[int]] = []
     told: list[crosslang.Item] = []
+    # Per article whose headline names someone or somewhere its text names too: those names.
+    title_names: dict[int, _Names] = {}
     # Cross-language links need two languages in the batch (most polls of one desk have one).
     several_languages = len({language for language, _ in languages.values()}) > 1
 
@@ -886,6 +969,10 @@ def assign_clusters(
         tokens = _tokens(text[:SUMMARY_CHARS])
         shingles.append(_shingles(tokens, codes))
         event_codes.append(array("I") if d.not_report else _event_codes(tokens, stems))
+        if not d.not_report and d.title_words:
+            named = _Names.of(d.title_words, text, stems)
+            if named is not None:
+                title_names[d.index] = named
         if d.index in wanted:
             tokens_of[d.index] = tokens
 
@@ -960,7 +1047,7 @@ def assign_clusters(
     by_id = {d.id: d.index for d in docs}
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
     event_df, weight = _event_weights(event_words, n)
-    pairs = _rewrites(docs, event_words, event_df, weight, language_of, uf)
+    pairs = _rewrites(docs, event_words, event_df, weight, language_of, uf, title_names)
     flashes = _flash_pairs(docs, event_words, flash_words, weight, language_of)
     del event_df, weight
     del event_words, language_of, by_id
