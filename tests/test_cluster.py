@@ -722,43 +722,38 @@ def test_two_quakes_told_in_one_agency_template_stay_two_stories() -> None:
     """Two outlets' reports of two quakes in one template: alike words, but each headline
     names a province the other article never mentions, and the texts share no other name
     than the agency's. A second report of one of them, naming its province, still joins."""
-
-    def quake(id: str, title: str, where: str, rest: str, source: str, hours: float) -> Article:
-        return art(
-            id,
-            title,
-            f"AFAD, {where} büyüklüğünde deprem meydana geldiğini duyurdu. {rest}",
-            source=source,
-            hours=hours,
-        )
-
-    malatya = quake(
-        "malatya", "Malatya'da 5.6 büyüklüğünde deprem",
-        "Malatya'nın Pütürge ilçesinde saat 09.34'te 5.6",
-        "Depremin yerin 7 kilometre derinliğinde gerçekleştiği bildirildi. Ayrıntılar gelecek.",
-        "Anadolu Ajansı", 1,
-    )  # fmt: skip
-    canakkale = quake(
-        "canakkale", "Çanakkale'de korkutan deprem: Ayvacık açıklarında 4.7",
-        "Çanakkale'nin Ayvacık ilçesi açıklarında, Ege Denizi'nde saat 12.21'de 4.7",
-        "Deprem Balıkesir ve İzmir'de de hissedildi. İlk belirlemelere göre olumsuz bir "
-        "durum bildirilmedi.",
-        "Hürriyet", 5,
-    )  # fmt: skip
-    turkish = {"malatya": "tr", "canakkale": "tr", "malatya-2": "tr"}
-    batch = [replace(a, language=turkish[a.id]) for a in (malatya, canakkale)]
+    template = (
+        "Depremin yerin 7 kilometre derinliğinde gerçekleştiği bildirildi. Kandilli "
+        "Rasathanesi de depremin büyüklüğünü açıkladı."
+    )
+    malatya = art(
+        "malatya",
+        "Malatya'da 5.6 büyüklüğünde deprem",
+        "AFAD, Malatya'nın Pütürge ilçesinde saat 09.34'te 5.6 büyüklüğünde deprem meydana "
+        f"geldiğini duyurdu. {template} Ayrıntılar gelecek.",
+        source="Anadolu Ajansı",
+        hours=1,
+    )
+    canakkale = art(
+        "canakkale",
+        "Çanakkale'de korkutan deprem: Ayvacık açıklarında 4.7",
+        "AFAD, Çanakkale'nin Ayvacık ilçesi açıklarında, Ege Denizi'nde saat 12.21'de 4.7 "
+        f"büyüklüğünde deprem meydana geldiğini duyurdu. {template} Deprem Balıkesir ve "
+        "İzmir'de de hissedildi.",
+        source="Hürriyet",
+        hours=5,
+    )
+    second = art(
+        "malatya-2",
+        "Pütürge merkezli 5.6'lık Malatya depremi korkuttu",
+        "AFAD, Malatya'nın Pütürge ilçesinde saat 09.34'te 5.6 büyüklüğünde deprem meydana "
+        f"geldiğini duyurdu. {template} Deprem Elazığ ve Adıyaman'da da hissedildi.",
+        source="Sabah",
+        hours=2,
+    )
+    batch = [replace(a, language="tr") for a in (malatya, canakkale)]
     assert assign_clusters([*batch, *_background()])["canakkale"] == "canakkale"
-    second = replace(
-        quake(
-            "malatya-2", "Pütürge merkezli 5.6'lık Malatya depremi korkuttu",
-            "Malatya'nın Pütürge ilçesinde saat 09.34'te 5.6",
-            "Depremin 7 kilometre derinlikte gerçekleştiği bildirildi. Deprem Elazığ ve "
-            "Adıyaman'da da hissedildi.",
-            "Sabah", 2,
-        ),
-        language="tr",
-    )  # fmt: skip
-    clusters = assign_clusters([*batch, second, *_background()])
+    clusters = assign_clusters([*batch, replace(second, language="tr"), *_background()])
     assert clusters["malatya-2"] == "malatya" and clusters["canakkale"] == "canakkale"
 
 
