@@ -579,7 +579,9 @@ class _StemCodes(dict[str, int]):
 
 
 # A word as written, with the character before it: a name is a capitalised word that does
-# not start a sentence.
+# not start a sentence. Names are read in a text's first NAME_CHARS characters (about the
+# EVENT_WORDS that tell its event).
+NAME_CHARS = 700
 _CASED_WORD = re.compile(r"(?:(?<=[.!?:;\n])|(^))\s*([^\W\d_][^\W_]*)|([^\W\d_][^\W_]*)")
 
 
@@ -588,7 +590,7 @@ def _text_names(text: str) -> set[str]:
     (places, people, bodies), as far as the letters' case tells ("Malatya'nın Pütürge
     ilçesinde" -> malatya, puturge)."""
     out = set()
-    for m in _CASED_WORD.finditer(text[:SUMMARY_CHARS]):
+    for m in _CASED_WORD.finditer(text[:NAME_CHARS]):
         word = m.group(3)
         if word is None or not word[0].isupper() or (word.isupper() and len(word) < 3):
             continue  # a sentence's first word, lower case, or a short acronym
