@@ -52,6 +52,17 @@ def test_the_http_charset_decides_the_decoding() -> None:
     text = article_text(turkish, None, "text/html; charset=windows-1254")
     assert text is not None
     assert "Dışişleri Bakanlığı" in text and "İstanbul" in text
+    # Undeclared (no HTTP charset, no <meta>): the code page is guessed as for a feed, and
+    # the same Turkish comes out, not "Dýþiþleri Bakanlýðý".
+    for content_type in ("text/html", None):
+        guessed = article_text(turkish, None, content_type)
+        assert guessed is not None and "Dışişleri Bakanlığı" in guessed, guessed
+    # UTF-8 with a few stray windows-1254 bytes keeps its UTF-8.
+    mixed = turkish.decode("cp1254").encode("utf-8").replace(
+        "Dışişleri".encode(), "Dışişleri".encode("cp1254"), 1
+    )
+    text = article_text(mixed, None, "text/html")
+    assert text is not None and text.count("Dışişleri Bakanlığı") == 4
 
 
 @pytest.mark.parametrize(

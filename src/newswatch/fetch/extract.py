@@ -72,21 +72,46 @@ def _looks_like_html(body: bytes, content_type: str | None) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<p" in head
 
 
+# A page's own charset declaration, in its first bytes: <meta charset="..."> or the
+# http-equiv form's "charset=...".
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE)
+
+
 def _decoded(body: bytes, content_type: str | None) -> str | bytes:
-    """The body as text when HTTP names a charset Python knows, else the bytes (trafilatura
-    then reads the page's `<meta charset>` or guesses)."""
-    if not content_type:
+    """The body as text: in the charset HTTP names, when Python knows it; else the bytes, for
+    trafilatura to read the page's own `<meta charset>`; else, with no declaration at all,
+    as UTF-8 when it is (a few stray bytes read in the code page that reads them best), or
+    in the single-byte code page that reads it most plausibly (as undeclared feeds are: an
+    undeclared windows-1254 page says "Erdoğan", not "Erdoðan")."""
+    charset: object = None
+    if content_type:
+        message = Message()
+        message["content-type"] = content_type
+        charset = message.get_param("charset")
+    if isinstance(charset, str) and _known(charset):
+        return body.decode(charset, errors="replace")
+    declared = _META_CHARSET.search(body[:4096])
+    if declared is not None and _known(declared.group(1).decode("ascii", "replace")):
         return body
-    message = Message()
-    message["content-type"] = content_type
-    charset = message.get_param("charset")
-    if not isinstance(charset, str):
-        return body
+    from newswatch.parse.charset_guess import guess_single_byte, repair_mixed_utf8
+
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    mixed = repair_mixed_utf8(body)
+    if mixed is not None:
+        return mixed.body.decode("utf-8", errors="replace")
+    codec = guess_single_byte(body)
+    return body.decode(codec, errors="replace") if codec else body
+
+
+def _known(charset: str) -> bool:
     try:
         codecs.lookup(charset)
     except LookupError:
-        return body
-    return body.decode(charset, errors="replace")
+        return False
+    return True
 
 
 def _extract(html: str | bytes, url: str | None) -> str | None:
