@@ -58,8 +58,10 @@ def test_the_http_charset_decides_the_decoding() -> None:
         guessed = article_text(turkish, None, content_type)
         assert guessed is not None and "Dışişleri Bakanlığı" in guessed, guessed
     # UTF-8 with a few stray windows-1254 bytes keeps its UTF-8.
-    mixed = turkish.decode("cp1254").encode("utf-8").replace(
-        "Dışişleri".encode(), "Dışişleri".encode("cp1254"), 1
+    mixed = (
+        turkish.decode("cp1254")
+        .encode("utf-8")
+        .replace("Dışişleri".encode(), "Dışişleri".encode("cp1254"), 1)
     )
     text = article_text(mixed, None, "text/html")
     assert text is not None and text.count("Dışişleri Bakanlığı") == 4

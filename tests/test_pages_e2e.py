@@ -108,8 +108,9 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     db = tmp_path / "wh" / "news.duckdb"
     printed = poll(src, db)
     assert (
-        "article pages: 5 fetched; 1 read, 0 without article text, 4 failed (article_fetches "
-        "says why); topic matches changed for 1 article"
+        "article pages: 5 asked for; 1 read, 0 without article text, 4 failed (1 http "
+        "status, 1 refused address, 1 timeout, 1 too large; article_fetches has each); topic "
+        "matches changed for 1 article"
     ) in printed
     assert "pages_s" in printed
 
@@ -267,3 +268,43 @@ def test_a_teaser_feed_fetches_only_the_pages_of_entries_with_little_text(
         ).fetchall()
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (2,)
     assert rows == [("Teaser", "extracted")]
+
+
+def test_matches_made_from_pages_are_clustered_and_the_cap_says_the_rest_wait(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Pages turned on after the entries were stored: the poll that reads them stores no new
+    article, yet their matches are clustered at once (two links to one report are one
+    story). With more entries than `max_per_poll`, the summary says the rest wait."""
+    now = datetime.now(UTC)
+    entries = [
+        {"title": f"Wire story {n}", "link": feed_server.url(f"/good?copy={n}"),
+         "guid": f"w-{n}", "description": "A short teaser.", "pubDate": now - timedelta(minutes=n)}
+        for n in range(3)
+    ]  # fmt: skip
+    feed_server.route("/w.xml", body=rss("Wire", entries))
+    feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
+
+    def write(fetch: bool) -> Path:
+        src = tmp_path / "sources.yaml"
+        src.write_text(
+            "allow_hosts: [127.0.0.0/8]\narticle_pages:\n  max_per_poll: 2\n"
+            f"feeds:\n  - url: {feed_server.url('/w.xml')!r}\n"
+            f"    fetch_article: {str(fetch).lower()}\n" + default_topics_yaml(),
+            encoding="utf-8",
+        )
+        return src
+
+    db = tmp_path / "news.duckdb"
+    poll(write(False), db)
+    printed = poll(write(True), db)
+    assert "0 new articles" in printed
+    assert "more new entries than article_pages.max_per_poll: the rest wait" in printed
+    with duckdb.connect(str(db), read_only=True) as con:
+        matched = con.execute("SELECT count(DISTINCT article_id) FROM article_topics").fetchone()
+        stories = con.execute("SELECT count(DISTINCT cluster_id) FROM article_clusters").fetchone()
+    assert matched == (2,) and stories == (1,)
+    printed = poll(write(True), db)
+    assert "more new entries" not in printed
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM article_fetches").fetchone() == (3,)

@@ -284,12 +284,20 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         )
     pages = summary.pages
     if pages is not None and (pages.recorded or pages.left):
+        why = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in pages.failures)
         out.write(
-            f"article pages: {pages.fetched} fetched; {pages.extracted} read, "
-            f"{pages.no_text} without article text, {pages.failed} failed (article_fetches "
-            f"says why); topic matches changed for {pages.rematched} "
+            f"article pages: {pages.fetched} asked for; {pages.extracted} read, "
+            f"{pages.no_text} without article text, {pages.failed} failed"
+            + (f" ({why}; article_fetches has each)" if pages.failed else "")
+            + f"; topic matches changed for {pages.rematched} "
             f"article{'s' if pages.rematched != 1 else ''}"
             + (f"; {pages.left} left for the next poll" if pages.left else "")
+            + (
+                "; more new entries than article_pages.max_per_poll: the rest wait for the "
+                "next poll"
+                if pages.capped
+                else ""
+            )
             + "\n"
         )
     if summary.state_warning:

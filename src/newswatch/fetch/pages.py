@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +55,10 @@ class PageStepResult:
     failed: int = 0  # articles whose page fetch failed (HTTP status, timeout, refused, ...)
     left: int = 0  # candidates not fetched: the step's time budget ran out
     rematched: int = 0  # articles whose topic matches changed with their page's text
+    # Why pages failed: (error kind, articles), the commonest first.
+    failures: tuple[tuple[str, int], ...] = ()
+    # More new entries than `article_pages.max_per_poll` had pages to fetch: the rest wait.
+    capped: bool = False
     seconds: float = 0.0
     extract_cpu_s: float = 0.0
     message: str | None = None  # why nothing could be stored (a locked warehouse)
@@ -212,11 +217,12 @@ async def fetch_article_pages(
     try:
         # A short wait: when the poll's own merge found the file locked, this would wait again.
         with warehouse.connect(db_path, wait_seconds=min(10.0, wait)) as con:
+            # One more than the cap, to tell whether the cap left some for the next poll.
             candidates = article_pages.article_page_candidates(
                 con,
                 feeds,
                 since,
-                settings.max_per_poll,
+                settings.max_per_poll + 1,
                 teaser_feeds=teaser_feeds,
                 teaser_chars=settings.teaser_chars,
             )
@@ -224,6 +230,8 @@ async def fetch_article_pages(
         return PageStepResult(message=f"{exc}; article pages are fetched by the next poll")
     if not candidates:
         return PageStepResult(seconds=time.monotonic() - start)
+    capped = len(candidates) > settings.max_per_poll
+    candidates = candidates[: settings.max_per_poll]
     records, texts, left = await fetch_pages(
         candidates, config, poll_id, resolver=resolver, clock=clock
     )
@@ -247,6 +255,13 @@ async def fetch_article_pages(
         failed=sum(1 for r in records if r.outcome == "error"),
         left=left,
         rematched=rematched,
+        failures=tuple(
+            sorted(
+                Counter(r.error_kind or "error" for r in records if r.outcome == "error").items(),
+                key=lambda kind_n: (-kind_n[1], kind_n[0]),
+            )
+        ),
+        capped=capped,
         seconds=round(time.monotonic() - start, 3),
         extract_cpu_s=round(sum(r.extract_ms or 0.0 for r in records) / 1000.0, 3),
     )

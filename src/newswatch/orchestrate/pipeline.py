@@ -343,10 +343,12 @@ async def run_poll(
         if pages.message:
             logger.warning(pages.message)
         refresh_start = time.monotonic()
-        # Matches are stored only with new articles, so no new article means nothing changed;
-        # batches left spooled (a locked warehouse) are merged and clustered by the next poll.
+        # Matches are stored only with new articles or with the text of their pages, so
+        # neither means nothing changed; batches left spooled (a locked warehouse) are merged
+        # and clustered by the next poll.
+        changed = stored.new_articles > 0 or pages.extracted > 0
         clusters = (
-            await steps.refresh(db_path, config.retention_days, stored.new_articles > 0)
+            await steps.refresh(db_path, config.retention_days, changed)
             if not stored.waiting
             else 0
         )
