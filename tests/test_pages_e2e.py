@@ -308,3 +308,45 @@ def test_matches_made_from_pages_are_clustered_and_the_cap_says_the_rest_wait(
     assert "more new entries" not in printed
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM article_fetches").fetchone() == (3,)
+
+
+def test_a_page_in_another_language_than_its_teaser_corrects_the_article_s_language(
+    feed_server: FeedServer, tmp_path: Path, prefect_harness: None
+) -> None:
+    """A mostly English teaser feed: its Turkish story's teaser reads as English (the feed's
+    majority), its page says Turkish, and the article is stored as Turkish."""
+    now = datetime.now(UTC)
+    turkish_page = (
+        "<html><head><title>Açıklama</title></head><body><article><h1>Dışişleri açıklaması</h1>"
+        + "".join(
+            f"<p>Dışişleri Bakanlığı sözcüsü, {n}. turdaki görüşmelerin önümüzdeki hafta "
+            "İstanbul'da süreceğini açıkladı ve tarafların uzlaşmaya yakın olduğunu söyledi.</p>"
+            for n in range(1, 6)
+        )
+        + "</article></body></html>"
+    ).encode("utf-8")
+    entries = [
+        {"title": f"Leaders meet for talks, day {n}", "link": feed_server.url(f"/good?day={n}"),
+         "guid": f"e-{n}", "description": "A short teaser about the talks.",
+         "pubDate": now - timedelta(minutes=n)}
+        for n in range(1, 5)
+    ] + [
+        {"title": "Ministry statement on the talks", "link": feed_server.url("/tr"),
+         "guid": "t-1", "description": "A short teaser about the statement.", "pubDate": now}
+    ]  # fmt: skip
+    feed_server.route("/w.xml", body=rss("Wire", entries))
+    feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
+    feed_server.route("/tr", body=turkish_page, headers=HTML, etag=False)
+    src = tmp_path / "sources.yaml"
+    src.write_text(
+        "allow_hosts: [127.0.0.0/8]\n"
+        f"feeds:\n  - url: {feed_server.url('/w.xml')!r}\n    fetch_article: true\n"
+        + default_topics_yaml(),
+        encoding="utf-8",
+    )
+    db = tmp_path / "news.duckdb"
+    poll(src, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        languages = dict(con.execute("SELECT title, language FROM articles").fetchall())
+    assert languages.pop("Ministry statement on the talks") == "tr"
+    assert set(languages.values()) == {"en"}

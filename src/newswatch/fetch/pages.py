@@ -279,14 +279,35 @@ async def fetch_article_pages(
     return result
 
 
+# A page's text of at least this many characters decides its article's language.
+PAGE_LANGUAGE_CHARS = 200
+
+
 def match_page_texts(
     con: duckdb.DuckDBPyConnection, config: Config, ids: Sequence[str], now: datetime
 ) -> int:
     """Match the articles `ids` again on title, summary and content (their page's text, now
-    stored) and store what changed; returns how many articles' matches changed."""
+    stored) and store what changed; returns how many articles' matches changed.
+
+    The page's text also says which language the article is in, better than a one-line
+    teaser does (a teaser feed's articles take the language of the feed's majority): where
+    it says another language, the article's `language` is corrected first."""
+    from newswatch.match.language import detect_language
+
     if not ids:
         return 0
     articles = article_pages.articles_by_id(con, ids)
+    corrected = {}
+    for a in articles:
+        found = detect_language(a.content) if len(a.content) >= PAGE_LANGUAGE_CHARS else None
+        if found is not None and found != a.language:
+            corrected[a.id] = found
+    if corrected:
+        article_pages.set_languages(con, corrected)
+        articles = [
+            dataclasses.replace(a, language=corrected[a.id]) if a.id in corrected else a
+            for a in articles
+        ]
     old = warehouse.stored_matches(con, [a.id for a in articles])
     new = {
         a.id: config.matcher.match(a.title, a.summary, a.content, language=a.language)

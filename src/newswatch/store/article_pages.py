@@ -91,6 +91,19 @@ def articles_by_id(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[A
     return [_article(r) for r in rows]
 
 
+def set_languages(con: duckdb.DuckDBPyConnection, languages: Mapping[str, str]) -> int:
+    """Set `language` of the articles in `languages` (id -> ISO 639-1 code); returns how
+    many changed."""
+    changed = 0
+    for article_id, code in languages.items():
+        row = con.execute(
+            "UPDATE articles SET language = ? WHERE id = ? AND language IS DISTINCT FROM ?",
+            [code, article_id, code],
+        ).fetchone()
+        changed += int(row[0]) if row else 0
+    return changed
+
+
 def store_page_content(
     con: duckdb.DuckDBPyConnection, contents: Mapping[str, tuple[str, str]]
 ) -> int:
