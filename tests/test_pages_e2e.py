@@ -112,6 +112,7 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
         "status, 1 refused address, 1 timeout, 1 too large; article_fetches has each); topic "
         "matches changed for 1 article"
     ) in printed
+    assert "new topic matches (and more from article pages, below)," in printed
     assert "pages_s" in printed
 
     with duckdb.connect(str(db), read_only=True) as con:

@@ -262,11 +262,15 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
     skipped = sum(1 for r in summary.reports if r.outcome == "skipped")
     entries_skipped = sum(n for r in summary.reports for _, n in r.skipped)
     ok = len(summary.reports) - failed - skipped
+    # Matches found in article pages come after the feeds' own (the "article pages" line).
+    from_pages = (
+        " (and more from article pages, below)" if summary.pages and summary.pages.rematched else ""
+    )
     out.write(
         f"\n{_n(len(summary.reports), 'feed')}: {ok} ok, {failed} failed"
         f"{f', {skipped} skipped' if skipped else ''}; "
         f"{_n(summary.new_articles, 'new article')}, "
-        f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}, "
+        f"{_n(summary.new_matches, 'new topic match', 'new topic matches')}{from_pages}, "
         f"{stories_label(summary.clusters)} among matches stored in the last {CLUSTER_WINDOW.days} days"
         + (
             f"; {entries_skipped} feed entr{'ies' if entries_skipped != 1 else 'y'} not stored "
