@@ -11,7 +11,6 @@ poll by `refresh_search_index`. Every function here takes an open connection; op
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from typing import Any
 import duckdb
 
 from newswatch.errors import SearchUnavailable
+from newswatch.store.snippets import fold
 from newswatch.store.warehouse import (
     _LANGUAGE_COLUMN,
     _count,
@@ -533,16 +533,11 @@ def phrase_pattern(phrase: str) -> str | None:
     """The regex (DuckDB's RE2) that finds `phrase` in `_PHRASE_TEXT`: its words in order,
     whole, with anything but letters and digits between them; None for a phrase with no
     word."""
-    words = re.findall(r"[^\W_]+", _fold(phrase))
+    words = re.findall(r"[^\W_]+", fold(phrase))
     if not words:
         return None
     inner = r"[^\pL\pN]+".join(re.escape(w) for w in words)
     return rf"(^|[^\pL\pN]){inner}($|[^\pL\pN])"
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _add_phrases(

@@ -14,18 +14,19 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 ELLIPSIS = "…"
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower case, accents stripped: as the index's `lower(strip_accents(...))` reads text."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def first_match(text: str, stems: Sequence[str]) -> tuple[int, int] | None:
     """The [start, end) span of the first word of `text` that matches any stem."""
-    keys = [_fold(s) for s in stems if s]
+    keys = [fold(s) for s in stems if s]
     if not keys:
         return None
     for m in _WORD.finditer(text):
-        word = _fold(m.group(0))
+        word = fold(m.group(0))
         if any(word.startswith(k) for k in keys):
             return m.start(), m.end()
     return None
