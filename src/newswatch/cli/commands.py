@@ -620,12 +620,9 @@ def _where_they_differ(a: str, b: str, width: int = 70, context: int = 25) -> tu
     (`context` characters either side), so that a long rule's edit is seen."""
     if len(a) <= width and len(b) <= width:
         return a, b
-    start = 0
-    while start < min(len(a), len(b)) and a[start] == b[start]:
-        start += 1
-    end = 0
-    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
-        end += 1
+    from newswatch.digest.cluster import common_ends
+
+    start, end = common_ends(a, b)
     lo = max(0, start - context)
 
     def around(text: str) -> str:

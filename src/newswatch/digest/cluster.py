@@ -39,7 +39,7 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain, compress, islice
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from newswatch.digest import crosslang
@@ -377,12 +377,7 @@ def _slots_filled_twice(a: _Doc, b: _Doc) -> bool:
     if len(x) != len(y):
         # A slot filled with names of other lengths ("... с главой МИД Турции Фиданом" /
         # "... Египта Абдель Ати"): the same start and end around one to three words each.
-        start = 0
-        while start < min(len(x), len(y)) and x[start] == y[start]:
-            start += 1
-        end = 0
-        while end < min(len(x), len(y)) - start and x[-1 - end] == y[-1 - end]:
-            end += 1
+        start, end = common_ends(x, y)
         slot_x, slot_y = x[start : len(x) - end], y[start : len(y) - end]
         return (
             2 * (start + end) >= max(len(x), len(y))
@@ -392,6 +387,22 @@ def _slots_filled_twice(a: _Doc, b: _Doc) -> bool:
     changed = [(p, q) for p, q in zip(x, y, strict=True) if p != q]
     named = [(p, q) for p, q in changed if not (p.isdigit() and q.isdigit())]
     return 1 <= len(named) <= 3 and 2 * len(changed) <= len(x)
+
+
+T = TypeVar("T")
+
+
+def common_ends(a: Sequence[T], b: Sequence[T]) -> tuple[int, int]:
+    """How many items `a` and `b` share at their start, and then at their end (the two never
+    overlap): where two headlines, or two rules, differ."""
+    start = _shared_start(a, b)
+    return start, _shared_start(a[start:][::-1], b[start:][::-1])
+
+
+def _shared_start(a: Sequence[T], b: Sequence[T]) -> int:
+    return next(
+        (i for i, (p, q) in enumerate(zip(a, b, strict=False)) if p != q), min(len(a), len(b))
+    )
 
 
 def _distinctive(word: str) -> bool:
