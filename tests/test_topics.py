@@ -252,6 +252,17 @@ def test_possessive_and_contraction_tails_are_not_designations() -> None:
         assert fires(matcher, text), text
 
 
+def test_a_designation_after_an_elided_article_is_the_designation() -> None:
+    # Italian and French write the article elided before it: "l'S-400 russo", "dell'S-400".
+    matcher = one({"terms": ["S-400", "T-90"]})
+    for text in ["con l'S-400 russo", "la consegna dell'S-400", "L’S-400 est", "all'S-400",
+                 "d'S-400", "del carro armato l'T-90"]:
+        assert fires(matcher, text), text
+    # ... while a word's possessive stays a possessive.
+    for text in ["Russia's 400 tanks", "Delhi's 400 buses", "Bell's 400 patents"]:
+        assert not fires(matcher, text), text
+
+
 def test_fields() -> None:
     matcher = one({"terms": ["NATO"], "fields": "title"})
     assert fires(matcher, "NATO meets", "")

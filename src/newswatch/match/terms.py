@@ -130,6 +130,9 @@ def ascii_runs(text: str) -> set[str]:
 # we've): a term starting with one of these never starts right after "letter + apostrophe".
 # Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
 _CLITICS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
+# Elided articles longer than one letter, after which a term starts (Italian "dell'S-400",
+# "all'S-400"); one-letter ones ("l'", "d'") never end a possessive's word.
+_ELIDED_LONG = ("dell", "dall", "nell", "sull", "all", "coll", "quell", "quest", "qu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +317,10 @@ def _term_pattern(folded: str, written: str | None = None) -> str:
         return f"(?<!\\w)(?:{_AR_ANY_PREFIX})?{pattern}{trail}"
     lead = f"(?<!\\w{word})"
     if head.group() in _CLITICS:
-        # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400.
-        lead += f"(?<!\\w{_APOSTROPHE}{word})"
+        # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400;
+        # after an elided article it is the start ("l'S-400", "d'S-400", "dell'S-400").
+        elided = "".join(f"|(?<=\\b{e}{_APOSTROPHE}{word})" for e in _ELIDED_LONG)
+        lead += f"(?:(?<!\\w\\w{_APOSTROPHE}{word}){elided})"
     assert pattern.startswith(word)
     return f"{word}{lead}{pattern[len(word) :]}{trail}"
 
