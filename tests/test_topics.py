@@ -681,6 +681,33 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Ο Χακάν Φιντάν στην Αθήνα", "", "el", {"Turkey"}),
         ("Dışişleri Bakanı Fidan, NATO Genel Sekreteri ile görüştü", "", "tr", {"Turkey", "NATO"}),
         ("Belediye 10 bin fidan dikti", "", "tr", set()),
+        # Its opposition and party leaders by surname; the PKK; Anatolia and its pipeline
+        # (not a school in Thessaloniki, nor a dog breed).
+        ("İmamoğlu trial resumes in Silivri", "", "en", {"Turkey"}),
+        ("Bahçeli calls for early talks with Kurdish party", "", "en", {"Turkey"}),
+        ("Parliament passes law on PKK disarmament process", "", "en", {"Turkey"}),
+        ("Gas flows through the TANAP pipeline across Anatolia", "", "en", {"Turkey"}),
+        ("Anatolia College alumni gather in Thessaloniki", "", "en", set()),
+        ("Anatolian shepherd dogs guard sheep in Namibia", "", "en", set()),
+        # Hebrew attaches "in", "to", "and" to the name.
+        ("שגריר ישראל בטורקיה הוחזר לירושלים", "", "he", {"Turkey"}),
+        # India's Russian long-range air defence, in other words; not its Igla-S.
+        (
+            "New Delhi seeks more missiles for its Russian long-range shield",
+            "India wants more interceptors for the air-defence regiments it bought from Moscow.",
+            "en",
+            {"S-400"},
+        ),
+        (
+            "India buys Igla-S air defence systems from Russia",
+            "The Russian air defence systems were bought in a deal worth $250m.",
+            "en",
+            set(),
+        ),
+        # The alliance in Dutch, Finnish and Hebrew.
+        ("Secretaris-generaal van de NAVO bezoekt Litouwen", "", "nl", {"NATO"}),
+        ("Suomi liittyi Natoon ja Naton pääsihteeri kiitti", "", "fi", {"NATO"}),
+        ("ישראל ונאט\"ו חתמו על הסכם", "", "he", {"NATO"}),
         # A headline naming Turkey and its Russian-made missiles; not a Russian strike that
         # Turkey condemns, nor the missiles and Turkey in different fields.
         (

@@ -237,6 +237,16 @@ _AR_ANY_PREFIX = "|".join(_ar_prefixes(False))
 _AR_ARTICLE_PREFIX = "|".join(_ar_prefixes(True))
 
 
+# Hebrew writes "and" (ו), "that" (ש), "in" (ב), "to" (ל), "from" (מ), "as" (כ) and the
+# article ה as part of the next word: "בטורקיה", "ונאט"ו", "לטורקיה". A term in Hebrew
+# script matches after them.
+_HE_PREFIX = "[וש]?(?:מה|[בלמכה])?"
+
+
+def _is_hebrew(ch: str) -> bool:
+    return "\u05d0" <= ch <= "\u05ea"
+
+
 def _is_arabic(ch: str) -> bool:
     return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\u08a0" <= ch <= "\u08ff"
 
@@ -315,6 +325,8 @@ def _term_pattern(folded: str, written: str | None = None) -> str:
         if core != head.group():  # written with the article: it (or "لل") is required
             return f"(?<!\\w)(?:{_AR_ARTICLE_PREFIX}){re.escape(core)}{pattern[len(word) :]}{trail}"
         return f"(?<!\\w)(?:{_AR_ANY_PREFIX})?{pattern}{trail}"
+    if _is_hebrew(head.group()[0]):
+        return f"(?<!\\w){_HE_PREFIX}{pattern}{trail}"
     lead = f"(?<!\\w{word})"
     if head.group() in _CLITICS:
         # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400;
@@ -346,6 +358,8 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     contains = None
     if runs and _is_arabic(runs[0][0]) and folded.strip()[0] == runs[0][0]:
         contains = runs[0] = _arabic_core(runs[0])
+    elif runs and _is_hebrew(runs[0][0]) and folded.strip()[0] == runs[0][0]:
+        contains = runs[0]
     chunks = tuple(dict.fromkeys(runs))
     prefix = runs[-1] if folded.endswith("*") else None
     whole_list = runs[:-1] if prefix is not None else runs
