@@ -198,8 +198,9 @@ def test_some_recipients_refused_still_delivers_to_the_rest(start_server: StartS
     to = "desk@example.org, nobody@example.org"
     settings = settings_for(f"smtp://127.0.0.1:{server.port}", to=to)
     refused = send_message(digest(settings), settings)
-    assert refused is not None and "accepted 1 of 2 recipients" in refused
-    assert "nobody@example.org: 550" in refused
+    assert refused is not None and "accepted 1 of 2 recipients" in refused.line
+    assert "nobody@example.org: 550" in refused.line
+    assert refused.recipients == ("nobody@example.org",)
     assert [r.rcpt_tos for r in server.handler.received] == [["desk@example.org"]]
     # Every recipient accepted: nothing to report.
     settings = settings_for(f"smtp://127.0.0.1:{server.port}", to="desk@example.org")

@@ -255,8 +255,14 @@ def test_possessive_and_contraction_tails_are_not_designations() -> None:
 def test_a_designation_after_an_elided_article_is_the_designation() -> None:
     # Italian and French write the article elided before it: "l'S-400 russo", "dell'S-400".
     matcher = one({"terms": ["S-400", "T-90"]})
-    for text in ["con l'S-400 russo", "la consegna dell'S-400", "L’S-400 est", "all'S-400",
-                 "d'S-400", "del carro armato l'T-90"]:
+    for text in [
+        "con l'S-400 russo",
+        "la consegna dell'S-400",
+        "L’S-400 est",
+        "all'S-400",
+        "d'S-400",
+        "del carro armato l'T-90",
+    ]:
         assert fires(matcher, text), text
     # ... while a word's possessive stays a possessive.
     for text in ["Russia's 400 tanks", "Delhi's 400 buses", "Bell's 400 patents"]:
@@ -707,7 +713,7 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         # The alliance in Dutch, Finnish and Hebrew.
         ("Secretaris-generaal van de NAVO bezoekt Litouwen", "", "nl", {"NATO"}),
         ("Suomi liittyi Natoon ja Naton pääsihteeri kiitti", "", "fi", {"NATO"}),
-        ("ישראל ונאט\"ו חתמו על הסכם", "", "he", {"NATO"}),
+        ('ישראל ונאט"ו חתמו על הסכם', "", "he", {"NATO"}),
         # A headline naming Turkey and its Russian-made missiles; not a Russian strike that
         # Turkey condemns, nor the missiles and Turkey in different fields.
         (

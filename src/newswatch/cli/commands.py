@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import email.utils
 import errno
 import os
-import re
 import signal
 import sys
 import threading
@@ -509,7 +507,9 @@ def print_digest_summary(
     }[summary.status]
     window = getattr(summary, "window", None)
     if summary.status == "sent" and recipients:
-        verdict = f"sent to {', '.join(_accepted(recipients, summary.message))}"
+        refused = set(summary.refused)
+        accepted = [r for r in recipients if r not in refused] or list(recipients)
+        verdict = f"sent to {', '.join(accepted)}"
     if summary.status == "failed" and window is not None and window.basis == "delivered":
         # A forced resend of a day already sent: the day stays sent, no run resends it.
         verdict = (
@@ -524,19 +524,6 @@ def print_digest_summary(
     if summary.timings:
         timing = ", ".join(f"{k} {v:.2f}" for k, v in summary.timings.items())
         out.write(f"  timings (s): {timing}\n")
-
-
-_ADDRESS = re.compile(r"[^\s<>,;:()\"']+@[^\s<>,;:()\"']+")
-
-
-def _accepted(recipients: Sequence[str], message: str | None) -> list[str]:
-    """The recipients the server took: not those its partial refusal names ("accepted 2 of
-    3 recipients; refused x@example.org: 550 ...")."""
-    if not message or "refused" not in message:
-        return list(recipients)
-    refused = {a.lower() for a in _ADDRESS.findall(message.split("refused", 1)[1])}
-    kept = [r for r in recipients if email.utils.parseaddr(r)[1].lower() not in refused]
-    return kept or list(recipients)
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:

@@ -36,7 +36,7 @@ from newswatch.digest import mail
 from newswatch.digest.build import build_digest, drop_below_min_relevance
 from newswatch.digest.cluster import assign_clusters
 from newswatch.digest.headline import subject
-from newswatch.digest.mail import SmtpSettings, build_message, send_message
+from newswatch.digest.mail import Refusal, SmtpSettings, build_message, send_message
 from newswatch.digest.model import Digest, DigestItem
 from newswatch.digest.render import render_html, render_text
 from newswatch.errors import MailError, SendFailed
@@ -359,8 +359,8 @@ class DeliveryResult:
     digest_id: str
     status: str  # sent | rendered
     message_id: str | None
-    # Sent, but the server refused these recipients (one line), or None.
-    refused: str | None = None
+    # Sent, but the server refused these recipients, or None.
+    refused: Refusal | None = None
 
 
 def new_digest_id() -> str:
@@ -414,7 +414,11 @@ def deliver(
     with warehouse.connect(db_path) as con:
         # Refused recipients are kept in `error`; the digest is sent (the others have it).
         warehouse.update_digest(
-            con, digest_id, status="sent", sent_at=datetime.now(UTC), error=refused
+            con,
+            digest_id,
+            status="sent",
+            sent_at=datetime.now(UTC),
+            error=refused.line if refused else None,
         )
     return DeliveryResult(digest_id, "sent", message_id, refused)
 

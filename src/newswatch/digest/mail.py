@@ -484,13 +484,23 @@ def _normalise_newlines(body: str) -> str:
 # -- delivery ------------------------------------------------------------------------
 
 
-def send_message(message: EmailMessage, settings: SmtpSettings) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The recipients a server refused while it took the message for the others."""
+
+    recipients: tuple[str, ...]  # as settings.recipients writes them
+    line: str  # one line naming each with the server's reply
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def send_message(message: EmailMessage, settings: SmtpSettings) -> Refusal | None:
     """Deliver `message` to settings.recipients (the envelope), or raise MailError.
 
     Partial delivery (the server took the message for some recipients and refused others)
     is a delivery: the accepted recipients have it, and sending again would give it to them
-    twice. It returns one line naming the refused ones (None when every recipient was
-    accepted).
+    twice. It returns the refused ones (None when every recipient was accepted).
     """
     envelope_from = email.utils.parseaddr(settings.sender)[1]
     envelope_to = [email.utils.parseaddr(r)[1] for r in settings.recipients]
@@ -510,11 +520,14 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> str | None:
             f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items()
         )
         delivered = len(envelope_to) - len(refused)
-        return _scrub(
+        line = _scrub(
             f"SMTP server {settings.server} accepted {delivered} of {len(envelope_to)} "
             f"recipients; refused {detail}",
             settings.password,
         )
+        pairs = zip(settings.recipients, envelope_to, strict=True)
+        named = tuple(r for r, e in pairs if e in refused)
+        return Refusal(named, line)
     return None
 
 

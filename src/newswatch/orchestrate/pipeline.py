@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -109,6 +109,8 @@ class DigestSummary:
     timings: dict[str, float] = field(default_factory=dict)
     window: delivery.DigestWindow | None = None
     topic_counts: str = ""
+    # Sent, but not to these recipients (the server refused them).
+    refused: tuple[str, ...] = ()
 
 
 # -- retries for the in-process path --------------------------------------------------------
@@ -688,11 +690,11 @@ def _run_digest(
     logger.info("digest for %s sent (%s)", plan.window.date, result.message_id)
     if result.refused:
         note = (
-            f"{result.refused}; not sent again to the others; after fixing the address, "
+            f"{result.refused.line}; not sent again to the others; after fixing the address, "
             f"`newswatch digest --send --force --date {plan.window.date} --to ADDR` sends it"
         )
         logger.warning("digest for %s sent, but %s", plan.window.date, note)
-        return finish(files, "sent", note)
+        return replace(finish(files, "sent", note), refused=result.refused.recipients)
     return finish(files, "sent", None)
 
 
