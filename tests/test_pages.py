@@ -219,7 +219,9 @@ def test_one_link_shared_by_articles_is_fetched_once(feed_server: FeedServer) ->
 
 def test_a_page_without_an_article_is_recorded_as_no_text(feed_server: FeedServer) -> None:
     feed_server.route("/video", body=b"<html><body><p>Watch</p></body></html>", headers=HTML)
-    feed_server.route("/pdf", body=b"%PDF-1.4 " * 100, headers={"Content-Type": "application/pdf"})
+    # A 2 MB PDF: not downloaded, its type says it holds no web page.
+    pdf = b"%PDF-1.4 " + b"0" * 2_000_000
+    feed_server.route("/pdf", body=pdf, headers={"Content-Type": "application/pdf"})
     config = config_for(feed_server)
     records, texts, _ = asyncio.run(
         fetch_pages(
@@ -236,7 +238,11 @@ def test_a_page_without_an_article_is_recorded_as_no_text(feed_server: FeedServe
         ("v", "no_text", 200, 0),
         ("d", "no_text", 200, 0),
     }
-    assert all(r.error == "no article text found on the page" for r in records)
+    by_id = {r.article_id: r for r in records}
+    assert by_id["v"].error == "no article text found on the page"
+    assert by_id["d"].error == "not a web page (application/pdf); not downloaded"
+    assert by_id["d"].error_kind == "not_page"
+    assert by_id["d"].bytes == 0
 
 
 def test_pages_left_when_the_budget_runs_out_get_no_record(feed_server: FeedServer) -> None:

@@ -72,6 +72,9 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
+    # Article pages: a response that cannot be a web page (a PDF, an image, a video) is
+    # recorded as not_page without downloading its body.
+    pages_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

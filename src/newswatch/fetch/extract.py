@@ -17,6 +17,8 @@ import unicodedata
 from email.message import Message
 from typing import Any
 
+from newswatch.fetch.headers import may_be_page, media_type
+
 # The article text kept, at most (a long read is ~40,000 characters; beyond is not news).
 MAX_TEXT_CHARS = 50_000
 # Less than this is a teaser, a paywall notice or a cookie banner, not an article.
@@ -63,10 +65,10 @@ def clean_text(text: str) -> str:
 
 
 def _looks_like_html(body: bytes, content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     if media in ("text/html", "application/xhtml+xml"):
         return True
-    if media and not media.startswith("text/") and media != "application/octet-stream":
+    if not may_be_page(content_type):
         return False  # a PDF, an image, a feed: no article to read here
     head = body[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<p" in head

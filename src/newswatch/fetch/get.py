@@ -27,7 +27,7 @@ from newswatch.config import FetchSettings
 from newswatch.errors import FetchFailure
 from newswatch.fetch.body import read_body
 from newswatch.fetch.client import seconds
-from newswatch.fetch.headers import parse_max_age, parse_retry_after
+from newswatch.fetch.headers import may_be_page, media_type, parse_max_age, parse_retry_after
 from newswatch.fetch.netsafety import scheme_error
 from newswatch.models import FetchOutcome, FetchResult
 
@@ -181,6 +181,11 @@ async def _finish(
             error=f"HTTP {status} {_reason(response)}".rstrip(),
             retry_after_seconds=parse_retry_after(headers.get("retry-after"), clock()),
             max_age_seconds=max_age,
+        )
+    if settings.pages_only and not may_be_page(headers.get("content-type")):
+        raise FetchFailure(
+            "not_page",
+            f"not a web page ({media_type(headers.get('content-type'))}); not downloaded",
         )
     body = await read_body(response, settings.max_bytes, progress)
     common: dict[str, Any] = {

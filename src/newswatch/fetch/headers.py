@@ -1,5 +1,5 @@
-"""The response header values a poll remembers: `Retry-After` and Cache-Control's
-`max-age`, in seconds. Pure: no I/O."""
+"""The response header values a poll reads: `Retry-After` and Cache-Control's `max-age`, in
+seconds, and whether a Content-Type can hold a web page. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -33,3 +33,19 @@ def parse_max_age(value: str | None) -> float | None:
             arg = arg.strip().strip('"')
             return float(int(arg)) if arg.isdigit() else None
     return None
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower-cased, without its parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def may_be_page(content_type: str | None) -> bool:
+    """Whether a response of this Content-Type may hold a web page: HTML, any text, an
+    undeclared or generic type; not a PDF, an image, audio, video or an archive."""
+    media = media_type(content_type)
+    return (
+        not media
+        or media.startswith("text/")
+        or media in ("application/xhtml+xml", "application/octet-stream")
+    )

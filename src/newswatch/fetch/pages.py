@@ -84,6 +84,7 @@ def page_fetch_settings(fetch: FetchSettings, pages: ArticlePageSettings) -> Fet
         timeout=pages.timeout,
         connect_timeout=min(fetch.connect_timeout, pages.timeout),
         max_bytes=pages.max_bytes,
+        pages_only=True,
     )
 
 
@@ -107,7 +108,12 @@ def _read_page(body: bytes, url: str, content_type: str | None) -> _Read:
 def _record(
     article_id: str, poll_id: str, fetched: FetchResult, read: _Read | None
 ) -> article_pages.ArticleFetch:
-    if fetched.outcome != "ok":
+    kind: str | None
+    error: str | None
+    if fetched.error_kind == "not_page":
+        # A PDF, an image, a video: no article to read, and nothing failed.
+        outcome, kind, error = "no_text", fetched.error_kind, fetched.error
+    elif fetched.outcome != "ok":
         outcome, kind, error = "error", fetched.error_kind, fetched.error
     elif read is not None and read.text:
         outcome, kind, error = "extracted", None, None
