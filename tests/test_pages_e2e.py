@@ -198,6 +198,17 @@ def test_every_entry_is_stored_and_every_page_outcome_recorded_once(
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM article_fetches").fetchone() == (6,)
 
+    # `newswatch feeds` says, per feed that fetches its pages, what they came to and why.
+    out = io.StringIO()
+    assert cli.main(["feeds", "--sources", str(src), "--db", str(db)], out=out) == 0
+    printed = out.getvalue()
+    assert "Article pages, last 7 days (article_fetches has each):" in printed
+    assert (
+        "  Teaser Wire  2 of 6 read, 4 failed (1 http status, 1 refused address, 1 timeout, "
+        "1 too large)\n"
+    ) in printed
+    assert "Full Wire  " not in printed.split("Article pages")[1]
+
 
 @pytest.mark.parametrize("enabled", [False, True])
 def test_the_global_default_decides_for_feeds_that_do_not_say(

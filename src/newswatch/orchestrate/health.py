@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from newswatch.digest.timefmt import zone_label
 from newswatch.models import FeedCadence, FeedHealth
 from newswatch.orchestrate.schedule import feed_health, resolve_timezone
 from newswatch.store import warehouse
+from newswatch.store.article_pages import FeedPages, pages_by_feed
 
 if TYPE_CHECKING:
     import duckdb
@@ -116,6 +117,45 @@ def unlisted_feeds(config: Config, db: Path) -> list[warehouse.FeedRow]:
     )
 
 
+# How far back `newswatch feeds` counts each feed's article pages.
+PAGE_DAYS = 7
+
+
+def collect_pages(config: Config, db: Path, now: datetime) -> dict[str, FeedPages]:
+    """What fetching the article pages of each feed came to in the last PAGE_DAYS days
+    (empty without a warehouse, or when no feed fetches its pages)."""
+    if not db.exists() or not any(f.fetch_article != "off" for f in config.feeds):
+        return {}
+    with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
+        if warehouse.schema_version(con) == 0:
+            return {}
+        return pages_by_feed(con, now - timedelta(days=PAGE_DAYS))
+
+
+def format_pages(config: Config, pages: Mapping[str, FeedPages]) -> str:
+    """One line per feed that fetches its article pages: how many were read, had no article
+    text, or failed (and why), over the last PAGE_DAYS days."""
+    feeds = [f for f in config.feeds if f.enabled and f.fetch_article != "off"]
+    if not feeds:
+        return ""
+    lines = [f"Article pages, last {PAGE_DAYS} days (article_fetches has each):"]
+    width = max(len(f.name) for f in feeds)
+    for feed in feeds:
+        p = pages.get(feed.url)
+        mode = "" if feed.fetch_article == "all" else f" [{feed.fetch_article}]"
+        if p is None or not p.fetched:
+            lines.append(f"  {feed.name.ljust(width)}  none fetched yet{mode}")
+            continue
+        why = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in p.failures)
+        lines.append(
+            f"  {feed.name.ljust(width)}  {p.extracted} of {p.fetched} read"
+            + (f", {p.no_text} without article text" if p.no_text else "")
+            + (f", {p.failed} failed ({why})" if p.failed else "")
+            + mode
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _when(value: datetime | None, zone: ZoneInfo) -> str:
     return "-" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
 
@@ -206,6 +246,9 @@ def cmd_feeds(args: argparse.Namespace, out: TextIO) -> int:
     if not db.exists():
         out.write(f"no warehouse at {db} yet; run `newswatch poll` first\n\n")
     out.write(format_table(healths, now, zone, tags={f.url: f.tags for f in config.feeds}))
+    pages = format_pages(config, collect_pages(config, db, now))
+    if pages:
+        out.write("\n" + pages)
     unlisted = unlisted_feeds(config, db)
     if unlisted:
         n = len(unlisted)

@@ -187,3 +187,50 @@ def record_article_fetches(
     finally:
         con.unregister("_article_fetches_in")
     return added
+
+
+@dataclass(frozen=True)
+class FeedPages:
+    """What fetching one feed's article pages came to since some moment."""
+
+    feed_url: str
+    extracted: int
+    no_text: int
+    failed: int
+    # Failures by kind (timeout, http_status, too_large, ...), most first.
+    failures: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def fetched(self) -> int:
+        return self.extracted + self.no_text + self.failed
+
+
+def pages_by_feed(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, FeedPages]:
+    """Per feed, its articles' page fetches started at `since` or later."""
+    rows = con.execute(
+        """
+        SELECT a.feed_url, f.outcome, coalesce(f.error_kind, 'error') AS kind, count(*) AS n
+        FROM article_fetches f JOIN articles a ON a.id = f.article_id
+        WHERE f.started_at >= ?
+        GROUP BY ALL
+        """,
+        [since],
+    ).fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    kinds: dict[str, dict[str, int]] = {}
+    for feed_url, outcome, kind, n in rows:
+        by_outcome = counts.setdefault(feed_url, {})
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+        if outcome == "error":
+            by_kind = kinds.setdefault(feed_url, {})
+            by_kind[kind] = by_kind.get(kind, 0) + n
+    return {
+        url: FeedPages(
+            feed_url=url,
+            extracted=c.get("extracted", 0),
+            no_text=c.get("no_text", 0),
+            failed=c.get("error", 0),
+            failures=tuple(sorted(kinds.get(url, {}).items(), key=lambda kn: (-kn[1], kn[0]))),
+        )
+        for url, c in counts.items()
+    }
