@@ -710,6 +710,31 @@ def test_the_shipped_list_tells_the_country_by_its_company(
             "en",
             set(),
         ),
+        # The country in the Nordic languages and Azerbaijani; its ruling party, presidential
+        # complex and straits; not "Ankara" the cloth, nor Czech "Turkish honey".
+        ("Turkiets utrikesminister på besök i Stockholm", "", "sv", {"Turkey"}),
+        ("Tyrkia: valgkampen er i gang", "", "no", {"Turkey"}),
+        ("Qars–Naxçıvan dəmir yolu", "Türkiyə Nəqliyyat Nazirliyi açıqlayıb.", "tr", {"Turkey"}),
+        ("AKP trails in final pre-election polls", "", "en", {"Turkey"}),
+        ("Beştepe reshuffle: three ministers out", "", "en", {"Turkey"}),
+        ("Bosphorus bridge tolls to double from January", "", "en", {"Turkey"}),
+        ("CHP plant opens at the paper mill", "Combined heat and power.", "en", set()),
+        ("Ankara prints take over Lagos Fashion Week", "", "en", set()),
+        ("Vánoční trhy: turecký med zase zdražil", "", "cs", set()),
+        # The S-400 with "Russian" in Serbian; «Тріумф» in a Ukrainian air-defence report.
+        ("Srbija ne planira kupovinu ruskih S-400", "", "sr", {"S-400"}),
+        (
+            "Уражено «Тріумф» під Джанкоєм",
+            "Дрони влучили в радар зенітної ракетної системи.",
+            "uk",
+            {"S-400"},
+        ),
+        ("«Тріумф» для молодих режисерів", "Премію вручили у театрі.", "uk", set()),
+        # "Nato" in Nordic copy, with the alliance's business in it; its force in Kosovo; a
+        # watch strap in Portuguese.
+        ("Försvarsmakten samordnas inom Nato", "", "sv", {"NATO"}),
+        ("KFOR doubles patrols in northern Kosovo", "", "en", {"NATO"}),
+        ("Braceletes NATO: as melhores opções para relógios", "", "pt", set()),
         # The alliance in Dutch, Finnish and Hebrew.
         ("Secretaris-generaal van de NAVO bezoekt Litouwen", "", "nl", {"NATO"}),
         ("Suomi liittyi Natoon ja Naton pääsihteeri kiitti", "", "fi", {"NATO"}),

@@ -72,6 +72,7 @@ def test_the_set_is_large_labelled_and_has_bodies() -> None:
         "topics_content_heldout14",
         "topics_content_heldout15",
         "topics_content_heldout16",
+        "topics_content_heldout17",
         "topics_eval",
         "topics_heldout",
         "topics_fresh",
