@@ -205,7 +205,7 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
         "- Turkey  a6  Turkey and NATO talk in Ankara",
         "~ NATO    a1  NATO ministers meet in Brussels",
         "~ NATO    a6  Turkey and NATO talk in Ankara",
-        "6 articles checked; would change: 2 added, 2 removed, 2 re-explained "
+        "6 articles checked; would change: 2 added, 2 removed, 2 re-explained (the rule's text only) "
         "(dry run: nothing written)",
     ]
     assert rows(db) == before
@@ -217,13 +217,16 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
     assert out.splitlines() == [
         "+ NATO  a5  Alliance summit agenda published",
         "~ NATO  a6  Turkey and NATO talk in Ankara",
-        "3 articles checked; changed: 1 added, 0 removed, 1 re-explained",
+        "3 articles checked; changed: 1 added, 0 removed, 1 re-explained "
+        "(the rule's text only)",
     ]
     assert pairs(db) == pairs_before(before) | {("a5", "NATO")}
 
     # The full run does the rest; a second full run changes and writes nothing.
     out = run_cli(db, sources)
-    assert out.splitlines()[-1] == "6 articles checked; changed: 1 added, 2 removed, 1 re-explained"
+    assert out.splitlines()[-1] == (
+        "6 articles checked; changed: 1 added, 2 removed, 1 re-explained (the rule's text only)"
+    )
     assert pairs(db) == {("a1", "NATO"), ("a3", "NATO"), ("a5", "NATO"), ("a6", "NATO")}
     settled = rows(db)
     out = run_cli(db, sources)
@@ -307,7 +310,7 @@ def test_rematch_lists_re_explained_matches_and_aligns_on_the_longest_topic(
     ]
     assert lines[13:] == [
         "~ and 2 more re-explained (--verbose lists them all)",
-        "15 articles checked; would change: 2 added, 1 removed, 12 re-explained "
+        "15 articles checked; would change: 2 added, 1 removed, 12 re-explained (the rule's text only) "
         "(dry run: nothing written)",
     ]
     # --verbose lists them all, each with what changed: here the rule (its words are the same).
@@ -376,3 +379,47 @@ def test_a_long_rule_s_edit_is_shown_where_it_is() -> None:
     assert "escort*" in now and "escort*" not in was
     assert was.startswith("…") and len(was) < len(rule) and len(now) < len(edited)
     assert _where_they_differ("Wagner", "Wagner OR Prigozhin") == ("Wagner", "Wagner OR Prigozhin")
+
+
+def test_a_related_edit_re_scores_stored_matches_and_writes_nothing_else(
+    db: Path, tmp_path: Path
+) -> None:
+    """`related` words change no match, only how much an article is about its topic: the
+    stored scores (which order the digest and fold "Also mentioned") follow."""
+    before = rows(db)
+    related = config() + '    related: [allies, "air defence", Brussels, ministers]\n'
+    sources = tmp_path / "related.yaml"
+    sources.write_text(related, encoding="utf-8")
+    expected = {
+        m.topic: m.relevance
+        for m in parse_config(related).matcher.match(
+            "NATO ministers meet in Brussels", "Allies discussed air defence."
+        )
+    }
+    out = run_cli(db, sources)
+    assert out.splitlines() == [
+        "6 articles checked; changed: 0 added, 0 removed, 0 re-explained, "
+        "2 re-scored (relevance only)"
+    ]
+    after = rows(db)
+    assert after["hits"] == before["hits"]
+    old = {(r[0], r[1]): r for r in before["topics"]}
+    new = {(r[0], r[1]): r for r in after["topics"]}
+    assert old.keys() == new.keys()
+    changed = {k for k in new if new[k] != old[k]}
+    assert changed == {("a1", "NATO"), ("a6", "NATO")}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        [(score, matched_at)] = con.execute(
+            "SELECT relevance, matched_at FROM article_topics "
+            "WHERE article_id = 'a1' AND topic = 'NATO'"
+        ).fetchall()
+        [(was_at,)] = con.execute("SELECT min(matched_at) FROM article_topics").fetchall()
+    finally:
+        con.close()
+    assert score == pytest.approx(expected["NATO"])
+    assert matched_at == was_at  # only the score was written
+    # Nothing left to do the second time.
+    assert run_cli(db, sources).splitlines() == [
+        "6 articles checked; changed: 0 added, 0 removed, 0 re-explained"
+    ]

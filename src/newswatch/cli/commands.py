@@ -570,8 +570,9 @@ def rematch_lines(changes: Sequence[TopicChange], *, everything: bool = False) -
     matched, by another rule or other words), the first REEXPLAINED_SHOWN unless `everything`;
     topic and article id in columns as wide as the longest shown. With `everything`, each
     re-explained match also says what changed: its words (before -> after), or its rule."""
-    moved = [c for c in changes if c.change != "updated"]
-    updated = [c for c in changes if c.change == "updated"]
+    moved = [c for c in changes if c.change in ("added", "removed")]
+    # Those matched by other words first: a rule's rewording re-explains every match of it.
+    updated = sorted((c for c in changes if c.change == "updated"), key=lambda c: not c.other_words)
     shown = [*moved, *(updated if everything else updated[:REEXPLAINED_SHOWN])]
     if not shown:
         return []
@@ -653,10 +654,21 @@ def cmd_rematch(args: argparse.Namespace, out: TextIO) -> int:
     for line in rematch_lines(result.changes, everything=args.verbose):
         out.write(line + "\n")
     verb = "would change" if args.dry_run else "changed"
+    updated = result.count("updated")
+    in_words = sum(1 for c in result.changes if c.other_words)
+    rescored = result.count("rescored")
     out.write(
         f"{result.checked} articles checked; {verb}: {result.count('added')} added, "
-        f"{result.count('removed')} removed, {result.count('updated')} re-explained"
-        f"{' (dry run: nothing written)' if args.dry_run else ''}\n"
+        f"{result.count('removed')} removed, {updated} re-explained"
+        + (
+            " (the rule's text only)"
+            if updated and not in_words
+            else f" ({in_words} by other words)"
+            if in_words < updated
+            else ""
+        )
+        + (f", {rescored} re-scored (relevance only)" if rescored else "")
+        + f"{' (dry run: nothing written)' if args.dry_run else ''}\n"
     )
     return EXIT_OK
 

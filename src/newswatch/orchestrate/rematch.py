@@ -18,9 +18,21 @@ class TopicChange:
     article_id: str
     title: str
     topic: str
-    change: str  # "added" | "removed" | "updated" (still matches, other rule or hits)
+    # "added" | "removed" | "updated" (still matches, other rule or hits) | "rescored" (the
+    # same rule and hits, another relevance: a `related` edit, or a score never stored)
+    change: str
     match: TopicMatch | None = None  # the new match (None when removed)
     before: TopicMatch | None = None  # the stored match (None when added)
+
+    @property
+    def other_words(self) -> bool:
+        """An update whose hits differ (not only its rule's text)."""
+        return (
+            self.change == "updated"
+            and self.match is not None
+            and self.before is not None
+            and set(self.match.hits) != set(self.before.hits)
+        )
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,16 @@ class RematchResult:
 
 def _same(a: TopicMatch, b: TopicMatch) -> bool:
     return a.rule == b.rule and set(a.hits) == set(b.hits)
+
+
+# Relevance is compared to this many decimals (the digest shows two).
+RELEVANCE_DIGITS = 3
+
+
+def _same_score(a: TopicMatch, b: TopicMatch) -> bool:
+    if a.relevance is None or b.relevance is None:
+        return a.relevance is b.relevance
+    return round(a.relevance, RELEVANCE_DIGITS) == round(b.relevance, RELEVANCE_DIGITS)
 
 
 def diff_matches(
@@ -67,6 +89,8 @@ def diff_matches(
                 out.append(TopicChange(a.id, a.title, topic, "removed", None, was))
             elif not _same(was, now):
                 out.append(TopicChange(a.id, a.title, topic, "updated", now, was))
+            elif not _same_score(was, now):
+                out.append(TopicChange(a.id, a.title, topic, "rescored", now, was))
     return out
 
 
@@ -81,8 +105,9 @@ def rematch(
     drop_unlisted: bool = False,
 ) -> RematchResult:
     """Match stored articles published on or after `since` again and store what changed:
-    new matches, dropped ones, and matches whose rule or hits differ. Unchanged matches
-    are not rewritten (their `matched_at` stays).
+    new matches, dropped ones, matches whose rule or hits differ, and matches whose relevance
+    differs (a `related` edit; a score never stored). Unchanged matches are not rewritten
+    (their `matched_at` stays).
 
     Stored matches of a topic the watch list does not have (polled with another sources
     file, or a topic since deleted) are kept and counted in `unlisted`; `drop_unlisted`
@@ -107,11 +132,23 @@ def rematch(
         if not dry_run:
             warehouse.apply_match_changes(
                 con,
-                [(c.article_id, c.match) for c in changes if c.match is not None],
+                [
+                    (c.article_id, c.match)
+                    for c in changes
+                    if c.match is not None and c.change != "rescored"
+                ],
                 [(c.article_id, c.topic) for c in changes if c.change == "removed"],
                 now,
             )
-    if changes and not dry_run:
+            warehouse.set_relevance(
+                con,
+                [
+                    (c.article_id, c.topic, c.match.relevance)
+                    for c in changes
+                    if c.change == "rescored" and c.match is not None
+                ],
+            )
+    if any(c.change != "rescored" for c in changes) and not dry_run:
         # Stories group matched articles: a newly matched article joins its story now, not
         # at the next poll that stores something (`latest_stories` agrees with the digest).
         from newswatch.orchestrate.poll import recluster

@@ -915,6 +915,34 @@ def apply_match_changes(
             con.unregister(name)
 
 
+def set_relevance(
+    con: duckdb.DuckDBPyConnection, scores: Sequence[tuple[str, str, float | None]]
+) -> None:
+    """Store new relevance scores `(article id, topic, relevance)` of stored matches, and
+    nothing else of them (`matched_at` stays)."""
+    import pyarrow as pa
+
+    if not scores:
+        return
+    con.register(
+        "_scores_in",
+        pa.table(
+            {
+                "article_id": pa.array([s[0] for s in scores], pa.string()),
+                "topic": pa.array([s[1] for s in scores], pa.string()),
+                "relevance": pa.array([s[2] for s in scores], pa.float64()),
+            }
+        ),
+    )
+    try:
+        con.execute(
+            "UPDATE article_topics t SET relevance = s.relevance FROM _scores_in s "
+            "WHERE t.article_id = s.article_id AND t.topic = s.topic"
+        )
+    finally:
+        con.unregister("_scores_in")
+
+
 __all__ = [
     "MergeResult",
     "WarehouseError",
@@ -930,6 +958,7 @@ __all__ = [
     "migrate",
     "replace_clusters",
     "schema_version",
+    "set_relevance",
     "stored_matches",
 ]
 
