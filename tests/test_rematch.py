@@ -217,8 +217,7 @@ def test_rematch_command_end_to_end(db: Path, tmp_path: Path) -> None:
     assert out.splitlines() == [
         "+ NATO  a5  Alliance summit agenda published",
         "~ NATO  a6  Turkey and NATO talk in Ankara",
-        "3 articles checked; changed: 1 added, 0 removed, 1 re-explained "
-        "(the rule's text only)",
+        "3 articles checked; changed: 1 added, 0 removed, 1 re-explained (the rule's text only)",
     ]
     assert pairs(db) == pairs_before(before) | {("a5", "NATO")}
 

@@ -543,6 +543,24 @@ def test_the_gate_keeps_no_piece_that_other_pieces_make_redundant() -> None:
     assert [m.topic for m in matcher.match("Rutte thanks allies", "", language="en")] == ["NATO"]
 
 
+def test_a_short_piece_stands_in_for_two_names_only_when_no_longer_one_does() -> None:
+    # "asar" covers Galatasaray and Yaşar, but it is in Spanish "pasar" and "casar"; "air"
+    # covers "Allied Air Command" and "air policing", and is in "chair" and "affair".
+    matcher = compile_topics(
+        [
+            {"name": "T", "rules": [{"any": ["Galatasaray", "Yaşar Güler"]}]},
+            {"name": "N", "rules": [{"any": ["Allied Air Command", "air policing"]}]},
+        ]
+    )
+    gate = matcher.gate_for("en")
+    assert not gate.passes("hay que pasar por la silla del chair de la affair")
+    assert {m.topic for m in matcher.match("Galatasaray and Yaşar Güler", "")} == {"T"}
+    assert {m.topic for m in matcher.match("Allied Air Command takes air policing", "")} == {"N"}
+    # Four letters still stand in for three needs or more ("turk" for Turkey, Turkish, Turks).
+    many = compile_topics([{"name": "T", "rules": [{"any": ["Turkey", "Turkish", "Turks"]}]}])
+    assert many.gate_for("en").substrings == ("turk",)
+
+
 def test_a_long_list_of_names_finds_every_name_and_nothing_else() -> None:
     rng = random.Random(5)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -735,6 +753,34 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Försvarsmakten samordnas inom Nato", "", "sv", {"NATO"}),
         ("KFOR doubles patrols in northern Kosovo", "", "en", {"NATO"}),
         ("Braceletes NATO: as melhores opções para relógios", "", "pt", set()),
+        # The country in Baltic, Balkan and Caucasian languages and Kazakh; its defence firms
+        # and airports; not the Council of Europe's Istanbul Convention, nor the Ottoman wars;
+        # a club's match is sport, not the country.
+        ("Turcija un Latvija paraksta aizsardzības līgumu", "", "lv", {"Turkey"}),
+        ("Suvehooajal oli esikohal jätkuvalt Türgi", "", "et", {"Turkey"}),
+        ("Қазақстан мен Түркия арасындағы тауар айналымы", "", "kk", {"Turkey"}),
+        ("საქართველო-თურქეთის საზღვარზე ახალი ტერმინალი", "", "ka", {"Turkey"}),
+        ("Байрактари з Київщини: завод Baykar випустив перші дрони", "", "uk", {"Turkey"}),
+        ("Pegasus to base 20 new jets at Sabiha Gökçen", "", "en", {"Turkey"}),
+        ("NATO je uputio patrole italijanskih i turskih vojnika", "", "sr", {"Turkey", "NATO"}),
+        ("Sněmovna znovu otevírá Istanbulskou úmluvu", "", "cs", set()),
+        ("Фильм о Русско-турецкой войне покажут в 4K", "", "ru", set()),
+        ("Galatasaray stun Liverpool with late winner", "", "en", set()),
+        # The S-400 described in Turkish; a Wi-Fi mesh kit is not it.
+        (
+            "Bakan Güler: Rusya'dan aldığımız sistem ihtiyaç halinde kullanılır",
+            "",
+            "tr",
+            {"Turkey", "S-400"},
+        ),
+        ("Wi-Fi 7 mesh kits tested: S400 nodes delivered 1.9 Gbit/s", "", "en", set()),
+        # The alliance in Georgian (not the given name) and Armenian script; "Otan" in
+        # Brazilian copy; its air command.
+        ("ნატოს სამიტზე საქართველოს საკითხი", "სამიტი ვილნიუსში", "ka", {"NATO"}),
+        ("ნატო ვაჩნაძის ფილმების რეტროსპექტივა", "", "ka", set()),
+        ("Երևանը և ՆԱՏՕ-ն", "", "hy", {"NATO"}),
+        ("Lula critica expansão da Otan", "", "pt", {"NATO"}),
+        ("Ramstein: Allied Air Command führt die Luftabwehr", "", "de", {"NATO"}),
         # The alliance in Dutch, Finnish and Hebrew.
         ("Secretaris-generaal van de NAVO bezoekt Litouwen", "", "nl", {"NATO"}),
         ("Suomi liittyi Natoon ja Naton pääsihteeri kiitti", "", "fi", {"NATO"}),
