@@ -98,6 +98,15 @@ def test_a_short_english_text_is_not_taken_for_another_language() -> None:
     from newswatch.match.language import detect_language
 
     assert detect_language("Greek yogurt sales soar\nA recipe for Greek yogurt.") == "en"
+    # Real headlines lingua took for German, Dutch, Turkish and Italian (a walk-through).
+    for title in [
+        "How Epstein got so rich",
+        "Tesla profit slumps amid lower EV sales, AI spending surge",
+        "Why India has so many snakebites",
+        "J.D. Vance flies into a giant trade storm in India",
+    ]:
+        assert detect_language(title) == "en", title
+    assert detect_language("Wel of niet naar de NAVO-top") == "nl"  # "of" is Dutch too
     assert detect_language("Was Trump jetzt plant") == "de"
     assert detect_language("La OTAN y el gasto en defensa") == "es"
     assert detect_language("Erdoğan ve Putin Soçi'de görüştü") == "tr"

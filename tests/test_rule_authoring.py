@@ -187,6 +187,30 @@ def test_terms_with_punctuation_are_not_taken_for_regular_expressions(
             "term: 'μαύρ* θάλασσ*'",
             id="wildcard-inside-a-phrase-as-written",
         ),
+        pytest.param(
+            # A search engine's minus: it would have matched "yogurt" (a walk-through).
+            "  - name: Greece\n    any: [Greece, -yogurt]\n",
+            ":5: topics[0].any[1]: topic 'Greece': '-yogurt': a term cannot leave articles "
+            "out with a leading '-' (it would match the word); list 'yogurt' under `none:`",
+            id="minus-before-a-term",
+        ),
+        pytest.param(
+            "  - name: Greece\n    any: [Greece]\n    nto_near: {terms: [yogurt], within: 2}\n",
+            ":6: topics[0].nto_near: topic 'Greece': unknown key 'nto_near' (did you mean "
+            "not_near?)",
+            id="typo-in-a-key",
+        ),
+        pytest.param(
+            "  - name: 1821\n    any: [Greece]\n",
+            ":4: topics[0].name: topic '#1': `name` must be text, got int: quote it",
+            id="a-number-as-a-name",
+        ),
+        pytest.param(
+            "  - name: Norway\n    any: [NO, Norway]\n",
+            ":5: topics[0].any[0]: topic 'Norway': a term must be a string, got true/false; "
+            "YAML reads NO, Yes, On, Off and null as such: quote the term ('NO')",
+            id="norway-read-as-false",
+        ),
     ],
 )
 def test_rule_mistakes_are_one_line_errors_that_say_what_to_write(

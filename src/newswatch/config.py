@@ -390,8 +390,12 @@ class _Validator:
             raise self.doc.error(at, f"must be a mapping, got {_kind(value)}")
         for key in value:
             if key not in allowed:
+                import difflib
+
                 hint = ", ".join(sorted(allowed))
-                message = f"unknown key; expected one of: {hint}"
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.75)
+                guess = f" (did you mean {close[0]}?)" if close else ""
+                message = f"unknown key{guess}; expected one of: {hint}"
                 if not at and key in _TOPIC_ONLY_KEYS:
                     message += (
                         f" (`{key}` is a key of a topic: indent it under the topic, as deep "

@@ -341,6 +341,12 @@ def _make_term(written: str, case_sensitive: bool) -> _Term:
     written = written.strip()
     if not written:
         raise _Invalid("a term must not be empty")
+    if written[0] in "-\u2212" and len(written) > 1 and written[1].isalpha():
+        raise _Invalid(
+            f"'{written}': a term cannot leave articles out with a leading '-' (it would "
+            f"match the word); list '{written[1:].strip()}' under `none:` to drop the rule "
+            "where it occurs, or under `not_near:` to drop hits close to it"
+        )
     sign = _REGEX_SIGNS.search(written)
     if sign is not None:
         raise _Invalid(
@@ -404,7 +410,11 @@ def _term_from_value(value: Any, path: Path_) -> tuple[str, bool]:
         return term, case
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value), False
-    raise _Invalid(f"a term must be a string, got {_kind(value)}", path)
+    hint = ""
+    if isinstance(value, bool) or value is None:
+        # YAML reads NO, yes, on, off, null as these: Norway's code, a "None" ...
+        hint = "; YAML reads NO, Yes, On, Off and null as such: quote the term ('NO')"
+    raise _Invalid(f"a term must be a string, got {_kind(value)}{hint}", path)
 
 
 def _kind(value: Any) -> str:

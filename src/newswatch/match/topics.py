@@ -616,6 +616,13 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
             raise TopicRuleError(
                 label, f"must be a mapping with a `name`, got {_kind(item)}", index
             )
+        if name is not None and not isinstance(name, str):
+            raise TopicRuleError(
+                f"#{index + 1}",
+                f"`name` must be text, got {_kind(name)}: quote it (name: '{name}')",
+                index,
+                ("name",),
+            )
         if not (isinstance(name, str) and name.strip()):
             raise TopicRuleError(label, "every topic needs a `name`", index, ("name",))
         if label.casefold() in seen:
@@ -639,11 +646,21 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
     return matcher
 
 
+def _did_you_mean(key: Any, known: Iterable[str]) -> str:
+    """' (did you mean not_near?)' for a key one typo away from a known one, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for key in item:
         if key not in TOPIC_KEYS:
             raise _Invalid(
-                f"unknown key {key!r}; expected one of: {', '.join(sorted(TOPIC_KEYS))}", (key,)
+                f"unknown key {key!r}{_did_you_mean(key, TOPIC_KEYS)}; expected one of: "
+                f"{', '.join(sorted(TOPIC_KEYS))}",
+                (key,),
             )
     if "description" in item and not isinstance(item["description"], str):
         raise _Invalid("must be a string", ("description",))
@@ -675,8 +692,8 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
                 if key not in _RULE_ONLY_KEYS:
                     hint = _TOPIC_KEY_HINTS.get(key, "")
                     raise _Invalid(
-                        f"unknown key {key!r} in a rule; expected one of: "
-                        f"{', '.join(sorted(_RULE_ONLY_KEYS))}{hint}",
+                        f"unknown key {key!r} in a rule{_did_you_mean(key, _RULE_ONLY_KEYS)}; "
+                        f"expected one of: {', '.join(sorted(_RULE_ONLY_KEYS))}{hint}",
                         (*path, key),
                     )
             rules.append(_rule(rule_raw, path, table, fields, None))
