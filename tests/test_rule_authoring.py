@@ -471,3 +471,80 @@ def test_the_digest_does_not_highlight_the_context_an_and_required(tmp_path: Pat
     assert {s.text for s in story.snippet if s.hit} == {"Wagner"}
     # The explanation still has the context: it is why the rule fired.
     assert {h.term for m in matches for h in m.hits} == {"Wagner", "mercenar*", "fighters"}
+
+
+# -- item: why a topic did not match ---------------------------------------------------------
+
+WHY_NOT_TOPICS = """\
+  - name: Red Sea shipping
+    rules:
+      - any: ["Red Sea"]
+        not_near: {terms: [diving, snorkel*], within: 3}
+      - all: [[Houthi*], [tanker*, ship*, vessel*]]
+      - any: [Bab-el-Mandeb]
+        fields: title
+      - any: [Kızıldeniz]
+        languages: [tr]
+      - any: [=SUEZ]
+      - any: [Aden]
+        none: [Yemenia]
+    ignore: ["Red Sea Film Festival"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("article", "why"),
+    [
+        (
+            {"title": "Red Sea diving holiday ends early"},
+            'rule 1 of 6: "Red Sea" (title) has "diving" right next to it, which not_near '
+            "keeps away",
+        ),
+        (
+            {"title": "Houthi leaders meet in Sanaa"},
+            "rule 2 of 6: needs one of (tanker*, ship*, vessel*) too",
+        ),
+        (
+            {"title": "Strait traffic", "summary": "Ships queue at Bab-el-Mandeb."},
+            'rule 3 of 6: "Bab-el-Mandeb" is in the summary, and this rule reads the title',
+        ),
+        (
+            {"title": "Kızıldeniz'de gerilim", "language": "en"},
+            "rule 4 of 6: only for articles in [tr] (this one: en)",
+        ),
+        (
+            {"title": "Suez canal fees rise"},
+            'rule 5 of 6: "Suez" (title) is not written as =SUEZ asks',
+        ),
+        (
+            {"title": "Flights to Aden resume", "summary": "Yemenia flies twice a week."},
+            'rule 6 of 6: none: "Yemenia" is in the summary',
+        ),
+        (
+            {"title": "Red Sea Film Festival opens in Jeddah"},
+            'rule 1 of 6: "Red Sea" (title) is inside a phrase the topic ignores',
+        ),
+    ],
+)
+def test_match_verbose_says_what_stopped_each_rule_whose_words_are_there(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    article: dict[str, Any],
+    why: str,
+) -> None:
+    """A rule author testing an article that should match sees which part of which rule
+    did not hold, not just an empty result (a rule-authoring walk-through bisected by hand)."""
+    code, records, err = run_match(
+        tmp_path, WHY_NOT_TOPICS, [article], capsys, monkeypatch, "--verbose"
+    )
+    assert code == 0, err
+    assert records[0]["topics"] == []
+    assert records[0]["not_matched"] == {"Red Sea shipping": why}
+    # Without --verbose, nothing is said; an article with none of the words says nothing.
+    code, records, _ = run_match(tmp_path, WHY_NOT_TOPICS, [article], capsys, monkeypatch)
+    assert "not_matched" not in records[0]
+    code, records, _ = run_match(
+        tmp_path, WHY_NOT_TOPICS, [{"title": "Rain in Oslo"}], capsys, monkeypatch, "--verbose"
+    )
+    assert "not_matched" not in records[0]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newswatch.errors import TopicRuleError, UnknownTopic
+from newswatch.match import whynot
 from newswatch.match.evaluate import (
     _case_ok,
     _evaluate,
@@ -340,6 +341,10 @@ class _Topic:
         """The gate of an article in `language` (None: unknown)."""
         return self.gate if language is None else self.language_gates.get(language, self.gate)
 
+    def every_language_gate(self) -> _Gate:
+        """A gate every article any rule looks at passes, whatever its language."""
+        return _Gate.union([self.gate, *self.language_gates.values()])
+
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
         found = self.groups.get(indexes)
         if found is None:
@@ -356,7 +361,8 @@ class _Topic:
         if self.languages is not None and language not in self.languages:
             return None
         joined = present.text
-        if not self.gate_for(language).passes(joined):
+        gate = self.gate_for(language) if vetoes is None else self.every_language_gate()
+        if not gate.passes(joined):
             return None
         occ = _Occurrences(self, [texts[f] for f in self.fields], present)
         fired: list[str] = []
@@ -370,6 +376,10 @@ class _Topic:
                 fired.append(rule.text)
                 fired_hits.extend(hits)
         if not fired:
+            if vetoes is not None:  # `match --verbose` says why the topic's rules did not fire
+                why = self._why_not(occ, texts, language)
+                if why:
+                    vetoes[self.name] = why
             return None
         if any(o.field.name in self.exclude_fields for t in self.exclude for o in occ.get(t)):
             if vetoes is not None:  # `match --verbose` says why a firing topic was dropped
@@ -387,6 +397,36 @@ class _Topic:
         # Every rule that fires is reported, so the digest can highlight every matched term.
         text = fired[0] if len(fired) == 1 else " OR ".join(f"({t})" for t in fired)
         return TopicMatch(topic=self.name, rule=text, hits=self._hits(fired_hits))
+
+    def _why_not(
+        self, occ: _Occurrences, texts: Mapping[Field, _FieldText], language: str | None
+    ) -> str | None:
+        """Per rule whose naming words are in the article, the first part that did not hold
+        (whynot.reason); None when no rule's naming words are there."""
+        reasons: list[str] = []
+        count = len(self.rules)
+        own_texts = {f: texts[f] for f in self.fields}
+        for k, rule in enumerate(self.rules):
+            names = sorted(_naming_terms_of(rule.node))
+            label = f"rule {k + 1} of {count}" if count > 1 else "its rule"
+            if rule.languages is not None and language not in rule.languages:
+                if any(occ.get(i) for i in names):
+                    langs = ", ".join(sorted(rule.languages))
+                    reasons.append(
+                        f"{label}: only for articles in [{langs}] (this one: "
+                        f"{language or 'unknown'})"
+                    )
+                continue
+            scoped: _Lookup = occ if rule.fields == ALL_FIELDS else _InFields(occ, rule.fields)
+            if not any(scoped.get(i) for i in names):
+                hidden = whynot.hidden_reason(names, self.terms, own_texts, rule.fields)
+                if hidden is not None:
+                    reasons.append(f"{label}: {hidden}")
+                continue
+            reasons.append(f"{label}: {whynot.reason(rule.node, scoped, self.terms)}")
+        if len(reasons) > WHY_NOT_SHOWN:
+            reasons[WHY_NOT_SHOWN:] = [f"and {len(reasons) - WHY_NOT_SHOWN} more rules"]
+        return "; ".join(reasons) or None
 
     def ignored_spans(
         self, field_text: _FieldText, present: _ChunkPresence
@@ -493,6 +533,10 @@ class Matcher:
         return _only(found, self._highlighted.get(found.topic))
 
     @functools.cached_property
+    def _every_language_gate(self) -> _Gate:
+        return _Gate.union([t.every_language_gate() for t in self.topics])
+
+    @functools.cached_property
     def _names(self) -> dict[str, frozenset[str]]:
         return self._terms(naming=True)
 
@@ -532,7 +576,9 @@ class Matcher:
         title = title or ""
         summary = summary or ""
         content = content or ""
-        gate = self.gate_for(language)
+        # `match --verbose` (vetoes) also explains rules limited to other languages: the
+        # gate of every language's rules lets their words through.
+        gate = self.gate_for(language) if vetoes is None else self._every_language_gate
         # The cheap rejection path: fold, one gate test, no per-article objects. For ASCII
         # text folding is just lower().
         if title.isascii() and summary.isascii() and content.isascii():
@@ -581,6 +627,16 @@ def _naming_terms(node: _Node, out: set[int]) -> None:
             out.update(node.groups[0])
     elif isinstance(node, _NotNear):
         out.update(node.terms)
+
+
+def _naming_terms_of(node: _Node) -> set[int]:
+    out: set[int] = set()
+    _naming_terms(node, out)
+    return out
+
+
+# Rules `match --verbose` explains per topic that did not match.
+WHY_NOT_SHOWN = 4
 
 
 def _only(found: TopicMatch, terms: frozenset[str] | None) -> TopicMatch:
