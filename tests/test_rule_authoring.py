@@ -201,6 +201,12 @@ def test_terms_with_punctuation_are_not_taken_for_regular_expressions(
             id="typo-in-a-key",
         ),
         pytest.param(
+            "  - name: Iran\n    query: 'Iran NOT NEAR/3 (sanctions OR oil) NOT NEAR/3 gas'\n",
+            ":5: topics[0].query: topic 'Iran': NOT NEAR/3 at column 36 cannot follow NOT NEAR; "
+            "put the words to keep away in one group: a NOT NEAR/3 (b OR c)",
+            id="not-near-chained",
+        ),
+        pytest.param(
             "  - name: 1821\n    any: [Greece]\n",
             ":4: topics[0].name: topic '#1': `name` must be text, got int: quote it",
             id="a-number-as-a-name",

@@ -248,6 +248,14 @@ class _QueryParser:
                     f"{follow.value} at column {follow.column} cannot follow NOT NEAR; "
                     "use parentheses"
                 )
+            again = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+            if follow and follow.value == "NOT" and again and again.kind == "near":
+                # `a NOT NEAR/3 b NOT NEAR/3 c`: the words to keep away go in one group.
+                raise _Invalid(
+                    f"NOT {again.value} at column {follow.column} cannot follow NOT NEAR; put "
+                    f"the words to keep away in one group: a NOT {after.value} (b OR c), or "
+                    f"join two parts with AND"
+                )
             return _NotNear(left, right, after.within)
         if not (tok and tok.kind == "near"):
             return first
