@@ -766,6 +766,10 @@ def test_the_shipped_list_tells_the_country_by_its_company(
         ("Sněmovna znovu otevírá Istanbulskou úmluvu", "", "cs", set()),
         ("Фильм о Русско-турецкой войне покажут в 4K", "", "ru", set()),
         ("Galatasaray stun Liverpool with late winner", "", "en", set()),
+        # Antalya in Cyrillic; not Mozart's Turkish March, nor Germans of Turkish descent.
+        ("Билеты на курорты подорожали: Сочи, Анталья и Дубай", "", "ru", {"Turkey"}),
+        ("Пианист сыграл «Турецкий марш» Моцарта", "", "ru", set()),
+        ("Rekord im Bundestag: 22 Abgeordnete mit türkischen Wurzeln", "", "de", set()),
         # The S-400 described in Turkish; a Wi-Fi mesh kit is not it.
         (
             "Bakan Güler: Rusya'dan aldığımız sistem ihtiyaç halinde kullanılır",
