@@ -264,10 +264,35 @@ def test_max_stories_per_topic_and_more() -> None:
     section = d.sections[0]
     assert len(section.stories) == 3
     assert section.total == 7
-    assert section.more == 4
-    assert "and 4 more Turkey stories" in render_html(d, TEMPLATES)
-    assert "and 4 more Turkey stories" in render_text(d, TEMPLATES)
+    # The next three in one line each ("More:"), the last one counted.
+    assert [st.article.id for st in section.more_stories] == ["t3", "t4", "t5"]
+    assert section.more == 1
+    page, text = render_html(d, TEMPLATES), render_text(d, TEMPLATES)
+    assert "More:</span>" in page and "\n   More:\n" in text
+    assert "story number 5" in page and "story number 6" not in page
+    assert "and 1 more Turkey story" in page
+    assert "and 1 more Turkey story" in text
     assert subject(d).endswith(": 7 stories (Turkey 7, NATO 0, S-400 0)")
+
+
+def test_stories_about_a_topic_beyond_the_limit_come_before_passing_mentions() -> None:
+    """With more stories about a topic than the section shows, the next ones are listed
+    (one line each) before any passing mention; none is hidden behind "and N more" while a
+    story that only mentions the topic is shown (a digest walk-through)."""
+    from dataclasses import replace as _replace
+
+    def scored(i: int, relevance: float) -> DigestItem:
+        it = item(f"s{i}", f"Turkey story {i}", topics={"Turkey": ["Turkey"]}, hours_ago=i + 1)
+        return _replace(it, matches=(_replace(it.matches[0], relevance=relevance),))
+
+    about = [scored(i, 0.9 - i / 100) for i in range(5)]
+    passing = [scored(10 + i, 0.1) for i in range(3)]
+    section = digest([*about, *passing], settings=DigestSettings(max_stories_per_topic=3))
+    section = section.sections[0]
+    assert [st.article.id for st in section.stories] == ["s0", "s1", "s2"]
+    assert [st.article.id for st in section.more_stories] == ["s3", "s4"]
+    assert [st.article.id for st in section.mentioned] == ["s10"]  # what the limit leaves
+    assert section.more == 2
 
 
 def test_matches_to_unknown_topics_are_ignored() -> None:
@@ -701,3 +726,33 @@ def test_the_lead_is_the_report_most_about_the_story_s_topic() -> None:
     b = replace(b, matches=(replace(b.matches[0], relevance=0.9),))
     a = replace(a, matches=(replace(a.matches[0], relevance=0.6),))
     assert digest([a, b]).sections[0].stories[0].article.id == "b"
+
+
+def test_feeds_not_polled_yet_are_one_line_each_in_the_plain_text() -> None:
+    """Two new feeds ran together on one line in the text part (a digest walk-through)."""
+    health = [
+        *HEALTHY,
+        FeedHealth(url="https://n1.example/feed", name="New One", status="never_polled"),
+        FeedHealth(url="https://n2.example/feed", name="New Two", status="never_polled"),
+    ]
+    text = render_text(digest(sample_items(), health=health), TEMPLATES)
+    assert "  - New One <https://n1.example/feed>\n  - New Two <https://n2.example/feed>\n" in text
+
+
+def test_a_right_to_left_title_in_a_cross_reference_reads_right_to_left() -> None:
+    """The "see ... under" line isolates the title, as story titles are (S-400 sat at the
+    wrong end of a Hebrew title)."""
+    from dataclasses import replace as _replace
+
+    title = "ישראל: טורקיה הפעילה את מערכת S-400"
+    it = item("he", title, topics={"Turkey": ["S-400"], "S-400": ["S-400"]})
+    it = _replace(
+        it,
+        matches=tuple(
+            _replace(m, relevance=0.9 if m.topic == "S-400" else 0.5) for m in it.matches
+        ),
+    )
+    d = digest([it])
+    page, text = render_html(d, TEMPLATES), render_text(d, TEMPLATES)
+    assert re.search(r'Turkey: see “<a href="[^"]+" dir="auto"[^>]*>' + re.escape(title), page)
+    assert f'Turkey: see "\u2068{title}\u2069"' in text

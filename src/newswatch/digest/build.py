@@ -304,6 +304,10 @@ def build_digest(
             )
             full = [st for st in stories if st.relevance >= settings.also_mentioned_below]
             mentioned = [st for st in stories if st.relevance < settings.also_mentioned_below]
+            # Stories about the topic beyond the limit come first in the compact lines (one
+            # line each), before the passing mentions: a relevant story is never hidden
+            # while a passing mention is shown.
+            more_full = full[limit : 2 * limit]
             sections.append(
                 Section(
                     topic,
@@ -311,7 +315,8 @@ def build_digest(
                     len(stories),
                     elsewhere[topic],
                     see_also,
-                    tuple(mentioned[:limit]),
+                    tuple(mentioned[: max(0, limit - len(more_full))]),
+                    tuple(more_full),
                 )
             )
 

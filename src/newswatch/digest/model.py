@@ -91,8 +91,12 @@ class Section:
     # Cross-reference lines to those stories (at most settings.max_stories_per_topic).
     see_also: tuple[CrossRef, ...] = ()
     # Stories that only mention the topic (relevance below settings.also_mentioned_below),
-    # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic.
+    # listed compactly under the section ("Also mentioned"); at most max_stories_per_topic,
+    # less the `more_stories` shown.
     mentioned: tuple[Story, ...] = ()
+    # Stories about the topic beyond max_stories_per_topic, listed as compactly ("More"),
+    # before any passing mention: at most max_stories_per_topic.
+    more_stories: tuple[Story, ...] = ()
 
     @property
     def elsewhere_label(self) -> str:
@@ -105,7 +109,7 @@ class Section:
 
     @property
     def more(self) -> int:
-        return self.total - len(self.stories) - len(self.mentioned)
+        return self.total - len(self.stories) - len(self.more_stories) - len(self.mentioned)
 
     @property
     def more_see_also(self) -> int:
