@@ -756,3 +756,41 @@ def test_a_right_to_left_title_in_a_cross_reference_reads_right_to_left() -> Non
     page, text = render_html(d, TEMPLATES), render_text(d, TEMPLATES)
     assert re.search(r'Turkey: see “<a href="[^"]+" dir="auto"[^>]*>' + re.escape(title), page)
     assert f'Turkey: see "\u2068{title}\u2069"' in text
+
+
+def test_a_digest_too_big_for_gmail_shows_fewer_stories_in_full_and_keeps_its_footer() -> None:
+    """Gmail clips an HTML body past ~102 KB, and what it hides is the end: the feed-health
+    footer. Over the budget, the HTML shows fewer stories in full per topic (the others one
+    line each), says so at its top, and ends with the footer; the plain text keeps them all."""
+    from newswatch.digest.build import fit_for_mail
+    from newswatch.digest.mail import html_part_bytes
+
+    body = " ".join(f"Sentence {i} of the report says Turkey weighs its options." for i in range(8))
+    items = [
+        item(f"t{i}", f"Turkey story {i} with a long headline about the talks", body,
+             topics={"Turkey": ["Turkey"]}, hours_ago=i + 1)
+        for i in range(10)
+    ]  # fmt: skip
+    whole = digest(items, settings=DigestSettings(max_stories_per_topic=10))
+    full_html = render_html(whole, TEMPLATES)
+    budget = html_part_bytes(full_html) - 4000  # a little too big
+
+    fitted, html = fit_for_mail(
+        whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, 10, budget
+    )
+    assert html_part_bytes(html) <= budget
+    section = fitted.sections[0]
+    assert 1 <= fitted.shortened_to < 10 and len(section.stories) == fitted.shortened_to
+    # No story is lost: those not in full are one line each under "More:".
+    shown = [st.article.id for st in (*section.stories, *section.more_stories)]
+    assert shown == [f"t{i}" for i in range(10)]
+    assert "in full per topic here, to stay under Gmail" in html
+    assert html.rstrip().endswith("</html>") and "Feed health" in html
+    # The plain text is rendered from the whole digest.
+    text = render_text(whole, TEMPLATES)
+    assert text.count("with a long headline") == 10 and "More:" not in text
+    # Under the budget, nothing changes.
+    same, same_html = fit_for_mail(
+        whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, 10, budget + 8000
+    )
+    assert same is whole and same_html == full_html

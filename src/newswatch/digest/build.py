@@ -23,7 +23,7 @@ the distinct stories, each counted once (a story about two topics counts under b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 
@@ -365,3 +365,47 @@ def build_digest(
         too_old=too_old,
         max_age_days=settings.max_age_days,
     )
+
+
+# Gmail clips an HTML body past ~102 KB ("[Message clipped]"), hiding what comes last: the
+# feed-health footer. The HTML is kept under this many bytes as sent (its part's encoded
+# body, which is never smaller than the HTML itself).
+HTML_BUDGET = 100_000
+
+
+def shortened(digest: Digest, in_full: int, limit: int) -> Digest:
+    """`digest` with at most `in_full` stories per topic shown in full: the rest move to the
+    section's one-line "More:" list (at most `limit`, the per-topic setting), before its
+    passing mentions."""
+    sections = []
+    for s in digest.sections:
+        more = (*s.stories[in_full:], *s.more_stories)[:limit]
+        sections.append(
+            replace(
+                s,
+                stories=s.stories[:in_full],
+                more_stories=more,
+                mentioned=s.mentioned[: max(0, limit - len(more))],
+            )
+        )
+    return replace(digest, sections=tuple(sections), shortened_to=in_full)
+
+
+def fit_for_mail(
+    digest: Digest,
+    render: Callable[[Digest], str],
+    size: Callable[[str], int],
+    limit: int,
+    budget: int = HTML_BUDGET,
+) -> tuple[Digest, str]:
+    """The digest and its HTML, with fewer stories in full per topic until the HTML's `size`
+    (as sent) is under `budget` bytes, down to one each (the plain text, rendered from the
+    whole digest, keeps them all)."""
+    html = render(digest)
+    in_full = max((len(s.stories) for s in digest.sections), default=0)
+    fitted = digest
+    while size(html) > budget and in_full > 1:
+        in_full -= 1
+        fitted = shortened(digest, in_full, limit)
+        html = render(fitted)
+    return fitted, html

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from newswatch import resources
 from newswatch.config import Config
 from newswatch.digest import mail
-from newswatch.digest.build import build_digest, drop_below_min_relevance
+from newswatch.digest.build import build_digest, drop_below_min_relevance, fit_for_mail
 from newswatch.digest.cluster import assign_clusters
 from newswatch.digest.headline import subject
 from newswatch.digest.mail import Refusal, SmtpSettings, build_message, send_message
@@ -258,10 +258,18 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         day=plan.window.date,
     )
     templates = resources.templates_dir()
-    return RenderedDigest(
+    # The HTML stays under Gmail's clipping (fewer stories in full if need be, said at its
+    # top); the plain text keeps every story.
+    fitted, html = fit_for_mail(
         digest,
+        lambda d: render_html(d, templates),
+        mail.html_part_bytes,
+        config.digest.max_stories_per_topic,
+    )
+    return RenderedDigest(
+        fitted,
         subject(digest),
-        render_html(digest, templates),
+        html,
         render_text(digest, templates),
         unsubscribe_url=config.digest.unsubscribe_url,
         unsubscribe_mailto=config.digest.unsubscribe_mailto,

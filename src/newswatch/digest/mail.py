@@ -469,6 +469,14 @@ def build_message(
     return msg
 
 
+def html_part_bytes(html: str) -> int:
+    """The size of `html` as build_message sends it: the HTML part's body once encoded
+    (quoted-printable or base64, whichever the email package picks for it)."""
+    part = EmailMessage(policy=_BODY_POLICY)
+    part.set_content(_normalise_newlines(html), subtype="html", charset="utf-8")
+    return len(part.get_payload())
+
+
 def _address(value: str) -> Address:
     name, addr = email.utils.parseaddr(value)
     if "@" not in addr:

@@ -202,6 +202,9 @@ class Digest:
     too_old: int = 0
     max_age_days: int = 0
     volume_peak: int = 0  # the largest day's count in any topic's bars (their shared scale)
+    # The HTML shows at most this many stories in full per topic, fewer than the settings
+    # say, to stay under Gmail's clipping (build.fit_for_mail); 0: not shortened.
+    shortened_to: int = 0
 
     @property
     def quiet(self) -> bool:
