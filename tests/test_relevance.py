@@ -363,6 +363,10 @@ def test_the_volume_chart_counts_what_the_digest_keeps_and_long_topic_names_keep
     [text_file] = out_dir.glob("digest-*.txt")
     text = text_file.read_text(encoding="utf-8")
     assert "Local bakery" not in text  # below NATO's min_relevance
+    # ... and the digest says so, in both parts (it dropped stories silently).
+    assert "\n1 NATO match under its min_relevance left out.\n" in text
+    [html_file] = out_dir.glob("digest-*.html")
+    assert "1 NATO match under its min_relevance left out" in html_file.read_text("utf-8")
     # The chart: today's NATO count is the one story kept, not the two matches.
     chart = text.split("Matching articles per day", 1)[1].split("==", 1)[0]
     rows = {line.split()[0]: line for line in chart.splitlines() if line.strip()[:1].isalpha()}

@@ -221,6 +221,20 @@ def drop_below_min_relevance(
     return out
 
 
+def below_min_relevance(
+    items: Sequence[DigestItem], min_relevance: Mapping[str, float]
+) -> dict[str, int]:
+    """Per topic with a `min_relevance`, how many of `items` match it below that score (what
+    drop_below_min_relevance leaves out of the digest, so the digest can say so)."""
+    out: dict[str, int] = {}
+    for item in items:
+        for m in item.matches:
+            floor = min_relevance.get(m.topic)
+            if floor is not None and m.relevance is not None and m.relevance < floor:
+                out[m.topic] = out.get(m.topic, 0) + 1
+    return out
+
+
 def build_digest(
     items: Sequence[DigestItem],
     *,
@@ -233,6 +247,7 @@ def build_digest(
     volume: Mapping[str, Sequence[tuple[date, int]]],
     settings: DigestSettings,
     too_old: int = 0,
+    below_min: Mapping[str, int] | None = None,
     day: date | None = None,
 ) -> Digest:
     """Group matched articles into one story per cluster, each in its strongest topic.
@@ -364,6 +379,7 @@ def build_digest(
         preheader=preheader(summaries, sections, len(notes["failing"])),
         too_old=too_old,
         max_age_days=settings.max_age_days,
+        below_min=tuple((t, n) for t in topics if (n := (below_min or {}).get(t, 0))),
     )
 
 

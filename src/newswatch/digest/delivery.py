@@ -33,7 +33,12 @@ from zoneinfo import ZoneInfo
 from newswatch import resources
 from newswatch.config import Config
 from newswatch.digest import mail
-from newswatch.digest.build import build_digest, drop_below_min_relevance, fit_for_mail
+from newswatch.digest.build import (
+    below_min_relevance,
+    build_digest,
+    drop_below_min_relevance,
+    fit_for_mail,
+)
 from newswatch.digest.cluster import assign_clusters
 from newswatch.digest.headline import subject
 from newswatch.digest.mail import Refusal, SmtpSettings, build_message, send_message
@@ -127,6 +132,8 @@ class DigestPlan:
     max_age_days: int = 0
     # Matched articles stored after the delivered digest shown (they wait for the next one).
     waiting: int = 0
+    # Per topic: matches scored under its min_relevance, left out of the digest.
+    below_min: dict[str, int] = field(default_factory=dict)
 
 
 def gather(
@@ -184,7 +191,9 @@ def gather(
             health = read_health(config, con, now)
     oldest = window.start - timedelta(days=max_age) if max_age else None
     kept = [r for r in rows if oldest is None or r[0].published_at >= oldest]
-    items = drop_below_min_relevance(_clustered(kept), config.matcher.min_relevance)
+    clustered = _clustered(kept)
+    below_min = below_min_relevance(clustered, config.matcher.min_relevance)
+    items = drop_below_min_relevance(clustered, config.matcher.min_relevance)
     volume = {t: _days(window.date, volume_raw.get(t, {})) for t in config.topic_names}
     return DigestPlan(
         window,
@@ -194,6 +203,7 @@ def gather(
         same_day,
         warnings,
         too_old=len(rows) - len(kept),
+        below_min=below_min,
         max_age_days=max_age,
         waiting=waiting,
     )
@@ -255,6 +265,7 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         volume=plan.volume,
         settings=config.digest,
         too_old=plan.too_old,
+        below_min=plan.below_min,
         day=plan.window.date,
     )
     templates = resources.templates_dir()

@@ -201,6 +201,8 @@ class Digest:
     # (a first poll stores each feed's backlog): left out, and said so.
     too_old: int = 0
     max_age_days: int = 0
+    # Per topic with a `min_relevance`: its matches scored below it, left out ((topic, n), ...).
+    below_min: tuple[tuple[str, int], ...] = ()
     volume_peak: int = 0  # the largest day's count in any topic's bars (their shared scale)
     # The HTML shows at most this many stories in full per topic, fewer than the settings
     # say, to stay under Gmail's clipping (build.fit_for_mail); 0: not shortened.
