@@ -794,3 +794,19 @@ def test_a_digest_too_big_for_gmail_shows_fewer_stories_in_full_and_keeps_its_fo
         whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, 10, budget + 8000
     )
     assert same is whole and same_html == full_html
+
+
+def test_a_long_title_in_a_cross_reference_is_cut() -> None:
+    """A 330-character title repeated in full in a "see ... under" line buried the section."""
+    from dataclasses import replace as _replace
+
+    title = "Turkey and NATO " + "talks go on and on " * 20
+    it = item("long", title, topics={"Turkey": ["Turkey"], "NATO": ["NATO"]})
+    it = _replace(
+        it,
+        matches=tuple(_replace(m, relevance=0.9 if m.topic == "NATO" else 0.5) for m in it.matches),
+    )
+    page = render_html(digest([it]), TEMPLATES)
+    see = re.search(r"Turkey: see “<a [^>]*>([^<]*)</a>”", page)
+    assert see is not None and len(see.group(1)) <= 141 and see.group(1).endswith("…")
+    assert 'aria-level="2" role="heading"' in page  # sections are headings to a screen reader

@@ -109,7 +109,8 @@ class ScheduleSettings:
 @dataclass(frozen=True, slots=True)
 class DigestSettings:
     title: str = "newswatch"
-    # ~3 KB of inlined HTML per story: 3 topics x 10 stays under Gmail's ~102 KB clipping.
+    # Stories in full per topic (as many more one line each). ~2-3 KB of inlined HTML per
+    # story: over Gmail's ~102 KB clipping, build.fit_for_mail shows fewer in full.
     max_stories_per_topic: int = 10
     snippet_chars: int = 280
     # Leave out articles published more than this many days before the digest's window
