@@ -20,7 +20,7 @@ from newswatch.match.evaluate import (
     _Lookup,
     _Occurrence,
 )
-from newswatch.match.query import _And, _Near, _Node, _Not, _NotNear, _Or, _render, _TermNode
+from newswatch.match.query import _And, _Near, _Node, _Not, _NotNear, _Or, _render
 from newswatch.match.terms import _Term
 from newswatch.models import Field
 
@@ -45,20 +45,6 @@ def _words_apart(a: _Occurrence, b: _Occurrence) -> int:
 
 def _reach(within: int | None) -> str:
     return "in one sentence" if within is None else f"within {within} words"
-
-
-def positive_terms(node: _Node, out: set[int]) -> set[int]:
-    """The terms a rule looks for (not those it must not find)."""
-    if isinstance(node, _TermNode):
-        out.add(node.term)
-    elif isinstance(node, _NotNear):
-        out.update(node.terms)
-    elif isinstance(node, _Near):
-        out.update(t for g in node.groups for t in g)
-    elif isinstance(node, _Or | _And):
-        for c in node.children:
-            positive_terms(c, out)
-    return out
 
 
 def reason(node: _Node, occ: _Lookup, terms: Sequence[_Term]) -> str:
