@@ -55,7 +55,7 @@ def run_poll_expecting_error(
         ),
         pytest.param(
             GOOD_FEEDS + "fetch:\n  timout: 10\n" + default_topics_yaml(),
-            ":5: fetch.timout: unknown key; expected one of: ",
+            ":5: fetch.timout: unknown key (did you mean timeout?); expected one of: ",
             id="unknown-key",
         ),
         pytest.param(
