@@ -775,9 +775,7 @@ def test_a_digest_too_big_for_gmail_shows_fewer_stories_in_full_and_keeps_its_fo
     full_html = render_html(whole, TEMPLATES)
     budget = html_part_bytes(full_html) - 4000  # a little too big
 
-    fitted, html = fit_for_mail(
-        whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, 10, budget
-    )
+    fitted, html = fit_for_mail(whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, budget)
     assert html_part_bytes(html) <= budget
     section = fitted.sections[0]
     assert 1 <= fitted.shortened_to < 10 and len(section.stories) == fitted.shortened_to
@@ -785,13 +783,27 @@ def test_a_digest_too_big_for_gmail_shows_fewer_stories_in_full_and_keeps_its_fo
     shown = [st.article.id for st in (*section.stories, *section.more_stories)]
     assert shown == [f"t{i}" for i in range(10)]
     assert "in full per topic here, to stay under Gmail" in html
+    # What was one line each before stays shown: 25 stories, 10 in full and 10 in one line.
+    many = [
+        item(f"m{i}", f"Turkey item {i}", body, topics={"Turkey": ["Turkey"]}, hours_ago=i + 1)
+        for i in range(25)
+    ]
+    whole25 = digest(many, settings=DigestSettings(max_stories_per_topic=10))
+    shown25 = {st.article.id for s in whole25.sections for st in (*s.stories, *s.more_stories)}
+    small = html_part_bytes(render_html(whole25, TEMPLATES)) - 3000
+    fit25, _ = fit_for_mail(whole25, lambda d: render_html(d, TEMPLATES), html_part_bytes, small)
+    assert (
+        fit25.shortened_to
+        and {st.article.id for s in fit25.sections for st in (*s.stories, *s.more_stories)}
+        == shown25
+    )
     assert html.rstrip().endswith("</html>") and "Feed health" in html
     # The plain text is rendered from the whole digest.
     text = render_text(whole, TEMPLATES)
     assert text.count("with a long headline") == 10 and "More:" not in text
     # Under the budget, nothing changes.
     same, same_html = fit_for_mail(
-        whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, 10, budget + 8000
+        whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, budget + 8000
     )
     assert same is whole and same_html == full_html
 

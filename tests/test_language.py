@@ -107,6 +107,7 @@ def test_a_short_english_text_is_not_taken_for_another_language() -> None:
     ]:
         assert detect_language(title) == "en", title
     assert detect_language("Wel of niet naar de NAVO-top") == "nl"  # "of" is Dutch too
+    assert detect_language("Hij heeft een gebroken been") == "nl"  # "been", a leg
     assert detect_language("Was Trump jetzt plant") == "de"
     assert detect_language("La OTAN y el gasto en defensa") == "es"
     assert detect_language("Erdoğan ve Putin Soçi'de görüştü") == "tr"

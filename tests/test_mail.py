@@ -509,3 +509,17 @@ def test_a_name_with_a_comma_is_one_recipient() -> None:
     assert settings.recipients == ("desk@example.org",)
     assert override is not None
     assert override.recipients == ('"Doe, Jane" <jane@example.org>', "bob@example.org")
+
+
+def test_html_part_bytes_is_the_size_the_part_is_sent_at() -> None:
+    """The digest's size budget counts the HTML part as it goes out: encoded, CRLF ends."""
+    from email.message import EmailMessage
+
+    from newswatch.digest.mail import html_part_bytes
+
+    html = "<p>" + "Türkiye ve NATO. " * 400 + "</p>\n" * 50
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg.set_content("text", subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    sent = msg.get_payload()[1].as_bytes(policy=email.policy.SMTP).split(b"\r\n\r\n", 1)[1]
+    assert abs(html_part_bytes(html) - len(sent)) <= 2

@@ -264,8 +264,17 @@ def test_a_designation_after_an_elided_article_is_the_designation() -> None:
         "del carro armato l'T-90",
     ]:
         assert fires(matcher, text), text
-    # ... while a word's possessive stays a possessive.
-    for text in ["Russia's 400 tanks", "Delhi's 400 buses", "Bell's 400 patents"]:
+    # ... while a word's possessive stays a possessive, whatever the word (a one-letter name,
+    # a name that is also an Italian article).
+    for text in [
+        "Russia's 400 tanks",
+        "Delhi's 400 buses",
+        "Bell's 400 patents",
+        "X's 400 million users",
+        "AT&T's 400 stores",
+        "Dell's 400 layoffs",
+        "Nell's 400 sheep",
+    ]:
         assert not fires(matcher, text), text
 
 

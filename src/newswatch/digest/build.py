@@ -389,21 +389,15 @@ def build_digest(
 HTML_BUDGET = 100_000
 
 
-def shortened(digest: Digest, in_full: int, limit: int) -> Digest:
-    """`digest` with at most `in_full` stories per topic shown in full: the rest move to the
-    section's one-line "More:" list (at most `limit`, the per-topic setting), before its
-    passing mentions."""
-    sections = []
-    for s in digest.sections:
-        more = (*s.stories[in_full:], *s.more_stories)[:limit]
-        sections.append(
-            replace(
-                s,
-                stories=s.stories[:in_full],
-                more_stories=more,
-                mentioned=s.mentioned[: max(0, limit - len(more))],
-            )
+def shortened(digest: Digest, in_full: int) -> Digest:
+    """`digest` with at most `in_full` stories per topic shown in full: the others move to
+    the head of the section's one-line "More:" list; every story shown before still is."""
+    sections = [
+        replace(
+            s, stories=s.stories[:in_full], more_stories=(*s.stories[in_full:], *s.more_stories)
         )
+        for s in digest.sections
+    ]
     return replace(digest, sections=tuple(sections), shortened_to=in_full)
 
 
@@ -411,7 +405,6 @@ def fit_for_mail(
     digest: Digest,
     render: Callable[[Digest], str],
     size: Callable[[str], int],
-    limit: int,
     budget: int = HTML_BUDGET,
 ) -> tuple[Digest, str]:
     """The digest and its HTML, with fewer stories in full per topic until the HTML's `size`
@@ -422,6 +415,6 @@ def fit_for_mail(
     fitted = digest
     while size(html) > budget and in_full > 1:
         in_full -= 1
-        fitted = shortened(digest, in_full, limit)
+        fitted = shortened(digest, in_full)
         html = render(fitted)
     return fitted, html

@@ -275,7 +275,6 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
         digest,
         lambda d: render_html(d, templates),
         mail.html_part_bytes,
-        config.digest.max_stories_per_topic,
     )
     return RenderedDigest(
         fitted,

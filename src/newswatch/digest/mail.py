@@ -474,7 +474,8 @@ def html_part_bytes(html: str) -> int:
     (quoted-printable or base64, whichever the email package picks for it)."""
     part = EmailMessage(policy=_BODY_POLICY)
     part.set_content(_normalise_newlines(html), subtype="html", charset="utf-8")
-    return len(part.get_payload())
+    payload = str(part.get_payload())
+    return len(payload) + payload.count("\n")  # sent with CRLF line ends
 
 
 def _address(value: str) -> Address:

@@ -322,8 +322,18 @@ def match_page_texts(
     changes = diff_matches(articles, old, new)
     warehouse.apply_match_changes(
         con,
-        [(c.article_id, c.match) for c in changes if c.match is not None],
+        [
+            (c.article_id, c.match)
+            for c in changes
+            if c.match is not None and c.change != "rescored"
+        ],
         [(c.article_id, c.topic) for c in changes if c.change == "removed"],
         now,
+        [
+            (c.article_id, c.topic, c.match.relevance)
+            for c in changes
+            if c.change == "rescored" and c.match is not None
+        ],
     )
-    return len({c.article_id for c in changes})
+    # Articles whose matches changed (a page that only moved a score is not counted).
+    return len({c.article_id for c in changes if c.change != "rescored"})

@@ -146,11 +146,11 @@ def detect_language(text: str) -> str | None:
 # language ("Greek yogurt sales soar. A recipe for Greek yogurt." -> Romanian, 0.98): an ASCII
 # text this short with an English function word no other detected language writes is English.
 SHORT_CHARS = 120
-# (Not "of", "are", "is", "in", "to", "will", "was": Dutch, Romanian, Dutch, German, Polish,
-# German and German words too.)
+# (Not "of", "are", "is", "in", "to", "will", "was", "been", "after": Dutch, Romanian,
+# Dutch, German, Polish, German, German, Dutch ("leg") and German words too.)
 _ENGLISH_WORDS = frozenset(
     ["the", "and", "for", "with", "from", "this", "that", "were", "have", "its", "says",
-     "said", "into", "about", "after", "amid", "who", "than", "been", "their", "they", "what",
+     "said", "into", "about", "amid", "who", "than", "their", "they", "what",
      "how", "why", "would", "could", "should"]
 )  # fmt: skip
 _ASCII_WORD = re.compile(r"[a-z]+")

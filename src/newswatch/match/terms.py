@@ -131,7 +131,7 @@ def ascii_runs(text: str) -> set[str]:
 # Elisions before a word ("l'OTAN", "d'Ankara") are different: there the term follows.
 _CLITICS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
 # Elided articles longer than one letter, after which a term starts (Italian "dell'S-400",
-# "all'S-400"); one-letter ones ("l'", "d'") never end a possessive's word.
+# "all'S-400"), besides the one-letter ones ("l'", "d'").
 _ELIDED_LONG = ("dell", "dall", "nell", "sull", "all", "coll", "quell", "quest", "qu")
 
 
@@ -330,9 +330,11 @@ def _term_pattern(folded: str, written: str | None = None) -> str:
     lead = f"(?<!\\w{word})"
     if head.group() in _CLITICS:
         # "s 400" in "Russia's 400 tanks" is the tail of a possessive, not the start of S-400;
-        # after an elided article it is the start ("l'S-400", "d'S-400", "dell'S-400").
-        elided = "".join(f"|(?<=\\b{e}{_APOSTROPHE}{word})" for e in _ELIDED_LONG)
-        lead += f"(?:(?<!\\w\\w{_APOSTROPHE}{word}){elided})"
+        # after an elided article ("l'S-400", "d'S-400", "dell'S-400") it is the start, when
+        # the designation goes on at once (a possessive's "s" is followed by a space: "X's
+        # 400", "Dell's 400 layoffs").
+        elided = "|".join(f"(?<=\\b{e}{_APOSTROPHE}{word})" for e in ("[^\\W\\d_]", *_ELIDED_LONG))
+        lead += f"(?:(?<!\\w{_APOSTROPHE}{word})|(?:{elided})(?!\\s))"
     assert pattern.startswith(word)
     return f"{word}{lead}{pattern[len(word) :]}{trail}"
 

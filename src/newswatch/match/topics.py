@@ -322,6 +322,8 @@ class _Topic:
     # language's rules. The rules limited to other languages are left out (an English
     # article does not pay for the Turkish-only terms).
     language_gates: dict[str, _Gate] = field(default_factory=dict, compare=False)
+    # `every_language_gate`, once built (`match --verbose` only).
+    every_gate: list[_Gate] = field(default_factory=list, compare=False, repr=False)
     # Words that refer to the topic in other words ("the alliance", "Ankara's lira"): they
     # never make a match, but once a rule matched they count toward its relevance.
     related: tuple[_Term, ...] = ()
@@ -342,8 +344,10 @@ class _Topic:
         return self.gate if language is None else self.language_gates.get(language, self.gate)
 
     def every_language_gate(self) -> _Gate:
-        """A gate every article any rule looks at passes, whatever its language."""
-        return _Gate.union([self.gate, *self.language_gates.values()])
+        """A gate every article any rule looks at passes, whatever its language (built once)."""
+        if not self.every_gate:
+            self.every_gate.append(_Gate.union([self.gate, *self.language_gates.values()]))
+        return self.every_gate[0]
 
     def group(self, indexes: tuple[int, ...]) -> _TermGroup:
         found = self.groups.get(indexes)

@@ -119,6 +119,8 @@ def unlisted_feeds(config: Config, db: Path) -> list[warehouse.FeedRow]:
 
 # How far back `newswatch feeds` counts each feed's article pages.
 PAGE_DAYS = 7
+# The schema version that added `article_fetches` (migrations/0006_article_fetches.sql).
+ARTICLE_FETCHES_SCHEMA = 6
 
 
 def collect_pages(config: Config, db: Path, now: datetime) -> dict[str, FeedPages]:
@@ -127,8 +129,8 @@ def collect_pages(config: Config, db: Path, now: datetime) -> dict[str, FeedPage
     if not db.exists() or not any(f.fetch_article != "off" for f in config.feeds):
         return {}
     with warehouse.connect(db, read_only=True, wait_seconds=10.0) as con:
-        if warehouse.schema_version(con) == 0:
-            return {}
+        if warehouse.schema_version(con) < ARTICLE_FETCHES_SCHEMA:
+            return {}  # no article_fetches yet (opened read-only: not migrated)
         return pages_by_feed(con, now - timedelta(days=PAGE_DAYS))
 
 

@@ -139,9 +139,6 @@ def rematch(
                 ],
                 [(c.article_id, c.topic) for c in changes if c.change == "removed"],
                 now,
-            )
-            warehouse.set_relevance(
-                con,
                 [
                     (c.article_id, c.topic, c.match.relevance)
                     for c in changes

@@ -869,13 +869,15 @@ def apply_match_changes(
     write: Sequence[tuple[str, TopicMatch]],
     delete: Sequence[tuple[str, str]],
     now: datetime,
+    rescore: Sequence[tuple[str, str, float | None]] = (),
 ) -> None:
-    """Store new or changed matches `(article id, match)` and drop `(article id, topic)`
-    pairs, in one transaction. Rows of every other (article, topic) are left as they are,
+    """Store new or changed matches `(article id, match)`, drop `(article id, topic)` pairs
+    and set new relevance scores `(article id, topic, relevance)` of matches otherwise the
+    same, in one transaction. Rows of every other (article, topic) are left as they are,
     `matched_at` included: a rematch that changes nothing writes nothing."""
     import pyarrow as pa
 
-    if not write and not delete:
+    if not write and not delete and not rescore:
         return
     keys = [(aid, m.topic) for aid, m in write] + list(delete)
     topic_rows: list[dict[str, Any]] = []
@@ -897,6 +899,16 @@ def apply_match_changes(
         "_topics_in", pa.Table.from_pylist(topic_rows, schema=spool.schema("article_topics"))
     )
     con.register("_hits_in", pa.Table.from_pylist(hit_rows, schema=spool.schema("match_hits")))
+    con.register(
+        "_scores_in",
+        pa.table(
+            {
+                "article_id": pa.array([s[0] for s in rescore], pa.string()),
+                "topic": pa.array([s[1] for s in rescore], pa.string()),
+                "relevance": pa.array([s[2] for s in rescore], pa.float64()),
+            }
+        ),
+    )
     con.execute("BEGIN TRANSACTION")
     try:
         for table in ("article_topics", "match_hits"):
@@ -906,41 +918,19 @@ def apply_match_changes(
             )
         con.execute("INSERT INTO article_topics BY NAME SELECT * FROM _topics_in")
         con.execute("INSERT INTO match_hits BY NAME SELECT * FROM _hits_in")
+        if rescore:
+            # Only the score: `matched_at` stays.
+            con.execute(
+                "UPDATE article_topics t SET relevance = s.relevance FROM _scores_in s "
+                "WHERE t.article_id = s.article_id AND t.topic = s.topic"
+            )
         con.execute("COMMIT")
     except Exception:
         _rollback(con)
         raise
     finally:
-        for name in ("_keys_in", "_topics_in", "_hits_in"):
+        for name in ("_keys_in", "_topics_in", "_hits_in", "_scores_in"):
             con.unregister(name)
-
-
-def set_relevance(
-    con: duckdb.DuckDBPyConnection, scores: Sequence[tuple[str, str, float | None]]
-) -> None:
-    """Store new relevance scores `(article id, topic, relevance)` of stored matches, and
-    nothing else of them (`matched_at` stays)."""
-    import pyarrow as pa
-
-    if not scores:
-        return
-    con.register(
-        "_scores_in",
-        pa.table(
-            {
-                "article_id": pa.array([s[0] for s in scores], pa.string()),
-                "topic": pa.array([s[1] for s in scores], pa.string()),
-                "relevance": pa.array([s[2] for s in scores], pa.float64()),
-            }
-        ),
-    )
-    try:
-        con.execute(
-            "UPDATE article_topics t SET relevance = s.relevance FROM _scores_in s "
-            "WHERE t.article_id = s.article_id AND t.topic = s.topic"
-        )
-    finally:
-        con.unregister("_scores_in")
 
 
 __all__ = [
@@ -958,7 +948,6 @@ __all__ = [
     "migrate",
     "replace_clusters",
     "schema_version",
-    "set_relevance",
     "stored_matches",
 ]
 
