@@ -90,6 +90,19 @@ def sources(server: FeedServer, path: Path) -> Path:
     return path
 
 
+def one_feed_sources(path: Path, url: str, fetch_article: str, settings: str = "") -> Path:
+    """A sources file of one loopback feed with `fetch_article` (and `settings`, YAML
+    written above the feeds) and the default topics."""
+    path.write_text(
+        "allow_hosts: [127.0.0.0/8]\n"
+        + settings
+        + f"feeds:\n  - url: {url!r}\n    fetch_article: {fetch_article}\n"
+        + default_topics_yaml(),
+        encoding="utf-8",
+    )
+    return path
+
+
 def poll(src: Path, db: Path) -> str:
     out = io.StringIO()
     assert cli.main(["poll", "--sources", str(src), "--db", str(db)], out=out) == 0, out.getvalue()
@@ -264,13 +277,7 @@ def test_a_teaser_feed_fetches_only_the_pages_of_entries_with_little_text(
     )  # fmt: skip
     feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
     feed_server.route("/full", body=PAGE, headers=HTML, etag=False)
-    src = tmp_path / "sources.yaml"
-    src.write_text(
-        "allow_hosts: [127.0.0.0/8]\n"
-        f"feeds:\n  - url: {feed_server.url('/mixed.xml')!r}\n    fetch_article: teaser\n"
-        + default_topics_yaml(),
-        encoding="utf-8",
-    )
+    src = one_feed_sources(tmp_path / "sources.yaml", feed_server.url("/mixed.xml"), "teaser")
     db = tmp_path / "news.duckdb"
     poll(src, db)
     assert page_requests(feed_server) == ["/good"]
@@ -298,14 +305,12 @@ def test_matches_made_from_pages_are_clustered_and_the_cap_says_the_rest_wait(
     feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
 
     def write(fetch: bool) -> Path:
-        src = tmp_path / "sources.yaml"
-        src.write_text(
-            "allow_hosts: [127.0.0.0/8]\narticle_pages:\n  max_per_poll: 2\n"
-            f"feeds:\n  - url: {feed_server.url('/w.xml')!r}\n"
-            f"    fetch_article: {str(fetch).lower()}\n" + default_topics_yaml(),
-            encoding="utf-8",
+        return one_feed_sources(
+            tmp_path / "sources.yaml",
+            feed_server.url("/w.xml"),
+            str(fetch).lower(),
+            "article_pages:\n  max_per_poll: 2\n",
         )
-        return src
 
     db = tmp_path / "news.duckdb"
     poll(write(False), db)
@@ -349,13 +354,7 @@ def test_a_page_in_another_language_than_its_teaser_corrects_the_article_s_langu
     feed_server.route("/w.xml", body=rss("Wire", entries))
     feed_server.route("/good", body=PAGE, headers=HTML, etag=False)
     feed_server.route("/tr", body=turkish_page, headers=HTML, etag=False)
-    src = tmp_path / "sources.yaml"
-    src.write_text(
-        "allow_hosts: [127.0.0.0/8]\n"
-        f"feeds:\n  - url: {feed_server.url('/w.xml')!r}\n    fetch_article: true\n"
-        + default_topics_yaml(),
-        encoding="utf-8",
-    )
+    src = one_feed_sources(tmp_path / "sources.yaml", feed_server.url("/w.xml"), "true")
     db = tmp_path / "news.duckdb"
     poll(src, db)
     with duckdb.connect(str(db), read_only=True) as con:

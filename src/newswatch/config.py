@@ -20,7 +20,7 @@ import yaml
 
 from newswatch.errors import ConfigError, TopicRuleError
 from newswatch.match import compiled_cache
-from newswatch.match.topics import TOPIC_KEYS, Matcher, compile_topics
+from newswatch.match.topics import TOPIC_KEYS, Matcher, compile_topics, did_you_mean
 from newswatch.models import FeedSource
 from newswatch.paths import resolve_sources_path
 
@@ -391,12 +391,8 @@ class _Validator:
             raise self.doc.error(at, f"must be a mapping, got {_kind(value)}")
         for key in value:
             if key not in allowed:
-                import difflib
-
                 hint = ", ".join(sorted(allowed))
-                close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.75)
-                guess = f" (did you mean {close[0]}?)" if close else ""
-                message = f"unknown key{guess}; expected one of: {hint}"
+                message = f"unknown key{did_you_mean(key, allowed)}; expected one of: {hint}"
                 if not at and key in _TOPIC_ONLY_KEYS:
                     message += (
                         f" (`{key}` is a key of a topic: indent it under the topic, as deep "

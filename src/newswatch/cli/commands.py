@@ -286,7 +286,9 @@ def print_poll_summary(summary: PollSummary, out: TextIO, disabled: set[str] | N
         )
     pages = summary.pages
     if pages is not None and (pages.recorded or pages.left):
-        why = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in pages.failures)
+        from newswatch.store.article_pages import failure_words
+
+        why = failure_words(pages.failures)
         out.write(
             f"article pages: {pages.fetched} asked for; {pages.extracted} read, "
             f"{pages.no_text} without article text, {pages.failed} failed"

@@ -45,7 +45,7 @@ from newswatch.digest.model import (
 )
 from newswatch.digest.sanitize import safe_link
 from newswatch.digest.timefmt import day_label, offset_label, time_label, zone_or_local
-from newswatch.models import Article, FeedHealth
+from newswatch.models import Article, FeedHealth, TopicMatch
 
 # Ranking weights (see `_score`): a title match counts most, then each extra outlet (up to
 # MAX_OUTLET_BONUS), then freshness within the digest window.
@@ -211,11 +211,7 @@ def drop_below_min_relevance(
         return list(items)
     out = []
     for item in items:
-        kept = tuple(
-            m
-            for m in item.matches
-            if m.relevance is None or m.relevance >= min_relevance.get(m.topic, 0.0)
-        )
+        kept = tuple(m for m in item.matches if not _below_min(m, min_relevance))
         if kept:
             out.append(item if len(kept) == len(item.matches) else replace(item, matches=kept))
     return out
@@ -229,10 +225,15 @@ def below_min_relevance(
     out: dict[str, int] = {}
     for item in items:
         for m in item.matches:
-            floor = min_relevance.get(m.topic)
-            if floor is not None and m.relevance is not None and m.relevance < floor:
+            if _below_min(m, min_relevance):
                 out[m.topic] = out.get(m.topic, 0) + 1
     return out
+
+
+def _below_min(match: TopicMatch, min_relevance: Mapping[str, float]) -> bool:
+    """A scored match below its topic's `min_relevance` (unscored ones never are)."""
+    floor = min_relevance.get(match.topic)
+    return floor is not None and match.relevance is not None and match.relevance < floor
 
 
 def build_digest(

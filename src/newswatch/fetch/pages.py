@@ -32,7 +32,7 @@ from newswatch.fetch.client import ACCEPT_HTML, Resolver
 from newswatch.fetch.extract import article_text, text_html
 from newswatch.fetch.stream import FetchRequest, fetch_stream
 from newswatch.models import FetchResult
-from newswatch.orchestrate.rematch import diff_matches
+from newswatch.orchestrate.rematch import diff_matches, store_changes
 from newswatch.store import article_pages, warehouse
 from newswatch.store.dbwait import db_wait_seconds
 
@@ -261,11 +261,8 @@ async def fetch_article_pages(
         failed=sum(1 for r in records if r.outcome == "error"),
         left=left,
         rematched=rematched,
-        failures=tuple(
-            sorted(
-                Counter(r.error_kind or "error" for r in records if r.outcome == "error").items(),
-                key=lambda kind_n: (-kind_n[1], kind_n[0]),
-            )
+        failures=article_pages.by_count(
+            Counter(r.error_kind or "error" for r in records if r.outcome == "error")
         ),
         capped=capped,
         seconds=round(time.monotonic() - start, 3),
@@ -320,20 +317,6 @@ def match_page_texts(
         for a in articles
     }
     changes = diff_matches(articles, old, new)
-    warehouse.apply_match_changes(
-        con,
-        [
-            (c.article_id, c.match)
-            for c in changes
-            if c.match is not None and c.change != "rescored"
-        ],
-        [(c.article_id, c.topic) for c in changes if c.change == "removed"],
-        now,
-        [
-            (c.article_id, c.topic, c.match.relevance)
-            for c in changes
-            if c.change == "rescored" and c.match is not None
-        ],
-    )
+    store_changes(con, changes, now)
     # Articles whose matches changed (a page that only moved a score is not counted).
     return len({c.article_id for c in changes if c.change != "rescored"})

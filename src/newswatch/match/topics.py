@@ -706,7 +706,7 @@ def compile_topics(raw: Sequence[Mapping[str, Any]]) -> Matcher:
     return matcher
 
 
-def _did_you_mean(key: Any, known: Iterable[str]) -> str:
+def did_you_mean(key: Any, known: Iterable[str]) -> str:
     """' (did you mean not_near?)' for a key one typo away from a known one, else ''."""
     import difflib
 
@@ -718,7 +718,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
     for key in item:
         if key not in TOPIC_KEYS:
             raise _Invalid(
-                f"unknown key {key!r}{_did_you_mean(key, TOPIC_KEYS)}; expected one of: "
+                f"unknown key {key!r}{did_you_mean(key, TOPIC_KEYS)}; expected one of: "
                 f"{', '.join(sorted(TOPIC_KEYS))}",
                 (key,),
             )
@@ -752,7 +752,7 @@ def _compile_topic(name: str, item: Mapping[str, Any]) -> _Topic:
                 if key not in _RULE_ONLY_KEYS:
                     hint = _TOPIC_KEY_HINTS.get(key, "")
                     raise _Invalid(
-                        f"unknown key {key!r} in a rule{_did_you_mean(key, _RULE_ONLY_KEYS)}; "
+                        f"unknown key {key!r} in a rule{did_you_mean(key, _RULE_ONLY_KEYS)}; "
                         f"expected one of: {', '.join(sorted(_RULE_ONLY_KEYS))}{hint}",
                         (*path, key),
                     )

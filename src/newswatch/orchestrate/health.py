@@ -18,7 +18,7 @@ from newswatch.digest.timefmt import zone_label
 from newswatch.models import FeedCadence, FeedHealth
 from newswatch.orchestrate.schedule import feed_health, resolve_timezone
 from newswatch.store import warehouse
-from newswatch.store.article_pages import FeedPages, pages_by_feed
+from newswatch.store.article_pages import FeedPages, failure_words, pages_by_feed
 
 if TYPE_CHECKING:
     import duckdb
@@ -148,7 +148,7 @@ def format_pages(config: Config, pages: Mapping[str, FeedPages]) -> str:
         if p is None or not p.fetched:
             lines.append(f"  {feed.name.ljust(width)}  none fetched yet{mode}")
             continue
-        why = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in p.failures)
+        why = failure_words(p.failures)
         lines.append(
             f"  {feed.name.ljust(width)}  {p.extracted} of {p.fetched} read"
             + (f", {p.no_text} without article text" if p.no_text else "")

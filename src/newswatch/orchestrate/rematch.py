@@ -7,10 +7,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newswatch.match.topics import Matcher
 from newswatch.models import Article, TopicMatch
 from newswatch.store import warehouse
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,28 @@ def diff_matches(
     return out
 
 
+def store_changes(
+    con: duckdb.DuckDBPyConnection, changes: Sequence[TopicChange], now: datetime
+) -> None:
+    """Write what `diff_matches` found, in one transaction: added and re-explained matches
+    whole, removed ones dropped, re-scored ones by their score alone (`matched_at` stays)."""
+    warehouse.apply_match_changes(
+        con,
+        [
+            (c.article_id, c.match)
+            for c in changes
+            if c.match is not None and c.change != "rescored"
+        ],
+        [(c.article_id, c.topic) for c in changes if c.change == "removed"],
+        now,
+        [
+            (c.article_id, c.topic, c.match.relevance)
+            for c in changes
+            if c.change == "rescored" and c.match is not None
+        ],
+    )
+
+
 def rematch(
     db_path: Path,
     matcher: Matcher,
@@ -130,21 +156,7 @@ def rematch(
             if listed is not None and m.topic not in listed and topic in (None, m.topic)
         )
         if not dry_run:
-            warehouse.apply_match_changes(
-                con,
-                [
-                    (c.article_id, c.match)
-                    for c in changes
-                    if c.match is not None and c.change != "rescored"
-                ],
-                [(c.article_id, c.topic) for c in changes if c.change == "removed"],
-                now,
-                [
-                    (c.article_id, c.topic, c.match.relevance)
-                    for c in changes
-                    if c.change == "rescored" and c.match is not None
-                ],
-            )
+            store_changes(con, changes, now)
     if any(c.change != "rescored" for c in changes) and not dry_run:
         # Stories group matched articles: a newly matched article joins its story now, not
         # at the next poll that stores something (`latest_stories` agrees with the digest).

@@ -189,6 +189,16 @@ def record_article_fetches(
     return added
 
 
+def by_count(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """(kind, count) pairs, most first, then by kind: a failure breakdown's order."""
+    return tuple(sorted(counts.items(), key=lambda kind_n: (-kind_n[1], kind_n[0])))
+
+
+def failure_words(failures: Sequence[tuple[str, int]]) -> str:
+    """A failure breakdown in words: "2 http status, 1 timeout"."""
+    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in failures)
+
+
 @dataclass(frozen=True)
 class FeedPages:
     """What fetching one feed's article pages came to since some moment."""
@@ -230,7 +240,7 @@ def pages_by_feed(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, 
             extracted=c.get("extracted", 0),
             no_text=c.get("no_text", 0),
             failed=c.get("error", 0),
-            failures=tuple(sorted(kinds.get(url, {}).items(), key=lambda kn: (-kn[1], kn[0]))),
+            failures=by_count(kinds.get(url, {})),
         )
         for url, c in counts.items()
     }
