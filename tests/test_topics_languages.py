@@ -166,6 +166,47 @@ def test_fold_arabic_digits_and_tatweel() -> None:
         ("en", "Rutte urges allies to spend more", "", {"NATO"}),
         ("en", "Star Alliance adds a member", "", set()),
         ("en", "Triumph motorcycles unveils its Speed 400", "", set()),
+        # The adjective in Ukrainian and Bulgarian; a flower, a painting's sultan, a dish
+        # "Turkish-style" and Bulgaria's ethnic Turks are not the country.
+        ("uk", "Судна йдуть на ремонт у турецькі верфі", "", {"Turkey"}),
+        ("bg", "Турските митнически власти въведоха нова система", "", {"Turkey"}),
+        ("bg", "Булгаргаз и БОТАШ предоговарят договора", "", {"Turkey"}),
+        ("uk", "Турецька гвоздика: як виростити дворічник", "", set()),
+        ("uk", "Відповідь запорожців турецькому султану", "", set()),
+        ("ru", "Индейка по-турецки с нутом", "", set()),
+        ("bg", "Гласовете на етническите турци в Родопите", "", set()),
+        # Descent is not the country; nor Northern Cyprus's home news; the Cyprus talks are.
+        ("en", "Senator of Turkish heritage sworn in", "", set()),
+        ("es", "El extremo, de origen turco, llega al Betis", "", set()),
+        ("de", "Die türkischstämmigen Betreiber erhöhen die Preise", "", set()),
+        (
+            "en",
+            "Kyrenia council raises marina fees",
+            "The Turkish Cypriot town in northern Cyprus.",
+            set(),
+        ),
+        ("tr", "Lefkoşa Türk Belediyesi'ni CTP adayı kazandı", "", set()),
+        (
+            "en",
+            "Cyprus reunification talks stall",
+            "Greek Cypriot and Turkish Cypriot leaders remain far apart.",
+            {"Turkey"},
+        ),
+        ("en", "Mozart's 'Turkish' Violin Concerto at Symphony Hall", "", set()),
+        # The alliance in Romanian; its name on rifle rounds or a spelling alphabet is not it.
+        ("ro", "Alianța Nord-Atlantică deschide un centru la București", "", {"NATO"}),
+        ("pl", "Milion naboi 5,56 x 45 mm NATO miesięcznie", "", set()),
+        ("bg", "Арсенал произвежда патрони 5,56 мм NATO", "", set()),
+        ("fr", "Radioamateurs", "Épeler avec l'alphabet phonétique, celui de l'OTAN.", set()),
+        ("nl", "Zo spel je je postcode", "Gebruik het NATO-alfabet (Alfa, Bravo, Charlie).", set()),
+        (
+            "it",
+            "Il Lecce presenta Davide Russo",
+            "Nato a Bari nel 2009, Russo arriva in prestito.",
+            set(),
+        ),
+        # The S-400 with Polish weapon words.
+        ("pl", "Chiny przerzucają dywizjony S-400", "", {"S-400"}),
     ],
 )
 def test_shipped_watch_list_across_languages(
