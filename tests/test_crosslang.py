@@ -198,3 +198,34 @@ def test_a_place_named_in_two_languages_joins_their_reports() -> None:
         hours=1,
     )  # fmt: skip
     assert clusters(tr, en) == 1
+
+
+def _filler(count: int) -> list[Article]:
+    """Unrelated English reports, so that the batch is large enough for rarity to count."""
+    return [
+        article(f"f{i}", "en", f"Council of Town{i} approves budget", f"Mayor Name{i} spoke.")
+        for i in range(count)
+    ]
+
+
+def test_three_very_rare_names_join_two_languages_in_a_large_batch_within_hours() -> None:
+    """A ferry's two-word name and the village it ran aground at: three names few
+    stories share join a Greek and an English report without a figure; in a batch too small
+    for rarity to mean anything, or hours apart, they do not."""
+    el = article(
+        "el", "el", "Προσάραξη του Ποσειδών Ελπίς στη Βαθύ",
+        "Ο πλοίαρχος ανέφερε ότι δεν υπάρχουν τραυματίες.",
+    )  # fmt: skip
+    en = article(
+        "en", "en", "Ferry runs aground off Greek island",
+        "The Poseidon Elpis hit rocks near Vathy; Captain Karagiannis said no one was hurt.",
+        hours=2,
+    )  # fmt: skip
+    late = replace(en, id="late", source="late", url="https://late.example/late",
+                   published_at=en.published_at + timedelta(hours=7))  # fmt: skip
+    filler = _filler(60)
+    got = assign_clusters([el, en, *filler])
+    assert got["el"] == got["en"]
+    got = assign_clusters([el, late, *filler])
+    assert got["el"] != got["late"]
+    assert clusters(el, en) == 2  # two articles: every name is "rare"

@@ -15,7 +15,11 @@ same story when they share
 
 - at least two specific figures, or
 - one specific figure and at least two names, or
-- at least four names (a match report: both clubs, the scorer and the ground),
+- at least four names (a match report: both clubs, the scorer and the ground), or
+- three names that are each very rare in a batch of at least `VERY_RARE_BATCH` articles
+  (in at most `max(VERY_RARE_MIN, VERY_RARE_SHARE * articles)` of them: a village, a ship
+  and its captain are few stories' names; the president, his minister and their capital
+  are many's), in reports at most `VERY_RARE_HOURS` (6) apart,
 
 each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them). A next-day
 story in another language is left apart: it is most often the next development (an
@@ -48,6 +52,12 @@ RARE_SHARE = 0.02
 MIN_FIGURES = 2  # shared specific figures that join on their own
 MIN_NAMES = 2  # shared names that, with one shared figure, join
 NAMES_ALONE = 4  # shared names that join on their own (no figure)
+# Shared names that join on their own when each is very rare in the batch.
+VERY_RARE_NAMES = 3
+VERY_RARE_MIN = 4
+VERY_RARE_SHARE = 0.01
+VERY_RARE_BATCH = 50
+VERY_RARE_HOURS = 6
 
 # A run of digits with its separators; one glued to a letter or a dash (S-400, A321neo) is
 # dropped by the caller (a look-behind here would cost ~5x).
@@ -455,6 +465,12 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
     if len(items) < 2:
         return []
     limit = max(RARE_MIN, int(len(items) * RARE_SHARE))
+    # Rarity says little in a small batch (every name is rare among ten articles).
+    very_rare = (
+        max(VERY_RARE_MIN, int(len(items) * VERY_RARE_SHARE))
+        if len(items) >= VERY_RARE_BATCH
+        else 0
+    )
     figure_df: dict[str, int] = defaultdict(int)
     name_df: dict[str, int] = defaultdict(int)
     for item in items:
@@ -480,7 +496,17 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
             if pair in out:
                 continue
             shared = len(rare_figures[a.index] & rare_figures[b.index])
-            names = len(rare_names[a.index] & rare_names[b.index])
-            if shared >= MIN_FIGURES or (shared and names >= MIN_NAMES) or names >= NAMES_ALONE:
+            common = rare_names[a.index] & rare_names[b.index]
+            names = len(common)
+            if (
+                shared >= MIN_FIGURES
+                or (shared and names >= MIN_NAMES)
+                or names >= NAMES_ALONE
+                or (
+                    names >= VERY_RARE_NAMES
+                    and abs(a.published_at - b.published_at) <= timedelta(hours=VERY_RARE_HOURS)
+                    and all(name_df[name] <= very_rare for name in common)
+                )
+            ):
                 out.add(pair)
     return sorted(out)
