@@ -604,6 +604,19 @@ def test_a_headline_template_filled_twice_is_two_stories() -> None:
     # A teaser with no text cannot tell: the headlines decide, as before.
     teaser = replace(zelensky, id="teaser", summary="", source="Teasers")
     assert assign_clusters([putin, teaser, *_background()])["teaser"] == "putin"
+    # Each text names the other call's country (the war is between them), not its leader.
+    crossed_putin = replace(
+        putin,
+        summary="Görüşmede Türkiye-Rusya ilişkileri ile Ukrayna'daki savaşın sona "
+        "erdirilmesine yönelik müzakereler ele alındı.",
+    )
+    crossed_zelensky = replace(
+        zelensky,
+        summary="Erdoğan, Rusya ile Ukrayna arasında kalıcı barışın tesisi için çabalarını "
+        "sürdüreceğini ifade etti; esir takası da ele alındı.",
+    )
+    clusters = assign_clusters([crossed_putin, crossed_zelensky, *_background()])
+    assert clusters["zelensky"] == "zelensky"
 
 
 def _flash_and_full() -> list[Article]:
@@ -657,6 +670,48 @@ def test_a_flash_is_not_joined_to_the_outlet_s_next_article_on_another_event() -
         hours=1.5,
     )
     assert assign_clusters([flash, other, *_background()])["thy-strike"] == "thy-strike"
+
+
+def test_a_flash_is_not_joined_to_the_outlet_s_report_of_a_like_event_elsewhere() -> None:
+    """An agency's quake flash and, three hours later, its report of another quake: the
+    report has the flash's words ("büyüklüğünde deprem") but not its place. Its full report
+    of the flash's own event may leave out the country's name, not the headline's others."""
+    flash = art(
+        "malatya-flash",
+        "SON DAKİKA: Malatya'da 5,8 büyüklüğünde deprem",
+        "AFAD, merkez üssü Malatya'nın Pütürge ilçesi olan depremin saat 09.42'de "
+        "meydana geldiğini duyurdu.",
+        source="Agency",
+        hours=0.5,
+    )
+    crete = art(
+        "crete",
+        "Yunanistan'ın Girit Adası açıklarında 5,6 büyüklüğünde deprem",
+        "Yunanistan'ın Girit Adası açıklarında 5,6 büyüklüğünde deprem meydana geldi. "
+        "Atina Ulusal Gözlemevi verilerine göre deprem 12 kilometre derinlikte kaydedildi.",
+        source="Agency",
+        hours=2.5,
+    )
+    assert assign_clusters([flash, crete, *_background()])["crete"] == "crete"
+    typhoon_flash = art(
+        "typhoon-flash",
+        "SON DAKİKA: Katar'dan alınan ilk Eurofighter Typhoon uçakları Türkiye'ye ulaştı",
+        "Milli Savunma Bakanlığı, Katar'dan tedarik edilen ilk 4 Eurofighter Typhoon savaş "
+        "uçağının Türkiye'ye ulaştığını duyurdu.",
+        source="Agency",
+        hours=0.5,
+    )
+    typhoon_full = art(
+        "typhoon-full",
+        "Eurofighter Typhoon'lar Hava Kuvvetleri envanterine katıldı",
+        "Katar'dan tedarik edilen ilk 4 Eurofighter Typhoon savaş uçağı, Eskişehir'deki "
+        "1. Ana Jet Üs Komutanlığına iniş yaptı. Uçaklar, Hava Kuvvetleri Komutanı Orgeneral "
+        "Ziya Cemal Kadıoğlu'nun katıldığı törenle karşılandı.",
+        source="Agency",
+        hours=1.0,
+    )
+    clusters = assign_clusters([typhoon_flash, typhoon_full, *_background()])
+    assert clusters["typhoon-full"] == "typhoon-flash"
 
 
 def test_a_flash_in_cyrillic_and_its_full_report_are_one_story() -> None:

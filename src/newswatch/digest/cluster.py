@@ -351,9 +351,11 @@ def _summary_verdict(title_sim: float, sa: frozenset[str], sb: frozenset[str]) -
 
 def _template_apart(a: _Doc, b: _Doc, words_a: frozenset[str], words_b: frozenset[str]) -> bool:
     """Two alike headlines that each have words of their own are two stories when both
-    texts say something (MIN_TEMPLATE_WORDS words) and neither text has a word only the
-    other headline has: the template's slot holds another name (Putin / Aliyev), place or
-    figure. A copy under an edited headline keeps the changed word in its text, or has none."""
+    texts say something (MIN_TEMPLATE_WORDS words) and each headline has a word of its own
+    that the other text never has: the template's slot holds another name (Putin / Aliyev),
+    place or figure. (The texts may name the other slot's country: a call with Putin about
+    the war in Ukraine, a call with Zelenskiy about peace with Russia.) A copy under an
+    edited headline keeps the changed word in its text, or has none."""
     if min(len(words_a), len(words_b)) < MIN_TEMPLATE_WORDS:
         return False
     # Numbers are left out: a title's "4.3" (words "4", "3") is in any text with a 4 in it.
@@ -361,7 +363,7 @@ def _template_apart(a: _Doc, b: _Doc, words_a: frozenset[str], words_b: frozense
     only_b = {w for w in b.title_words - a.title_words if not w.isdigit()}
     if not (only_a and only_b):
         return False  # only a figure changed: an update ("toll rises to 7")
-    return only_a.isdisjoint(words_b) and only_b.isdisjoint(words_a)
+    return bool(only_a - words_b) and bool(only_b - words_a)
 
 
 def _slots_filled_twice(a: _Doc, b: _Doc) -> bool:
@@ -646,6 +648,17 @@ class _Names:
             for k, c in self.own
         )
 
+    def mostly_unmentioned_in(self, other: _Names | None, other_words: frozenset[int]) -> bool:
+        """Whether at least half of this headline's names are nowhere in the other article
+        (whose headline may name nothing: `other` None). A home report may leave out its
+        country's name (a flash's "Türkiye'ye ulaştı"), not most of the headline's names."""
+        missing = sum(
+            c not in other_words
+            and (other is None or (k not in other.text and k not in other.headline))
+            for k, c in self.own
+        )
+        return 2 * missing >= len(self.own)
+
     def apart(self, other: _Names, words: frozenset[int], other_words: frozenset[int]) -> bool:
         """Two events told alike (`_rewrites`): the headlines share no name, each names what
         the other article never does, and the texts share at most one name."""
@@ -773,10 +786,14 @@ def _flash_pairs(
     flash_words: Mapping[int, frozenset[int]],
     weight: Mapping[int, float],
     language_of: Mapping[int, str],
+    names: Mapping[int, _Names] | None = None,
 ) -> list[tuple[int, int]]:
     """(flash, full report) pairs: for each flash, the same outlet's next article in its
     language within FLASH_WINDOW whose event words hold the most of the flash headline's
-    rarity-weighted words (`flash_words`), if at least FLASH_CONTAINMENT of them."""
+    rarity-weighted words (`flash_words`), if at least FLASH_CONTAINMENT of them, and that
+    mentions most names of the flash's headline (`names`): the agency's report of another
+    quake has the flash's "5,8 büyüklüğünde deprem" but not its "Malatya"."""
+    names = names or {}
     flashes = [d for d in docs if d.flash and flash_words.get(d.index)]
     if not flashes:
         return []
@@ -797,6 +814,10 @@ def _flash_pairs(
             if language_of.get(g.index, "") != language_of.get(f.index, ""):
                 continue
             held = sum(weight[h] for h in headline & words[g.index]) / total
+            if f.index in names and names[f.index].mostly_unmentioned_in(
+                names.get(g.index), words[g.index]
+            ):
+                continue
             if held >= FLASH_CONTAINMENT and (best is None or held > best[0]):
                 best = (held, g.index)
         if best is not None:
@@ -1061,7 +1082,7 @@ def assign_clusters(
     language_of = {by_id[i]: lang for i, (lang, _) in languages.items()}
     event_df, weight = _event_weights(event_words, n)
     pairs = _rewrites(docs, event_words, event_df, weight, language_of, uf, title_names)
-    flashes = _flash_pairs(docs, event_words, flash_words, weight, language_of)
+    flashes = _flash_pairs(docs, event_words, flash_words, weight, language_of, title_names)
     del event_df, weight
     del event_words, language_of, by_id
     # One story told in several languages: shared figures and names (newswatch.digest.crosslang).
