@@ -205,6 +205,15 @@ def test_fold_arabic_digits_and_tatweel() -> None:
             "Nato a Bari nel 2009, Russo arriva in prestito.",
             set(),
         ),
+        # A Turkish word that starts like a province ("hatayla", by the error); a Turkish
+        # footballer named Nato; the sella turcica; migrants' döner.
+        ("tr", "Mercedes araçları geri çağırıyor", "Yazılımdaki hatayla ilgili açıklama.", set()),
+        ("tr", "Hatay'da 4,1 büyüklüğünde deprem", "", {"Turkey"}),
+        ("tr", "Nato'dan iki gollü galibiyet", "Brezilyalı forvet takımını taşıdı.", set()),
+        ("en", "Nato's late double sends Braga through", "The striker came off the bench.", set()),
+        ("ru", "Удалили опухоль турецкого седла", "", set()),
+        ("tr", "Duisburg'da Türk kökenli belediye başkanı", "", set()),
+        ("de", "Döner für neun Euro", "Von türkischen Einwanderern populär gemacht.", set()),
         # The S-400 with Polish weapon words.
         ("pl", "Chiny przerzucają dywizjony S-400", "", {"S-400"}),
     ],
