@@ -523,10 +523,12 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
     ("name", "precision", "recall"),
     [
         # Written blind and measured (fresh7 held out until its one run after the change),
-        # then guards: docs/evaluation.md has each one's first-run figures.
+        # then guards: docs/evaluation.md has each one's first-run figures. (Set 3 labels
+        # Russia's reaction to NATO's Baltic drills apart from the drills; sets 14-17 label
+        # a reaction with its event, and kinds of event across languages join them.)
         ("cluster_fresh.yaml", 1.0, 0.90),
         ("cluster_fresh2.yaml", 0.93, 0.44),
-        ("cluster_fresh3.yaml", 1.0, 0.27),
+        ("cluster_fresh3.yaml", 0.84, 0.43),
         ("cluster_fresh4.yaml", 1.0, 0.39),
         ("cluster_fresh5.yaml", 1.0, 0.46),
         ("cluster_fresh6.yaml", 1.0, 0.64),
@@ -537,7 +539,7 @@ def test_a_reporting_credit_does_not_make_two_stories_alike() -> None:
         ("cluster_fresh11.yaml", 1.0, 0.30),
         ("cluster_fresh12.yaml", 0.94, 0.25),
         ("cluster_fresh13.yaml", 1.0, 0.26),
-        ("cluster_fresh14.yaml", 0.97, 0.34),
+        ("cluster_fresh14.yaml", 0.96, 0.39),
         ("cluster_fresh15.yaml", 1.0, 0.24),
     ],
 )

@@ -17,7 +17,7 @@ import pytest
 from bench.cluster_eval import load, score
 
 from newswatch.digest.cluster import assign_clusters
-from newswatch.digest.crosslang import figures, names
+from newswatch.digest.crosslang import events, figures, names
 from newswatch.models import Article
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -229,3 +229,44 @@ def test_three_very_rare_names_join_two_languages_in_a_large_batch_within_hours(
     got = assign_clusters([el, late, *filler])
     assert got["el"] != got["late"]
     assert clusters(el, en) == 2  # two articles: every name is "rare"
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("Malatya'da deprem", {"quake"}),
+        ("Землетрясения на востоке Турции", {"quake"}),
+        ("Ισχυρός σεισμός στην Κρήτη", {"quake"}),
+        ("الزلزال يضرب تركيا", {"quake"}),
+        ("Grevdeki işçiler", {"strike"}),
+        ("Waldbrand bei Izmir", {"fire"}),
+        ("A brand new seller", set()),  # "brand" is no fire, "sel" is whole-word only
+    ],
+)
+def test_kinds_of_event_are_read_in_every_language(text: str, kinds: set[str]) -> None:
+    assert events(text) == kinds
+
+
+def test_two_names_and_one_kind_of_event_join_two_languages_within_hours() -> None:
+    """A quake told in Turkish and in English, with no figure in common: the district and
+    the province and "deprem" / "earthquake" join them; the same names for a fire, or the
+    same quake words eight hours later, do not."""
+    tr = article(
+        "tr", "tr", "Sındırgı'da korkutan deprem",
+        "Balıkesir'in Sındırgı ilçesinde sabah saatlerinde hissedilen depremde evlerde "
+        "hasar oluştu.",
+    )  # fmt: skip
+    en = article(
+        "en", "en", "Earthquake rattles western Turkish town",
+        "The quake was centred near Sindirgi in Balikesir province, officials said.",
+        hours=2,
+    )  # fmt: skip
+    assert clusters(tr, en) == 1
+    fire = replace(
+        en, id="fire", source="fire", url="https://fire.example/fire",
+        title="Forest blaze near western Turkish town",
+        summary="The wildfire broke out near Sindirgi in Balikesir province, officials said.",
+    )  # fmt: skip
+    assert clusters(tr, fire) == 2
+    late = replace(en, published_at=en.published_at + timedelta(hours=6))
+    assert clusters(tr, late) == 2

@@ -21,6 +21,13 @@ same story when they share
   and its captain are few stories' names; the president, his minister and their capital
   are many's), in reports at most `VERY_RARE_HOURS` (6) apart,
 
+- two names and the same kind of event (`EVENTS`: a quake, a fire, a flood, a strike, a
+  crash, an exercise, a delivery ... in any of twelve languages: "deprem",
+  "землетрясение", "σεισμός", "زلزال" are one kind), in reports at most `EVENT_HOURS` (6)
+  apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir". Not
+  meetings, calls, elections or court cases: one minister meets, one leader calls, one
+  defendant is heard many times a week, with the same names,
+
 each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them). A next-day
 story in another language is left apart: it is most often the next development (an
 aftershock, a reaction), not a translation.
@@ -58,6 +65,53 @@ VERY_RARE_MIN = 4
 VERY_RARE_SHARE = 0.01
 VERY_RARE_BATCH = 50
 VERY_RARE_HOURS = 6
+# Shared names that, with one kind of event named in both, join reports this close.
+EVENT_NAMES = 2
+EVENT_HOURS = 6
+# Kinds of event by the words that name them, in English, Turkish, Russian, Greek, Arabic,
+# German, French, Spanish, Italian, Polish, Ukrainian and Bulgarian, folded (no accents or
+# case; Turkish ı is i). A word of four letters or more also names the kind as the start of
+# a longer word (inflections: "depremde", "землетрясения", "σεισμού"); a shorter one only
+# whole. Words that mean something else too are left out ("brand": a German fire).
+EVENTS: dict[str, tuple[str, ...]] = {
+    "quake": ("earthquake", "quake", "tremor", "deprem", "sarsinti", "землетрясен", "толчк",
+              "σεισμ", "زلزال", "هزة", "erdbeben", "beben", "seisme", "tremblement",
+              "terremoto", "sismo", "seismo", "scossa", "trzesieni", "землетрус",
+              "земетресен"),
+    "fire": ("wildfire", "fire", "fires", "blaze", "yangin", "пожар", "πυρκαγι", "حريق",
+             "حرائق", "waldbrand", "feuer", "incendie", "incendio", "rogo", "pozar", "пожеж"),
+    "flood": ("flood", "sel", "selde", "selin", "baskin", "наводнен", "паводк", "πλημμυρ",
+              "فيضان", "سيول", "hochwasser", "uberschwemm", "inondation", "crue",
+              "inundacion", "riada", "alluvion", "esondaz", "powodz", "повін"),
+    "storm": ("storm", "firtina", "lodos", "шторм", "буря", "ураган", "καταιγιδ", "κακοκαιρ",
+              "عاصفة", "sturm", "unwetter", "tempete", "tormenta", "temporal", "tempesta",
+              "maltempo", "burza", "burzy"),
+    "strike": ("strike", "walkout", "grev", "grevi", "grevde", "забастовк", "απεργ", "إضراب",
+               "اضراب", "streik", "greve", "huelga", "sciopero", "strajk", "страйк", "стачк"),
+    "crash": ("crash", "crashed", "dustu", "dusmesi", "крушен", "разбил", "авиакатастроф",
+              "συντριβ", "κατεπεσε", "تحطم", "absturz", "abgesturzt", "ecrase", "estrell",
+              "precipit", "schiant", "katastrof", "rozbil", "катастроф"),
+    "blast": ("explosion", "blast", "patlama", "взрыв", "εκρηξ", "انفجار", "explosion",
+              "esplosion", "wybuch", "eksplozj", "вибух", "взрив"),
+    "rates": ("interest", "rates", "faiz", "ставк", "επιτοκι", "الفائدة", "zins", "leitzins",
+              "taux", "tipos", "tassi", "stopy", "лихв"),
+    "migrants": ("migrant", "refugee", "gocmen", "мигрант", "беженц", "μεταναστ", "προσφυγ",
+                 "مهاجر", "لاجئ", "fluchtling", "migrante", "migranti", "imigrant", "мігрант"),
+    "drone": ("drone", "drones", "iha", "dron", "беспилотн", "дрон", "бпла", "مسيرة", "مسيّرة",
+              "drohne", "drony", "безпілотн"),
+    "exercise": ("exercise", "drill", "drills", "tatbikat", "учени", "ασκησ", "مناورات",
+                 "تدريبات", "ubung", "manover", "exercice", "ejercicio", "maniobra",
+                 "esercitaz", "cwiczen", "навчан"),
+    "summit": ("summit", "zirve", "саммит", "συνοδ", "قمة", "gipfel", "sommet", "cumbre",
+               "vertice", "szczyt", "саміт"),
+    "delivery": ("deliver", "delivered", "delivery", "deliveries", "teslim", "постав",
+                 "παραδοσ", "تسليم", "liefer", "livr", "entreg", "consegn", "dostaw", "достав"),
+    "ship": ("ship", "vessel", "tanker", "freighter", "gemi", "gemisi", "судно", "танкер",
+             "πλοιο", "δεξαμενοπλοι", "سفينة", "ناقلة", "schiff", "frachter", "navire",
+             "buque", "nave", "statek", "кораб"),
+    "attack": ("attack", "strike", "struck", "saldiri", "vurdu", "удар", "атак", "επιθεσ",
+               "هجوم", "ضربة", "angriff", "attaque", "frappe", "ataque", "attacco", "atak"),
+}  # fmt: skip
 
 # A run of digits with its separators; one glued to a letter or a dash (S-400, A321neo) is
 # dropped by the caller (a look-behind here would cost ~5x).
@@ -151,6 +205,39 @@ class Anchors:
 
     figures: frozenset[str]
     names: frozenset[str]
+    events: frozenset[str] = frozenset()
+
+
+@functools.cache
+def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The `EVENTS` words, each -> its kinds: (whole words, starts of words)."""
+    whole: dict[str, set[str]] = defaultdict(set)
+    start: dict[str, set[str]] = defaultdict(set)
+    for kind, words in EVENTS.items():
+        for word in words:
+            word = _fold(word)
+            (start if len(word) >= 4 else whole)[word].add(kind)
+    return dict(whole), dict(start)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def events(text: str) -> frozenset[str]:
+    """The kinds of event (`EVENTS`) that `text` names."""
+    whole, start = _event_words()
+    out: set[str] = set()
+    for word in _WORD.findall(_fold(text)):
+        if not word.isascii():
+            word = _ARABIC_PREFIX.sub("", word) if "\u0621" <= word[0] <= "\u064a" else word
+        found = whole.get(word)
+        if found:
+            out.update(found)
+        for n in range(4, min(len(word), 13) + 1):
+            found = start.get(word[:n])
+            if found:
+                out.update(found)
+    return frozenset(out)
 
 
 def figures(text: str) -> frozenset[str]:
@@ -448,7 +535,7 @@ def _fold(word: str) -> str:
 
 def anchors(title: str, summary: str, language: str | None = None) -> Anchors:
     text = f"{title}\n{summary[:TEXT_CHARS]}"
-    return Anchors(figures(text), names(text, language))
+    return Anchors(figures(text), names(text, language), events(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +593,11 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
                     names >= VERY_RARE_NAMES
                     and abs(a.published_at - b.published_at) <= timedelta(hours=VERY_RARE_HOURS)
                     and all(name_df[name] <= very_rare for name in common)
+                )
+                or (
+                    names >= EVENT_NAMES
+                    and abs(a.published_at - b.published_at) <= timedelta(hours=EVENT_HOURS)
+                    and not a.anchors.events.isdisjoint(b.anchors.events)
                 )
             ):
                 out.add(pair)
