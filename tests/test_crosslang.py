@@ -270,3 +270,14 @@ def test_two_names_and_one_kind_of_event_join_two_languages_within_hours() -> No
     assert clusters(tr, fire) == 2
     late = replace(en, published_at=en.published_at + timedelta(hours=6))
     assert clusters(tr, late) == 2
+
+
+def test_one_figure_one_name_and_one_kind_of_event_join_two_languages() -> None:
+    tr = article(
+        "tr", "tr", "Malatya'da 6,1 büyüklüğünde deprem", "Hasar tespit çalışmaları sürüyor."
+    )
+    fr = article("fr", "fr", "Séisme de magnitude 6,1 à Malatya", "Les secours sont mobilisés.", 1)
+    assert clusters(tr, fr) == 1
+    # The same figure and place for another kind of event is another story.
+    vote = article("fr2", "fr", "Malatya : 6,1 millions pour la rénovation du stade", "", 1)
+    assert clusters(tr, vote) == 2

@@ -24,7 +24,9 @@ same story when they share
 - two names and the same kind of event (`EVENTS`: a quake, a fire, a flood, a strike, a
   crash, an exercise, a delivery ... in any of twelve languages: "deprem",
   "землетрясение", "σεισμός", "زلزال" are one kind), in reports at most `EVENT_HOURS` (6)
-  apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir". Not
+  apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir"; or one
+  figure, one name and one kind of event, as close ("Malatya'da 6,1 büyüklüğünde deprem",
+  "Séisme de magnitude 6,1 à Malatya"). Not
   meetings, calls, elections or court cases: one minister meets, one leader calls, one
   defendant is heard many times a week, with the same names,
 
@@ -65,7 +67,8 @@ VERY_RARE_MIN = 4
 VERY_RARE_SHARE = 0.01
 VERY_RARE_BATCH = 50
 VERY_RARE_HOURS = 6
-# Shared names that, with one kind of event named in both, join reports this close.
+# Shared names that, with one kind of event named in both, join reports this close (and one
+# name with one shared figure).
 EVENT_NAMES = 2
 EVENT_HOURS = 6
 # Kinds of event by the words that name them, in English, Turkish, Russian, Greek, Arabic,
@@ -595,7 +598,7 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
                     and all(name_df[name] <= very_rare for name in common)
                 )
                 or (
-                    names >= EVENT_NAMES
+                    (names >= EVENT_NAMES or (shared and names))
                     and abs(a.published_at - b.published_at) <= timedelta(hours=EVENT_HOURS)
                     and not a.anchors.events.isdisjoint(b.anchors.events)
                 )
