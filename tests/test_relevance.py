@@ -376,3 +376,33 @@ def test_the_volume_chart_counts_what_the_digest_keeps_and_long_topic_names_keep
     assert len(nato) == len(greek) and nato.rstrip()[-1] == greek.rstrip()[-1] == "1", chart
     counts = [line for line in text.splitlines() if re.match(r"  [^ (].* \d+ stor", line)]
     assert len(counts) == 2 and len({line.index(" stor") for line in counts}) == 1, counts
+
+
+def test_a_rule_with_names_false_finds_passing_mentions_only() -> None:
+    """`names: false`: its terms do not name the topic, so a story it alone matched ranks as
+    a passing mention however often they occur; with the topic's name also there, that name
+    sets the score."""
+    m = compile_topics(
+        [
+            {
+                "name": "Turkey",
+                "rules": [
+                    {"any": ["Turkey", "Ankara"]},
+                    {"names": False, "all": [["reunification"], ["Cyprus"]]},
+                ],
+            }
+        ]
+    )
+    talks = m.match(
+        "Cyprus reunification talks resume",
+        "Cyprus reunification talks resume in Geneva. The reunification plan is on the table.",
+    )
+    assert [t.topic for t in talks] == ["Turkey"]
+    assert talks[0].relevance is not None and talks[0].relevance <= 0.2
+    named = m.match(
+        "Turkey backs Cyprus reunification talks",
+        "Turkey said it backs the Cyprus reunification talks, Ankara's envoy said.",
+    )
+    assert named[0].relevance is not None and named[0].relevance > 0.5
+    with pytest.raises(TopicRuleError, match="`names` is true or false"):
+        compile_topics([{"name": "T", "rules": [{"names": "no", "any": ["x"]}]}])

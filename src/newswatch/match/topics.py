@@ -94,7 +94,11 @@ TOPIC_KEYS = frozenset(
 )
 
 
-_RULE_ONLY_KEYS = {"fields", "languages", *_RULE_KEYS}
+_RULE_ONLY_KEYS = {"fields", "languages", "names", *_RULE_KEYS}
+
+# The highest relevance of a match that only rules with `names: false` made: a passing
+# mention (below the digest's default "Also mentioned" threshold, 0.25).
+MENTION_ONLY_RELEVANCE = 0.2
 
 
 # What a topic's key means when it is written inside a rule.
@@ -121,6 +125,9 @@ class _Rule:
     uses_words: bool  # needs word/sentence positions (NEAR)
     # Only for articles in these languages (ISO 639-1); None: any language.
     languages: frozenset[str] | None = None
+    # False: the rule finds articles that mention the topic in passing; its terms do not
+    # name the topic for relevance (`names: false`).
+    names: bool = True
 
 
 def _fields(value: Any, path: Path_) -> tuple[Field, ...]:
@@ -299,7 +306,10 @@ def _rule(
         fields = _fields(data["fields"], (*path, "fields"))
     languages = _languages(data["languages"], (*path, "languages")) if "languages" in data else None
     text = data["query"] if set(data) & set(_RULE_KEYS) == {"query"} else _render(node, table.terms)
-    return _Rule(str(text), node, fields, _uses_words(node), languages)
+    names = data.get("names", True)
+    if not isinstance(names, bool):
+        raise _Invalid(f"`names` is true or false, not {names!r}", (*path, "names"))
+    return _Rule(str(text), node, fields, _uses_words(node), languages, names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +352,11 @@ class _Topic:
     def gate_for(self, language: str | None) -> _Gate:
         """The gate of an article in `language` (None: unknown)."""
         return self.gate if language is None else self.language_gates.get(language, self.gate)
+
+    @property
+    def mentions(self) -> bool:
+        """Whether a rule of the topic finds passing mentions only (`names: false`)."""
+        return any(not rule.names for rule in self.rules)
 
     def every_language_gate(self) -> _Gate:
         """A gate every article any rule looks at passes, whatever its language (built once)."""
@@ -524,6 +539,11 @@ class Matcher:
             return short
         return f"rule {index + 1} of {len(topic.rules)}: {short}"
 
+    def _names_any(self, found: TopicMatch) -> bool:
+        """Whether a hit of `found` is of a term that names its topic."""
+        names = self._names.get(found.topic, frozenset())
+        return any(h.term in names for h in found.hits)
+
     def naming_hits(self, found: TopicMatch) -> TopicMatch:
         """`found` with only the hits of terms that name its topic (the digest ranks by
         these); the other hits are context a rule required ("military" beside "Turkey",
@@ -555,6 +575,8 @@ class Matcher:
         for topic in self.topics:
             indexes: set[int] = set()
             for rule in topic.rules:
+                if naming and not rule.names:
+                    continue
                 _naming_terms(rule.node, indexes)
                 if not naming:
                     _near_terms(rule.node, indexes)
@@ -609,8 +631,11 @@ class Matcher:
             found = topic.match(texts, present, language, vetoes)
             if found is not None:
                 named = self.naming_hits(found).hits
+                mention_only = topic.mentions and not self._names_any(found)
                 named += tuple(topic.related_hits(texts, present, named))
                 score = relevance(title, summary, content, named)
+                if mention_only:
+                    score = min(score, MENTION_ONLY_RELEVANCE)
                 out.append(dataclasses.replace(found, relevance=score))
         return out
 
