@@ -406,3 +406,23 @@ def test_a_rule_with_names_false_finds_passing_mentions_only() -> None:
     assert named[0].relevance is not None and named[0].relevance > 0.5
     with pytest.raises(TopicRuleError, match="`names` is true or false"):
         compile_topics([{"name": "T", "rules": [{"names": "no", "any": ["x"]}]}])
+
+
+def test_match_verbose_lists_no_names_for_a_passing_mention_rule() -> None:
+    m = compile_topics(
+        [
+            {
+                "name": "Turkey",
+                "rules": [
+                    {"any": ["Turkey"]},
+                    {"names": False, "all": [["reunification"], ["Cyprus"]]},
+                ],
+            }
+        ]
+    )
+    line = json.dumps({"title": "Cyprus reunification talks resume"})
+    out = json.loads(next(iter(match_jsonl([line], m, verbose=True))))
+    assert out["matches"][0]["names"] == []
+    line = json.dumps({"title": "Turkey backs Cyprus reunification talks"})
+    out = json.loads(next(iter(match_jsonl([line], m, verbose=True))))
+    assert out["matches"][0]["names"] == ["Turkey"]

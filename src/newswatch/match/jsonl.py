@@ -128,7 +128,10 @@ def match_jsonl(
 
 def _names(found: TopicMatch, matcher: Matcher) -> list[str]:
     """The terms (as written) whose hits counted as the topic's name for its relevance; the
-    other hits are context a rule required (the parts after the first of an AND or NEAR)."""
+    other hits are context a rule required (the parts after the first of an AND or NEAR).
+    Empty for a match that only rules with `names: false` made (a passing mention)."""
+    if not matcher.names_any(found):
+        return []
     return list(dict.fromkeys(h.term for h in matcher.naming_hits(found).hits))
 
 

@@ -539,7 +539,7 @@ class Matcher:
             return short
         return f"rule {index + 1} of {len(topic.rules)}: {short}"
 
-    def _names_any(self, found: TopicMatch) -> bool:
+    def names_any(self, found: TopicMatch) -> bool:
         """Whether a hit of `found` is of a term that names its topic."""
         names = self._names.get(found.topic, frozenset())
         return any(h.term in names for h in found.hits)
@@ -631,7 +631,7 @@ class Matcher:
             found = topic.match(texts, present, language, vetoes)
             if found is not None:
                 named = self.naming_hits(found).hits
-                mention_only = topic.mentions and not self._names_any(found)
+                mention_only = topic.mentions and not self.names_any(found)
                 named += tuple(topic.related_hits(texts, present, named))
                 score = relevance(title, summary, content, named)
                 if mention_only:
