@@ -61,6 +61,7 @@ SETS = (
     DATA / "topics_content_heldout19.yaml",
     DATA / "topics_content_heldout20.yaml",
     DATA / "topics_content_heldout21.yaml",
+    DATA / "topics_content_heldout22.yaml",
     DATA / "relevance_realnews.yaml",
     DATA / "topics_eval.yaml",
     DATA / "topics_heldout.yaml",

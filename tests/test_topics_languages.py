@@ -214,6 +214,43 @@ def test_fold_arabic_digits_and_tatweel() -> None:
         ("ru", "Удалили опухоль турецкого седла", "", set()),
         ("tr", "Duisburg'da Türk kökenli belediye başkanı", "", set()),
         ("de", "Döner für neun Euro", "Von türkischen Einwanderern populär gemacht.", set()),
+        # A minehunter of the Sandown class is no racecourse; a Turkish Van cat, the
+        # kettlebell get-up, a sponsor's league, a 1953 song, a restaurant and a coffee
+        # "still called Turkish" are not the country; Northern Cyprus's election board is not
+        # Turkey's.
+        ("ro", "Un vânător de mine de clasă Sandown", "Grupul, înființat cu Turcia.", {"Turkey"}),
+        ("en", "Best in show", "Turkish Vans are often described as cats that like water.", set()),
+        ("en", "Why trainers swear by the Turkish get-up", "", set()),
+        ("en", "Real Madrid edge Olympiacos in Turkish Airlines EuroLeague thriller", "", set()),
+        ("en", "'Istanbul (Not Constantinople)' tops viral charts", "", set()),
+        ("en", "Manchester's Istanbul Kitchen wins restaurant of the year", "", set()),
+        (
+            "el",
+            "Ο ελληνικός καφές επιστρέφει",
+            "Τον ελληνικό καφέ πολλοί εξακολουθούν να αποκαλούν «τούρκικο».",
+            set(),
+        ),
+        ("tr", "KKTC'de yerel seçim sonuçları", "Yüksek Seçim Kurulu sonuçları açıkladı.", set()),
+        ("tr", "Yüksek Seçim Kurulu kesin sonuçları açıkladı", "", {"Turkey"}),
+        # A weapon's NATO reporting name, a trade group and a chess player named NATO or Nato.
+        (
+            "en",
+            "Why the S-400 is hard to defeat",
+            "Known by its NATO reporting name SA-21.",
+            {"S-400"},
+        ),
+        (
+            "en",
+            "Tobacco group fights flavour ban",
+            "The National Association of Tobacco Outlets (NATO) said.",
+            set(),
+        ),
+        (
+            "en",
+            "Nato Kiknadze wins rapid chess title",
+            "The Georgian beat a Serbian grandmaster.",
+            set(),
+        ),
         # The S-400 with Polish weapon words.
         ("pl", "Chiny przerzucają dywizjony S-400", "", {"S-400"}),
     ],
