@@ -241,6 +241,24 @@ def test_three_very_rare_names_join_two_languages_in_a_large_batch_within_hours(
         ("Grevdeki işçiler", {"strike"}),
         ("Waldbrand bei Izmir", {"fire"}),
         ("A brand new seller", set()),  # "brand" is no fire, "sel" is whole-word only
+        # Arabic with its hamza and shadda, the article; Polish ł.
+        ("إضراب عمال الموانئ", {"strike"}),
+        ("أسعار الفائدة", {"rates"}),
+        ("المسيّرة", {"drone"}),
+        ("Samolot rozbił się", {"crash"}),
+        # Words that start like a kind of event but are none: a name, an agency's credit, the
+        # dollar falling, stars, a book, tradition, scientists, a footballer, a computer.
+        ("Selin Yılmaz", set()),
+        ("Kaynak: İHA", set()),
+        ("Dolar düştü", set()),
+        ("las estrellas", set()),
+        ("Le livre de Reeves", set()),
+        ("Η παράδοση", set()),
+        ("учените", set()),
+        ("Der Stürmer", set()),
+        ("Gemini", set()),
+        ("national interests", set()),
+        ("Ataköy", set()),
     ],
 )
 def test_kinds_of_event_are_read_in_every_language(text: str, kinds: set[str]) -> None:

@@ -649,15 +649,16 @@ class _Names:
         )
 
     def mostly_unmentioned_in(self, other: _Names | None, other_words: frozenset[int]) -> bool:
-        """Whether at least half of this headline's names are nowhere in the other article
+        """Whether more than half of this headline's names are nowhere in the other article
         (whose headline may name nothing: `other` None). A home report may leave out its
-        country's name (a flash's "Türkiye'ye ulaştı"), not most of the headline's names."""
+        country's name (a flash's "Katar'dan ... Türkiye'ye ulaştı"), not most of the
+        headline's names; a flash that names only one place needs it in the report."""
         missing = sum(
             c not in other_words
             and (other is None or (k not in other.text and k not in other.headline))
             for k, c in self.own
         )
-        return 2 * missing >= len(self.own)
+        return 2 * missing > len(self.own)
 
     def apart(self, other: _Names, words: frozenset[int], other_words: frozenset[int]) -> bool:
         """Two events told alike (`_rewrites`): the headlines share no name, each names what
@@ -791,7 +792,7 @@ def _flash_pairs(
     """(flash, full report) pairs: for each flash, the same outlet's next article in its
     language within FLASH_WINDOW whose event words hold the most of the flash headline's
     rarity-weighted words (`flash_words`), if at least FLASH_CONTAINMENT of them, and that
-    mentions most names of the flash's headline (`names`): the agency's report of another
+    mentions at least half the names of the flash headline (`names`): the agency's report of another
     quake has the flash's "5,8 büyüklüğünde deprem" but not its "Malatya"."""
     names = names or {}
     flashes = [d for d in docs if d.flash and flash_words.get(d.index)]

@@ -19,16 +19,15 @@ same story when they share
 - three names that are each very rare in a batch of at least `VERY_RARE_BATCH` articles
   (in at most `max(VERY_RARE_MIN, VERY_RARE_SHARE * articles)` of them: a village, a ship
   and its captain are few stories' names; the president, his minister and their capital
-  are many's), in reports at most `VERY_RARE_HOURS` (6) apart,
-
+  are many's), in reports at most `VERY_RARE_HOURS` (6) apart, or
 - two names and the same kind of event (`EVENTS`: a quake, a fire, a flood, a strike, a
   crash, an exercise, a delivery ... in any of twelve languages: "deprem",
   "землетрясение", "σεισμός", "زلزال" are one kind), in reports at most `EVENT_HOURS` (6)
   apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir"; or one
   figure, one name and one kind of event, as close ("Malatya'da 6,1 büyüklüğünde deprem",
-  "Séisme de magnitude 6,1 à Malatya"). Not
-  meetings, calls, elections or court cases: one minister meets, one leader calls, one
-  defendant is heard many times a week, with the same names,
+  "Séisme de magnitude 6,1 à Malatya"). Not meetings, calls, elections or court cases:
+  one minister meets, one leader calls, one defendant is heard many times a week, with the
+  same names (a summit is one, in one place),
 
 each rare in the batch (in at most `max(RARE_MIN, RARE_SHARE * articles)` of them). A next-day
 story in another language is left apart: it is most often the next development (an
@@ -72,48 +71,52 @@ VERY_RARE_HOURS = 6
 EVENT_NAMES = 2
 EVENT_HOURS = 6
 # Kinds of event by the words that name them, in English, Turkish, Russian, Greek, Arabic,
-# German, French, Spanish, Italian, Polish, Ukrainian and Bulgarian, folded (no accents or
-# case; Turkish ı is i). A word of four letters or more also names the kind as the start of
-# a longer word (inflections: "depremde", "землетрясения", "σεισμού"); a shorter one only
-# whole. Words that mean something else too are left out ("brand": a German fire).
+# German, French, Spanish, Italian, Polish, Ukrainian and Bulgarian, folded (no accents,
+# Arabic vowel marks or case; Turkish ı is i, Polish ł is l; the Arabic article cut off). A
+# word of four letters or more also names the kind as the start of a longer word
+# ("depremde", "землетрясения", "σεισμού"), one ending in "$" or shorter only whole. Stems
+# that start common words of some language are written whole or longer ("gemi$", not the
+# start of "Gemini"; "livraison", not "livr": "le livre").
 EVENTS: dict[str, tuple[str, ...]] = {
     "quake": ("earthquake", "quake", "tremor", "deprem", "sarsinti", "землетрясен", "толчк",
-              "σεισμ", "زلزال", "هزة", "erdbeben", "beben", "seisme", "tremblement",
+              "σεισμ", "زلزال", "هزة", "erdbeben", "beben$", "seisme", "tremblement",
               "terremoto", "sismo", "seismo", "scossa", "trzesieni", "землетрус",
               "земетресен"),
-    "fire": ("wildfire", "fire", "fires", "blaze", "yangin", "пожар", "πυρκαγι", "حريق",
-             "حرائق", "waldbrand", "feuer", "incendie", "incendio", "rogo", "pozar", "пожеж"),
-    "flood": ("flood", "sel", "selde", "selin", "baskin", "наводнен", "паводк", "πλημμυρ",
-              "فيضان", "سيول", "hochwasser", "uberschwemm", "inondation", "crue",
+    "fire": ("wildfire", "fire$", "fires$", "firefighter", "blaze", "yangin", "пожар",
+             "πυρκαγι", "حريق", "حرائق", "waldbrand", "feuer$", "incendie", "incendio",
+             "rogo$", "pozar", "пожеж"),
+    "flood": ("flood", "sel", "selde$", "наводнен", "паводк", "πλημμυρ", "فيضان",
+              "سيول", "hochwasser", "uberschwemm", "inondation", "crue$", "crues$",
               "inundacion", "riada", "alluvion", "esondaz", "powodz", "повін"),
-    "storm": ("storm", "firtina", "lodos", "шторм", "буря", "ураган", "καταιγιδ", "κακοκαιρ",
-              "عاصفة", "sturm", "unwetter", "tempete", "tormenta", "temporal", "tempesta",
-              "maltempo", "burza", "burzy"),
-    "strike": ("strike", "walkout", "grev", "grevi", "grevde", "забастовк", "απεργ", "إضراب",
-               "اضراب", "streik", "greve", "huelga", "sciopero", "strajk", "страйк", "стачк"),
-    "crash": ("crash", "crashed", "dustu", "dusmesi", "крушен", "разбил", "авиакатастроф",
-              "συντριβ", "κατεπεσε", "تحطم", "absturz", "abgesturzt", "ecrase", "estrell",
-              "precipit", "schiant", "katastrof", "rozbil", "катастроф"),
-    "blast": ("explosion", "blast", "patlama", "взрыв", "εκρηξ", "انفجار", "explosion",
-              "esplosion", "wybuch", "eksplozj", "вибух", "взрив"),
-    "rates": ("interest", "rates", "faiz", "ставк", "επιτοκι", "الفائدة", "zins", "leitzins",
-              "taux", "tipos", "tassi", "stopy", "лихв"),
-    "migrants": ("migrant", "refugee", "gocmen", "мигрант", "беженц", "μεταναστ", "προσφυγ",
-                 "مهاجر", "لاجئ", "fluchtling", "migrante", "migranti", "imigrant", "мігрант"),
-    "drone": ("drone", "drones", "iha", "dron", "беспилотн", "дрон", "бпла", "مسيرة", "مسيّرة",
-              "drohne", "drony", "безпілотн"),
-    "exercise": ("exercise", "drill", "drills", "tatbikat", "учени", "ασκησ", "مناورات",
-                 "تدريبات", "ubung", "manover", "exercice", "ejercicio", "maniobra",
-                 "esercitaz", "cwiczen", "навчан"),
-    "summit": ("summit", "zirve", "саммит", "συνοδ", "قمة", "gipfel", "sommet", "cumbre",
-               "vertice", "szczyt", "саміт"),
-    "delivery": ("deliver", "delivered", "delivery", "deliveries", "teslim", "постав",
-                 "παραδοσ", "تسليم", "liefer", "livr", "entreg", "consegn", "dostaw", "достав"),
-    "ship": ("ship", "vessel", "tanker", "freighter", "gemi", "gemisi", "судно", "танкер",
-             "πλοιο", "δεξαμενοπλοι", "سفينة", "ناقلة", "schiff", "frachter", "navire",
-             "buque", "nave", "statek", "кораб"),
-    "attack": ("attack", "strike", "struck", "saldiri", "vurdu", "удар", "атак", "επιθεσ",
-               "هجوم", "ضربة", "angriff", "attaque", "frappe", "ataque", "attacco", "atak"),
+    "storm": ("storm$", "storms$", "firtina", "lodos", "шторм", "буря", "ураган", "καταιγιδ",
+              "κακοκαιρ", "عاصفة", "sturm$", "sturms$", "sturmtief", "unwetter", "tempete",
+              "tormenta", "temporal", "tempesta", "maltempo", "burza", "burzy"),
+    "strike": ("strike", "walkout", "grev", "забастовк", "απεργ", "إضراب", "اضراب", "streik",
+               "greve", "huelga", "sciopero", "strajk", "страйк", "стачк"),
+    "crash": ("crash", "крушен", "разбил", "авиакатастроф", "συντριβ", "κατεπεσε",
+              "تحطم", "absturz", "abgesturzt", "ecrase", "estrello", "precipit", "schiant",
+              "katastrof", "rozbil", "катастроф"),
+    "blast": ("explosion", "blast", "patlama", "взрыв", "εκρηξ", "انفجار", "esplosion",
+              "wybuch", "eksplozj", "вибух", "взрив"),
+    "rates": ("rates$", "faiz", "ставк", "επιτοκι", "فائدة", "zins", "leitzins", "taux$",
+              "tassi$", "stopy$", "лихв"),
+    "migrants": ("migrant", "refugee", "gocmen", "мигрант", "беженц", "μεταναστ",
+                 "προσφυγα", "προσφυγες", "προσφυγων", "مهاجر", "لاجئ", "fluchtling",
+                 "imigrant", "мігрант"),
+    "drone": ("drone", "dron", "беспилотн", "дрон", "бпла", "مسيرة", "drohne", "безпілотн"),
+    "exercise": ("exercise", "drill", "tatbikat", "учения", "учений", "учениях", "ασκησ",
+                 "مناورات", "تدريبات", "ubung", "manover", "exercice", "ejercicio",
+                 "maniobra", "esercitaz", "cwiczen", "навчан"),
+    "summit": ("summit", "zirve", "саммит", "συνοδος", "συνοδου", "قمة", "gipfel", "sommet",
+               "cumbre", "vertice", "szczyt", "саміт"),
+    "delivery": ("deliver", "teslim", "поставк", "поставок", "παραδοθηκ", "تسليم", "liefer",
+                 "livraison", "entreg", "consegn", "dostaw", "достав"),
+    "ship": ("ship$", "ships$", "vessel", "tanker", "freighter", "gemi$", "gemisi$",
+             "gemide$", "gemiye$", "gemiler", "судно", "танкер", "πλοιο", "δεξαμενοπλοι",
+             "سفينة", "ناقلة", "schiff", "frachter", "navire", "buque", "nave$", "navi$",
+             "statek", "кораб"),
+    "attack": ("attack", "struck$", "saldiri", "vurdu$", "удар", "атак", "επιθεσ", "هجوم",
+               "ضربة", "angriff", "attaque", "frappe", "ataque", "attacco", "atak$", "ataku$"),
 }  # fmt: skip
 
 # A run of digits with its separators; one glued to a letter or a dash (S-400, A321neo) is
@@ -150,7 +153,9 @@ _GREEK = str.maketrans({
 NAME_KEY = 5
 # The start of the summary read: a story's figures and names are in its first paragraph.
 TEXT_CHARS = 600
-_COMBINING = re.compile("[\u0300-\u036f]")
+# Combining marks: Latin, Greek and Cyrillic accents, and Arabic vowel marks, shadda and the
+# hamza NFKD splits off (إضراب, المسيّرة).
+_COMBINING = re.compile("[\u0300-\u036f\u064b-\u065f\u0670]")
 _NOT_NAMES = frozenset(
     [
         "the",
@@ -218,8 +223,11 @@ def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     start: dict[str, set[str]] = defaultdict(set)
     for kind, words in EVENTS.items():
         for word in words:
-            word = _fold(word)
-            (start if len(word) >= 4 else whole)[word].add(kind)
+            exact = word.endswith("$") or len(word.rstrip("$")) < 4
+            word = _fold(word.rstrip("$"))
+            if "\u0621" <= word[0] <= "\u064a":
+                word = _ARABIC_PREFIX.sub("", word)
+            (whole if exact else start)[word].add(kind)
     return dict(whole), dict(start)
 
 
@@ -532,6 +540,7 @@ def _bones(latin: str) -> str:
 def _fold(word: str) -> str:
     word = word.replace("ı", "i").replace("İ", "I")
     if not word.isascii():
+        word = word.replace("ł", "l").replace("Ł", "L")
         word = _COMBINING.sub("", unicodedata.normalize("NFKD", word))
     return word.lower()
 
