@@ -230,7 +230,12 @@ def test_fold_arabic_digits_and_tatweel() -> None:
             "Τον ελληνικό καφέ πολλοί εξακολουθούν να αποκαλούν «τούρκικο».",
             set(),
         ),
-        ("tr", "KKTC'de yerel seçim sonuçları", "Yüksek Seçim Kurulu sonuçları açıkladı.", set()),
+        (
+            "tr",
+            "KKTC'de yerel seçim sonuçları",
+            "KKTC Yüksek Seçim Kurulu sonuçları açıkladı.",
+            set(),
+        ),
         ("tr", "Yüksek Seçim Kurulu kesin sonuçları açıkladı", "", {"Turkey"}),
         # A weapon's NATO reporting name, a trade group and a chess player named NATO or Nato.
         (
@@ -251,6 +256,24 @@ def test_fold_arabic_digits_and_tatweel() -> None:
             "The Georgian beat a Serbian grandmaster.",
             set(),
         ),
+        # Review cases: all-capital Turkish headlines; Northern Cyprus's board by the north's
+        # full name; Turkish vans are not the cats; trade in goods of Turkish origin is
+        # Turkey; the Greek adjective "κυπριακό" and a bank's guarantor rules are not the
+        # Cyprus talks; a trade group's members, geopolitical chess, 155 mm stocks.
+        ("tr", "HATAY'DA 4,8 BÜYÜKLÜĞÜNDE DEPREM", "", {"Turkey"}),
+        ("tr", "Kuzey Kıbrıs Türk Cumhuriyeti Yüksek Seçim Kurulu sonuçları açıkladı", "", set()),
+        ("en", "Bulgaria seizes Turkish vans loaded with migrants", "", {"Turkey"}),
+        ("en", "EU imposes duties on steel of Turkish origin", "", {"Turkey"}),
+        ("el", "Το κυπριακό χαλούμι κατακτά τη Γερμανία", "", set()),
+        ("en", "Bank of Cyprus: new rules", "Guarantor rules for mortgages change.", set()),
+        (
+            "en",
+            "Tobacco group fights ban",
+            "The National Association of Tobacco Outlets (NATO) said its members would lose.",
+            set(),
+        ),
+        ("en", "Nato allies pledge more troops as Putin plays geopolitical chess", "", {"NATO"}),
+        ("en", "NATO: 155 mm stocks run low", "", {"NATO"}),
         # The S-400 with Polish weapon words.
         ("pl", "Chiny przerzucają dywizjony S-400", "", {"S-400"}),
     ],

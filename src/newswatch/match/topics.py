@@ -89,6 +89,7 @@ TOPIC_KEYS = frozenset(
         "related",
         "exclude",
         "min_relevance",
+        "names",
         *_RULE_KEYS,
     }
 )
