@@ -217,8 +217,9 @@ class Anchors:
 
 
 @functools.cache
-def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """The `EVENTS` words, each -> its kinds: (whole words, starts of words)."""
+def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]], frozenset[str]]:
+    """The `EVENTS` words, each -> its kinds: (whole words, starts of words, and the first
+    four letters of every start: a word that does not begin so is none of them)."""
     whole: dict[str, set[str]] = defaultdict(set)
     start: dict[str, set[str]] = defaultdict(set)
     for kind, words in EVENTS.items():
@@ -228,7 +229,7 @@ def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
             if "\u0621" <= word[0] <= "\u064a":
                 word = _ARABIC_PREFIX.sub("", word)
             (whole if exact else start)[word].add(kind)
-    return dict(whole), dict(start)
+    return dict(whole), dict(start), frozenset(w[:4] for w in start)
 
 
 _WORD = re.compile(r"\w+")
@@ -236,7 +237,7 @@ _WORD = re.compile(r"\w+")
 
 def events(text: str) -> frozenset[str]:
     """The kinds of event (`EVENTS`) that `text` names."""
-    whole, start = _event_words()
+    whole, start, heads = _event_words()
     out: set[str] = set()
     for word in _WORD.findall(_fold(text)):
         if not word.isascii():
@@ -244,6 +245,8 @@ def events(text: str) -> frozenset[str]:
         found = whole.get(word)
         if found:
             out.update(found)
+        if word[:4] not in heads:
+            continue
         for n in range(4, min(len(word), 13) + 1):
             found = start.get(word[:n])
             if found:
