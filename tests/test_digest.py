@@ -264,15 +264,29 @@ def test_max_stories_per_topic_and_more() -> None:
     section = d.sections[0]
     assert len(section.stories) == 3
     assert section.total == 7
-    # The next three in one line each ("More:"), the last one counted.
-    assert [st.article.id for st in section.more_stories] == ["t3", "t4", "t5"]
-    assert section.more == 1
+    # Every other story about the topic in one line each ("More:"): none is hidden.
+    assert [st.article.id for st in section.more_stories] == ["t3", "t4", "t5", "t6"]
+    assert section.more == 0
     page, text = render_html(d, TEMPLATES), render_text(d, TEMPLATES)
     assert "More:</span>" in page and "\n   More:\n" in text
-    assert "story number 5" in page and "story number 6" not in page
-    assert "and 1 more Turkey story" in page
-    assert "and 1 more Turkey story" in text
+    assert "story number 6" in page and "story number 6" in text
+    assert "more stories that mention" not in page
     assert subject(d).endswith(": 7 stories (Turkey 7, NATO 0, S-400 0)")
+
+
+def test_only_passing_mentions_beyond_the_limit_are_counted_not_listed() -> None:
+    from dataclasses import replace as _replace
+
+    def scored(i: int, relevance: float) -> DigestItem:
+        it = item(f"p{i}", f"Turkey mention {i}", topics={"Turkey": ["Turkey"]}, hours_ago=i + 1)
+        return _replace(it, matches=(_replace(it.matches[0], relevance=relevance),))
+
+    d = digest([scored(i, 0.1) for i in range(5)], settings=DigestSettings(max_stories_per_topic=2))
+    section = d.sections[0]
+    assert len(section.mentioned) == 2 and section.more == 3
+    page, text = render_html(d, TEMPLATES), render_text(d, TEMPLATES)
+    assert "and 3 more stories that mention Turkey in passing" in page
+    assert "and 3 more stories that mention Turkey in passing" in text
 
 
 def test_stories_about_a_topic_beyond_the_limit_come_before_passing_mentions() -> None:
@@ -822,3 +836,21 @@ def test_a_long_title_in_a_cross_reference_is_cut() -> None:
     see = re.search(r"Turkey: see “<a [^>]*>([^<]*)</a>”", page)
     assert see is not None and len(see.group(1)) <= 141 and see.group(1).endswith("…")
     assert 'aria-level="2" role="heading"' in page  # sections are headings to a screen reader
+
+
+def test_a_story_is_led_by_a_headline_that_names_its_section_s_topic() -> None:
+    """A NATO story told by a Greek paper whose headline names the Turks (a Turkey title hit)
+    and by an English one whose headline names NATO: under NATO the English one leads."""
+    greek = item(
+        "el", "Τουρκικές φρεγάτες στην άσκηση Eastern Trident", "Άσκηση του ΝΑΤΟ στο Αιγαίο.",
+        topics={"NATO": ["ΝΑΤΟ"], "Turkey": ["Τουρκικές"]}, source="ProtoThema", cluster="et",
+        hours_ago=2,
+    )  # fmt: skip
+    english = item(
+        "en", "NATO's Eastern Trident exercise begins in the Aegean", "Ships from nine allies.",
+        topics={"NATO": ["NATO"]}, source="NavalNews", cluster="et", hours_ago=1,
+    )  # fmt: skip
+    d = digest([greek, english])
+    (nato,) = [s for s in d.sections if s.stories]
+    assert nato.topic == "NATO"
+    assert nato.stories[0].article.id == "en"

@@ -97,11 +97,13 @@ def _relevance(items: Sequence[DigestItem]) -> dict[str, float]:
 
 def _lead(items: Sequence[DigestItem], topic: str) -> DigestItem:
     """The report to show: not an outlet's one-line flash when a report is there; then the
-    most title hits, the most relevant to `topic` (the story's section), the most hits, the
+    most title hits of `topic` (the story's section: a Greek headline naming the Turks does
+    not lead a NATO story over one naming NATO), the most relevant to it, the most hits, the
     earliest."""
 
     def key(item: DigestItem) -> tuple[bool, int, float, int, datetime, str]:
-        hits = all_hits(item.matches)
+        own = [m for m in item.matches if m.topic == topic]
+        hits = all_hits(own or item.matches)
         title = sum(1 for h in hits if h.field == "title")
         relevance = max((m.relevance or 0.0 for m in item.matches if m.topic == topic), default=0.0)
         return (
@@ -321,9 +323,9 @@ def build_digest(
             full = [st for st in stories if st.relevance >= settings.also_mentioned_below]
             mentioned = [st for st in stories if st.relevance < settings.also_mentioned_below]
             # Stories about the topic beyond the limit come first in the compact lines (one
-            # line each), before the passing mentions: a relevant story is never hidden
-            # while a passing mention is shown.
-            more_full = full[limit : 2 * limit]
+            # line each), all of them, before the passing mentions: a story about the topic
+            # is never hidden (only passing mentions beyond the limit are counted).
+            more_full = full[limit:]
             sections.append(
                 Section(
                     topic,

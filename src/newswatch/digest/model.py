@@ -95,7 +95,7 @@ class Section:
     # less the `more_stories` shown.
     mentioned: tuple[Story, ...] = ()
     # Stories about the topic beyond max_stories_per_topic, listed as compactly ("More"),
-    # before any passing mention: at most max_stories_per_topic.
+    # before any passing mention: all of them.
     more_stories: tuple[Story, ...] = ()
 
     @property
@@ -109,6 +109,8 @@ class Section:
 
     @property
     def more(self) -> int:
+        """Stories listed under this topic and not shown: passing mentions beyond the limit
+        (every story about the topic is shown, in full or one line)."""
         return self.total - len(self.stories) - len(self.more_stories) - len(self.mentioned)
 
     @property
