@@ -822,6 +822,31 @@ def test_a_digest_too_big_for_gmail_shows_fewer_stories_in_full_and_keeps_its_fo
     assert same is whole and same_html == full_html
 
 
+def test_a_digest_too_big_even_with_one_story_in_full_lists_the_rest_in_its_plain_text() -> None:
+    """Hundreds of stories about one topic: one in full is not small enough, so the HTML
+    lists fewer one-line stories and says how many more the plain-text part has; the plain
+    text lists every one."""
+    from newswatch.digest.build import fit_for_mail
+    from newswatch.digest.mail import html_part_bytes
+
+    items = [
+        item(f"b{i}", f"Turkey bulletin {i} with a headline long enough to weigh something",
+             "Turkey said so.", topics={"Turkey": ["Turkey"]}, hours_ago=1 + i / 100)
+        for i in range(300)
+    ]  # fmt: skip
+    whole = digest(items, settings=DigestSettings(max_stories_per_topic=5))
+    budget = 70_000  # the page without stories is ~49 KB as sent; 300 lines are ~120 KB more
+    fitted, html = fit_for_mail(whole, lambda d: render_html(d, TEMPLATES), html_part_bytes, budget)
+    assert html_part_bytes(html) <= budget
+    section = fitted.sections[0]
+    assert fitted.shortened_to == 1 and section.more_elided > 0
+    assert len(section.stories) + len(section.more_stories) + section.more_elided == 300
+    assert f"and {section.more_elided} more Turkey stories in the plain-text part" in html
+    assert section.more == 0
+    text = render_text(whole, TEMPLATES)
+    assert all(f"Turkey bulletin {i} " in text for i in range(300))
+
+
 def test_a_long_title_in_a_cross_reference_is_cut() -> None:
     """A 330-character title repeated in full in a "see ... under" line buried the section."""
     from dataclasses import replace as _replace

@@ -404,6 +404,20 @@ def shortened(digest: Digest, in_full: int) -> Digest:
     return replace(digest, sections=tuple(sections), shortened_to=in_full)
 
 
+def elided(digest: Digest, lines: int) -> Digest:
+    """`digest` with at most `lines` one-line "More:" stories per topic; the others are
+    counted (`more_elided`: the plain text lists them)."""
+    sections = [
+        replace(
+            s,
+            more_stories=s.more_stories[:lines],
+            more_elided=s.more_elided + max(0, len(s.more_stories) - lines),
+        )
+        for s in digest.sections
+    ]
+    return replace(digest, sections=tuple(sections))
+
+
 def fit_for_mail(
     digest: Digest,
     render: Callable[[Digest], str],
@@ -411,13 +425,19 @@ def fit_for_mail(
     budget: int = HTML_BUDGET,
 ) -> tuple[Digest, str]:
     """The digest and its HTML, with fewer stories in full per topic until the HTML's `size`
-    (as sent) is under `budget` bytes, down to one each (the plain text, rendered from the
-    whole digest, keeps them all)."""
+    (as sent) is under `budget` bytes, down to one each, then fewer one-line "More:" stories
+    per topic (the plain text, rendered from the whole digest, keeps them all)."""
     html = render(digest)
     in_full = max((len(s.stories) for s in digest.sections), default=0)
     fitted = digest
     while size(html) > budget and in_full > 1:
         in_full -= 1
         fitted = shortened(digest, in_full)
+        html = render(fitted)
+    one_each = fitted
+    lines = max((len(s.more_stories) for s in one_each.sections), default=0)
+    while size(html) > budget and lines > 0:
+        lines //= 2
+        fitted = elided(one_each, lines)
         html = render(fitted)
     return fitted, html

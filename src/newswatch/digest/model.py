@@ -97,6 +97,9 @@ class Section:
     # Stories about the topic beyond max_stories_per_topic, listed as compactly ("More"),
     # before any passing mention: all of them.
     more_stories: tuple[Story, ...] = ()
+    # Of those, how many this HTML leaves out to stay under Gmail's size limit (the plain
+    # text lists them): only when one story in full per topic is not small enough.
+    more_elided: int = 0
 
     @property
     def elsewhere_label(self) -> str:
@@ -111,7 +114,8 @@ class Section:
     def more(self) -> int:
         """Stories listed under this topic and not shown: passing mentions beyond the limit
         (every story about the topic is shown, in full or one line)."""
-        return self.total - len(self.stories) - len(self.more_stories) - len(self.mentioned)
+        shown = len(self.stories) + len(self.more_stories) + len(self.mentioned)
+        return self.total - shown - self.more_elided
 
     @property
     def more_see_also(self) -> int:
