@@ -308,3 +308,20 @@ def test_unsubscribe_settings_must_be_an_https_url_and_an_address(tmp_path: Path
         "https://example.org/u",
         "leave@example.org",
     )
+
+
+def test_html_max_bytes_is_a_whole_number_and_zero_means_no_limit(tmp_path: Path) -> None:
+    import pytest
+
+    from newswatch.config import load_config
+    from newswatch.errors import ConfigError
+
+    base = "feeds:\n  - url: https://example.org/feed\ntopics:\n  - name: Turkey\n    terms: [Turkey]\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(base)
+    assert load_config(path).digest.html_max_bytes == 100_000
+    path.write_text(base + "digest:\n  html_max_bytes: 0\n")
+    assert load_config(path).digest.html_max_bytes == 0
+    path.write_text(base + "digest:\n  html_max_bytes: -5\n")
+    with pytest.raises(ConfigError, match=r"html_max_bytes.*whole number"):
+        load_config(path)

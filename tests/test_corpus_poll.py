@@ -82,7 +82,7 @@ def corpus_poll(
             # One host serves all 2,107 feeds; a real farm has many hosts.
             "fetch:\n  timeout: 10\n  connect_timeout: 5\n  per_host: 32",
             # max_age_days 0: the fixtures are dated 2003-2006; all of them must reach the digest.
-            "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0",
+            "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0\n  html_max_bytes: 0",
             "feeds:",
         ]
         for fixture in fixtures:
@@ -381,7 +381,7 @@ def test_sanitisation_fixtures_reach_the_digest_only_as_safe_content(
         "allow_hosts: [127.0.0.1]",
         "fetch:\n  timeout: 10\n  connect_timeout: 5\n  per_host: 32",
         # max_age_days 0: the fixtures are dated 2003-2006; all of them must reach the digest.
-        "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0",
+        "digest:\n  max_stories_per_topic: 100000\n  max_age_days: 0\n  html_max_bytes: 0",
         "feeds:",
     ]
     with_entries = 0

@@ -124,6 +124,9 @@ class DigestSettings:
     # (default: the sender's own address).
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
+    # The HTML part as sent is kept under this many bytes (Gmail clips past ~102 KB and
+    # hides the end); 0: no limit (for mail clients that do not clip).
+    html_max_bytes: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -634,6 +637,7 @@ class _Validator:
             {
                 "title", "max_stories_per_topic", "snippet_chars", "max_age_days",
                 "unsubscribe_url", "unsubscribe_mailto", "also_mentioned_below",
+                "html_max_bytes",
             },
         )  # fmt: skip
         url = data.get("unsubscribe_url")
@@ -658,6 +662,9 @@ class _Validator:
             max_age_days=_default(self._opt_int(data, (*at, "max_age_days"), 0), d.max_age_days),
             also_mentioned_below=self._fraction(
                 data, (*at, "also_mentioned_below"), d.also_mentioned_below
+            ),
+            html_max_bytes=_default(
+                self._opt_int(data, (*at, "html_max_bytes"), 0), d.html_max_bytes
             ),
         )
 

@@ -21,6 +21,7 @@ and `--force` let a person resend the rare lost one.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -270,11 +271,13 @@ def render(plan: DigestPlan, config: Config, now: datetime) -> RenderedDigest:
     )
     templates = resources.templates_dir()
     # The HTML stays under Gmail's clipping (fewer stories in full if need be, said at its
-    # top); the plain text keeps every story.
+    # top); the plain text keeps every story. `html_max_bytes: 0` sets no limit.
+    budget = config.digest.html_max_bytes
     fitted, html = fit_for_mail(
         digest,
         lambda d: render_html(d, templates),
         mail.html_part_bytes,
+        budget if budget > 0 else sys.maxsize,
     )
     return RenderedDigest(
         fitted,
