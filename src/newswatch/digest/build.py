@@ -105,7 +105,7 @@ def _lead(items: Sequence[DigestItem], topic: str) -> DigestItem:
         own = [m for m in item.matches if m.topic == topic]
         hits = all_hits(own or item.matches)
         title = sum(1 for h in hits if h.field == "title")
-        relevance = max((m.relevance or 0.0 for m in item.matches if m.topic == topic), default=0.0)
+        relevance = max((m.relevance or 0.0 for m in own), default=0.0)
         return (
             is_flash(item.article.title),
             -title,

@@ -640,25 +640,27 @@ class _Names:
         own = frozenset((k, c) for k, c in headline.items() if k in named and c)
         return _Names(own, named, frozenset(headline)) if own else None
 
-    def _unmentioned(self, other: _Names, other_words: frozenset[int]) -> bool:
-        """Whether a name of this headline is nowhere in the other article: not among its
-        names or headline words (by key: Türkiye is Turkey), nor its event words (by stem)."""
-        return any(
-            k not in other.text and k not in other.headline and c not in other_words
-            for k, c in self.own
-        )
-
-    def mostly_unmentioned_in(self, other: _Names | None, other_words: frozenset[int]) -> bool:
-        """Whether more than half of this headline's names are nowhere in the other article
-        (whose headline may name nothing: `other` None). A home report may leave out its
-        country's name (a flash's "Katar'dan ... Türkiye'ye ulaştı"), not most of the
-        headline's names; a flash that names only one place needs it in the report."""
-        missing = sum(
+    def _missing(self, other: _Names | None, other_words: frozenset[int]) -> list[bool]:
+        """Per name of this headline, whether it is nowhere in the other article: not among
+        its names or headline words (by key: Türkiye is Turkey; none when `other` is None, a
+        headline that names nothing), nor its event words (by stem)."""
+        return [
             c not in other_words
             and (other is None or (k not in other.text and k not in other.headline))
             for k, c in self.own
-        )
-        return 2 * missing > len(self.own)
+        ]
+
+    def _unmentioned(self, other: _Names, other_words: frozenset[int]) -> bool:
+        """Whether a name of this headline is nowhere in the other article."""
+        return any(self._missing(other, other_words))
+
+    def mostly_unmentioned_in(self, other: _Names | None, other_words: frozenset[int]) -> bool:
+        """Whether more than half of this headline's names are nowhere in the other article.
+        A home report may leave out its country's name (a flash's "Katar'dan ... Türkiye'ye
+        ulaştı"), not most of the headline's names; a flash that names only one place needs
+        it in the report."""
+        missing = self._missing(other, other_words)
+        return 2 * sum(missing) > len(missing)
 
     def apart(self, other: _Names, words: frozenset[int], other_words: frozenset[int]) -> bool:
         """Two events told alike (`_rewrites`): the headlines share no name, each names what
@@ -792,8 +794,8 @@ def _flash_pairs(
     """(flash, full report) pairs: for each flash, the same outlet's next article in its
     language within FLASH_WINDOW whose event words hold the most of the flash headline's
     rarity-weighted words (`flash_words`), if at least FLASH_CONTAINMENT of them, and that
-    mentions at least half the names of the flash headline (`names`): the agency's report of another
-    quake has the flash's "5,8 büyüklüğünde deprem" but not its "Malatya"."""
+    mentions at least half the names of the flash headline (`names`): the agency's report
+    of another quake has the flash's "5,8 büyüklüğünde deprem" but not its "Malatya"."""
     names = names or {}
     flashes = [d for d in docs if d.flash and flash_words.get(d.index)]
     if not flashes:

@@ -19,11 +19,11 @@ same story when they share
 - three names that are each very rare in a batch of at least `VERY_RARE_BATCH` articles
   (in at most `max(VERY_RARE_MIN, VERY_RARE_SHARE * articles)` of them: a village, a ship
   and its captain are few stories' names; the president, his minister and their capital
-  are many's), in reports at most `VERY_RARE_HOURS` (6) apart, or
+  are many's), in reports at most `VERY_RARE_WINDOW` (6 hours) apart, or
 - two names and the same kind of event (`EVENTS`: a quake, a fire, a flood, a strike, a
   crash, an exercise, a delivery ... in any of twelve languages: "deprem",
-  "землетрясение", "σεισμός", "زلزال" are one kind), in reports at most `EVENT_HOURS` (6)
-  apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir"; or one
+  "землетрясение", "σεισμός", "زلزال" are one kind), in reports at most `EVENT_WINDOW` (6
+  hours) apart: "Sındırgı'da deprem ... Balıkesir" and "Quake near Sindirgi, Balikesir"; or one
   figure, one name and one kind of event, as close ("Malatya'da 6,1 büyüklüğünde deprem",
   "Séisme de magnitude 6,1 à Malatya"). Not meetings, calls, elections or court cases:
   one minister meets, one leader calls, one defendant is heard many times a week, with the
@@ -65,11 +65,11 @@ VERY_RARE_NAMES = 3
 VERY_RARE_MIN = 4
 VERY_RARE_SHARE = 0.01
 VERY_RARE_BATCH = 50
-VERY_RARE_HOURS = 6
+VERY_RARE_WINDOW = timedelta(hours=6)
 # Shared names that, with one kind of event named in both, join reports this close (and one
 # name with one shared figure).
 EVENT_NAMES = 2
-EVENT_HOURS = 6
+EVENT_WINDOW = timedelta(hours=6)
 # Kinds of event by the words that name them, in English, Turkish, Russian, Greek, Arabic,
 # German, French, Spanish, Italian, Polish, Ukrainian and Bulgarian, folded (no accents,
 # Arabic vowel marks or case; Turkish ı is i, Polish ł is l; the Arabic article cut off). A
@@ -225,14 +225,17 @@ def _event_words() -> tuple[dict[str, set[str]], dict[str, set[str]], frozenset[
     for kind, words in EVENTS.items():
         for word in words:
             exact = word.endswith("$") or len(word.rstrip("$")) < 4
-            word = _fold(word.rstrip("$"))
-            if "\u0621" <= word[0] <= "\u064a":
-                word = _ARABIC_PREFIX.sub("", word)
-            (whole if exact else start)[word].add(kind)
+            (whole if exact else start)[_without_article(_fold(word.rstrip("$")))].add(kind)
     return dict(whole), dict(start), frozenset(w[:4] for w in start)
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _without_article(word: str) -> str:
+    """An Arabic word without the article and the particles written onto it (`_ARABIC_PREFIX`);
+    any other word as it is."""
+    return _ARABIC_PREFIX.sub("", word) if "\u0621" <= word[0] <= "\u064a" else word
 
 
 def events(text: str) -> frozenset[str]:
@@ -241,7 +244,7 @@ def events(text: str) -> frozenset[str]:
     out: set[str] = set()
     for word in _WORD.findall(_fold(text)):
         if not word.isascii():
-            word = _ARABIC_PREFIX.sub("", word) if "\u0621" <= word[0] <= "\u064a" else word
+            word = _without_article(word)
         found = whole.get(word)
         if found:
             out.update(found)
@@ -592,7 +595,8 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
     out: set[tuple[int, int]] = set()
     for group in posting.values():
         for a, b in combinations(group, 2):
-            if a.language == b.language or abs(a.published_at - b.published_at) > WINDOW:
+            gap = abs(a.published_at - b.published_at)
+            if a.language == b.language or gap > WINDOW:
                 continue
             pair = (min(a.index, b.index), max(a.index, b.index))
             if pair in out:
@@ -606,12 +610,12 @@ def links(items: Sequence[Item]) -> list[tuple[int, int]]:
                 or names >= NAMES_ALONE
                 or (
                     names >= VERY_RARE_NAMES
-                    and abs(a.published_at - b.published_at) <= timedelta(hours=VERY_RARE_HOURS)
+                    and gap <= VERY_RARE_WINDOW
                     and all(name_df[name] <= very_rare for name in common)
                 )
                 or (
                     (names >= EVENT_NAMES or (shared and names))
-                    and abs(a.published_at - b.published_at) <= timedelta(hours=EVENT_HOURS)
+                    and gap <= EVENT_WINDOW
                     and not a.anchors.events.isdisjoint(b.anchors.events)
                 )
             ):
